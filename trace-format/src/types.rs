@@ -1,0 +1,311 @@
+//! The values a trace holds. Structs are written as MessagePack maps (field names kept, so
+//! fields can be added without breaking readers), except [`Event`], written as a 4-element
+//! array of integers because there are millions of them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// First field of every trace header.
+pub const MAGIC: &str = "mlx-trace";
+/// The format version this crate writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The first value of a trace file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// Always [`MAGIC`].
+    pub magic: String,
+    /// The format version, [`FORMAT_VERSION`] when written by this crate.
+    pub format_version: u32,
+    /// Where and how the trace was recorded.
+    pub metadata: Metadata,
+}
+
+impl Header {
+    /// A header of the current format version.
+    pub fn new(metadata: Metadata) -> Self {
+        Header { magic: MAGIC.to_string(), format_version: FORMAT_VERSION, metadata }
+    }
+}
+
+/// Machine, software and configuration of a recording.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Metadata {
+    /// Host name.
+    pub host: String,
+    /// Operating system and kernel, e.g. `Linux 6.1.0`.
+    pub os: String,
+    /// CPU model name.
+    pub cpu_model: String,
+    /// Logical CPU cores.
+    pub cpu_cores: u32,
+    /// Installed memory in bytes.
+    pub ram_bytes: u64,
+    /// GPU name, when the backend runs on one.
+    pub gpu_name: Option<String>,
+    /// GPU memory in bytes, when known.
+    pub gpu_memory_bytes: Option<u64>,
+    /// MLX version, e.g. `0.32.2`.
+    pub mlx_version: String,
+    /// MLX backend: `cpu`, `cuda` or `metal`.
+    pub backend: String,
+    /// BLAS library serving f32 matmul on the CPU (as loaded, e.g. `libopenblas.so.0`).
+    pub blas: String,
+    /// Compute dtype: `f32`, `bf16` or `f16`.
+    pub dtype: String,
+    /// Model preset name, e.g. `lingbot-14b`.
+    pub preset: String,
+    /// The model's full configuration.
+    pub model: ModelConfig,
+    /// Video height in pixels.
+    pub height: u32,
+    /// Video width in pixels.
+    pub width: u32,
+    /// Weights: `synthetic` or the checkpoint directory.
+    pub weights: String,
+    /// Seed of the random weights and inputs.
+    pub seed: u64,
+    /// Recorder version.
+    pub recorder_version: String,
+    /// Git commit of the recorder build, when known.
+    pub git_commit: String,
+    /// The command line that made the trace.
+    pub command_line: String,
+    /// Start of the recording, RFC 3339 UTC.
+    pub start_time: String,
+    /// Free-form extra keys (user labels such as `--label machine=m2-max`).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The transformer's shape.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModelConfig {
+    /// Hidden size.
+    pub dim: u32,
+    /// Attention heads.
+    pub heads: u32,
+    /// Head dimension (dim / heads).
+    pub head_dim: u32,
+    /// Transformer blocks run (after any `--blocks` override).
+    pub blocks: u32,
+    /// Blocks of the full preset.
+    pub preset_blocks: u32,
+    /// Feed-forward hidden size.
+    pub ffn_dim: u32,
+    /// Text encoder width.
+    pub text_dim: u32,
+    /// Text tokens.
+    pub text_len: u32,
+    /// Sinusoidal time-embedding width.
+    pub freq_dim: u32,
+    /// Input latent channels.
+    pub in_dim: u32,
+    /// Output latent channels.
+    pub out_dim: u32,
+    /// Whether the blocks carry the camera injection.
+    pub camera: bool,
+    /// Patch size (frames, height, width).
+    pub patch: [u32; 3],
+    /// Normalisation epsilon.
+    pub eps: f64,
+}
+
+/// How often a forward pass was synchronised while it was timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// Evaluated after every component: per-component times, no cross-component fusion.
+    Component,
+    /// Evaluated after every block.
+    Block,
+    /// One evaluation for the whole forward: the real speed.
+    None,
+}
+
+impl SyncMode {
+    /// The mode's name as written in traces and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncMode::Component => "component",
+            SyncMode::Block => "block",
+            SyncMode::None => "none",
+        }
+    }
+}
+
+/// Every value after the header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Record {
+    /// The machine's measured ceilings.
+    Calibration(Calibration),
+    /// One timed (or warm-up) forward pass.
+    Run(RunRecord),
+    /// A one-off cost outside the forward passes (e.g. building a cache once per clip).
+    Setup(SetupRecord),
+    /// Last value of a complete trace.
+    End {
+        /// Runs written before it.
+        runs: u32,
+    },
+}
+
+/// What this machine achieves through MLX, measured at the start of a recording.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Calibration {
+    /// dtype of the measurement (the run's dtype).
+    pub dtype: String,
+    /// Best achieved matmul rate, FLOP/s.
+    pub matmul_flops_per_s: f64,
+    /// The matmul shape measured, (m, k, n).
+    pub matmul_shape: [u64; 3],
+    /// Best achieved memory bandwidth (read + write), bytes/s.
+    pub bandwidth_bytes_per_s: f64,
+    /// Bytes moved per bandwidth measurement.
+    pub bandwidth_bytes: u64,
+}
+
+/// Static cost of one invocation of a component, for the shapes of its run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ComponentInfo {
+    /// Hierarchical name, e.g. `block/self_attn/sdpa`.
+    pub name: String,
+    /// Analytic floating-point operations (a multiply-add counts 2).
+    pub flops: f64,
+    /// Minimum bytes moved: weights, inputs read and outputs written once.
+    pub bytes: f64,
+}
+
+/// One timed interval: `[component index, block (-1: none), start delta ns, duration ns]`.
+///
+/// `start_delta_ns` is the start minus the previous event's start (the first event's is from the
+/// run's start), which keeps most events under 12 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event(pub u32, pub i32, pub u64, pub u64);
+
+/// An event with absolute times, as returned by [`RunRecord::events`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventView {
+    /// Index into the run's [`RunRecord::components`].
+    pub component: u32,
+    /// Block index, `None` outside the blocks.
+    pub block: Option<u32>,
+    /// Start in ns from the start of the run.
+    pub start_ns: u64,
+    /// Duration in ns.
+    pub duration_ns: u64,
+}
+
+/// Output difference of a variant against the baseline on the same inputs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Drift {
+    /// max |x - ref| / max |ref|.
+    pub max_rel: f64,
+    /// mean |x - ref| / mean |ref|.
+    pub mean_rel: f64,
+}
+
+/// One forward pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Index of this run in the trace.
+    pub run: u32,
+    /// Variant name, `baseline` unless an optimisation is being tried.
+    pub variant: String,
+    /// Synchronisation mode.
+    pub sync: SyncMode,
+    /// Warm-up runs are recorded but excluded from analysis by default.
+    pub warmup: bool,
+    /// Video frames.
+    pub frames: u32,
+    /// Sequence length (video tokens).
+    pub tokens: u64,
+    /// Wall time of the whole forward pass, inputs ready to output evaluated, ns.
+    pub forward_ns: u64,
+    /// MLX active memory after the forward, bytes.
+    pub active_memory_bytes: u64,
+    /// MLX peak memory during the forward, bytes.
+    pub peak_memory_bytes: u64,
+    /// Output drift against the baseline, for variants.
+    #[serde(default)]
+    pub drift: Option<Drift>,
+    /// Components referenced by the events, with their per-invocation costs.
+    pub components: Vec<ComponentInfo>,
+    /// Timed intervals, in start order.
+    pub events: Vec<Event>,
+    /// Start of the last pushed event (to compute deltas); not stored.
+    #[serde(skip)]
+    last_start_ns: u64,
+}
+
+impl RunRecord {
+    /// An empty run.
+    pub fn new(run: u32, variant: &str, sync: SyncMode, frames: u32, tokens: u64) -> Self {
+        RunRecord {
+            run,
+            variant: variant.to_string(),
+            sync,
+            warmup: false,
+            frames,
+            tokens,
+            forward_ns: 0,
+            active_memory_bytes: 0,
+            peak_memory_bytes: 0,
+            drift: None,
+            components: Vec::new(),
+            events: Vec::new(),
+            last_start_ns: 0,
+        }
+    }
+
+    /// The index of a component, registering it (with its costs) on first use.
+    pub fn component(&mut self, name: &str, flops: f64, bytes: f64) -> u32 {
+        if let Some(i) = self.components.iter().position(|c| c.name == name) {
+            return i as u32;
+        }
+        self.components.push(ComponentInfo { name: name.to_string(), flops, bytes });
+        (self.components.len() - 1) as u32
+    }
+
+    /// Appends an event; events must be pushed in start order.
+    pub fn push_event(&mut self, component: u32, block: Option<u32>, start_ns: u64, duration_ns: u64) {
+        let delta = start_ns.saturating_sub(self.last_start_ns);
+        self.last_start_ns = start_ns;
+        let block = block.map_or(-1, |b| b as i32);
+        self.events.push(Event(component, block, delta, duration_ns));
+    }
+
+    /// The events with absolute start times.
+    pub fn events(&self) -> impl Iterator<Item = EventView> + '_ {
+        let mut start = 0u64;
+        self.events.iter().map(move |e| {
+            start = start.saturating_add(e.2);
+            EventView {
+                component: e.0,
+                block: u32::try_from(e.1).ok(),
+                start_ns: start,
+                duration_ns: e.3,
+            }
+        })
+    }
+}
+
+/// A one-off cost paid once per clip rather than per forward pass.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SetupRecord {
+    /// Variant that pays it.
+    pub variant: String,
+    /// What was computed, e.g. `setup/camera_cache`.
+    pub name: String,
+    /// Video frames.
+    pub frames: u32,
+    /// Sequence length.
+    pub tokens: u64,
+    /// Wall time, ns.
+    pub duration_ns: u64,
+    /// Memory the result keeps alive, bytes.
+    pub memory_bytes: u64,
+}
