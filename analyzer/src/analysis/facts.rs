@@ -1,0 +1,362 @@
+//! Per-run component totals, read out of the loaded DataFrames: the common input of every
+//! analysis. The heavy step, summing millions of events per run and component, is a polars
+//! group-by; what comes out is small enough for plain Rust.
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+use serde::Serialize;
+use trace_format::SyncMode;
+
+use crate::error::Result;
+use crate::load::Dataset;
+
+/// Where a component runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Area {
+    /// Inside the transformer blocks (once per block).
+    Blocks,
+    /// Outside the blocks: embeddings and head.
+    Overhead,
+}
+
+/// How components are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rollup {
+    /// The recorder's own component names.
+    #[default]
+    Fine,
+    /// The seed report's buckets.
+    Seed,
+}
+
+/// One component's totals in one run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CompStat {
+    /// Index into [`Facts::names`].
+    pub component: u32,
+    /// Sum of event durations, ns.
+    pub total_ns: f64,
+    /// Invocations (events).
+    pub calls: u64,
+    /// FLOPs of all invocations.
+    pub flops: f64,
+    /// Bytes of all invocations.
+    pub bytes: f64,
+    /// Highest block index seen (-1: none).
+    pub max_block: i32,
+}
+
+/// One run and its component totals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunFacts {
+    /// Row in the runs table.
+    pub run_id: u32,
+    /// Index into [`Facts::traces`].
+    pub trace_id: u32,
+    /// Run index inside its trace.
+    pub run: u32,
+    /// Variant name.
+    pub variant: String,
+    /// Synchronisation mode.
+    pub sync: SyncMode,
+    /// Warm-up run.
+    pub warmup: bool,
+    /// Video frames.
+    pub frames: u32,
+    /// Tokens L.
+    pub tokens: u64,
+    /// Wall time of the forward, ns.
+    pub forward_ns: f64,
+    /// Active memory after the forward.
+    pub active_memory_bytes: u64,
+    /// Peak memory during the forward.
+    pub peak_memory_bytes: u64,
+    /// (max_rel, mean_rel) drift against the baseline.
+    pub drift: Option<(f64, f64)>,
+    /// Totals per component, sorted by component.
+    pub comps: Vec<CompStat>,
+}
+
+impl RunFacts {
+    /// Sum of all event durations, ns.
+    pub fn event_total_ns(&self) -> f64 {
+        self.comps.iter().map(|c| c.total_ns).sum()
+    }
+    /// The totals of one component, if it ran.
+    pub fn comp(&self, component: u32) -> Option<&CompStat> {
+        self.comps.iter().find(|c| c.component == component)
+    }
+}
+
+/// What the analyses need to know about a trace.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TraceFacts {
+    /// File name.
+    pub file: String,
+    /// Transformer blocks per forward (0: unknown).
+    pub blocks: u32,
+    /// Calibrated matmul rate, FLOP/s.
+    pub matmul_flops_per_s: Option<f64>,
+    /// Calibrated bandwidth, bytes/s.
+    pub bandwidth_bytes_per_s: Option<f64>,
+}
+
+/// A one-off setup cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SetupFacts {
+    /// Trace.
+    pub trace_id: u32,
+    /// Variant paying it.
+    pub variant: String,
+    /// What was computed.
+    pub name: String,
+    /// Frames.
+    pub frames: u32,
+    /// Wall time, ns.
+    pub duration_ns: f64,
+}
+
+/// Per-run component totals of everything loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facts {
+    /// Component (or bucket) names.
+    pub names: Vec<String>,
+    /// Area of each name.
+    pub areas: Vec<Area>,
+    /// Traces, by trace id.
+    pub traces: Vec<TraceFacts>,
+    /// Runs, by run id.
+    pub runs: Vec<RunFacts>,
+    /// Setup costs.
+    pub setups: Vec<SetupFacts>,
+}
+
+/// The area of a component name: `block/...` and `block` are inside the blocks.
+pub fn area_of(name: &str) -> Area {
+    if name == "block" || name.starts_with("block/") { Area::Blocks } else { Area::Overhead }
+}
+
+/// The seed report's bucket of a fine component name. Names the seed had no bucket for keep
+/// a bucket of their own so that nothing is lost.
+pub fn seed_bucket(name: &str) -> String {
+    let bucket = match name {
+        "block/norm2" => "FFN",
+        "block/self_attn/rope" => "RoPE",
+        "block/modulation" => "Modulation",
+        "block/norm1" => "Norms",
+        "embed/time" => "Time Embedding",
+        "embed/camera" => "Camera Embedding",
+        "embed/text" => "Text Embedding",
+        "embed/patch" | "head" => "Other",
+        n if n.starts_with("block/ffn/") => "FFN",
+        n if n.starts_with("block/self_attn/") => "Self-Attention",
+        n if n.starts_with("block/camera/") => "Camera Injection",
+        n if n.starts_with("block/cross_attn/") => "Cross-Attention",
+        n => return n.to_string(),
+    };
+    bucket.to_string()
+}
+
+impl Facts {
+    /// Reads the facts out of a dataset.
+    pub fn from_dataset(ds: &Dataset) -> Result<Facts> {
+        let traces = trace_facts(ds)?;
+        let mut runs = run_facts(&ds.runs)?;
+
+        // Per-invocation costs, by (run, component).
+        let mut costs: HashMap<(u32, u32), (f64, f64)> = HashMap::with_capacity(ds.components.height());
+        {
+            let run = ds.components.column("run_id")?.u32()?;
+            let comp = ds.components.column("component_id")?.u32()?;
+            let flops = ds.components.column("flops")?.f64()?;
+            let bytes = ds.components.column("bytes")?.f64()?;
+            for (((r, c), f), b) in run.iter().zip(comp.iter()).zip(flops.iter()).zip(bytes.iter()) {
+                if let (Some(r), Some(c)) = (r, c) {
+                    costs.insert((r, c), (f.unwrap_or(0.0), b.unwrap_or(0.0)));
+                }
+            }
+        }
+
+        let agg = ds
+            .events
+            .clone()
+            .lazy()
+            .group_by([col("run_id"), col("component_id")])
+            .agg([
+                col("duration_ns").sum().alias("total_ns"),
+                len().alias("calls"),
+                col("block").max().alias("max_block"),
+            ])
+            .collect()?;
+        let run = agg.column("run_id")?.u32()?;
+        let comp = agg.column("component_id")?.u32()?;
+        let total = agg.column("total_ns")?.cast(&DataType::Float64)?;
+        let total = total.f64()?;
+        let calls = agg.column("calls")?.cast(&DataType::UInt64)?;
+        let calls = calls.u64()?;
+        let max_block = agg.column("max_block")?.i32()?;
+        for ((((r, c), t), n), mb) in run.iter().zip(comp.iter()).zip(total.iter()).zip(calls.iter()).zip(max_block.iter()) {
+            let (Some(r), Some(c)) = (r, c) else { continue };
+            let Some(facts) = runs.get_mut(r as usize) else { continue };
+            let n = n.unwrap_or(0);
+            let (f, b) = costs.get(&(r, c)).copied().unwrap_or((0.0, 0.0));
+            facts.comps.push(CompStat {
+                component: c,
+                total_ns: t.unwrap_or(0.0),
+                calls: n,
+                flops: f * n as f64,
+                bytes: b * n as f64,
+                max_block: mb.unwrap_or(-1),
+            });
+        }
+        for r in &mut runs {
+            r.comps.sort_by_key(|c| c.component);
+        }
+
+        let mut setups = Vec::new();
+        if ds.setups.height() > 0 {
+            let trace = ds.setups.column("trace_id")?.u32()?;
+            let variant = ds.setups.column("variant")?.str()?;
+            let name = ds.setups.column("name")?.str()?;
+            let frames = ds.setups.column("frames")?.u32()?;
+            let duration = ds.setups.column("duration_ns")?.u64()?;
+            for ((((t, v), n), f), d) in trace.iter().zip(variant.iter()).zip(name.iter()).zip(frames.iter()).zip(duration.iter()) {
+                setups.push(SetupFacts {
+                    trace_id: t.unwrap_or(0),
+                    variant: v.unwrap_or("").to_string(),
+                    name: n.unwrap_or("").to_string(),
+                    frames: f.unwrap_or(0),
+                    duration_ns: d.unwrap_or(0) as f64,
+                });
+            }
+        }
+        let names = ds.component_names.clone();
+        let areas = names.iter().map(|n| area_of(n)).collect();
+        Ok(Facts { names, areas, traces, runs, setups })
+    }
+
+    /// Regroups the components (sums of times, calls, FLOPs and bytes).
+    pub fn rolled_up(&self, rollup: Rollup) -> Facts {
+        if rollup == Rollup::Fine {
+            return self.clone();
+        }
+        let mut names: Vec<String> = Vec::new();
+        let mut areas: Vec<Area> = Vec::new();
+        let mut map = Vec::with_capacity(self.names.len());
+        for (name, area) in self.names.iter().zip(&self.areas) {
+            let bucket = seed_bucket(name);
+            let id = match names.iter().position(|n| *n == bucket) {
+                Some(i) => i,
+                None => {
+                    names.push(bucket);
+                    areas.push(*area);
+                    names.len() - 1
+                }
+            };
+            map.push(id as u32);
+        }
+        let runs = self
+            .runs
+            .iter()
+            .map(|r| {
+                let mut comps: Vec<CompStat> = Vec::new();
+                for c in &r.comps {
+                    let id = map[c.component as usize];
+                    match comps.iter_mut().find(|x| x.component == id) {
+                        Some(x) => {
+                            x.total_ns += c.total_ns;
+                            x.calls += c.calls;
+                            x.flops += c.flops;
+                            x.bytes += c.bytes;
+                            x.max_block = x.max_block.max(c.max_block);
+                        }
+                        None => comps.push(CompStat { component: id, ..*c }),
+                    }
+                }
+                comps.sort_by_key(|c| c.component);
+                RunFacts { comps, ..r.clone() }
+            })
+            .collect();
+        Facts { names, areas, traces: self.traces.clone(), runs, setups: self.setups.clone() }
+    }
+
+    /// Blocks per forward of a run: from the trace's model config, else from the block indices seen.
+    pub fn blocks_of(&self, run: &RunFacts) -> u32 {
+        let declared = self.traces.get(run.trace_id as usize).map_or(0, |t| t.blocks);
+        if declared > 0 {
+            return declared;
+        }
+        let seen = run.comps.iter().map(|c| c.max_block).max().unwrap_or(-1);
+        (seen + 1).max(0) as u32
+    }
+
+    /// The id of a name.
+    pub fn id_of(&self, name: &str) -> Option<u32> {
+        self.names.iter().position(|n| n == name).map(|i| i as u32)
+    }
+}
+
+fn trace_facts(ds: &Dataset) -> Result<Vec<TraceFacts>> {
+    let blocks = ds.traces.column("blocks")?.u32()?;
+    let flops = ds.traces.column("matmul_flops_per_s")?.f64()?;
+    let bw = ds.traces.column("bandwidth_bytes_per_s")?.f64()?;
+    let file = ds.traces.column("file")?.str()?;
+    Ok(blocks
+        .iter()
+        .zip(flops.iter())
+        .zip(bw.iter())
+        .zip(file.iter())
+        .map(|(((b, f), w), n)| TraceFacts {
+            file: n.unwrap_or("").to_string(),
+            blocks: b.unwrap_or(0),
+            matmul_flops_per_s: f.filter(|v| *v > 0.0),
+            bandwidth_bytes_per_s: w.filter(|v| *v > 0.0),
+        })
+        .collect())
+}
+
+fn run_facts(runs: &DataFrame) -> Result<Vec<RunFacts>> {
+    let run_id = runs.column("run_id")?.u32()?;
+    let trace = runs.column("trace_id")?.u32()?;
+    let run = runs.column("run")?.u32()?;
+    let variant = runs.column("variant")?.str()?;
+    let sync = runs.column("sync")?.str()?;
+    let warmup = runs.column("warmup")?.bool()?;
+    let frames = runs.column("frames")?.u32()?;
+    let tokens = runs.column("tokens")?.u64()?;
+    let forward = runs.column("forward_ns")?.u64()?;
+    let active = runs.column("active_memory_bytes")?.u64()?;
+    let peak = runs.column("peak_memory_bytes")?.u64()?;
+    let dmax = runs.column("drift_max_rel")?.f64()?;
+    let dmean = runs.column("drift_mean_rel")?.f64()?;
+    let mut out = Vec::with_capacity(runs.height());
+    for i in 0..runs.height() {
+        let sync = match sync.get(i) {
+            Some("component") => SyncMode::Component,
+            Some("block") => SyncMode::Block,
+            _ => SyncMode::None,
+        };
+        out.push(RunFacts {
+            run_id: run_id.get(i).unwrap_or(i as u32),
+            trace_id: trace.get(i).unwrap_or(0),
+            run: run.get(i).unwrap_or(0),
+            variant: variant.get(i).unwrap_or("").to_string(),
+            sync,
+            warmup: warmup.get(i).unwrap_or(false),
+            frames: frames.get(i).unwrap_or(0),
+            tokens: tokens.get(i).unwrap_or(0),
+            forward_ns: forward.get(i).unwrap_or(0) as f64,
+            active_memory_bytes: active.get(i).unwrap_or(0),
+            peak_memory_bytes: peak.get(i).unwrap_or(0),
+            drift: match (dmax.get(i), dmean.get(i)) {
+                (Some(a), Some(b)) => Some((a, b)),
+                _ => None,
+            },
+            comps: Vec::new(),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,87 @@
+//! Memory: MLX active and peak memory of every run, and a summary per frame count.
+
+use serde::Serialize;
+use trace_format::SyncMode;
+
+use super::facts::Facts;
+use super::stats::median;
+
+/// Memory per run and per frame count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Memory {
+    /// Every run.
+    pub runs: Vec<MemoryRun>,
+    /// Per frame count: median active, largest peak.
+    pub by_frames: Vec<MemorySummary>,
+}
+
+/// One run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemoryRun {
+    /// Trace file.
+    pub file: String,
+    /// Run index in the trace.
+    pub run: u32,
+    /// Variant.
+    pub variant: String,
+    /// Sync mode.
+    pub sync: SyncMode,
+    /// Frames.
+    pub frames: u32,
+    /// Tokens.
+    pub tokens: u64,
+    /// Active memory after the forward, bytes.
+    pub active_bytes: u64,
+    /// Peak memory during the forward, bytes.
+    pub peak_bytes: u64,
+}
+
+/// One frame count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemorySummary {
+    /// Frames.
+    pub frames: u32,
+    /// Tokens.
+    pub tokens: u64,
+    /// Runs.
+    pub runs: usize,
+    /// Median active bytes.
+    pub active_median_bytes: f64,
+    /// Largest peak bytes.
+    pub peak_max_bytes: u64,
+}
+
+/// Builds the memory tables.
+pub fn memory(facts: &Facts) -> Memory {
+    let runs: Vec<MemoryRun> = facts
+        .runs
+        .iter()
+        .map(|r| MemoryRun {
+            file: facts.traces.get(r.trace_id as usize).map(|t| t.file.clone()).unwrap_or_default(),
+            run: r.run,
+            variant: r.variant.clone(),
+            sync: r.sync,
+            frames: r.frames,
+            tokens: r.tokens,
+            active_bytes: r.active_memory_bytes,
+            peak_bytes: r.peak_memory_bytes,
+        })
+        .collect();
+    let mut frames: Vec<u32> = runs.iter().map(|r| r.frames).collect();
+    frames.sort_unstable();
+    frames.dedup();
+    let by_frames = frames
+        .into_iter()
+        .map(|f| {
+            let rs: Vec<&MemoryRun> = runs.iter().filter(|r| r.frames == f).collect();
+            MemorySummary {
+                frames: f,
+                tokens: median(&rs.iter().map(|r| r.tokens as f64).collect::<Vec<_>>()).unwrap_or(0.0).round() as u64,
+                runs: rs.len(),
+                active_median_bytes: median(&rs.iter().map(|r| r.active_bytes as f64).collect::<Vec<_>>()).unwrap_or(0.0),
+                peak_max_bytes: rs.iter().map(|r| r.peak_bytes).max().unwrap_or(0),
+            }
+        })
+        .collect();
+    Memory { runs, by_frames }
+}

@@ -1,0 +1,78 @@
+//! Distribution tree: the summed component time split into blocks and overhead, then by the
+//! `/`-separated path of each component name (or by seed bucket), with shares of the total.
+
+use serde::Serialize;
+
+use super::facts::{Area, Facts};
+use super::ranking::{default_frames, snapshot};
+
+/// A node of the tree.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TreeNode {
+    /// Label (path segment or bucket).
+    pub name: String,
+    /// Median time per forward summed over the node's components, ns.
+    pub ns: f64,
+    /// Share of the root's time, 0..1.
+    pub share: f64,
+    /// Children, largest first.
+    pub children: Vec<TreeNode>,
+}
+
+/// The distribution at one frame count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Distribution {
+    /// Frame count.
+    pub frames: u32,
+    /// Tokens.
+    pub tokens: u64,
+    /// Root (`Forward`), children `Blocks` and `Overhead`.
+    pub root: TreeNode,
+}
+
+/// Builds the tree at `frames` (largest frame count when `None`).
+pub fn distribution(facts: &Facts, frames: Option<u32>) -> Option<Distribution> {
+    let frames = frames.or_else(|| default_frames(facts))?;
+    let snap = snapshot(facts, frames)?;
+    let mut root = TreeNode { name: "Forward".into(), ns: 0.0, share: 1.0, children: Vec::new() };
+    for c in &snap.comps {
+        let (top, rest) = match c.area {
+            Area::Blocks => ("Blocks", c.name.strip_prefix("block/").unwrap_or(&c.name)),
+            Area::Overhead => ("Overhead", c.name.as_str()),
+        };
+        let mut path = vec![top];
+        path.extend(rest.split('/').filter(|s| !s.is_empty()));
+        insert(&mut root, &path, c.total_ns);
+    }
+    // Both areas are always shown, even when empty.
+    for top in ["Blocks", "Overhead"] {
+        if !root.children.iter().any(|c| c.name == top) {
+            root.children.push(TreeNode { name: top.into(), ns: 0.0, share: 0.0, children: Vec::new() });
+        }
+    }
+    let total = root.ns;
+    finish(&mut root, total);
+    root.children.sort_by_key(|c| if c.name == "Blocks" { 0 } else { 1 });
+    Some(Distribution { frames, tokens: snap.tokens, root })
+}
+
+fn insert(node: &mut TreeNode, path: &[&str], ns: f64) {
+    node.ns += ns;
+    let Some((first, rest)) = path.split_first() else { return };
+    let i = match node.children.iter().position(|c| c.name == *first) {
+        Some(i) => i,
+        None => {
+            node.children.push(TreeNode { name: first.to_string(), ns: 0.0, share: 0.0, children: Vec::new() });
+            node.children.len() - 1
+        }
+    };
+    insert(&mut node.children[i], rest, ns);
+}
+
+fn finish(node: &mut TreeNode, total: f64) {
+    node.share = if total > 0.0 { node.ns / total } else { 0.0 };
+    for c in &mut node.children {
+        finish(c, total);
+    }
+    node.children.sort_by(|a, b| b.ns.total_cmp(&a.ns).then_with(|| a.name.cmp(&b.name)));
+}

@@ -1,0 +1,190 @@
+//! Command line: clap definitions and their mapping to the library's plain option structs.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+use mlx_analyze::analysis::comparison::CompareOptions;
+use mlx_analyze::analysis::{AnalyzeOptions, Rollup};
+use mlx_analyze::load::LoadOptions;
+use mlx_analyze::render::RenderFormat;
+
+/// Turns mlx-record traces into rankings, scaling fits, comparisons and recommendations.
+///
+/// Reads any number of trace files, directories and glob patterns. Files that are not readable
+/// traces are reported by name and skipped; `.partial` traces (interrupted recordings) are used
+/// with a warning. Warm-up runs are excluded unless --include-warmup.
+#[derive(Debug, Parser)]
+#[command(name = "mlx-analyze", version, after_help = EXAMPLES)]
+pub struct Opt {
+    /// Trace files, directories (their *.msgpack files) or glob patterns such as 'traces/*.msgpack'.
+    #[arg(required = true, value_name = "FILES")]
+    pub files: Vec<String>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+
+    #[command(flatten)]
+    pub export: ExportArgs,
+
+    /// Decoding and bootstrap threads (0: one per core).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+}
+
+const EXAMPLES: &str = "Examples:
+  mlx-analyze traces/*.msgpack
+  mlx-analyze traces/ --format markdown --out report.md --charts charts/
+  mlx-analyze 'traces/*.msgpack' --rollup seed --frames 21
+  mlx-analyze m2/*.msgpack h100/*.msgpack --by machine --baseline m2-max
+  mlx-analyze trace.msgpack --chrome-trace run3.json --run 3";
+
+/// Report format and destinations.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Also write an HTML report (tables and charts in one file) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write SVG charts (ranking, distribution, scaling, comparison) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub charts: Option<PathBuf>,
+    /// Do not print skipped files and load warnings on standard error.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// What to analyse.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Analysis")]
+pub struct AnalysisArgs {
+    /// Component grouping: the recorder's fine names, or the seed report's buckets.
+    #[arg(long, value_enum, default_value_t = RollupArg::Fine)]
+    pub rollup: RollupArg,
+    /// Frame count for the ranking, distribution and comparison (default: the largest).
+    #[arg(long, value_name = "N")]
+    pub frames: Option<u32>,
+    /// Compare groups of runs by a metadata key: machine, variant, dtype, backend, host,
+    /// gpu_name, preset, blas, mlx_version, sync, or any label given to the recorder.
+    #[arg(long, value_name = "KEY")]
+    pub by: Option<String>,
+    /// Baseline group of --by (default: `baseline` for variants, else the first value).
+    #[arg(long, value_name = "VALUE", requires = "by")]
+    pub baseline: Option<String>,
+    /// Smallest relative change called significant (0.05 = 5%).
+    #[arg(long, default_value_t = 0.05, value_name = "FRACTION")]
+    pub noise: f64,
+    /// Bootstrap resamples for the comparison intervals.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub resamples: usize,
+    /// Include warm-up runs.
+    #[arg(long)]
+    pub include_warmup: bool,
+}
+
+/// Exports of the loaded events.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Exports")]
+pub struct ExportArgs {
+    /// Write the tidy events table as CSV.
+    #[arg(long, value_name = "FILE")]
+    pub export_csv: Option<PathBuf>,
+    /// Write the tidy events table as Parquet.
+    #[arg(long, value_name = "FILE")]
+    pub export_parquet: Option<PathBuf>,
+    /// Write one run of the first trace as Chrome trace-event JSON (Perfetto, speedscope).
+    #[arg(long, value_name = "FILE")]
+    pub chrome_trace: Option<PathBuf>,
+    /// Run index (as recorded) for --chrome-trace; default: the first component-synced run.
+    #[arg(long, value_name = "N", requires = "chrome_trace")]
+    pub run: Option<u32>,
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned terminal tables.
+    Table,
+    /// Markdown report shaped like the seed's.
+    Markdown,
+    /// JSON.
+    Json,
+    /// Self-contained HTML with inline SVG charts.
+    Html,
+}
+
+/// Rollups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RollupArg {
+    /// The recorder's component names.
+    Fine,
+    /// The seed report's buckets (FFN, Self-Attention, ...).
+    Seed,
+}
+
+impl Opt {
+    /// Loading options.
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions { include_warmup: self.analysis.include_warmup, threads: self.threads }
+    }
+
+    /// Analysis options.
+    pub fn analyze_options(&self) -> AnalyzeOptions {
+        AnalyzeOptions {
+            rollup: match self.analysis.rollup {
+                RollupArg::Fine => Rollup::Fine,
+                RollupArg::Seed => Rollup::Seed,
+            },
+            frames: self.analysis.frames,
+            compare: self.analysis.by.as_ref().map(|key| CompareOptions {
+                key: key.clone(),
+                baseline: self.analysis.baseline.clone(),
+                frames: self.analysis.frames,
+                noise: self.analysis.noise,
+                resamples: self.analysis.resamples.max(1),
+                threads: self.threads,
+                ..CompareOptions::default()
+            }),
+        }
+    }
+
+    /// The report format.
+    pub fn render_format(&self) -> RenderFormat {
+        match self.output.format {
+            Format::Table => RenderFormat::Table,
+            Format::Markdown => RenderFormat::Markdown,
+            Format::Json => RenderFormat::Json,
+            Format::Html => RenderFormat::Html,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Opt::command().debug_assert();
+    }
+
+    #[test]
+    fn by_and_rollup_parse() {
+        let o = Opt::try_parse_from(["mlx-analyze", "a.msgpack", "--by", "machine", "--rollup", "seed"]).unwrap();
+        let a = o.analyze_options();
+        assert_eq!(a.rollup, Rollup::Seed);
+        assert_eq!(a.compare.unwrap().key, "machine");
+        assert!(Opt::try_parse_from(["mlx-analyze"]).is_err());
+        assert!(Opt::try_parse_from(["mlx-analyze", "a", "--baseline", "x"]).is_err());
+    }
+}

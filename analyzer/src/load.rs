@@ -1,0 +1,612 @@
+//! Loading: expands file arguments, decodes and validates each trace, and turns the traces
+//! into DataFrames. This is the only module that builds DataFrames from trace records.
+//!
+//! Tables (a star schema: `events` is the one tidy fact table, keyed into the others):
+//! - `traces`: one row per loaded file: machine, software, model and calibration columns, plus
+//!   one `label.KEY` column per user label.
+//! - `runs`: one row per forward pass (warm-up runs only with `include_warmup`).
+//! - `components`: per run and component, the FLOPs and bytes of one invocation.
+//! - `events`: one row per timed interval: run, component, block (-1 outside), start, duration.
+//! - `setups`: one-off costs per variant.
+//!
+//! Files are decoded on all cores; events go into fixed-size column chunks so that memory
+//! stays close to the size of the decoded events.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use polars::prelude::*;
+use trace_format::{Calibration, Metadata, SetupRecord, SyncMode};
+
+use crate::error::{Error, Result};
+
+/// Rows per event chunk.
+const CHUNK_ROWS: usize = 1 << 20;
+
+/// How to load.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Keep warm-up runs (excluded by default).
+    pub include_warmup: bool,
+    /// Decoding threads (0: one per core).
+    pub threads: usize,
+}
+
+/// A file that was not analysed, and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Skipped {
+    /// The file as named.
+    pub file: String,
+    /// The reason, one line.
+    pub reason: String,
+}
+
+/// Typed facts about one loaded trace, beside its row in the `traces` table.
+#[derive(Debug, Clone)]
+pub struct TraceInfo {
+    /// The file as named.
+    pub file: String,
+    /// Header metadata.
+    pub metadata: Metadata,
+    /// The first calibration record, if any.
+    pub calibration: Option<Calibration>,
+    /// Whether the end marker was present.
+    pub complete: bool,
+}
+
+/// Everything loaded.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// One row per trace (`trace_id` = row index).
+    pub traces: DataFrame,
+    /// One row per run (`run_id` = row index).
+    pub runs: DataFrame,
+    /// FLOPs and bytes per invocation, per run and component.
+    pub components: DataFrame,
+    /// One row per event.
+    pub events: DataFrame,
+    /// One-off setup costs.
+    pub setups: DataFrame,
+    /// `component_id` -> name.
+    pub component_names: Vec<String>,
+    /// Typed per-trace facts, indexed by `trace_id`.
+    pub trace_info: Vec<TraceInfo>,
+    /// Files skipped, with reasons.
+    pub skipped: Vec<Skipped>,
+    /// Warnings (`file: text`) about files that were loaded.
+    pub warnings: Vec<String>,
+}
+
+impl Dataset {
+    /// Number of events loaded.
+    pub fn event_count(&self) -> usize {
+        self.events.height()
+    }
+}
+
+/// Expands file arguments: plain files, directories (their `*.msgpack` and `*.msgpack.partial`
+/// files) and glob patterns. Patterns matching nothing and missing files are reported as skipped.
+pub fn expand_inputs(args: &[String]) -> Result<(Vec<PathBuf>, Vec<Skipped>)> {
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    for arg in args {
+        let is_pattern = arg.contains(['*', '?', '[']);
+        if is_pattern {
+            let paths = glob::glob(arg).map_err(|e| Error::Pattern { pattern: arg.clone(), reason: e.to_string() })?;
+            let mut matched: Vec<PathBuf> = paths.filter_map(|p| p.ok()).filter(|p| p.is_file()).collect();
+            matched.sort();
+            if matched.is_empty() {
+                skipped.push(Skipped { file: arg.clone(), reason: "pattern matched no files".into() });
+            }
+            files.extend(matched);
+        } else {
+            let path = PathBuf::from(arg);
+            if path.is_dir() {
+                let mut inside: Vec<PathBuf> = std::fs::read_dir(&path)
+                    .map_err(|source| Error::Io { path: path.clone(), source })?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        let name = p.to_string_lossy();
+                        p.is_file() && (name.ends_with(".msgpack") || name.ends_with(".msgpack.partial"))
+                    })
+                    .collect();
+                inside.sort();
+                if inside.is_empty() {
+                    skipped.push(Skipped { file: arg.clone(), reason: "directory holds no .msgpack files".into() });
+                }
+                files.extend(inside);
+            } else if path.exists() {
+                files.push(path);
+            } else {
+                skipped.push(Skipped { file: arg.clone(), reason: "no such file".into() });
+            }
+        }
+    }
+    Ok((files, skipped))
+}
+
+/// Loads trace files. Unreadable or foreign files are skipped and listed in
+/// [`Dataset::skipped`]; it is an error only when nothing could be loaded.
+pub fn load_files(paths: &[PathBuf], options: &LoadOptions) -> Result<Dataset> {
+    let sources: Vec<Source> = paths.iter().map(|p| Source::File(p.clone())).collect();
+    load_sources(sources, options)
+}
+
+/// Loads traces held in memory, each with a display name (for tests and tools).
+pub fn load_bytes(traces: Vec<(String, Vec<u8>)>, options: &LoadOptions) -> Result<Dataset> {
+    let sources = traces.into_iter().map(|(name, bytes)| Source::Bytes(name, bytes)).collect();
+    load_sources(sources, options)
+}
+
+enum Source {
+    File(PathBuf),
+    Bytes(String, Vec<u8>),
+}
+
+impl Source {
+    fn name(&self) -> String {
+        match self {
+            Source::File(p) => p.display().to_string(),
+            Source::Bytes(n, _) => n.clone(),
+        }
+    }
+}
+
+/// One decoded file, before ids are made global.
+struct FileChunk {
+    info: TraceInfo,
+    warnings: Vec<String>,
+    names: Vec<String>,
+    runs: Vec<RunRow>,
+    /// (run index in this file, local component id, flops, bytes)
+    costs: Vec<(u32, u32, f64, f64)>,
+    ev_run: Vec<u32>,
+    ev_component: Vec<u32>,
+    ev_block: Vec<i32>,
+    ev_start: Vec<u64>,
+    ev_duration: Vec<u64>,
+    setups: Vec<SetupRecord>,
+}
+
+struct RunRow {
+    run: u32,
+    variant: String,
+    sync: SyncMode,
+    warmup: bool,
+    frames: u32,
+    tokens: u64,
+    forward_ns: u64,
+    active: u64,
+    peak: u64,
+    drift: Option<(f64, f64)>,
+}
+
+fn decode(source: &Source, options: &LoadOptions) -> std::result::Result<FileChunk, String> {
+    let name = source.name();
+    let trace = match source {
+        Source::File(path) => {
+            let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+            trace_format::read_trace(&bytes)
+        }
+        Source::Bytes(_, bytes) => trace_format::read_trace(bytes),
+    }
+    .map_err(|e| e.to_string())?;
+
+    let mut warnings: Vec<String> = trace.warnings.iter().map(|w| format!("{name}: {w}")).collect();
+    if name.ends_with(".partial") {
+        warnings.push(format!("{name}: partial trace (recording still running or interrupted); using its complete runs"));
+    }
+    let mut names: Vec<String> = Vec::new();
+    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut chunk = FileChunk {
+        info: TraceInfo {
+            file: name.clone(),
+            metadata: trace.header.metadata.clone(),
+            calibration: trace.calibrations.first().cloned(),
+            complete: trace.complete,
+        },
+        warnings: Vec::new(),
+        names: Vec::new(),
+        runs: Vec::new(),
+        costs: Vec::new(),
+        ev_run: Vec::new(),
+        ev_component: Vec::new(),
+        ev_block: Vec::new(),
+        ev_start: Vec::new(),
+        ev_duration: Vec::new(),
+        setups: trace.setups,
+    };
+    let kept: Vec<_> = trace.runs.into_iter().filter(|r| options.include_warmup || !r.warmup).collect();
+    let total: usize = kept.iter().map(|r| r.events.len()).sum();
+    chunk.ev_run.reserve_exact(total);
+    chunk.ev_component.reserve_exact(total);
+    chunk.ev_block.reserve_exact(total);
+    chunk.ev_start.reserve_exact(total);
+    chunk.ev_duration.reserve_exact(total);
+    for run in &kept {
+        let r = chunk.runs.len() as u32;
+        let mut local = Vec::with_capacity(run.components.len());
+        for c in &run.components {
+            let id = *index.entry(c.name.clone()).or_insert_with(|| {
+                names.push(c.name.clone());
+                (names.len() - 1) as u32
+            });
+            local.push(id);
+            chunk.costs.push((r, id, c.flops, c.bytes));
+        }
+        let mut bad = 0usize;
+        for e in run.events() {
+            let Some(&id) = local.get(e.component as usize) else {
+                bad += 1;
+                continue;
+            };
+            chunk.ev_run.push(r);
+            chunk.ev_component.push(id);
+            chunk.ev_block.push(e.block.map_or(-1, |b| b as i32));
+            chunk.ev_start.push(e.start_ns);
+            chunk.ev_duration.push(e.duration_ns);
+        }
+        if bad > 0 {
+            warnings.push(format!("{name}: run {}: {bad} event(s) name no component of the run; dropped", run.run));
+        }
+        chunk.runs.push(RunRow {
+            run: run.run,
+            variant: run.variant.clone(),
+            sync: run.sync,
+            warmup: run.warmup,
+            frames: run.frames,
+            tokens: run.tokens,
+            forward_ns: run.forward_ns,
+            active: run.active_memory_bytes,
+            peak: run.peak_memory_bytes,
+            drift: run.drift.map(|d| (d.max_rel, d.mean_rel)),
+        });
+    }
+    if chunk.runs.is_empty() {
+        warnings.push(format!("{name}: no {}runs to analyse", if options.include_warmup { "" } else { "timed (non-warm-up) " }));
+    }
+    chunk.names = names;
+    chunk.warnings = warnings;
+    Ok(chunk)
+}
+
+fn load_sources(sources: Vec<Source>, options: &LoadOptions) -> Result<Dataset> {
+    let n = sources.len();
+    let threads = if options.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |p| p.get())
+    } else {
+        options.threads
+    }
+    .clamp(1, n.max(1));
+    let mut merger = Merger::default();
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::sync_channel::<(usize, std::result::Result<FileChunk, String>)>(threads * 2);
+    std::thread::scope(|scope| -> Result<()> {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let next = &next;
+            let sources = &sources;
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= sources.len() {
+                        break;
+                    }
+                    if tx.send((i, decode(&sources[i], options))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Merge in input order so ids do not depend on thread timing.
+        let mut pending: BTreeMap<usize, std::result::Result<FileChunk, String>> = BTreeMap::new();
+        let mut want = 0usize;
+        for (i, result) in rx {
+            pending.insert(i, result);
+            while let Some(result) = pending.remove(&want) {
+                match result {
+                    Ok(chunk) => merger.add(chunk)?,
+                    Err(reason) => merger.skipped.push(Skipped { file: sources[want].name(), reason }),
+                }
+                want += 1;
+            }
+        }
+        Ok(())
+    })?;
+    if merger.trace_info.is_empty() {
+        return Err(Error::NothingLoaded(n));
+    }
+    merger.finish()
+}
+
+#[derive(Default)]
+struct Merger {
+    names: Vec<String>,
+    name_index: HashMap<String, u32>,
+    trace_info: Vec<TraceInfo>,
+    skipped: Vec<Skipped>,
+    warnings: Vec<String>,
+    // runs table
+    r_trace: Vec<u32>,
+    r_run: Vec<u32>,
+    r_variant: Vec<String>,
+    r_sync: Vec<&'static str>,
+    r_warmup: Vec<bool>,
+    r_frames: Vec<u32>,
+    r_tokens: Vec<u64>,
+    r_forward: Vec<u64>,
+    r_active: Vec<u64>,
+    r_peak: Vec<u64>,
+    r_drift_max: Vec<Option<f64>>,
+    r_drift_mean: Vec<Option<f64>>,
+    // components table
+    c_run: Vec<u32>,
+    c_component: Vec<u32>,
+    c_flops: Vec<f64>,
+    c_bytes: Vec<f64>,
+    // setups table
+    s_trace: Vec<u32>,
+    s_variant: Vec<String>,
+    s_name: Vec<String>,
+    s_frames: Vec<u32>,
+    s_tokens: Vec<u64>,
+    s_duration: Vec<u64>,
+    s_memory: Vec<u64>,
+    // events
+    events: Option<DataFrame>,
+    buf: EventBuf,
+}
+
+#[derive(Default)]
+struct EventBuf {
+    run: Vec<u32>,
+    component: Vec<u32>,
+    block: Vec<i32>,
+    start: Vec<u64>,
+    duration: Vec<u64>,
+}
+
+impl EventBuf {
+    fn with_capacity(n: usize) -> Self {
+        EventBuf {
+            run: Vec::with_capacity(n),
+            component: Vec::with_capacity(n),
+            block: Vec::with_capacity(n),
+            start: Vec::with_capacity(n),
+            duration: Vec::with_capacity(n),
+        }
+    }
+    fn len(&self) -> usize {
+        self.run.len()
+    }
+    fn into_frame(self) -> Result<DataFrame> {
+        let height = self.run.len();
+        Ok(DataFrame::new(
+            height,
+            vec![
+                UInt32Chunked::from_vec("run_id".into(), self.run).into_series().into(),
+                UInt32Chunked::from_vec("component_id".into(), self.component).into_series().into(),
+                Int32Chunked::from_vec("block".into(), self.block).into_series().into(),
+                UInt64Chunked::from_vec("start_ns".into(), self.start).into_series().into(),
+                UInt64Chunked::from_vec("duration_ns".into(), self.duration).into_series().into(),
+            ],
+        )?)
+    }
+}
+
+impl Merger {
+    fn add(&mut self, chunk: FileChunk) -> Result<()> {
+        let trace_id = self.trace_info.len() as u32;
+        let remap: Vec<u32> = chunk
+            .names
+            .iter()
+            .map(|name| {
+                *self.name_index.entry(name.clone()).or_insert_with(|| {
+                    self.names.push(name.clone());
+                    (self.names.len() - 1) as u32
+                })
+            })
+            .collect();
+        let first_run = self.r_run.len() as u32;
+        for r in &chunk.runs {
+            self.r_trace.push(trace_id);
+            self.r_run.push(r.run);
+            self.r_variant.push(r.variant.clone());
+            self.r_sync.push(r.sync.as_str());
+            self.r_warmup.push(r.warmup);
+            self.r_frames.push(r.frames);
+            self.r_tokens.push(r.tokens);
+            self.r_forward.push(r.forward_ns);
+            self.r_active.push(r.active);
+            self.r_peak.push(r.peak);
+            self.r_drift_max.push(r.drift.map(|d| d.0));
+            self.r_drift_mean.push(r.drift.map(|d| d.1));
+        }
+        for &(run, id, flops, bytes) in &chunk.costs {
+            self.c_run.push(first_run + run);
+            self.c_component.push(remap[id as usize]);
+            self.c_flops.push(flops);
+            self.c_bytes.push(bytes);
+        }
+        for s in &chunk.setups {
+            self.s_trace.push(trace_id);
+            self.s_variant.push(s.variant.clone());
+            self.s_name.push(s.name.clone());
+            self.s_frames.push(s.frames);
+            self.s_tokens.push(s.tokens);
+            self.s_duration.push(s.duration_ns);
+            self.s_memory.push(s.memory_bytes);
+        }
+        let mut done = 0usize;
+        let n = chunk.ev_run.len();
+        while done < n {
+            if self.buf.run.capacity() == 0 {
+                self.buf = EventBuf::with_capacity(CHUNK_ROWS);
+            }
+            let take = (CHUNK_ROWS - self.buf.len()).min(n - done);
+            let range = done..done + take;
+            self.buf.run.extend(chunk.ev_run[range.clone()].iter().map(|r| first_run + r));
+            self.buf.component.extend(chunk.ev_component[range.clone()].iter().map(|c| remap[*c as usize]));
+            self.buf.block.extend_from_slice(&chunk.ev_block[range.clone()]);
+            self.buf.start.extend_from_slice(&chunk.ev_start[range.clone()]);
+            self.buf.duration.extend_from_slice(&chunk.ev_duration[range]);
+            done += take;
+            if self.buf.len() == CHUNK_ROWS {
+                self.flush()?;
+            }
+        }
+        self.warnings.extend(chunk.warnings);
+        self.trace_info.push(chunk.info);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let buf = std::mem::take(&mut self.buf);
+        let frame = buf.into_frame()?;
+        match &mut self.events {
+            None => self.events = Some(frame),
+            Some(events) => {
+                events.vstack_mut_owned(frame)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Dataset> {
+        if self.buf.len() > 0 || self.events.is_none() {
+            self.flush()?;
+        }
+        let traces = traces_frame(&self.trace_info)?;
+        let runs = DataFrame::new(
+            self.r_run.len(),
+            vec![
+                Column::new("run_id".into(), (0..self.r_run.len() as u32).collect::<Vec<u32>>()),
+                Column::new("trace_id".into(), self.r_trace),
+                Column::new("run".into(), self.r_run),
+                Column::new("variant".into(), self.r_variant),
+                Column::new("sync".into(), self.r_sync),
+                Column::new("warmup".into(), self.r_warmup),
+                Column::new("frames".into(), self.r_frames),
+                Column::new("tokens".into(), self.r_tokens),
+                Column::new("forward_ns".into(), self.r_forward),
+                Column::new("active_memory_bytes".into(), self.r_active),
+                Column::new("peak_memory_bytes".into(), self.r_peak),
+                Column::new("drift_max_rel".into(), self.r_drift_max),
+                Column::new("drift_mean_rel".into(), self.r_drift_mean),
+            ],
+        )?;
+        let components = DataFrame::new(
+            self.c_run.len(),
+            vec![
+                Column::new("run_id".into(), self.c_run),
+                Column::new("component_id".into(), self.c_component),
+                Column::new("flops".into(), self.c_flops),
+                Column::new("bytes".into(), self.c_bytes),
+            ],
+        )?;
+        let setups = DataFrame::new(
+            self.s_trace.len(),
+            vec![
+                Column::new("trace_id".into(), self.s_trace),
+                Column::new("variant".into(), self.s_variant),
+                Column::new("name".into(), self.s_name),
+                Column::new("frames".into(), self.s_frames),
+                Column::new("tokens".into(), self.s_tokens),
+                Column::new("duration_ns".into(), self.s_duration),
+                Column::new("memory_bytes".into(), self.s_memory),
+            ],
+        )?;
+        Ok(Dataset {
+            traces,
+            runs,
+            components,
+            events: self.events.take().expect("flushed above"),
+            setups,
+            component_names: self.names,
+            trace_info: self.trace_info,
+            skipped: self.skipped,
+            warnings: self.warnings,
+        })
+    }
+}
+
+/// The `machine` of a trace: its `machine` label, else the GPU name, else the host name.
+pub fn machine_of(metadata: &Metadata) -> String {
+    if let Some(m) = metadata.labels.get("machine") {
+        return m.clone();
+    }
+    match &metadata.gpu_name {
+        Some(g) if !g.is_empty() => g.clone(),
+        _ => metadata.host.clone(),
+    }
+}
+
+fn traces_frame(info: &[TraceInfo]) -> Result<DataFrame> {
+    let n = info.len();
+    let s = |f: &dyn Fn(&TraceInfo) -> String| -> Vec<String> { info.iter().map(f).collect() };
+    let u = |f: &dyn Fn(&TraceInfo) -> u32| -> Vec<u32> { info.iter().map(f).collect() };
+    let mut columns = vec![
+        Column::new("trace_id".into(), (0..n as u32).collect::<Vec<u32>>()),
+        Column::new("file".into(), s(&|t| t.file.clone())),
+        Column::new("machine".into(), s(&|t| machine_of(&t.metadata))),
+        Column::new("host".into(), s(&|t| t.metadata.host.clone())),
+        Column::new("os".into(), s(&|t| t.metadata.os.clone())),
+        Column::new("cpu_model".into(), s(&|t| t.metadata.cpu_model.clone())),
+        Column::new("cpu_cores".into(), u(&|t| t.metadata.cpu_cores)),
+        Column::new("ram_bytes".into(), info.iter().map(|t| t.metadata.ram_bytes).collect::<Vec<u64>>()),
+        Column::new("gpu_name".into(), s(&|t| t.metadata.gpu_name.clone().unwrap_or_default())),
+        Column::new("mlx_version".into(), s(&|t| t.metadata.mlx_version.clone())),
+        Column::new("backend".into(), s(&|t| t.metadata.backend.clone())),
+        Column::new("blas".into(), s(&|t| t.metadata.blas.clone())),
+        Column::new("dtype".into(), s(&|t| t.metadata.dtype.clone())),
+        Column::new("preset".into(), s(&|t| t.metadata.preset.clone())),
+        Column::new("blocks".into(), u(&|t| t.metadata.model.blocks)),
+        Column::new("dim".into(), u(&|t| t.metadata.model.dim)),
+        Column::new("height".into(), u(&|t| t.metadata.height)),
+        Column::new("width".into(), u(&|t| t.metadata.width)),
+        Column::new("weights".into(), s(&|t| t.metadata.weights.clone())),
+        Column::new("recorder_version".into(), s(&|t| t.metadata.recorder_version.clone())),
+        Column::new("git_commit".into(), s(&|t| t.metadata.git_commit.clone())),
+        Column::new("start_time".into(), s(&|t| t.metadata.start_time.clone())),
+        Column::new("complete".into(), info.iter().map(|t| t.complete).collect::<Vec<bool>>()),
+        Column::new(
+            "matmul_flops_per_s".into(),
+            info.iter().map(|t| t.calibration.as_ref().map(|c| c.matmul_flops_per_s)).collect::<Vec<Option<f64>>>(),
+        ),
+        Column::new(
+            "bandwidth_bytes_per_s".into(),
+            info.iter().map(|t| t.calibration.as_ref().map(|c| c.bandwidth_bytes_per_s)).collect::<Vec<Option<f64>>>(),
+        ),
+    ];
+    let keys: BTreeSet<&String> = info.iter().flat_map(|t| t.metadata.labels.keys()).collect();
+    for key in keys {
+        let values: Vec<Option<String>> = info.iter().map(|t| t.metadata.labels.get(key).cloned()).collect();
+        columns.push(Column::new(format!("label.{key}").into(), values));
+    }
+    Ok(DataFrame::new(n, columns)?)
+}
+
+/// Values of a metadata key per trace, read from the `traces` table: a column of that name, else
+/// the label `KEY` (column `label.KEY`). Missing values read as `(none)`.
+pub fn trace_key_values(traces: &DataFrame, key: &str) -> Result<Vec<String>> {
+    let column = traces
+        .column(key)
+        .ok()
+        .filter(|_| key != "trace_id")
+        .or_else(|| traces.column(&format!("label.{key}")).ok())
+        .ok_or_else(|| {
+            let known: Vec<String> = traces.get_column_names().iter().map(|c| c.trim_start_matches("label.").to_string()).collect();
+            Error::Invalid(format!("no metadata key {key:?}; known keys: variant, sync, {}", known.join(", ")))
+        })?;
+    let strings = column.cast(&DataType::String)?;
+    let ca = strings.str()?;
+    Ok(ca.iter().map(|v| v.map_or_else(|| "(none)".to_string(), str::to_string)).collect())
+}
+
+/// Reads a file name for messages (the path as given).
+pub fn display_name(path: &Path) -> String {
+    path.display().to_string()
+}

@@ -1,0 +1,86 @@
+//! Rendering a [`Report`]: every format implements [`Render`] (report in, bytes out, no I/O);
+//! [`RenderManager`] pairs the chosen formats with their targets and writes them.
+
+pub mod html;
+pub mod json;
+pub mod markdown;
+pub mod markup;
+pub mod svg;
+pub mod table;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::analysis::Report;
+use crate::error::Result;
+use crate::output::write_atomic;
+
+/// A report format.
+pub trait Render {
+    /// The report in this format.
+    fn render(&self, report: &Report) -> Result<Vec<u8>>;
+}
+
+/// Formats selectable on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenderFormat {
+    /// Aligned terminal tables.
+    Table,
+    /// Markdown report shaped like the seed's.
+    Markdown,
+    /// JSON for machines.
+    Json,
+    /// One self-contained HTML file with inline charts.
+    Html,
+}
+
+impl RenderFormat {
+    /// The renderer of this format.
+    pub fn renderer(self) -> Box<dyn Render> {
+        match self {
+            RenderFormat::Table => Box::new(table::TableRender),
+            RenderFormat::Markdown => Box::new(markdown::MarkdownRender),
+            RenderFormat::Json => Box::new(json::JsonRender),
+            RenderFormat::Html => Box::new(html::HtmlRender),
+        }
+    }
+}
+
+/// Where rendered bytes go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Standard output.
+    Stdout,
+    /// A file, written through a temporary file and a rename.
+    File(PathBuf),
+}
+
+/// Renders a report into several targets.
+#[derive(Default)]
+pub struct RenderManager {
+    outputs: Vec<(Box<dyn Render>, Target)>,
+}
+
+impl RenderManager {
+    /// Adds a format and its target.
+    pub fn add(&mut self, format: RenderFormat, target: Target) {
+        self.outputs.push((format.renderer(), target));
+    }
+
+    /// Renders everything first, then writes, so a rendering error writes nothing.
+    pub fn write(&self, report: &Report) -> Result<()> {
+        let rendered: Vec<(Vec<u8>, &Target)> =
+            self.outputs.iter().map(|(r, t)| Ok((r.render(report)?, t))).collect::<Result<_>>()?;
+        for (bytes, target) in rendered {
+            match target {
+                Target::Stdout => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(&bytes)?;
+                    out.flush()?;
+                }
+                Target::File(path) => write_atomic(path, &bytes)?,
+            }
+        }
+        Ok(())
+    }
+}

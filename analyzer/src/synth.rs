@@ -1,0 +1,364 @@
+//! Synthetic traces with known durations, written through the trace-format crate.
+//!
+//! Every component's time follows `t(L) = (a + b*L + c*L^2) * speed`, times a deterministic
+//! jitter factor, so tests can compare the analyzer's results against hand calculations and the
+//! benchmark can produce realistic volumes without MLX.
+
+use std::collections::BTreeMap;
+
+use trace_format::{
+    Calibration, Drift, Header, Metadata, ModelConfig, RunRecord, SetupRecord, SyncMode, TraceWriter,
+};
+
+/// One synthetic component and its cost model.
+#[derive(Debug, Clone)]
+pub struct SynthComponent {
+    /// Hierarchical name, e.g. `block/ffn/up`.
+    pub name: String,
+    /// Constant term of the duration, ns.
+    pub a_ns: f64,
+    /// Linear term, ns per token.
+    pub b_ns: f64,
+    /// Quadratic term, ns per token squared.
+    pub c_ns: f64,
+    /// FLOPs per invocation: `flops_per_token * L + flops_per_token2 * L^2`.
+    pub flops_per_token: f64,
+    /// Quadratic FLOP term.
+    pub flops_per_token2: f64,
+    /// Bytes per invocation: `bytes_fixed + bytes_per_token * L`.
+    pub bytes_fixed: f64,
+    /// Bytes per token.
+    pub bytes_per_token: f64,
+}
+
+impl SynthComponent {
+    /// A component costing `a + b*L + c*L^2` ns with no FLOP or byte counts.
+    pub fn new(name: &str, a_ns: f64, b_ns: f64, c_ns: f64) -> Self {
+        SynthComponent {
+            name: name.to_string(),
+            a_ns,
+            b_ns,
+            c_ns,
+            flops_per_token: 0.0,
+            flops_per_token2: 0.0,
+            bytes_fixed: 0.0,
+            bytes_per_token: 0.0,
+        }
+    }
+
+    /// Sets the FLOP model.
+    pub fn flops(mut self, per_token: f64, per_token2: f64) -> Self {
+        self.flops_per_token = per_token;
+        self.flops_per_token2 = per_token2;
+        self
+    }
+
+    /// Sets the byte model.
+    pub fn bytes(mut self, fixed: f64, per_token: f64) -> Self {
+        self.bytes_fixed = fixed;
+        self.bytes_per_token = per_token;
+        self
+    }
+
+    /// Noise-free duration at `tokens`, ns.
+    pub fn duration_ns(&self, tokens: u64) -> f64 {
+        let l = tokens as f64;
+        self.a_ns + self.b_ns * l + self.c_ns * l * l
+    }
+
+    /// FLOPs of one invocation at `tokens`.
+    pub fn flops_at(&self, tokens: u64) -> f64 {
+        let l = tokens as f64;
+        self.flops_per_token * l + self.flops_per_token2 * l * l
+    }
+
+    /// Bytes of one invocation at `tokens`.
+    pub fn bytes_at(&self, tokens: u64) -> f64 {
+        self.bytes_fixed + self.bytes_per_token * tokens as f64
+    }
+
+    fn in_block(&self) -> bool {
+        self.name.starts_with("block/")
+    }
+}
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct SynthSpec {
+    /// Components in execution order (the `block/...` ones run once per block).
+    pub components: Vec<SynthComponent>,
+    /// Transformer blocks.
+    pub blocks: u32,
+    /// Frame counts; tokens are `1560 * ((frames - 1) / 4 + 1)` unless `tokens` is set.
+    pub frames: Vec<u32>,
+    /// Explicit token count per frame count (same length as `frames`), if wanted.
+    pub tokens: Option<Vec<u64>>,
+    /// Timed runs per (frame count, sync mode).
+    pub runs: u32,
+    /// Warm-up runs per (frame count, sync mode), recorded with `warmup = true` before the timed ones.
+    pub warmup_runs: u32,
+    /// Synchronisation modes recorded.
+    pub syncs: Vec<SyncMode>,
+    /// Multiplier on every duration (2.0: a machine twice as slow).
+    pub speed: f64,
+    /// Fused forward time as a fraction of the component-synced sum (`none` mode).
+    pub fused_factor: f64,
+    /// Block-synced time as a fraction of the component-synced sum (`block` mode).
+    pub block_factor: f64,
+    /// Relative jitter amplitude (0.02: uniform in +-2%).
+    pub jitter: f64,
+    /// Seed of the jitter.
+    pub seed: u64,
+    /// Variant name of the runs.
+    pub variant: String,
+    /// Drift written on every run, for variants.
+    pub drift: Option<Drift>,
+    /// Setup records (name, ns) written once per frame count.
+    pub setups: Vec<(String, u64)>,
+    /// Header metadata (labels included); `model.blocks` is overwritten by `blocks`.
+    pub metadata: Metadata,
+    /// Calibration written, if any.
+    pub calibration: Option<Calibration>,
+    /// Active memory per token, bytes (active = fixed + per_token * L).
+    pub memory_per_token: u64,
+    /// Fixed active memory, bytes.
+    pub memory_fixed: u64,
+}
+
+impl Default for SynthSpec {
+    fn default() -> Self {
+        SynthSpec {
+            components: lingbot_like_components(),
+            blocks: 4,
+            frames: vec![5, 11, 21],
+            tokens: None,
+            runs: 3,
+            warmup_runs: 1,
+            syncs: vec![SyncMode::Component, SyncMode::None],
+            speed: 1.0,
+            fused_factor: 0.9,
+            block_factor: 0.95,
+            jitter: 0.0,
+            seed: 1,
+            variant: "baseline".into(),
+            drift: None,
+            setups: Vec::new(),
+            metadata: Metadata {
+                host: "synth-host".into(),
+                backend: "cpu".into(),
+                dtype: "bf16".into(),
+                preset: "synthetic".into(),
+                mlx_version: "0.0.0".into(),
+                command_line: "mlx-record --synthetic".into(),
+                model: ModelConfig { dim: 5120, heads: 40, head_dim: 128, ffn_dim: 13824, camera: true, ..Default::default() },
+                ..Default::default()
+            },
+            calibration: Some(Calibration {
+                dtype: "bf16".into(),
+                matmul_flops_per_s: 100e12,
+                matmul_shape: [4096, 4096, 4096],
+                bandwidth_bytes_per_s: 1e12,
+                bandwidth_bytes: 1 << 30,
+            }),
+            memory_per_token: 1 << 20,
+            memory_fixed: 36 << 30,
+        }
+    }
+}
+
+/// Tokens of a 480x832 video of `frames` frames: 1560 per latent frame.
+pub fn tokens_for_frames(frames: u32) -> u64 {
+    1560 * (u64::from(frames.saturating_sub(1)) / 4 + 1)
+}
+
+/// The recorder's component taxonomy with costs loosely shaped like the 14B model
+/// (linear layers linear in L, attention with a quadratic term).
+pub fn lingbot_like_components() -> Vec<SynthComponent> {
+    let dim = 5120.0_f64;
+    let ffn = 13824.0_f64;
+    let lin = |name: &str, k: f64, n: f64, ns_per_token: f64| {
+        SynthComponent::new(name, 20_000.0, ns_per_token, 0.0).flops(2.0 * k * n, 0.0).bytes(2.0 * k * n, 2.0 * (k + n))
+    };
+    let elem = |name: &str, ns_per_token: f64| {
+        SynthComponent::new(name, 10_000.0, ns_per_token, 0.0).flops(8.0 * dim, 0.0).bytes(0.0, 4.0 * dim)
+    };
+    vec![
+        lin("embed/patch", 144.0, dim, 0.4),
+        lin("embed/time", 256.0, dim, 2.0),
+        SynthComponent::new("embed/text", 300_000.0, 0.0, 0.0).flops(2.0 * 512.0 * 4096.0 * dim, 0.0).bytes(2.0 * 4096.0 * dim, 0.0),
+        lin("embed/camera", 1536.0, dim, 1.0),
+        elem("block/modulation", 0.15),
+        elem("block/norm1", 0.12),
+        lin("block/self_attn/qkv", dim, 3.0 * dim, 2.3),
+        elem("block/self_attn/qk_norm", 0.15),
+        elem("block/self_attn/rope", 0.3),
+        SynthComponent::new("block/self_attn/sdpa", 30_000.0, 0.2, 0.00012).flops(0.0, 4.0 * dim).bytes(0.0, 8.0 * dim),
+        lin("block/self_attn/out", dim, dim, 0.8),
+        lin("block/camera/injector", dim, 2.0 * dim, 1.6),
+        lin("block/camera/scale_shift", dim, 2.0 * dim, 1.6),
+        elem("block/cross_attn/norm3", 0.1),
+        lin("block/cross_attn/q", dim, dim, 0.8),
+        SynthComponent::new("block/cross_attn/kv", 350_000.0, 0.0, 0.0).flops(0.0, 0.0).bytes(4.0 * dim * dim, 0.0),
+        SynthComponent::new("block/cross_attn/sdpa", 20_000.0, 0.25, 0.0).flops(4.0 * 512.0 * dim, 0.0).bytes(0.0, 4.0 * dim),
+        lin("block/cross_attn/out", dim, dim, 0.8),
+        elem("block/norm2", 0.12),
+        lin("block/ffn/up", dim, ffn, 2.2),
+        lin("block/ffn/down", ffn, dim, 2.2),
+        lin("head", dim, 64.0, 0.2),
+    ]
+}
+
+/// Deterministic pseudo-random numbers (SplitMix64).
+#[derive(Debug, Clone)]
+pub struct SplitMix(u64);
+
+impl SplitMix {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        SplitMix(seed)
+    }
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Uniform index in `0..n` (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+    }
+}
+
+/// Generates the trace described by `spec` as bytes. With `complete = false` the end marker is
+/// left out, as in an interrupted recording.
+pub fn generate(spec: &SynthSpec, complete: bool) -> Vec<u8> {
+    let mut metadata = spec.metadata.clone();
+    metadata.model.blocks = spec.blocks;
+    if metadata.model.preset_blocks == 0 {
+        metadata.model.preset_blocks = spec.blocks;
+    }
+    let mut writer = TraceWriter::new(Vec::new(), &Header::new(metadata)).expect("in-memory write");
+    if let Some(c) = &spec.calibration {
+        writer.add_calibration(c).expect("in-memory write");
+    }
+    let mut rng = SplitMix::new(spec.seed);
+    let mut index = 0u32;
+    for (fi, &frames) in spec.frames.iter().enumerate() {
+        let tokens = spec.tokens.as_ref().and_then(|t| t.get(fi).copied()).unwrap_or_else(|| tokens_for_frames(frames));
+        for (name, ns) in &spec.setups {
+            let setup = SetupRecord {
+                variant: spec.variant.clone(),
+                name: name.clone(),
+                frames,
+                tokens,
+                duration_ns: *ns,
+                memory_bytes: 0,
+            };
+            writer.add_setup(&setup).expect("in-memory write");
+        }
+        for &sync in &spec.syncs {
+            for r in 0..spec.warmup_runs + spec.runs {
+                let mut run = make_run(spec, index, sync, frames, tokens, &mut rng);
+                run.warmup = r < spec.warmup_runs;
+                writer.add_run(&run).expect("in-memory write");
+                index += 1;
+            }
+        }
+    }
+    if complete {
+        writer.finish().expect("in-memory write")
+    } else {
+        std::mem::take(writer.get_mut())
+    }
+}
+
+fn make_run(spec: &SynthSpec, index: u32, sync: SyncMode, frames: u32, tokens: u64, rng: &mut SplitMix) -> RunRecord {
+    let mut run = RunRecord::new(index, &spec.variant, sync, frames, tokens);
+    run.drift = spec.drift;
+    run.active_memory_bytes = spec.memory_fixed + spec.memory_per_token * tokens;
+    run.peak_memory_bytes = run.active_memory_bytes + run.active_memory_bytes / 4;
+    let mut jitter = |rng: &mut SplitMix| 1.0 + spec.jitter * (2.0 * rng.next_f64() - 1.0);
+    let gap = 1_000u64;
+    let mut now = 0u64;
+    let overhead_before: Vec<&SynthComponent> =
+        spec.components.iter().filter(|c| !c.in_block() && c.name != "head").collect();
+    let in_block: Vec<&SynthComponent> = spec.components.iter().filter(|c| c.in_block()).collect();
+    let after: Vec<&SynthComponent> = spec.components.iter().filter(|c| c.name == "head").collect();
+    let dur = |c: &SynthComponent, rng: &mut SplitMix, jitter: &mut dyn FnMut(&mut SplitMix) -> f64| {
+        (c.duration_ns(tokens) * spec.speed * jitter(rng)).round().max(1.0) as u64
+    };
+    match sync {
+        SyncMode::Component => {
+            let mut emit = |c: &SynthComponent, block: Option<u32>, run: &mut RunRecord, rng: &mut SplitMix| {
+                let id = run.component(&c.name, c.flops_at(tokens), c.bytes_at(tokens));
+                let d = dur(c, rng, &mut jitter);
+                run.push_event(id, block, now, d);
+                now += d + gap;
+            };
+            for c in &overhead_before {
+                emit(c, None, &mut run, rng);
+            }
+            for b in 0..spec.blocks {
+                for c in &in_block {
+                    emit(c, Some(b), &mut run, rng);
+                }
+            }
+            for c in &after {
+                emit(c, None, &mut run, rng);
+            }
+        }
+        SyncMode::Block => {
+            let sum = |cs: &[&SynthComponent]| cs.iter().map(|c| c.duration_ns(tokens)).sum::<f64>();
+            let scale = spec.speed * spec.block_factor;
+            let flops = |cs: &[&SynthComponent]| cs.iter().map(|c| c.flops_at(tokens)).sum::<f64>();
+            let bytes = |cs: &[&SynthComponent]| cs.iter().map(|c| c.bytes_at(tokens)).sum::<f64>();
+            let embed = run.component("embed", flops(&overhead_before), bytes(&overhead_before));
+            let block = run.component("block", flops(&in_block), bytes(&in_block));
+            let head = run.component("head", flops(&after), bytes(&after));
+            let d = (sum(&overhead_before) * scale * jitter(rng)).round() as u64;
+            run.push_event(embed, None, now, d);
+            now += d + gap;
+            for b in 0..spec.blocks {
+                let d = (sum(&in_block) * scale * jitter(rng)).round() as u64;
+                run.push_event(block, Some(b), now, d);
+                now += d + gap;
+            }
+            let d = (sum(&after) * scale * jitter(rng)).round() as u64;
+            run.push_event(head, None, now, d);
+            now += d + gap;
+        }
+        SyncMode::None => {
+            let total: f64 = spec
+                .components
+                .iter()
+                .map(|c| c.duration_ns(tokens) * if c.in_block() { spec.blocks as f64 } else { 1.0 })
+                .sum();
+            let flops: f64 = spec
+                .components
+                .iter()
+                .map(|c| c.flops_at(tokens) * if c.in_block() { spec.blocks as f64 } else { 1.0 })
+                .sum();
+            let id = run.component("forward", flops, 0.0);
+            let d = (total * spec.speed * spec.fused_factor * jitter(rng)).round() as u64;
+            run.push_event(id, None, now, d);
+            now += d;
+        }
+    }
+    run.forward_ns = now;
+    run
+}
+
+/// Convenience: a metadata value with a `machine` label.
+pub fn with_label(mut metadata: Metadata, key: &str, value: &str) -> Metadata {
+    let mut labels = BTreeMap::new();
+    std::mem::swap(&mut labels, &mut metadata.labels);
+    labels.insert(key.to_string(), value.to_string());
+    metadata.labels = labels;
+    metadata
+}
