@@ -1,7 +1,25 @@
-use mlx_rs::Array;
-fn main() {
-    let a = Array::from_slice(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
-    let b = a.matmul(&a).unwrap();
-    b.eval().unwrap();
-    println!("{:?} mlx {}", b.as_slice::<f32>(), mlx_sys::MLX_VERSION);
+//! `mlx-record`: parse the command line, run, report errors in one line.
+
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+
+use mlx_record::{cli::Opt, run, session::INTERRUPTED};
+
+fn main() -> ExitCode {
+    let opt = Opt::parse_args();
+    let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+    // First Ctrl-C: finish the run in progress, keep the partial trace. Second: stop now.
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nmlx-record: interrupted, finishing the current run (Ctrl-C again to stop now)");
+    });
+    match run(opt, &command_line) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("mlx-record: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -1,0 +1,252 @@
+//! Analytic cost of each component: FLOPs and the minimum bytes it must move.
+//!
+//! Conventions (also in docs/taxonomy.md): a multiply-add counts 2 FLOPs; a Linear of
+//! `n` rows from `i` to `o` features costs `2 n i o` (+ `n o` for the bias); elementwise work is
+//! counted per element as listed at each function. Minimum bytes = weights read once + inputs
+//! read once + outputs written once, at the run's dtype; intermediates that a fused kernel could
+//! keep on chip are not counted. These are lower bounds for bytes and exact for matmul FLOPs.
+
+use trace_format::ModelConfig;
+
+/// FLOPs and minimum bytes of one invocation.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Cost {
+    /// Floating-point operations.
+    pub flops: f64,
+    /// Minimum bytes moved.
+    pub bytes: f64,
+}
+
+impl std::ops::Add for Cost {
+    type Output = Cost;
+    fn add(self, o: Cost) -> Cost {
+        Cost { flops: self.flops + o.flops, bytes: self.bytes + o.bytes }
+    }
+}
+
+/// Per-element FLOPs of the elementwise pieces.
+mod per_element {
+    /// LayerNorm: mean (1), centred square (2), variance sum (1), normalise (2).
+    pub const LAYER_NORM: f64 = 6.0;
+    /// LayerNorm with weight and bias: + 2.
+    pub const LAYER_NORM_AFFINE: f64 = 8.0;
+    /// RMSNorm with weight: square (1), sum (1), scale (1), weight (1).
+    pub const RMS_NORM: f64 = 4.0;
+    /// `y * (1 + scale) + shift`.
+    pub const MODULATE: f64 = 3.0;
+    /// RoPE on interleaved pairs: 2 multiplies and 1 add per output.
+    pub const ROPE: f64 = 3.0;
+    /// SiLU: x * sigmoid(x), counted as 4.
+    pub const SILU: f64 = 4.0;
+    /// tanh-approximated GELU, counted as 8.
+    pub const GELU: f64 = 8.0;
+    /// Softmax per score: max, subtract, exp, sum, divide.
+    pub const SOFTMAX: f64 = 5.0;
+    /// `x + y * gate`.
+    pub const GATED_RESIDUAL: f64 = 2.0;
+}
+
+/// Costs of every component of one forward, for `tokens` video tokens.
+#[derive(Debug, Clone)]
+pub struct CostModel {
+    d: f64,
+    f: f64,
+    l: f64,
+    t: f64,
+    h: f64,
+    freq: f64,
+    text_dim: f64,
+    patch_in: f64,
+    patch_out: f64,
+    s: f64,
+    camera: bool,
+    blocks: f64,
+}
+
+impl CostModel {
+    /// The cost model of `config` at `tokens` tokens and `dtype_size` bytes per element.
+    pub fn new(config: &ModelConfig, tokens: u64, dtype_size: u64) -> Self {
+        let patch: f64 = config.patch.iter().map(|&p| p as f64).product();
+        CostModel {
+            d: config.dim as f64,
+            f: config.ffn_dim as f64,
+            l: tokens as f64,
+            t: config.text_len as f64,
+            h: config.heads as f64,
+            freq: config.freq_dim as f64,
+            text_dim: config.text_dim as f64,
+            patch_in: config.in_dim as f64 * patch,
+            patch_out: config.out_dim as f64 * patch,
+            s: dtype_size as f64,
+            camera: config.camera,
+            blocks: config.blocks as f64,
+        }
+    }
+
+    /// A Linear over `rows` rows, `i` -> `o`, with bias.
+    fn linear(&self, rows: f64, i: f64, o: f64) -> Cost {
+        Cost { flops: 2.0 * rows * i * o + rows * o, bytes: self.s * (i * o + o + rows * i + rows * o) }
+    }
+
+    /// Elementwise work over `n` elements reading `reads` and writing `writes` arrays of n.
+    fn elementwise(&self, n: f64, flops_per: f64, reads: f64, writes: f64) -> Cost {
+        Cost { flops: n * flops_per, bytes: self.s * n * (reads + writes) }
+    }
+
+    /// Cost of a named component (see [`crate::model::names`]); `None` for unknown names.
+    pub fn of(&self, name: &str) -> Option<Cost> {
+        use per_element::*;
+        let (d, f, l, t, h) = (self.d, self.f, self.l, self.t, self.h);
+        let ld = l * d;
+        Some(match name {
+            "embed/patch" => self.linear(l, self.patch_in, d),
+            // sinusoid (~4 per value), Linear freq->d, SiLU, Linear d->d, SiLU, Linear d->6d.
+            "embed/time" => {
+                self.elementwise(l * self.freq, 4.0, 0.0, 1.0)
+                    + self.linear(l, self.freq, d)
+                    + self.elementwise(ld, SILU, 1.0, 1.0)
+                    + self.linear(l, d, d)
+                    + self.elementwise(ld, SILU, 1.0, 1.0)
+                    + self.linear(l, d, 6.0 * d)
+            }
+            "embed/text" => {
+                self.linear(t, self.text_dim, d) + self.elementwise(t * d, GELU, 1.0, 1.0) + self.linear(t, d, d)
+            }
+            "embed/camera" => {
+                self.linear(l, crate::config::CAMERA_CHANNELS as f64, d)
+                    + self.linear(l, d, d)
+                    + self.elementwise(ld, SILU, 1.0, 1.0)
+                    + self.linear(l, d, d)
+                    + self.elementwise(ld, 1.0, 2.0, 1.0)
+            }
+            // modulation (1 x 6 x d) + time projection (L x 6 x d).
+            "block/modulation" => self.elementwise(6.0 * ld, 1.0, 1.0, 1.0),
+            // LayerNorm(x) * (1 + scale) + shift: reads x, scale, shift; writes y.
+            "block/norm1" | "block/norm2" => self.elementwise(ld, LAYER_NORM + MODULATE, 3.0, 1.0),
+            "block/self_attn/qkv" => {
+                let one = self.linear(l, d, d);
+                // y is read once by all three projections.
+                Cost { flops: 3.0 * one.flops, bytes: self.s * (3.0 * (d * d + d) + ld + 3.0 * ld) }
+            }
+            "block/self_attn/qk_norm" => self.elementwise(2.0 * ld, RMS_NORM, 1.0, 1.0),
+            // q and k, plus the cos/sin tables (L x head_dim/2 each).
+            "block/self_attn/rope" => {
+                let mut c = self.elementwise(2.0 * ld, ROPE, 1.0, 1.0);
+                c.bytes += self.s * l * (d / h);
+                c
+            }
+            "block/self_attn/sdpa" => self.attention(l, l),
+            "block/self_attn/out" => self.linear(l, d, d) + self.elementwise(ld, GATED_RESIDUAL, 2.0, 0.0),
+            // h = layer2(SiLU(layer1(c))) + c
+            "block/camera/injector" => {
+                self.linear(l, d, d) + self.elementwise(ld, SILU, 1.0, 1.0) + self.linear(l, d, d) + self.elementwise(ld, 1.0, 1.0, 0.0)
+            }
+            // x = (1 + scale(h)) * x + shift(h)
+            "block/camera/scale_shift" => {
+                self.linear(l, d, d) + self.linear(l, d, d) + self.elementwise(ld, MODULATE, 1.0, 1.0)
+            }
+            // The camera-cache variant applies precomputed scale/shift.
+            "block/camera/apply" => self.elementwise(ld, MODULATE, 3.0, 1.0),
+            "block/cross_attn/norm3" => {
+                let mut c = self.elementwise(ld, LAYER_NORM_AFFINE, 1.0, 1.0);
+                c.bytes += self.s * 2.0 * d;
+                c
+            }
+            "block/cross_attn/q" => self.linear(l, d, d) + self.elementwise(ld, RMS_NORM, 1.0, 1.0),
+            "block/cross_attn/kv" => {
+                self.linear(t, d, d) + self.linear(t, d, d) + self.elementwise(t * d, RMS_NORM, 1.0, 1.0)
+            }
+            "block/cross_attn/sdpa" => self.attention(l, t),
+            "block/cross_attn/out" => self.linear(l, d, d) + self.elementwise(ld, 1.0, 1.0, 0.0),
+            "block/ffn/up" => self.linear(l, d, f) + self.elementwise(l * f, GELU, 1.0, 1.0),
+            "block/ffn/down" => self.linear(l, f, d) + self.elementwise(ld, GATED_RESIDUAL, 2.0, 0.0),
+            // head modulation, LayerNorm + modulate, Linear d -> out_dim * patch, unpatchify copy.
+            "head" => {
+                self.elementwise(2.0 * ld, 1.0, 1.0, 1.0)
+                    + self.elementwise(ld, LAYER_NORM + MODULATE, 3.0, 1.0)
+                    + self.linear(l, d, self.patch_out)
+                    + self.elementwise(l * self.patch_out, 0.0, 1.0, 1.0)
+            }
+            // Groups timed in `block` and `none` synchronisation modes.
+            "embed" => crate::model::names::EMBED
+                .iter()
+                .filter(|n| self.camera || **n != "embed/camera")
+                .filter_map(|n| self.of(n))
+                .fold(Cost::default(), |a, b| a + b),
+            "block" => self.block_total(self.camera),
+            "forward" => {
+                let blocks = self.block_total(self.camera);
+                let mut c = self.of("embed")? + self.of("head")?;
+                c.flops += self.blocks * blocks.flops;
+                c.bytes += self.blocks * blocks.bytes;
+                c
+            }
+            _ => return None,
+        })
+    }
+
+    /// Scaled dot-product attention of `lq` queries over `lk` keys, all heads.
+    fn attention(&self, lq: f64, lk: f64) -> Cost {
+        let (d, h) = (self.d, self.h);
+        Cost {
+            // Q K^T and P V: 2 * lq * lk * head_dim each, per head.
+            flops: 4.0 * lq * lk * d + per_element::SOFTMAX * h * lq * lk,
+            bytes: self.s * (2.0 * lq * d + 2.0 * lk * d),
+        }
+    }
+
+    /// Sum over one block's standard components.
+    pub fn block_total(&self, camera: bool) -> Cost {
+        crate::model::names::BLOCK
+            .iter()
+            .filter(|n| camera || !n.starts_with("block/camera"))
+            .map(|n| self.of(n).unwrap_or_default())
+            .fold(Cost::default(), |a, b| a + b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Preset;
+
+    fn share(c: &CostModel, prefix: &[&str]) -> f64 {
+        let total = c.block_total(true).flops;
+        let part: f64 = crate::model::names::BLOCK
+            .iter()
+            .filter(|n| prefix.iter().any(|p| n.starts_with(p)))
+            .map(|n| c.of(n).unwrap().flops)
+            .sum();
+        part / total
+    }
+
+    #[test]
+    fn matmul_flops_match_hand_calculation() {
+        let cfg = Preset::Lingbot14b.config();
+        let c = CostModel::new(&cfg, 9360, 2);
+        // FFN up: 2 * L * d * f + L * f (bias) + GELU 8 per element.
+        let by_hand = 2.0 * 9360.0 * 5120.0 * 13824.0 + 9360.0 * 13824.0 + 8.0 * 9360.0 * 13824.0;
+        assert_eq!(c.of("block/ffn/up").unwrap().flops, by_hand);
+        // Self-attention SDPA: 4 L^2 d + 5 H L^2.
+        let sdpa = 4.0 * 9360f64.powi(2) * 5120.0 + 5.0 * 40.0 * 9360f64.powi(2);
+        assert_eq!(c.of("block/self_attn/sdpa").unwrap().flops, sdpa);
+    }
+
+    #[test]
+    fn flop_shares_match_the_model_facts() {
+        // model.md: SDPA is about 19% of block FLOPs at 9360 tokens, 45% at 32760, 62% at 63960.
+        let cfg = Preset::Lingbot14b.config();
+        for (tokens, expected) in [(9360, 0.19), (32760, 0.45), (63960, 0.62)] {
+            let c = CostModel::new(&cfg, tokens, 2);
+            let sdpa = c.of("block/self_attn/sdpa").unwrap().flops / c.block_total(true).flops;
+            assert!((sdpa - expected).abs() < 0.02, "{tokens}: {sdpa}");
+        }
+        // At the seed's (wrong) lengths the FFN / self-attention / camera / cross split is about
+        // 32 / 29 / 23 / 16 %.
+        let c = CostModel::new(&cfg, 2340, 2);
+        let ffn = share(&c, &["block/ffn", "block/norm2"]);
+        let camera = share(&c, &["block/camera"]);
+        assert!((ffn - 0.32).abs() < 0.03, "ffn {ffn}");
+        assert!((camera - 0.23).abs() < 0.03, "camera {camera}");
+    }
+}

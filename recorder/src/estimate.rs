@@ -1,0 +1,96 @@
+//! Memory a recording will need, estimated before anything is allocated, so that a configuration
+//! too big for the machine is refused with advice instead of being killed by the kernel.
+
+use trace_format::ModelConfig;
+
+use crate::config::{CAMERA_CHANNELS, DType};
+use crate::machine::Backend;
+use crate::model::param_count;
+
+/// Estimated bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MemoryEstimate {
+    /// Parameters at the compute dtype.
+    pub weights: u64,
+    /// Peak activations of the largest forward.
+    pub activations: u64,
+    /// Extra memory of the variants (quantized copies, caches).
+    pub variants: u64,
+}
+
+impl MemoryEstimate {
+    /// Everything, with 10% for MLX's allocator slack.
+    pub fn total(&self) -> u64 {
+        ((self.weights + self.activations + self.variants) as f64 * 1.1) as u64
+    }
+}
+
+/// Estimates the peak for the largest sequence length `tokens`.
+///
+/// Activations: the values alive across the whole forward (x, time embeddings, camera features,
+/// text context, RoPE tables, inputs) plus the largest working set of one stage: the FFN hidden
+/// layer twice (before and after GELU), or, on the CPU, where MLX's attention materialises the
+/// scores, two `heads x L x L` matrices.
+pub fn estimate(config: &ModelConfig, tokens: u64, dtype: DType, backend: Backend, variant_extra: u64) -> MemoryEstimate {
+    let s = dtype.size();
+    let (l, d, f) = (tokens, config.dim as u64, config.ffn_dim as u64);
+    let h = config.heads as u64;
+    let weights = param_count(config) * s;
+    let persistent = l * d * (1 + 1 + 6 + u64::from(config.camera)) * s
+        + config.text_len as u64 * (config.text_dim as u64 + d) * s
+        + l * config.head_dim as u64 * s
+        + l * (config.in_dim as u64 * 4 + if config.camera { CAMERA_CHANNELS as u64 } else { 0 }) * s;
+    let ffn = l * (d + 2 * f) * s;
+    let attention_scores = if backend.is_gpu() { 0 } else { 2 * h * l * l * s.max(4) };
+    let qkv = 6 * l * d * s;
+    let stage = ffn.max(attention_scores + 4 * l * d * s).max(qkv);
+    MemoryEstimate { weights, activations: persistent + stage, variants: variant_extra }
+}
+
+/// The largest block count whose estimate fits `budget` bytes, if any.
+pub fn max_blocks_fitting(
+    config: &ModelConfig,
+    tokens: u64,
+    dtype: DType,
+    backend: Backend,
+    variant_extra_per_block: u64,
+    budget: u64,
+) -> Option<u32> {
+    (1..=config.blocks).rev().find(|&b| {
+        let mut c = config.clone();
+        c.blocks = b;
+        estimate(&c, tokens, dtype, backend, variant_extra_per_block * b as u64).total() <= budget
+    })
+}
+
+/// Formats bytes as GiB with one decimal.
+pub fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Preset;
+
+    #[test]
+    fn full_14b_model_does_not_fit_a_24_gib_cpu_machine() {
+        let cfg = Preset::Lingbot14b.config();
+        let e = estimate(&cfg, 9360, DType::F32, Backend::Cpu, 0);
+        // 18.2 B parameters x 4 bytes alone is about 68 GiB.
+        assert!(e.weights > 60 * (1 << 30));
+        assert!(e.total() > 24 * (1u64 << 30));
+        // Two blocks (the benchmark configuration) fit.
+        let fit = max_blocks_fitting(&cfg, 9360, DType::F32, Backend::Cpu, 0, 20 * (1 << 30)).unwrap();
+        assert!(fit >= 2, "{fit}");
+    }
+
+    #[test]
+    fn cpu_attention_scores_are_counted() {
+        let cfg = Preset::Tiny.config();
+        let cpu = estimate(&cfg, 9360, DType::F32, Backend::Cpu, 0);
+        let gpu = estimate(&cfg, 9360, DType::F32, Backend::Cuda, 0);
+        // 2 x 4 heads x 9360^2 x 4 bytes = 2.8 GB of scores on the CPU.
+        assert!(cpu.activations - gpu.activations >= 2 * 4 * 9360 * 9360 * 4 - 2 * 9360 * 512 * 4);
+    }
+}

@@ -1,0 +1,218 @@
+//! What this machine and MLX build are: backend selection and the trace's machine metadata.
+
+use std::ffi::{CStr, CString};
+
+use mlx_rs::Device;
+
+/// The MLX backend that runs the forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// MLX's CPU backend.
+    Cpu,
+    /// MLX's CUDA backend (Linux, NVIDIA).
+    Cuda,
+    /// MLX's Metal backend (Apple Silicon).
+    Metal,
+}
+
+impl Backend {
+    /// Name in traces and file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+            Backend::Cuda => "cuda",
+            Backend::Metal => "metal",
+        }
+    }
+
+    /// Whether the backend runs on a GPU.
+    pub fn is_gpu(self) -> bool {
+        self != Backend::Cpu
+    }
+}
+
+/// The best backend the loaded libmlx offers. (The CPU wheel and the CUDA wheel share an
+/// interface: which one is loaded is decided at run time by the library search path.)
+pub fn detect_backend() -> Backend {
+    let mut cuda = false;
+    let mut metal = false;
+    // SAFETY: plain queries writing one bool each.
+    unsafe {
+        if mlx_sys::mlx_cuda_is_available(&mut cuda) != 0 {
+            cuda = false;
+        }
+        if mlx_sys::mlx_metal_is_available(&mut metal) != 0 {
+            metal = false;
+        }
+    }
+    if cuda {
+        Backend::Cuda
+    } else if metal {
+        Backend::Metal
+    } else {
+        Backend::Cpu
+    }
+}
+
+/// Makes MLX run on `backend` (GPU for CUDA and Metal).
+pub fn use_backend(backend: Backend) {
+    let device = if backend.is_gpu() { Device::gpu() } else { Device::cpu() };
+    Device::set_default(&device);
+}
+
+/// The version of the libmlx actually loaded.
+pub fn mlx_runtime_version() -> String {
+    // SAFETY: mlx_version fills a string we own and free.
+    unsafe {
+        let mut s = mlx_sys::mlx_string_new();
+        let version = if mlx_sys::mlx_version(&mut s) == 0 {
+            CStr::from_ptr(mlx_sys::mlx_string_data(s)).to_string_lossy().into_owned()
+        } else {
+            mlx_sys::MLX_VERSION.to_string()
+        };
+        mlx_sys::mlx_string_free(s);
+        version
+    }
+}
+
+/// GPU name and memory from MLX's device info, where the backend reports them.
+pub fn gpu_info() -> (Option<String>, Option<u64>) {
+    // SAFETY: device-info handles are created and freed here; strings are copied before free.
+    unsafe {
+        let dev = mlx_sys::mlx_device_new_type(mlx_sys::mlx_device_type__MLX_GPU, 0);
+        let mut info = mlx_sys::mlx_device_info_new();
+        let mut name = None;
+        let mut memory = None;
+        if mlx_sys::mlx_device_info_get(&mut info, dev) == 0 {
+            for key in ["device_name", "name"] {
+                let k = CString::new(key).expect("no NUL");
+                let mut exists = false;
+                let mut is_string = false;
+                if mlx_sys::mlx_device_info_has_key(&mut exists, info, k.as_ptr()) == 0
+                    && exists
+                    && mlx_sys::mlx_device_info_is_string(&mut is_string, info, k.as_ptr()) == 0
+                    && is_string
+                {
+                    let mut v: *const std::os::raw::c_char = std::ptr::null();
+                    if mlx_sys::mlx_device_info_get_string(&mut v, info, k.as_ptr()) == 0 && !v.is_null() {
+                        name = Some(CStr::from_ptr(v).to_string_lossy().into_owned());
+                        break;
+                    }
+                }
+            }
+            for key in ["total_memory", "memory_size"] {
+                let k = CString::new(key).expect("no NUL");
+                let mut exists = false;
+                if mlx_sys::mlx_device_info_has_key(&mut exists, info, k.as_ptr()) == 0 && exists {
+                    let mut v = 0usize;
+                    if mlx_sys::mlx_device_info_get_size(&mut v, info, k.as_ptr()) == 0 && v > 0 {
+                        memory = Some(v as u64);
+                        break;
+                    }
+                }
+            }
+        }
+        mlx_sys::mlx_device_info_free(info);
+        mlx_sys::mlx_device_free(dev);
+        if name.is_none() || memory.is_none() {
+            let (n, m) = nvidia_smi();
+            name = name.or(n);
+            memory = memory.or(m);
+        }
+        (name, memory)
+    }
+}
+
+fn nvidia_smi() -> (Option<String>, Option<u64>) {
+    let out = std::process::Command::new("nvidia-smi")
+        .args(["--query-gpu=name,memory.total", "--format=csv,noheader,nounits"])
+        .output();
+    let Ok(out) = out else { return (None, None) };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().next().unwrap_or("");
+    let mut parts = line.split(',').map(str::trim);
+    let name = parts.next().filter(|s| !s.is_empty()).map(String::from);
+    let mem = parts.next().and_then(|m| m.parse::<u64>().ok()).map(|mib| mib * 1024 * 1024);
+    (name, mem)
+}
+
+/// Host facts for the trace header.
+#[derive(Debug, Clone, Default)]
+pub struct Host {
+    /// Host name.
+    pub name: String,
+    /// OS and kernel.
+    pub os: String,
+    /// CPU model.
+    pub cpu_model: String,
+    /// Logical cores.
+    pub cpu_cores: u32,
+    /// Installed memory, bytes.
+    pub ram_bytes: u64,
+    /// Memory available now, bytes.
+    pub available_bytes: u64,
+}
+
+/// Reads host facts from the OS.
+pub fn host() -> Host {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default().trim().to_string();
+    let name = Some(read("/proc/sys/kernel/hostname"))
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| command_output("hostname", &[]))
+        .unwrap_or_else(|| "unknown-host".into());
+    let os = if cfg!(target_os = "linux") {
+        format!("Linux {}", read("/proc/sys/kernel/osrelease"))
+    } else {
+        command_output("uname", &["-sr"]).unwrap_or_else(|| std::env::consts::OS.into())
+    };
+    let cpuinfo = read("/proc/cpuinfo");
+    let cpu_model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(|s| s.trim().to_string())
+        .or_else(|| command_output("sysctl", &["-n", "machdep.cpu.brand_string"]))
+        .unwrap_or_else(|| std::env::consts::ARCH.into());
+    let cpu_cores = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
+    let meminfo = read("/proc/meminfo");
+    let kib = |key: &str| {
+        meminfo
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|v| v * 1024)
+    };
+    let ram_bytes = kib("MemTotal:")
+        .or_else(|| command_output("sysctl", &["-n", "hw.memsize"]).and_then(|s| s.parse().ok()))
+        .unwrap_or(0);
+    let available_bytes = kib("MemAvailable:").unwrap_or(ram_bytes);
+    Host { name, os, cpu_model, cpu_cores, ram_bytes, available_bytes }
+}
+
+fn command_output(cmd: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(cmd).args(args).output().ok()?;
+    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !s.is_empty()).then_some(s)
+}
+
+/// The BLAS library loaded in this process (Linux: from /proc/self/maps).
+pub fn loaded_blas() -> String {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let mut libs: Vec<&str> = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter_map(|p| p.rsplit('/').next())
+        .filter(|n| n.contains("openblas") || n.contains("libblas") || n.contains("mkl") || n.contains("cublas"))
+        .collect();
+    libs.sort();
+    libs.dedup();
+    if libs.is_empty() {
+        if cfg!(target_os = "macos") { "Accelerate".into() } else { "unknown".into() }
+    } else {
+        // OpenBLAS first: it is the one that serves cblas_sgemm when present.
+        libs.sort_by_key(|n| !n.contains("openblas"));
+        libs.join(" + ")
+    }
+}

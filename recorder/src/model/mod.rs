@@ -1,0 +1,398 @@
+//! The LingBot-World DiT (Wan2.2 A14B + camera control) in mlx-rs, instrumented by a [`Probe`].
+//!
+//! Activations are kept 2-D, `[tokens, dim]` (batch 1); attention reshapes to `[1, heads, L, 64..]`.
+//! The structure follows docs/model.md; each timed stage carries its taxonomy name.
+
+pub mod names;
+mod rope;
+pub mod weights;
+
+use anyhow::Result;
+use mlx_rs::ops::{addmm, concatenate, split_equal as split};
+use mlx_rs::{Array, fast, nn};
+use trace_format::ModelConfig;
+
+pub use rope::{rope_frequencies, rope_tables};
+pub use weights::{ParamSpec, WeightError, Weights, param_count, param_specs};
+
+use crate::config::{CAMERA_CHANNELS, DType, Geometry};
+use crate::instrument::Probe;
+
+/// Diffusion timestep used for every recorded forward (the value does not change the cost).
+pub const TIMESTEP: f32 = 500.0;
+
+/// The transformer with its weights.
+pub struct Model {
+    /// Shape of the model.
+    pub config: ModelConfig,
+    /// Compute dtype.
+    pub dtype: DType,
+    /// Parameters.
+    pub weights: Weights,
+}
+
+/// Inputs of one forward pass plus the position tables derived from the geometry.
+pub struct Inputs {
+    /// Geometry.
+    pub geometry: Geometry,
+    /// Noisy latent plus conditioning, `[in_dim, F, H/8, W/8]`.
+    pub latent: Array,
+    /// Text encoder output, `[text_len, text_dim]`.
+    pub context: Array,
+    /// Patchified Plücker camera rays, `[L, 1536]`, when the model has camera control.
+    pub camera: Option<Array>,
+    /// RoPE cosines and sines, `[L, 1, head_dim/2, 1]` each.
+    pub rope: (Array, Array),
+}
+
+impl Inputs {
+    /// Random inputs with a fixed seed.
+    pub fn synthetic(config: &ModelConfig, geometry: Geometry, dtype: DType, seed: u64) -> Result<Self> {
+        let [f, h, w] = geometry.latent_grid();
+        let l = geometry.tokens() as i32;
+        let key = |i: u64| mlx_rs::random::key(seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i + 1)));
+        let normal = |shape: &[i32], i: u64| -> Result<Array> {
+            Ok(mlx_rs::random::normal::<f32>(shape, None, None, &key(i)?)?.as_dtype(dtype.mlx())?)
+        };
+        let latent = normal(&[config.in_dim as i32, f as i32, h as i32, w as i32], 1)?;
+        let context = normal(&[config.text_len as i32, config.text_dim as i32], 2)?;
+        let camera = if config.camera { Some(normal(&[l, CAMERA_CHANNELS as i32], 3)?) } else { None };
+        let rope = rope_tables(config.head_dim, geometry.token_grid(), dtype)?;
+        let mut all = vec![&latent, &context, &rope.0, &rope.1];
+        all.extend(camera.as_ref());
+        mlx_rs::transforms::eval(all)?;
+        Ok(Inputs { geometry, latent, context, camera, rope })
+    }
+}
+
+/// Values that stay the same across the forwards of a clip and that a variant may precompute.
+#[derive(Default)]
+pub struct ClipCache {
+    /// Per block: the camera injection's (1 + scale, shift).
+    pub camera: Option<Vec<(Array, Array)>>,
+    /// Per block: the cross-attention's text keys and values, `[1, heads, T, head_dim]`.
+    pub cross_kv: Option<Vec<(Array, Array)>>,
+}
+
+/// Per-forward options chosen by the variant under test.
+#[derive(Default)]
+pub struct ForwardOptions<'a> {
+    /// Precomputed per-clip values.
+    pub cache: Option<&'a ClipCache>,
+    /// FFN weights quantized: per block, (up, down) as [`QuantLinear`]s.
+    pub ffn_quant: Option<&'a [(QuantLinear, QuantLinear)]>,
+}
+
+/// A Linear layer with weights quantized by MLX (affine, per group).
+pub struct QuantLinear {
+    /// Packed weights.
+    pub w: Array,
+    /// Per-group scales.
+    pub scales: Array,
+    /// Per-group biases.
+    pub biases: Array,
+    /// Layer bias.
+    pub bias: Array,
+    /// Elements per group.
+    pub group_size: i32,
+    /// Bits per weight.
+    pub bits: i32,
+}
+
+impl QuantLinear {
+    /// Quantizes a `[out, in]` weight.
+    pub fn new(w: &Array, bias: &Array, group_size: i32, bits: i32) -> Result<Self> {
+        let (wq, scales, biases) = mlx_rs::ops::quantize(w, group_size, bits)?;
+        mlx_rs::transforms::eval([&wq, &scales, &biases])?;
+        Ok(QuantLinear { w: wq, scales, biases, bias: bias.clone(), group_size, bits })
+    }
+
+    /// `x @ W^T + b` through MLX's quantized matmul.
+    pub fn forward(&self, x: &Array) -> Result<Array> {
+        let y = mlx_rs::ops::quantized_matmul(x, &self.w, &self.scales, &self.biases, true, self.group_size, self.bits)?;
+        Ok(y.add(&self.bias)?)
+    }
+
+    /// Bytes of the quantized weights.
+    pub fn nbytes(&self) -> u64 {
+        (self.w.nbytes() + self.scales.nbytes() + self.biases.nbytes() + self.bias.nbytes()) as u64
+    }
+}
+
+/// `x @ W^T + b` for a `[out, in]` weight; MLX hands the transpose to the GEMM, no copy.
+fn linear(w: &Weights, name: &str, x: &Array) -> Result<Array> {
+    let weight = w.get(&format!("{name}.weight"))?;
+    let bias = w.get(&format!("{name}.bias"))?;
+    Ok(addmm(bias, x, weight.t(), None, None)?)
+}
+
+/// `y * (1 + scale) + shift`.
+fn modulate(y: &Array, scale: &Array, shift: &Array) -> Result<Array> {
+    Ok(y.multiply(&scale.add(Array::from_f32(1.0))?)?.add(shift)?)
+}
+
+/// `[L, dim]` -> `[1, heads, L, head_dim]`.
+fn to_heads(x: &Array, heads: i32) -> Result<Array> {
+    let l = x.shape()[0];
+    let hd = x.shape()[1] / heads;
+    Ok(x.reshape(&[1, l, heads, hd])?.transpose_axes(&[0, 2, 1, 3])?)
+}
+
+/// `[1, heads, L, head_dim]` -> `[L, dim]`.
+fn from_heads(x: &Array) -> Result<Array> {
+    let s = x.shape().to_vec();
+    Ok(x.transpose_axes(&[0, 2, 1, 3])?.reshape(&[s[2], s[1] * s[3]])?)
+}
+
+impl Model {
+    /// Wraps weights.
+    pub fn new(config: ModelConfig, dtype: DType, weights: Weights) -> Self {
+        Model { config, dtype, weights }
+    }
+
+    fn eps(&self) -> f32 {
+        self.config.eps as f32
+    }
+
+    fn heads(&self) -> i32 {
+        self.config.heads as i32
+    }
+
+    /// One forward pass; returns the predicted latent `[out_dim, F, H/8, W/8]`.
+    pub fn forward(&self, inputs: &Inputs, probe: &mut Probe, opts: &ForwardOptions) -> Result<Array> {
+        let w = &self.weights;
+        let l = inputs.geometry.tokens() as i32;
+
+        probe.begin_group(names::GROUP_EMBED, None);
+        let x = probe.stage("embed/patch", None, || self.patch_embed(inputs))?;
+        let (e_time, e_proj) = probe.stage("embed/time", None, || self.time_embed(l))?;
+        let context = probe.stage("embed/text", None, || {
+            let h = linear(w, "text_embedding.0", &inputs.context)?;
+            linear(w, "text_embedding.2", &nn::gelu_approximate(&h)?)
+        })?;
+        let camera = match &inputs.camera {
+            Some(cam) => Some(probe.stage("embed/camera", None, || {
+                let c = linear(w, "patch_embedding_wancamctrl", cam)?;
+                let h = linear(w, "c2ws_hidden_states_layer1", &c)?;
+                Ok(c.add(linear(w, "c2ws_hidden_states_layer2", &nn::silu(&h)?)?)?)
+            })?),
+            None => None,
+        };
+        let mut group: Vec<&Array> = vec![&x, &e_time, &e_proj, &context];
+        group.extend(camera.as_ref());
+        probe.end_group(&group)?;
+
+        let mut x = x;
+        for b in 0..self.config.blocks {
+            probe.begin_group(names::GROUP_BLOCK, Some(b));
+            x = self.block(b, x, &e_proj, &context, camera.as_ref(), inputs, probe, opts)?;
+            probe.end_group(&[&x])?;
+        }
+
+        probe.begin_group(names::HEAD, None);
+        let out = probe.stage(names::HEAD, None, || self.head(&x, &e_time, inputs.geometry))?;
+        probe.end_group(&[&out])?;
+        Ok(out)
+    }
+
+    /// Patchify `[C, F, H, W]` into `[L, C * 1 * 2 * 2]` (order c, pt, ph, pw, like the Conv3d
+    /// weight) and project to `dim`.
+    fn patch_embed(&self, inputs: &Inputs) -> Result<Array> {
+        let s = inputs.latent.shape().to_vec();
+        let (c, f, h, w) = (s[0], s[1], s[2], s[3]);
+        let [_, ph, pw] = self.config.patch.map(|v| v as i32);
+        let tokens = inputs
+            .latent
+            .reshape(&[c, f, h / ph, ph, w / pw, pw])?
+            .transpose_axes(&[1, 2, 4, 0, 3, 5])?
+            .reshape(&[f * (h / ph) * (w / pw), c * ph * pw])?;
+        let weight = self.weights.get("patch_embedding.weight")?;
+        let weight = weight.reshape(&[self.config.dim as i32, -1])?;
+        Ok(addmm(self.weights.get("patch_embedding.bias")?, &tokens, weight.t(), None, None)?)
+    }
+
+    /// Sinusoidal embedding of the timestep for every token, the time MLP, and the projection to
+    /// the six modulation vectors. Returns (e `[L, dim]`, e0 `[L, 6 * dim]`).
+    fn time_embed(&self, l: i32) -> Result<(Array, Array)> {
+        let w = &self.weights;
+        let half = (self.config.freq_dim / 2) as i32;
+        let exponent = Array::arange::<_, f32>(0, half, 1)?.multiply(Array::from_f32(-(10000f32).ln() / half as f32))?;
+        let t = Array::full::<f32>(&[l, 1], Array::from_f32(TIMESTEP))?;
+        let args = t.multiply(exponent.exp()?.reshape(&[1, half])?)?;
+        let sinusoid = concatenate(&[args.cos()?, args.sin()?], 1)?.as_dtype(self.dtype.mlx())?;
+        let e = linear(w, "time_embedding.0", &sinusoid)?;
+        let e = linear(w, "time_embedding.2", &nn::silu(&e)?)?;
+        let e0 = linear(w, "time_projection.1", &nn::silu(&e)?)?;
+        Ok((e, e0))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn block(
+        &self,
+        b: u32,
+        x: Array,
+        e_proj: &Array,
+        context: &Array,
+        camera: Option<&Array>,
+        inputs: &Inputs,
+        probe: &mut Probe,
+        opts: &ForwardOptions,
+    ) -> Result<Array> {
+        let w = &self.weights;
+        let p = format!("blocks.{b}");
+        let blk = Some(b);
+        let (eps, heads, dim) = (self.eps(), self.heads(), self.config.dim as i32);
+        let l = x.shape()[0];
+
+        // e = modulation (1, 6, dim) + e0 (L, 6, dim), split into six (L, dim) vectors.
+        let e: Vec<Array> = probe.stage("block/modulation", blk, || {
+            let m = w.get(&format!("{p}.modulation"))?;
+            let e = e_proj.reshape(&[l, 6, dim])?.add(m)?;
+            Ok(split(&e, 6, 1)?.into_iter().map(|a| a.reshape(&[l, dim])).collect::<Result<Vec<_>, _>>()?)
+        })?;
+
+        // Self-attention.
+        let y = probe.stage("block/norm1", blk, || {
+            modulate(&fast::layer_norm(&x, None, None, eps)?, &e[1], &e[0])
+        })?;
+        let (q, k, v) = probe.stage("block/self_attn/qkv", blk, || {
+            let sa = format!("{p}.self_attn");
+            Ok((linear(w, &format!("{sa}.q"), &y)?, linear(w, &format!("{sa}.k"), &y)?, linear(w, &format!("{sa}.v"), &y)?))
+        })?;
+        let (q, k) = probe.stage("block/self_attn/qk_norm", blk, || {
+            Ok((
+                fast::rms_norm(&q, Some(w.get(&format!("{p}.self_attn.norm_q.weight"))?), eps)?,
+                fast::rms_norm(&k, Some(w.get(&format!("{p}.self_attn.norm_k.weight"))?), eps)?,
+            ))
+        })?;
+        let (q, k) = probe.stage("block/self_attn/rope", blk, || {
+            Ok((rope::apply(&q, heads, &inputs.rope)?, rope::apply(&k, heads, &inputs.rope)?))
+        })?;
+        let scale = 1.0 / (self.config.head_dim as f32).sqrt();
+        let attn = probe.stage("block/self_attn/sdpa", blk, || {
+            let o = fast::scaled_dot_product_attention(&q, &k, to_heads(&v, heads)?, scale, None, None)?;
+            from_heads(&o)
+        })?;
+        let x = probe.stage("block/self_attn/out", blk, || {
+            Ok(x.add(linear(w, &format!("{p}.self_attn.o"), &attn)?.multiply(&e[2])?)?)
+        })?;
+
+        // Camera injection.
+        let x = match camera {
+            None => x,
+            Some(c) => match opts.cache.and_then(|cache| cache.camera.as_ref()) {
+                Some(cached) => {
+                    let (scale1, shift) = &cached[b as usize];
+                    probe.stage("block/camera/apply", blk, || Ok(x.multiply(scale1)?.add(shift)?))?
+                }
+                None => {
+                    let h = probe.stage("block/camera/injector", blk, || self.camera_hidden(b, c))?;
+                    probe.stage("block/camera/scale_shift", blk, || {
+                        let scale = linear(w, &format!("{p}.cam_scale_layer"), &h)?;
+                        let shift = linear(w, &format!("{p}.cam_shift_layer"), &h)?;
+                        modulate(&x, &scale, &shift)
+                    })?
+                }
+            },
+        };
+
+        // Cross-attention to the text context.
+        let y = probe.stage("block/cross_attn/norm3", blk, || {
+            Ok(fast::layer_norm(&x, w.get(&format!("{p}.norm3.weight"))?, w.get(&format!("{p}.norm3.bias"))?, eps)?)
+        })?;
+        let q = probe.stage("block/cross_attn/q", blk, || {
+            let q = linear(w, &format!("{p}.cross_attn.q"), &y)?;
+            to_heads(&fast::rms_norm(&q, Some(w.get(&format!("{p}.cross_attn.norm_q.weight"))?), eps)?, heads)
+        })?;
+        let (k, v) = match opts.cache.and_then(|cache| cache.cross_kv.as_ref()) {
+            Some(cached) => cached[b as usize].clone(),
+            None => probe.stage("block/cross_attn/kv", blk, || self.cross_kv(b, context))?,
+        };
+        let attn = probe.stage("block/cross_attn/sdpa", blk, || {
+            from_heads(&fast::scaled_dot_product_attention(&q, &k, &v, scale, None, None)?)
+        })?;
+        let x = probe.stage("block/cross_attn/out", blk, || Ok(x.add(linear(w, &format!("{p}.cross_attn.o"), &attn)?)?))?;
+
+        // Feed-forward.
+        let y = probe.stage("block/norm2", blk, || modulate(&fast::layer_norm(&x, None, None, eps)?, &e[4], &e[3]))?;
+        let quant = opts.ffn_quant.map(|q| &q[b as usize]);
+        let h = probe.stage("block/ffn/up", blk, || {
+            let h = match quant {
+                Some((up, _)) => up.forward(&y)?,
+                None => linear(w, &format!("{p}.ffn.0"), &y)?,
+            };
+            Ok(nn::gelu_approximate(&h)?)
+        })?;
+        probe.stage("block/ffn/down", blk, || {
+            let f = match quant {
+                Some((_, down)) => down.forward(&h)?,
+                None => linear(w, &format!("{p}.ffn.2"), &h)?,
+            };
+            Ok(x.add(f.multiply(&e[5])?)?)
+        })
+    }
+
+    /// `h = layer2(SiLU(layer1(c))) + c` of block `b`.
+    pub fn camera_hidden(&self, b: u32, c: &Array) -> Result<Array> {
+        let w = &self.weights;
+        let p = format!("blocks.{b}");
+        let h = linear(w, &format!("{p}.cam_injector_layer1"), c)?;
+        Ok(linear(w, &format!("{p}.cam_injector_layer2"), &nn::silu(&h)?)?.add(c)?)
+    }
+
+    /// Block `b`'s camera `(1 + scale, shift)`: independent of x and of the timestep.
+    pub fn camera_scale_shift(&self, b: u32, c: &Array) -> Result<(Array, Array)> {
+        let w = &self.weights;
+        let p = format!("blocks.{b}");
+        let h = self.camera_hidden(b, c)?;
+        let scale = linear(w, &format!("{p}.cam_scale_layer"), &h)?.add(Array::from_f32(1.0))?;
+        Ok((scale, linear(w, &format!("{p}.cam_shift_layer"), &h)?))
+    }
+
+    /// Block `b`'s cross-attention keys and values of the (embedded) text context.
+    pub fn cross_kv(&self, b: u32, context: &Array) -> Result<(Array, Array)> {
+        let w = &self.weights;
+        let p = format!("blocks.{b}.cross_attn");
+        let k = linear(w, &format!("{p}.k"), context)?;
+        let k = fast::rms_norm(&k, Some(w.get(&format!("{p}.norm_k.weight"))?), self.eps())?;
+        let v = linear(w, &format!("{p}.v"), context)?;
+        Ok((to_heads(&k, self.heads())?, to_heads(&v, self.heads())?))
+    }
+
+    /// Embedded text context and camera features of some inputs (for building a clip cache).
+    pub fn embed_conditions(&self, inputs: &Inputs) -> Result<(Array, Option<Array>)> {
+        let w = &self.weights;
+        let h = linear(w, "text_embedding.0", &inputs.context)?;
+        let context = linear(w, "text_embedding.2", &nn::gelu_approximate(&h)?)?;
+        let camera = match &inputs.camera {
+            Some(cam) => {
+                let c = linear(w, "patch_embedding_wancamctrl", cam)?;
+                let h = linear(w, "c2ws_hidden_states_layer1", &c)?;
+                Some(c.add(linear(w, "c2ws_hidden_states_layer2", &nn::silu(&h)?)?)?)
+            }
+            None => None,
+        };
+        Ok((context, camera))
+    }
+
+    /// Head: modulation from the time embedding, LayerNorm, Linear to 64 values per token, and
+    /// unpatchify to `[out_dim, F, H/8, W/8]`.
+    fn head(&self, x: &Array, e_time: &Array, geometry: Geometry) -> Result<Array> {
+        let w = &self.weights;
+        let dim = self.config.dim as i32;
+        let m = w.get("head.modulation")?.reshape(&[2, dim])?;
+        let parts = split(&m, 2, 0)?;
+        let shift = e_time.add(&parts[0])?;
+        let scale = e_time.add(&parts[1])?;
+        let y = modulate(&fast::layer_norm(x, None, None, self.eps())?, &scale, &shift)?;
+        let out = linear(w, "head.head", &y)?;
+        let [f, gh, gw] = geometry.token_grid().map(|v| v as i32);
+        let [pf, ph, pw] = self.config.patch.map(|v| v as i32);
+        let c = self.config.out_dim as i32;
+        // Features are ordered (pt, ph, pw, c), as Wan's unpatchify expects.
+        Ok(out
+            .reshape(&[f, gh, gw, pf, ph, pw, c])?
+            .transpose_axes(&[6, 0, 3, 1, 4, 2, 5])?
+            .reshape(&[c, f * pf, gh * ph, gw * pw])?)
+    }
+}

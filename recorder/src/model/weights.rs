@@ -1,0 +1,261 @@
+//! The model's parameters: their official names and shapes, random initialisation with a fixed
+//! seed, and loading from safetensors checkpoints (possibly sharded).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use mlx_rs::{Array, Dtype};
+use trace_format::ModelConfig;
+
+use crate::config::{DType, CAMERA_CHANNELS};
+
+/// One parameter: official name and shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamSpec {
+    /// Checkpoint key, e.g. `blocks.3.self_attn.q.weight`.
+    pub name: String,
+    /// Shape as stored in the checkpoint.
+    pub shape: Vec<i32>,
+}
+
+impl ParamSpec {
+    fn new(name: impl Into<String>, shape: &[u32]) -> Self {
+        ParamSpec { name: name.into(), shape: shape.iter().map(|&v| v as i32).collect() }
+    }
+
+    /// Elements.
+    pub fn numel(&self) -> u64 {
+        self.shape.iter().map(|&v| v as u64).product()
+    }
+}
+
+/// Every parameter the forward reads, for `config` (its `blocks` count).
+pub fn param_specs(config: &ModelConfig) -> Vec<ParamSpec> {
+    let (d, f) = (config.dim, config.ffn_dim);
+    let patch_out = config.out_dim * config.patch.iter().product::<u32>();
+    let mut specs = Vec::new();
+    let linear = |specs: &mut Vec<ParamSpec>, name: &str, i: u32, o: u32| {
+        specs.push(ParamSpec::new(format!("{name}.weight"), &[o, i]));
+        specs.push(ParamSpec::new(format!("{name}.bias"), &[o]));
+    };
+    let [pf, ph, pw] = config.patch;
+    specs.push(ParamSpec::new("patch_embedding.weight", &[d, config.in_dim, pf, ph, pw]));
+    specs.push(ParamSpec::new("patch_embedding.bias", &[d]));
+    linear(&mut specs, "text_embedding.0", config.text_dim, d);
+    linear(&mut specs, "text_embedding.2", d, d);
+    linear(&mut specs, "time_embedding.0", config.freq_dim, d);
+    linear(&mut specs, "time_embedding.2", d, d);
+    linear(&mut specs, "time_projection.1", d, 6 * d);
+    if config.camera {
+        linear(&mut specs, "patch_embedding_wancamctrl", CAMERA_CHANNELS, d);
+        linear(&mut specs, "c2ws_hidden_states_layer1", d, d);
+        linear(&mut specs, "c2ws_hidden_states_layer2", d, d);
+    }
+    for b in 0..config.blocks {
+        let p = format!("blocks.{b}");
+        specs.push(ParamSpec::new(format!("{p}.modulation"), &[1, 6, d]));
+        for attn in ["self_attn", "cross_attn"] {
+            for proj in ["q", "k", "v", "o"] {
+                linear(&mut specs, &format!("{p}.{attn}.{proj}"), d, d);
+            }
+            specs.push(ParamSpec::new(format!("{p}.{attn}.norm_q.weight"), &[d]));
+            specs.push(ParamSpec::new(format!("{p}.{attn}.norm_k.weight"), &[d]));
+        }
+        specs.push(ParamSpec::new(format!("{p}.norm3.weight"), &[d]));
+        specs.push(ParamSpec::new(format!("{p}.norm3.bias"), &[d]));
+        linear(&mut specs, &format!("{p}.ffn.0"), d, f);
+        linear(&mut specs, &format!("{p}.ffn.2"), f, d);
+        if config.camera {
+            for layer in ["cam_injector_layer1", "cam_injector_layer2", "cam_scale_layer", "cam_shift_layer"] {
+                linear(&mut specs, &format!("{p}.{layer}"), d, d);
+            }
+        }
+    }
+    specs.push(ParamSpec::new("head.modulation", &[1, 2, d]));
+    linear(&mut specs, "head.head", d, patch_out);
+    specs
+}
+
+/// Parameter count of `config`.
+pub fn param_count(config: &ModelConfig) -> u64 {
+    param_specs(config).iter().map(ParamSpec::numel).sum()
+}
+
+/// Named parameter arrays in the compute dtype.
+pub struct Weights {
+    map: HashMap<String, Array>,
+}
+
+impl Weights {
+    /// The parameter `name`.
+    pub fn get(&self, name: &str) -> Result<&Array> {
+        self.map.get(name).with_context(|| format!("parameter `{name}` missing"))
+    }
+
+    /// Bytes held by all parameters.
+    pub fn nbytes(&self) -> u64 {
+        self.map.values().map(|a| a.nbytes() as u64).sum()
+    }
+
+    /// The parameter map (for saving test checkpoints).
+    pub fn arrays(&self) -> &HashMap<String, Array> {
+        &self.map
+    }
+
+    /// Random weights with a fixed seed: Linear weights ~ N(0, 1/fan_in), biases small,
+    /// norm weights one, modulations ~ N(0, 1/dim) (the scale Wan initialises them with).
+    pub fn synthetic(config: &ModelConfig, dtype: DType, seed: u64) -> Result<Self> {
+        let mut map = HashMap::new();
+        let mut pending: Vec<Array> = Vec::new();
+        for (i, spec) in param_specs(config).into_iter().enumerate() {
+            let key = mlx_rs::random::key(seed.wrapping_mul(1_000_003).wrapping_add(i as u64))?;
+            let array = if spec.name.ends_with("norm_q.weight")
+                || spec.name.ends_with("norm_k.weight")
+                || spec.name.ends_with("norm3.weight")
+            {
+                Array::ones::<f32>(&spec.shape)?
+            } else {
+                let fan_in = if spec.shape.len() >= 2 { spec.shape[1..].iter().product::<i32>() } else { config.dim as i32 };
+                let std = if spec.name.ends_with(".bias") { 0.02 } else { 1.0 / (fan_in as f32).sqrt() };
+                mlx_rs::random::normal::<f32>(&spec.shape[..], None, std, &key)?
+            };
+            let array = array.as_dtype(dtype.mlx())?;
+            pending.push(array.clone());
+            map.insert(spec.name, array);
+            // Materialise as we go: a lazy graph over tens of GB of weights would peak higher.
+            if pending.len() >= 16 {
+                mlx_rs::transforms::eval(pending.iter())?;
+                pending.clear();
+            }
+        }
+        mlx_rs::transforms::eval(pending.iter())?;
+        Ok(Weights { map })
+    }
+
+    /// Loads every `*.safetensors` file in `dir`, checks each expected key's presence, shape and
+    /// dtype, and casts to the compute dtype. Keys the model does not use are ignored.
+    pub fn load(dir: &Path, config: &ModelConfig, dtype: DType) -> Result<Self, WeightError> {
+        let files = checkpoint_files(dir)?;
+        let mut found: HashMap<String, (Array, PathBuf)> = HashMap::new();
+        for file in &files {
+            let arrays = Array::load_safetensors(file)
+                .map_err(|e| WeightError::Unreadable { file: file.clone(), reason: e.to_string() })?;
+            for (key, array) in arrays {
+                if let Some((_, first)) = found.get(&key) {
+                    return Err(WeightError::Duplicate { key, first: first.clone(), second: file.clone() });
+                }
+                found.insert(key, (array, file.clone()));
+            }
+        }
+        let mut map = HashMap::new();
+        for spec in param_specs(config) {
+            let Some((array, file)) = found.remove(&spec.name) else {
+                return Err(WeightError::Missing { key: spec.name, dir: dir.to_path_buf() });
+            };
+            if array.shape() != spec.shape.as_slice() {
+                return Err(WeightError::Shape { key: spec.name, file, expected: spec.shape, found: array.shape().to_vec() });
+            }
+            if !matches!(array.dtype(), Dtype::Float32 | Dtype::Float16 | Dtype::Bfloat16) {
+                return Err(WeightError::Dtype { key: spec.name, file, found: format!("{:?}", array.dtype()) });
+            }
+            let array = array.as_dtype(dtype.mlx()).map_err(|e| WeightError::Unreadable { file, reason: e.to_string() })?;
+            map.insert(spec.name, array);
+        }
+        Ok(Weights { map })
+    }
+}
+
+fn checkpoint_files(dir: &Path) -> Result<Vec<PathBuf>, WeightError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| WeightError::Dir { dir: dir.to_path_buf(), reason: e.to_string() })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(WeightError::Dir { dir: dir.to_path_buf(), reason: "no *.safetensors files in it".into() });
+    }
+    Ok(files)
+}
+
+/// Why a checkpoint cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum WeightError {
+    /// The directory is unreadable or holds no checkpoint.
+    #[error("weights directory {dir}: {reason}")]
+    Dir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A file is not valid safetensors.
+    #[error("{file}: not a readable safetensors file ({reason})")]
+    Unreadable {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A key the model needs is in no shard.
+    #[error("checkpoint in {dir} lacks parameter `{key}`")]
+    Missing {
+        /// The key.
+        key: String,
+        /// The directory searched.
+        dir: PathBuf,
+    },
+    /// A key appears in two shards.
+    #[error("parameter `{key}` appears in both {first} and {second}")]
+    Duplicate {
+        /// The key.
+        key: String,
+        /// First shard.
+        first: PathBuf,
+        /// Second shard.
+        second: PathBuf,
+    },
+    /// A parameter has the wrong shape.
+    #[error("parameter `{key}` in {file} has shape {found:?}, expected {expected:?}")]
+    Shape {
+        /// The key.
+        key: String,
+        /// The shard.
+        file: PathBuf,
+        /// Expected shape.
+        expected: Vec<i32>,
+        /// Shape found.
+        found: Vec<i32>,
+    },
+    /// A parameter is not a float tensor.
+    #[error("parameter `{key}` in {file} has dtype {found}, expected a float type (f32, f16 or bf16)")]
+    Dtype {
+        /// The key.
+        key: String,
+        /// The shard.
+        file: PathBuf,
+        /// dtype found.
+        found: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Preset;
+
+    #[test]
+    fn parameter_counts_match_the_published_sizes() {
+        // model.md: about 14.05 B Wan parameters plus 4 x 5120^2 camera parameters per block.
+        let mut cfg = Preset::Lingbot14b.config();
+        let total = param_count(&cfg) as f64;
+        cfg.camera = false;
+        let wan = param_count(&cfg) as f64;
+        assert!((wan / 1e9 - 14.05).abs() < 0.15, "{wan}");
+        let camera = total - wan;
+        let per_block = 4.0 * (5120.0 * 5120.0 + 5120.0);
+        assert!(camera > 40.0 * per_block && camera < 40.0 * per_block + 1536.0 * 5120.0 + 3.0 * 5120.0 * 5121.0 + 1.0);
+        assert!((total / 1e9 - 18.2).abs() < 0.2, "{total}");
+    }
+}

@@ -1,0 +1,299 @@
+//! A recording: checks the plan, calibrates, builds the model, runs every frame count x variant
+//! x repetition x synchronisation mode, and streams each run into the trace file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use mlx_rs::Array;
+use trace_format::{Drift, Header, Metadata, ModelConfig, RunRecord, SetupRecord, SyncMode, TraceFile};
+
+use crate::calibrate::calibrate;
+use crate::config::{DType, Geometry, Preset};
+use crate::cost::CostModel;
+use crate::estimate::{self, gib};
+use crate::instrument::Probe;
+use crate::machine::{self, Backend};
+use crate::model::{Inputs, Model, Weights, names};
+use crate::progress::Progress;
+use crate::variants::{self, Variant};
+
+/// Set by the SIGINT handler: stop after the run in progress.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Everything a recording needs, validated.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Model preset.
+    pub preset: Preset,
+    /// Configuration (blocks possibly overridden).
+    pub config: ModelConfig,
+    /// Compute dtype.
+    pub dtype: DType,
+    /// Backend.
+    pub backend: Backend,
+    /// Frame counts, each with the same height and width.
+    pub geometries: Vec<Geometry>,
+    /// Timed runs per frame count, variant and mode.
+    pub runs: u32,
+    /// Warm-up runs per frame count and variant.
+    pub warmup: u32,
+    /// Synchronisation modes.
+    pub sync_modes: Vec<SyncMode>,
+    /// Variants (baseline first).
+    pub variants: Vec<Variant>,
+    /// Seed of weights and inputs.
+    pub seed: u64,
+    /// Checkpoint directory; random weights when `None`.
+    pub weights: Option<PathBuf>,
+    /// Final trace path.
+    pub out: PathBuf,
+    /// Skip the memory check.
+    pub skip_memory_check: bool,
+    /// No progress bar.
+    pub quiet: bool,
+    /// Skip the calibration (tests).
+    pub calibrate: bool,
+    /// User labels for the header.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Plan {
+    /// Largest sequence length of the plan.
+    pub fn max_tokens(&self) -> u64 {
+        self.geometries.iter().map(Geometry::tokens).max().unwrap_or(0)
+    }
+
+    /// Refuses a plan whose estimated memory exceeds what the machine has.
+    pub fn check_memory(&self, budget: u64, budget_what: &str) -> Result<()> {
+        let tokens = self.max_tokens();
+        let c = &self.config;
+        let extra_per_block: u64 = self
+            .variants
+            .iter()
+            .map(|v| variants::extra_bytes_per_block(*v, c.dim as u64, c.ffn_dim as u64, tokens, c.text_len as u64, self.dtype.size()))
+            .sum();
+        let e = estimate::estimate(c, tokens, self.dtype, self.backend, extra_per_block * c.blocks as u64);
+        if e.total() <= budget {
+            return Ok(());
+        }
+        let mut advice = Vec::new();
+        if let Some(b) = estimate::max_blocks_fitting(c, tokens, self.dtype, self.backend, extra_per_block, budget) {
+            advice.push(format!("--blocks {b} (at most {b} of {} blocks fit)", c.blocks));
+        }
+        if self.dtype == DType::F32 {
+            advice.push("--dtype bf16 (halves the weights; slow on the CPU)".into());
+        }
+        if self.preset != Preset::Wan1_3b && self.preset != Preset::Tiny {
+            advice.push("--preset wan-1.3b".into());
+        }
+        if self.geometries.len() > 1 || tokens > 3120 {
+            advice.push("fewer or smaller --frames, or a lower --height/--width".into());
+        }
+        bail!(
+            "this configuration needs about {} (weights {} + activations {} at {} tokens{}), \
+             more than the {} {budget_what}.\nTry: {}\n(--skip-memory-check records anyway)",
+            gib(e.total()),
+            gib(e.weights),
+            gib(e.activations),
+            tokens,
+            if e.variants > 0 { format!(" + variants {}", gib(e.variants)) } else { String::new() },
+            gib(budget),
+            advice.join("; ")
+        )
+    }
+
+    /// Runs the plan would record.
+    pub fn total_runs(&self) -> u64 {
+        let per_variant = (self.runs as u64 + self.warmup as u64) * self.sync_modes.len() as u64;
+        self.geometries.len() as u64 * self.variants.len() as u64 * per_variant
+    }
+}
+
+/// The memory budget of the plan's backend: (bytes, description).
+pub fn memory_budget(backend: Backend, host: &machine::Host) -> (u64, &'static str) {
+    match backend {
+        Backend::Cuda => match machine::gpu_info().1 {
+            Some(m) => (m, "of GPU memory"),
+            None => (host.available_bytes, "of available memory"),
+        },
+        _ => (host.available_bytes, "of available memory"),
+    }
+}
+
+/// The trace header of a plan.
+pub fn header(plan: &Plan, command_line: &str) -> Header {
+    let host = machine::host();
+    let (gpu_name, gpu_memory_bytes) = if plan.backend.is_gpu() { machine::gpu_info() } else { (None, None) };
+    Header::new(Metadata {
+        host: host.name,
+        os: host.os,
+        cpu_model: host.cpu_model,
+        cpu_cores: host.cpu_cores,
+        ram_bytes: host.ram_bytes,
+        gpu_name,
+        gpu_memory_bytes,
+        mlx_version: machine::mlx_runtime_version(),
+        backend: plan.backend.name().into(),
+        blas: machine::loaded_blas(),
+        dtype: plan.dtype.name().into(),
+        preset: plan.preset.name().into(),
+        model: plan.config.clone(),
+        height: plan.geometries.first().map_or(0, |g| g.height),
+        width: plan.geometries.first().map_or(0, |g| g.width),
+        weights: plan.weights.as_ref().map_or("synthetic".into(), |p| p.display().to_string()),
+        seed: plan.seed,
+        recorder_version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: option_env!("MLX_TRACE_GIT_COMMIT").unwrap_or("unknown").into(),
+        command_line: command_line.into(),
+        start_time: rfc3339_now(),
+        labels: plan.labels.clone(),
+    })
+}
+
+/// Default trace path: `DIR/<host>-<preset>-<backend>-<timestamp>.msgpack`.
+pub fn default_out(dir: &Path, preset: Preset, backend: Backend) -> PathBuf {
+    let host: String = machine::host().name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    let stamp = rfc3339_now().replace([':', '-'], "").replace('T', "-").trim_end_matches('Z').to_string();
+    dir.join(format!("{host}-{}-{}-{stamp}.msgpack", preset.name(), backend.name()))
+}
+
+/// Summary of a finished recording.
+pub struct Summary {
+    /// Trace written.
+    pub path: PathBuf,
+    /// Runs written.
+    pub runs: u32,
+    /// Whether SIGINT stopped it early (the trace stays `.partial`).
+    pub interrupted: bool,
+}
+
+/// Records the plan into `plan.out` (via `NAME.partial`).
+pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
+    if let Some(dir) = plan.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create output directory {}", dir.display()))?;
+    }
+    let mut file = TraceFile::create(&plan.out, header).with_context(|| format!("cannot write trace {}", plan.out.display()))?;
+    let mut progress = Progress::new(plan.total_runs(), plan.quiet);
+
+    if plan.calibrate {
+        progress.message("calibrating matmul rate and memory bandwidth");
+        file.add_calibration(&calibrate(plan.backend, plan.dtype)?)?;
+    }
+    progress.message("building the model");
+    let weights = match &plan.weights {
+        Some(dir) => Weights::load(dir, &plan.config, plan.dtype)?,
+        None => Weights::synthetic(&plan.config, plan.dtype, plan.seed)?,
+    };
+    let model = Model::new(plan.config.clone(), plan.dtype, weights);
+
+    let mut run_index = 0u32;
+    let mut quantized: BTreeMap<&str, Vec<(crate::model::QuantLinear, crate::model::QuantLinear)>> = BTreeMap::new();
+    'outer: for geometry in &plan.geometries {
+        let tokens = geometry.tokens();
+        let costs = CostModel::new(&plan.config, tokens, plan.dtype.size());
+        let inputs = Inputs::synthetic(&plan.config, *geometry, plan.dtype, plan.seed)?;
+        let mut reference: Option<Array> = None;
+        for &variant in &plan.variants {
+            progress.message(&format!("{} frames: preparing {}", geometry.frames, variant.name()));
+            let mut prepared = variants::prepare(&model, variant, &inputs, quantized.remove(variant.name()))?;
+            for (name, ns, bytes) in prepared.setups.drain(..) {
+                file.add_setup(&SetupRecord {
+                    variant: variant.name().into(),
+                    name,
+                    frames: geometry.frames,
+                    tokens,
+                    duration_ns: ns,
+                    memory_bytes: bytes,
+                })?;
+            }
+            for rep in 0..plan.warmup + plan.runs {
+                for &mode in &plan.sync_modes {
+                    if INTERRUPTED.load(Ordering::SeqCst) {
+                        break 'outer;
+                    }
+                    progress.message(&format!("{} frames ({tokens} tokens), {}, sync {}", geometry.frames, variant.name(), mode.as_str()));
+                    let mut run = RunRecord::new(run_index, variant.name(), mode, geometry.frames, tokens);
+                    run.warmup = rep < plan.warmup;
+                    let (run, output) = forward_once(&model, &inputs, &costs, run, &prepared)?;
+                    let mut run = run;
+                    match (&reference, variant) {
+                        (None, Variant::Baseline) => reference = Some(output),
+                        (Some(r), v) if v != Variant::Baseline => {
+                            let (max_rel, mean_rel) = variants::drift(&output, r)?;
+                            run.drift = Some(Drift { max_rel, mean_rel });
+                        }
+                        _ => {}
+                    }
+                    file.add_run(&run)?;
+                    run_index += 1;
+                    progress.inc();
+                }
+            }
+            if let Some(q) = prepared.ffn_quant.take() {
+                quantized.insert(variant.name(), q);
+            }
+        }
+    }
+    progress.finish();
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        return Ok(Summary { path: file.partial_path().to_path_buf(), runs: run_index, interrupted: true });
+    }
+    let path = file.finish()?;
+    Ok(Summary { path, runs: run_index, interrupted: false })
+}
+
+/// One timed forward pass; returns the run record and the (evaluated) output.
+fn forward_once(
+    model: &Model,
+    inputs: &Inputs,
+    costs: &CostModel,
+    run: RunRecord,
+    prepared: &variants::Prepared,
+) -> Result<(RunRecord, Array)> {
+    let mode = run.sync;
+    mlx_rs::memory::reset_peak_memory()?;
+    let mut probe = Probe::new(run, costs);
+    let opts = prepared.options();
+    probe.start_clock();
+    let start = Instant::now();
+    let out = model.forward(inputs, &mut probe, &opts)?;
+    out.eval()?;
+    let end = Instant::now();
+    if mode == SyncMode::None {
+        probe.record(names::FORWARD, None, costs.of(names::FORWARD).unwrap_or_default(), start, end);
+    }
+    let mut run = probe.into_run();
+    run.forward_ns = end.duration_since(start).as_nanos() as u64;
+    run.active_memory_bytes = mlx_rs::memory::active_memory()? as u64;
+    run.peak_memory_bytes = mlx_rs::memory::peak_memory()? as u64;
+    Ok((run, out))
+}
+
+fn rfc3339_now() -> String {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = (secs / 86400, secs % 86400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamp_is_rfc3339() {
+        let t = super::rfc3339_now();
+        assert_eq!(t.len(), 20);
+        assert!(t.ends_with('Z') && t.as_bytes()[10] == b'T');
+    }
+}
