@@ -120,10 +120,10 @@ fn scaling_fits_recover_exponents_and_crossover() {
     let s = scaling::scaling(&f);
     assert!(s.note.is_none());
     assert_eq!(s.rows.len(), 5);
-    // Per-block ms of the quadratic component at L = 4000: 0.001 * 4000^2 ns = 16 ms.
+    // Per-block ms of the quadratic component at L = 4000: 0.001 * 4000^2 ns = 16000 ns = 0.016 ms.
     let row = s.rows.iter().find(|r| r.tokens == 4000).unwrap();
     let sdpa = row.cells.iter().find(|c| c.name == "block/self_attn/sdpa").unwrap();
-    assert!(close(sdpa.ms, 16.0, 1e-6));
+    assert!(close(sdpa.ms, 0.016, 1e-6));
     let fit = |n: &str| s.fits.iter().find(|x| x.name == n).unwrap();
     let q = fit("block/self_attn/sdpa");
     let p = q.power.unwrap();

@@ -12,7 +12,6 @@ use mlx_analyze::export::export_to_file;
 use mlx_analyze::export::parquet::ParquetExport;
 use mlx_analyze::load::{expand_inputs, load_files, LoadOptions};
 use mlx_analyze::synth::generate;
-use polars::prelude::*;
 use polars_io::SerReader;
 
 #[test]
@@ -102,10 +101,10 @@ fn exports_read_back() {
     export_to_file(&ParquetExport, &ds, &pq).unwrap();
     let back = polars_io::parquet::read::ParquetReader::new(fs::File::open(&pq).unwrap()).finish().unwrap();
     assert_eq!(back.height(), 15);
-    let sum: u64 = back.column("duration_ns").unwrap().u64().unwrap().into_iter().map(|v| v.unwrap()).sum();
+    let sum: u64 = back.column("duration_ns").unwrap().u64().unwrap().iter().map(|v| v.unwrap()).sum();
     assert_eq!(sum, total_ns);
     let comps = back.column("component").unwrap().str().unwrap();
-    assert_eq!(comps.into_iter().filter(|c| *c == Some("block/ffn/up")).count(), 6);
+    assert_eq!(comps.iter().filter(|c| *c == Some("block/ffn/up")).count(), 6);
 
     let chrome = dir.join("run.json");
     let run_id = find_run(&ds, 0, 2).unwrap();

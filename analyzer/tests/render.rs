@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{facts, simple_spec};
+use common::facts;
 use mlx_analyze::analysis::comparison::CompareOptions;
 use mlx_analyze::analysis::{analyze_facts, AnalyzeOptions, Report};
 use mlx_analyze::render::{svg, RenderFormat};

@@ -93,7 +93,7 @@ fn ranking(report: &Report) -> Result<Option<Chart>> {
                 .y_labels(n)
                 .y_label_formatter(&move |v| match v {
                     // Largest at the top.
-                    SegmentValue::CenterOf(i) => names.get(n - 1 - *i).cloned().unwrap_or_default(),
+                    SegmentValue::CenterOf(i) => n.checked_sub(1 + *i).and_then(|k| names.get(k)).cloned().unwrap_or_default(),
                     _ => String::new(),
                 })
                 .label_style((FONT, 13))
@@ -152,7 +152,7 @@ fn distribution(report: &Report) -> Result<Option<Chart>> {
                 .x_desc("share of forward (%)")
                 .y_labels(n)
                 .y_label_formatter(&move |v| match v {
-                    SegmentValue::CenterOf(i) => names.get(n - 1 - *i).cloned().unwrap_or_default(),
+                    SegmentValue::CenterOf(i) => n.checked_sub(1 + *i).and_then(|k| names.get(k)).cloned().unwrap_or_default(),
                     _ => String::new(),
                 })
                 .label_style((FONT, 13))
@@ -302,7 +302,7 @@ fn comparison(report: &Report) -> Result<Option<Chart>> {
                 .x_desc(format!("ratio of median times (x), {:.0}% bootstrap interval", c.level * 100.0))
                 .y_labels(n)
                 .y_label_formatter(&move |v| match v {
-                    SegmentValue::CenterOf(i) => names.get(n - 1 - *i).cloned().unwrap_or_default(),
+                    SegmentValue::CenterOf(i) => n.checked_sub(1 + *i).and_then(|k| names.get(k)).cloned().unwrap_or_default(),
                     _ => String::new(),
                 })
                 .label_style((FONT, 13))
