@@ -29,8 +29,9 @@ pub struct Opt {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub blocks: Option<u32>,
 
-    /// Frame counts to record, comma-separated; each must be 4k+1. At 480x832, 21 frames are
-    /// 9,360 tokens ((F-1)/4+1 latent frames x 30 x 52).
+    /// Frame counts to record, comma-separated. 4k+1 uses every frame; others round down to
+    /// the same latent length ((F-1)/4+1 latent frames). At 480x832, 21 frames are 9,360 tokens
+    /// (6 latent frames x 30 x 52).
     #[arg(long, default_value = "5,11,21", value_delimiter = ',', value_parser = parse_frame)]
     pub frames: Vec<u32>,
 
@@ -226,7 +227,7 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_before_compute() {
-        for bad in [["--frames", "20"], ["--height", "481"], ["--dtype", "f64"], ["--preset", "big"], ["--sync", "always"], ["--blocks", "0"]] {
+        for bad in [["--frames", "0"], ["--height", "481"], ["--dtype", "f64"], ["--preset", "big"], ["--sync", "always"], ["--blocks", "0"]] {
             let args = ["mlx-record", bad[0], bad[1]];
             let parsed = Opt::try_parse_from(args);
             let plan_err = parsed.as_ref().ok().map(|o| o.to_plan(Backend::Cpu).is_err());

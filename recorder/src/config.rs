@@ -11,6 +11,8 @@ pub const VAE_STRIDE: [u32; 3] = [4, 8, 8];
 pub const PATCH: [u32; 3] = [1, 2, 2];
 /// Camera channels per token: 6 Plücker-ray channels x 8 x 8 pixels x 2 x 2 patch.
 pub const CAMERA_CHANNELS: u32 = 6 * 8 * 8 * 2 * 2;
+/// Largest frame count accepted (1,281 frames = 321 latent frames, 500k tokens at 480x832).
+pub const MAX_FRAMES: u32 = 1281;
 /// Forward passes of the DiT per generated clip: 40 sampling steps x (conditional + unconditional).
 pub const FORWARDS_PER_CLIP: u32 = 80;
 
@@ -134,7 +136,7 @@ impl FromStr for DType {
 /// Video geometry of one forward pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Geometry {
-    /// Video frames (4k + 1).
+    /// Video frames (4k + 1 uses every frame).
     pub frames: u32,
     /// Height in pixels (multiple of 16).
     pub height: u32,
@@ -145,10 +147,11 @@ pub struct Geometry {
 impl Geometry {
     /// Checks the frame count and resolution the VAE and patching require.
     pub fn new(frames: u32, height: u32, width: u32) -> Result<Self, String> {
-        if frames == 0 || (frames - 1) % VAE_STRIDE[0] != 0 {
-            return Err(format!(
-                "invalid frame count {frames}: must be 4k+1 (1, 5, 9, ..., 21, ..., 81), the VAE compresses 4 frames into one"
-            ));
+        // Wan's VAE keeps the first frame and compresses each following 4 into one latent frame,
+        // so 4k+1 frames use every frame; other counts (the seed's 11) round down to the same
+        // latent length as the 4k+1 below them: (F-1)/4+1 with integer division.
+        if frames == 0 || frames > MAX_FRAMES {
+            return Err(format!("invalid frame count {frames}: must be between 1 and {MAX_FRAMES} (4k+1 uses every frame: 5, 9, 21, 81)"));
         }
         let unit = VAE_STRIDE[1] * PATCH[1];
         for (what, v) in [("height", height), ("width", width)] {
@@ -214,7 +217,10 @@ mod tests {
 
     #[test]
     fn bad_geometry_is_refused() {
-        assert!(Geometry::new(20, 480, 832).unwrap_err().contains("4k+1"));
+        assert!(Geometry::new(0, 480, 832).unwrap_err().contains("between 1 and"));
+        assert!(Geometry::new(5000, 480, 832).is_err());
+        // 11 frames (the seed's) is not 4k+1: it has the 3 latent frames of 9 frames.
+        assert_eq!(Geometry::new(11, 480, 832).unwrap().tokens(), Geometry::new(9, 480, 832).unwrap().tokens());
         assert!(Geometry::new(21, 481, 832).unwrap_err().contains("height"));
         assert!(Geometry::new(21, 480, 0).unwrap_err().contains("width"));
         assert!(parse_frames("5,x").is_err());

@@ -19,13 +19,18 @@ pub mod variants;
 
 use anyhow::Result;
 
+/// A command-line value that is wrong: reported like clap's own errors, exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(opt: cli::Opt, command_line: &str) -> Result<i32> {
     let mut backend = machine::detect_backend();
     if opt.cpu {
         backend = machine::Backend::Cpu;
     }
-    let plan = opt.to_plan(backend)?;
+    let plan = opt.to_plan(backend).map_err(|e| anyhow::Error::new(UsageError(format!("{e:#}"))))?;
     let host = machine::host();
     if !plan.skip_memory_check {
         let (budget, what) = session::memory_budget(backend, &host);

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
-use mlx_record::{cli::Opt, run, session::INTERRUPTED};
+use mlx_record::{UsageError, cli::Opt, run, session::INTERRUPTED};
 
 fn main() -> ExitCode {
     let opt = Opt::parse_args();
@@ -17,6 +17,10 @@ fn main() -> ExitCode {
     });
     match run(opt, &command_line) {
         Ok(code) => ExitCode::from(code as u8),
+        Err(e) if e.is::<UsageError>() => {
+            eprintln!("error: {e:#}\n\nFor more information, try '--help'.");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("mlx-record: error: {e:#}");
             ExitCode::from(1)

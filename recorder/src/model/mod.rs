@@ -226,8 +226,10 @@ impl Model {
         Ok((e, e0))
     }
 
+    /// Block `b`: `x [L, dim]`, time projection `e0 [L, 6 * dim]`, embedded text `[T, dim]`,
+    /// camera features `[L, dim]`. Public so tests can compare it with a reference.
     #[allow(clippy::too_many_arguments)]
-    fn block(
+    pub fn block(
         &self,
         b: u32,
         x: Array,

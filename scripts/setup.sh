@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# One-time (idempotent) set-up of a fresh Debian/Ubuntu machine for building mlx-trace:
+#   1. system packages: cmake, clang + libclang-dev (bindgen), OpenBLAS, pkg-config, python3-venv
+#   2. .venv/ with the pinned MLX wheel (mlx-cpu==0.32.2, the version mlx-c 0.7.0 was written for)
+#      and the Python packages the benchmarks compare against (numpy, pandas, msgpack)
+# Every step says what it does; a failing step stops the script with the reason.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MLX_WHEEL=${MLX_WHEEL:-mlx-cpu==0.32.2}
+APT_PACKAGES=(cmake clang libclang-dev libopenblas-dev pkg-config python3-venv)
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# --- 1. system packages -------------------------------------------------------------------------
+missing=()
+command -v cmake >/dev/null || missing+=(cmake)
+command -v clang >/dev/null || missing+=(clang)
+compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null || compgen -G "/usr/lib/*/libclang*.so*" >/dev/null || missing+=(libclang-dev)
+compgen -G "/usr/lib/*/libopenblas.so" >/dev/null || compgen -G "/usr/lib/libopenblas.so" >/dev/null || missing+=(libopenblas-dev)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v python3 >/dev/null || missing+=(python3)
+if command -v python3 >/dev/null && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then missing+=(python3-venv); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing system packages: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    SUDO=sudo; command -v sudo >/dev/null || die "need root to install: apt-get install ${missing[*]}"
+  else SUDO=; fi
+  command -v apt-get >/dev/null || die "no apt-get; install these by hand: ${missing[*]}"
+  $SUDO apt-get update -qq || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed"
+else
+  say "system packages present (cmake, clang, libclang, OpenBLAS, pkg-config, python3)"
+fi
+command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs), then rerun"
+
+# --- 2. Python environment with the MLX wheel -------------------------------------------------
+if [ ! -x .venv/bin/python3 ]; then
+  say "creating .venv"
+  python3 -m venv .venv || die "python3 -m venv .venv failed (apt-get install python3-venv)"
+fi
+want_version=${MLX_WHEEL##*==}
+have=$(.venv/bin/python3 - <<'PY' 2>/dev/null || true
+import importlib.metadata as md
+for d in ("mlx-cpu", "mlx-cuda-13", "mlx-metal", "mlx"):
+    try:
+        print(d + "==" + md.version(d)); break
+    except md.PackageNotFoundError:
+        pass
+PY
+)
+need=()
+[ "${have##*==}" = "$want_version" ] || need+=("$MLX_WHEEL")
+.venv/bin/python3 -c 'import numpy, pandas, msgpack' >/dev/null 2>&1 || need+=(numpy pandas msgpack)
+if [ ${#need[@]} -gt 0 ]; then
+  say "installing into .venv: ${need[*]}"
+  .venv/bin/python3 -m pip install --quiet --disable-pip-version-check "${need[@]}" \
+    || die "pip install ${need[*]} failed"
+else
+  say "MLX wheel ${have} and benchmark packages present in .venv"
+fi
+say "ready"
