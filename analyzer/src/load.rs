@@ -9,8 +9,8 @@
 //! - `events`: one row per timed interval: run, component, block (-1 outside), start, duration.
 //! - `setups`: one-off costs per variant.
 //!
-//! Files are decoded on all cores; events go into fixed-size column chunks so that memory
-//! stays close to the size of the decoded events.
+//! Files are decoded on all cores; each file's events become one chunk of the event columns
+//! (moved, not copied), so memory stays close to the size of the decoded events.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -21,9 +21,6 @@ use polars::prelude::*;
 use trace_format::{Calibration, Metadata, SetupRecord, SyncMode};
 
 use crate::error::{Error, Result};
-
-/// Rows per event chunk.
-const CHUNK_ROWS: usize = 1 << 20;
 
 /// How to load.
 #[derive(Debug, Clone, Default)]
@@ -357,7 +354,6 @@ struct Merger {
     s_memory: Vec<u64>,
     // events
     events: Option<DataFrame>,
-    buf: EventBuf,
 }
 
 #[derive(Default)]
@@ -370,18 +366,6 @@ struct EventBuf {
 }
 
 impl EventBuf {
-    fn with_capacity(n: usize) -> Self {
-        EventBuf {
-            run: Vec::with_capacity(n),
-            component: Vec::with_capacity(n),
-            block: Vec::with_capacity(n),
-            start: Vec::with_capacity(n),
-            duration: Vec::with_capacity(n),
-        }
-    }
-    fn len(&self) -> usize {
-        self.run.len()
-    }
     fn into_frame(self) -> Result<DataFrame> {
         let height = self.run.len();
         Ok(DataFrame::new(
@@ -440,31 +424,34 @@ impl Merger {
             self.s_duration.push(s.duration_ns);
             self.s_memory.push(s.memory_bytes);
         }
-        let mut done = 0usize;
-        let n = chunk.ev_run.len();
-        while done < n {
-            if self.buf.run.capacity() == 0 {
-                self.buf = EventBuf::with_capacity(CHUNK_ROWS);
+        // The file's columns become one chunk of each events column, without copying: run
+        // and component ids are made global in place.
+        if !chunk.ev_run.is_empty() {
+            let mut chunk = chunk;
+            for r in &mut chunk.ev_run {
+                *r += first_run;
             }
-            let take = (CHUNK_ROWS - self.buf.len()).min(n - done);
-            let range = done..done + take;
-            self.buf.run.extend(chunk.ev_run[range.clone()].iter().map(|r| first_run + r));
-            self.buf.component.extend(chunk.ev_component[range.clone()].iter().map(|c| remap[*c as usize]));
-            self.buf.block.extend_from_slice(&chunk.ev_block[range.clone()]);
-            self.buf.start.extend_from_slice(&chunk.ev_start[range.clone()]);
-            self.buf.duration.extend_from_slice(&chunk.ev_duration[range]);
-            done += take;
-            if self.buf.len() == CHUNK_ROWS {
-                self.flush()?;
+            for c in &mut chunk.ev_component {
+                *c = remap[*c as usize];
             }
+            let buf = EventBuf {
+                run: std::mem::take(&mut chunk.ev_run),
+                component: std::mem::take(&mut chunk.ev_component),
+                block: std::mem::take(&mut chunk.ev_block),
+                start: std::mem::take(&mut chunk.ev_start),
+                duration: std::mem::take(&mut chunk.ev_duration),
+            };
+            self.append(buf)?;
+            self.warnings.extend(chunk.warnings);
+            self.trace_info.push(chunk.info);
+            return Ok(());
         }
         self.warnings.extend(chunk.warnings);
         self.trace_info.push(chunk.info);
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<()> {
-        let buf = std::mem::take(&mut self.buf);
+    fn append(&mut self, buf: EventBuf) -> Result<()> {
         let frame = buf.into_frame()?;
         match &mut self.events {
             None => self.events = Some(frame),
@@ -476,8 +463,8 @@ impl Merger {
     }
 
     fn finish(mut self) -> Result<Dataset> {
-        if self.buf.len() > 0 || self.events.is_none() {
-            self.flush()?;
+        if self.events.is_none() {
+            self.append(EventBuf::default())?;
         }
         let traces = traces_frame(&self.trace_info)?;
         let runs = DataFrame::new(

@@ -284,3 +284,17 @@ fn unknown_component_names_are_kept_and_treed() {
     assert_eq!(blocks.children[0].children[0].children[0].name, "inner");
     assert!(close(blocks.share, 0.5, 1e-12));
 }
+
+#[test]
+fn column_scan_totals_equal_the_polars_group_by() {
+    use mlx_analyze::analysis::facts::{component_totals, component_totals_grouped};
+    let (ds, _) = facts(&[machine("a", 1.0, 3), scaling_spec(vec![1000, 2000, 4000])]);
+    let scan = component_totals(&ds).unwrap();
+    let grouped = component_totals_grouped(&ds).unwrap();
+    assert!(!scan.is_empty());
+    assert_eq!(scan, grouped);
+    // Hand check: every component-synced run of the simple spec has FFN twice at 3 ms.
+    let ffn = ds.component_names.iter().position(|n| n == "block/ffn/up").unwrap() as u32;
+    let t = scan.iter().find(|t| t.component == ffn).unwrap();
+    assert_eq!((t.calls, t.max_block), (2, 1));
+}

@@ -93,7 +93,7 @@ pub fn analyze_facts(ds: &Dataset, fine: &Facts, options: &AnalyzeOptions) -> Re
     let overhead = overhead::overhead(&facts);
     let memory = memory::memory(&facts);
     let comparison = match &options.compare {
-        Some(c) => Some(compare(ds, fine, c)?),
+        Some(c) => Some(compare(ds, &facts, c)?),
         None => None,
     };
     // Recommendations always look at the fine components (the buckets blur bound and caching).
