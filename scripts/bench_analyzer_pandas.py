@@ -136,13 +136,16 @@ def main():
         r = np.median(b[ib], axis=1) / np.median(a[ia], axis=1)
         return np.median(b) / np.median(a), np.quantile(r, 0.025), np.quantile(r, 0.975)
 
-    for cid, g in at.groupby("component_id"):
+    # Sampling unit: the trace (median of its runs), as mlx-analyze does with >= 3 traces a side.
+    per_trace = at.groupby(["component_id", "trace_id", "machine"])["sum"].median().reset_index()
+    for cid, g in per_trace.groupby("component_id"):
         a = g.loc[g["machine"] == base, "sum"].to_numpy(dtype=float) / 1e6
         b = g.loc[g["machine"] == other, "sum"].to_numpy(dtype=float) / 1e6
         if len(a) and len(b):
             ratio_ci(a, b)
     fr = runs.merge(traces[["trace_id", "machine"]], on="trace_id")
     fr = fr[(fr["sync"] == "none") & (fr["frames"] == fmax)]
+    fr = fr.groupby(["trace_id", "machine"])["forward_ns"].median().reset_index()
     fwd = ratio_ci(fr.loc[fr["machine"] == base, "forward_ns"].to_numpy(float) / 1e6,
                    fr.loc[fr["machine"] == other, "forward_ns"].to_numpy(float) / 1e6)[0]
     t_cmp = time.perf_counter() - t3

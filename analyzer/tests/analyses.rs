@@ -298,3 +298,22 @@ fn column_scan_totals_equal_the_polars_group_by() {
     let t = scan.iter().find(|t| t.component == ffn).unwrap();
     assert_eq!((t.calls, t.max_block), (2, 1));
 }
+
+#[test]
+fn comparison_resamples_whole_traces_when_there_are_enough() {
+    let specs: Vec<SynthSpec> = (0..4).map(|i| machine("fast", 1.0, 100 + i)).chain((0..4).map(|i| machine("slow", 2.0, 200 + i))).collect();
+    let (ds, f) = facts(&specs);
+    let values = mlx_analyze::load::trace_key_values(&ds.traces, "machine").unwrap();
+    let groups = run_groups(&f, "machine", Some(&values));
+    let c = compare(&f, &groups, &CompareOptions { resamples: 400, ..CompareOptions::default() }).unwrap();
+    assert_eq!(c.units[0].unit, "trace");
+    let ffn = c.rows.iter().find(|r| r.component == "block/ffn/up").unwrap();
+    // Four per-trace medians per side.
+    assert_eq!((ffn.n_baseline, ffn.n_group), (4, 4));
+    assert!(ffn.low <= 2.0 && ffn.high >= 2.0 && ffn.significant);
+    // Two traces per side are too few: runs are resampled.
+    let (ds, f) = facts(&[machine("fast", 1.0, 1), machine("slow", 2.0, 2)]);
+    let values = mlx_analyze::load::trace_key_values(&ds.traces, "machine").unwrap();
+    let c = compare(&f, &run_groups(&f, "machine", Some(&values)), &CompareOptions { resamples: 100, ..CompareOptions::default() }).unwrap();
+    assert_eq!(c.units[0].unit, "run");
+}

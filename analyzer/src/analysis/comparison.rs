@@ -55,10 +55,24 @@ pub struct Comparison {
     pub level: f64,
     /// Groups with their sizes.
     pub groups: Vec<GroupInfo>,
+    /// Sampling unit of the bootstrap per compared group.
+    pub units: Vec<GroupUnit>,
     /// Rows: per group (other than the baseline) and component.
     pub rows: Vec<CompareRow>,
     /// Variant details (grouping by `variant` only).
     pub variants: Vec<VariantSummary>,
+}
+
+/// Fewest traces per side for resampling whole traces instead of runs.
+pub const MIN_TRACES: usize = 3;
+
+/// What the bootstrap resampled for one group against the baseline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupUnit {
+    /// Group.
+    pub group: String,
+    /// `trace` (per-trace medians) or `run`.
+    pub unit: String,
 }
 
 /// A group.
@@ -170,28 +184,48 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
         }
     };
 
-    // Samples per group: ms per forward of each component, and of the fused forward.
-    let samples = |g: &str, comp: Option<u32>| -> Vec<f64> {
-        in_group(g)
-            .into_iter()
-            .filter(|r| r.frames == frames)
+    // Samples per group: ms per forward of each component, and of the fused forward. With at
+    // least MIN_TRACES traces on both sides the sampling unit is the trace (median of its runs):
+    // runs of one recording share its conditions, so resampling them alone would understate
+    // the spread between recordings.
+    let by_group: Vec<(String, Vec<&RunFacts>)> =
+        values.iter().map(|v| (v.clone(), in_group(v).into_iter().filter(|r| r.frames == frames).collect())).collect();
+    let group_runs = |g: &str| by_group.iter().find(|(v, _)| v == g).map_or(&[][..], |(_, r)| r.as_slice());
+    let traces_of = |g: &str| {
+        let mut t: Vec<u32> = group_runs(g).iter().map(|r| r.trace_id).collect();
+        t.sort_unstable();
+        t.dedup();
+        t.len()
+    };
+    let samples_unit = |g: &str, comp: Option<u32>, per_trace: bool| -> Vec<f64> {
+        let mut pairs: Vec<(u32, f64)> = group_runs(g)
+            .iter()
             .filter_map(|r| match comp {
-                Some(id) if r.sync == SyncMode::Component => r.comp(id).map(|c| c.total_ns / 1e6),
-                None if r.sync == SyncMode::None => Some(r.forward_ns / 1e6),
+                Some(id) if r.sync == SyncMode::Component => r.comp(id).map(|c| (r.trace_id, c.total_ns / 1e6)),
+                None if r.sync == SyncMode::None => Some((r.trace_id, r.forward_ns / 1e6)),
                 _ => None,
             })
-            .collect()
+            .collect();
+        if !per_trace {
+            return pairs.into_iter().map(|p| p.1).collect();
+        }
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        pairs.chunk_by(|a, b| a.0 == b.0).filter_map(|c| median(&c.iter().map(|p| p.1).collect::<Vec<_>>())).collect()
     };
+    let samples = |g: &str, comp: Option<u32>| samples_unit(g, comp, false);
     let mut jobs: Vec<(String, String, Area, Vec<f64>, Vec<f64>)> = Vec::new();
+    let mut units = Vec::new();
     for g in values.iter().filter(|v| **v != baseline) {
-        let b = samples(&baseline, None);
-        let s = samples(g, None);
+        let per_trace = traces_of(&baseline) >= MIN_TRACES && traces_of(g) >= MIN_TRACES;
+        units.push(GroupUnit { group: g.clone(), unit: if per_trace { "trace" } else { "run" }.into() });
+        let b = samples_unit(&baseline, None, per_trace);
+        let s = samples_unit(g, None, per_trace);
         if !b.is_empty() && !s.is_empty() {
             jobs.push((g.clone(), FORWARD_ROW.into(), Area::Overhead, b, s));
         }
         for (id, name) in facts.names.iter().enumerate() {
-            let b = samples(&baseline, Some(id as u32));
-            let s = samples(g, Some(id as u32));
+            let b = samples_unit(&baseline, Some(id as u32), per_trace);
+            let s = samples_unit(g, Some(id as u32), per_trace);
             if !b.is_empty() && !s.is_empty() {
                 jobs.push((g.clone(), name.clone(), facts.areas[id], b, s));
             }
@@ -250,6 +284,7 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
         noise: options.noise,
         level: options.level,
         groups: groups_info,
+        units,
         rows,
         variants,
     })

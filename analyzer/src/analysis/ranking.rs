@@ -7,7 +7,7 @@ use serde::Serialize;
 use trace_format::SyncMode;
 
 use super::facts::{Area, Facts, RunFacts};
-use super::stats::median;
+use super::stats::{median, median_in_place};
 
 /// Compute- or memory-bound.
 ///
@@ -127,59 +127,66 @@ pub fn snapshot(facts: &Facts, frames: u32) -> Option<Snapshot> {
     }
     let tokens = median(&runs.iter().map(|r| r.tokens as f64).collect::<Vec<_>>())?.round() as u64;
     let blocks = median(&runs.iter().map(|r| facts.blocks_of(r) as f64).collect::<Vec<_>>())?.round() as u32;
-    let mut ids: Vec<u32> = runs.iter().flat_map(|r| r.comps.iter().map(|c| c.component)).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let comps = ids
-        .into_iter()
-        .map(|id| {
-            let mut total = Vec::new();
-            let mut calls = Vec::new();
-            let mut fps = Vec::new();
-            let mut bps = Vec::new();
-            let mut fu = Vec::new();
-            let mut bu = Vec::new();
-            let mut flops = 0.0;
-            let mut bytes = 0.0;
-            let mut ridge = Vec::new();
-            for r in &runs {
-                let Some(c) = r.comp(id) else { continue };
-                total.push(c.total_ns);
-                calls.push(c.calls as f64);
-                flops += c.flops;
-                bytes += c.bytes;
-                let trace = &facts.traces[r.trace_id as usize];
-                if c.total_ns > 0.0 && c.flops > 0.0 {
-                    let rate = c.flops / (c.total_ns * 1e-9);
-                    fps.push(rate);
-                    if let Some(peak) = trace.matmul_flops_per_s {
-                        fu.push(rate / peak);
-                    }
-                }
-                if c.total_ns > 0.0 && c.bytes > 0.0 {
-                    let rate = c.bytes / (c.total_ns * 1e-9);
-                    bps.push(rate);
-                    if let Some(peak) = trace.bandwidth_bytes_per_s {
-                        bu.push(rate / peak);
-                    }
-                }
-                if let (Some(f), Some(b)) = (trace.matmul_flops_per_s, trace.bandwidth_bytes_per_s) {
-                    ridge.push(f / b);
+    // One pass over the runs into per-component sample vectors.
+    #[derive(Default)]
+    struct Samples {
+        seen: bool,
+        total: Vec<f64>,
+        calls: Vec<f64>,
+        fps: Vec<f64>,
+        bps: Vec<f64>,
+        fu: Vec<f64>,
+        bu: Vec<f64>,
+        ridge: Vec<f64>,
+        flops: f64,
+        bytes: f64,
+    }
+    let mut per: Vec<Samples> = (0..facts.names.len()).map(|_| Samples::default()).collect();
+    for r in &runs {
+        let trace = &facts.traces[r.trace_id as usize];
+        for c in &r.comps {
+            let Some(s) = per.get_mut(c.component as usize) else { continue };
+            s.seen = true;
+            s.total.push(c.total_ns);
+            s.calls.push(c.calls as f64);
+            s.flops += c.flops;
+            s.bytes += c.bytes;
+            if c.total_ns > 0.0 && c.flops > 0.0 {
+                let rate = c.flops / (c.total_ns * 1e-9);
+                s.fps.push(rate);
+                if let Some(peak) = trace.matmul_flops_per_s {
+                    s.fu.push(rate / peak);
                 }
             }
-            SnapComp {
-                component: id,
-                name: facts.names[id as usize].clone(),
-                area: facts.areas[id as usize],
-                total_ns: median(&total).unwrap_or(0.0),
-                calls: median(&calls).unwrap_or(0.0),
-                flops_per_s: median(&fps),
-                bytes_per_s: median(&bps),
-                flops_util: median(&fu),
-                bytes_util: median(&bu),
-                intensity: (flops > 0.0 && bytes > 0.0).then(|| flops / bytes),
-                ridge: median(&ridge),
+            if c.total_ns > 0.0 && c.bytes > 0.0 {
+                let rate = c.bytes / (c.total_ns * 1e-9);
+                s.bps.push(rate);
+                if let Some(peak) = trace.bandwidth_bytes_per_s {
+                    s.bu.push(rate / peak);
+                }
             }
+            if let (Some(f), Some(b)) = (trace.matmul_flops_per_s, trace.bandwidth_bytes_per_s) {
+                s.ridge.push(f / b);
+            }
+        }
+    }
+    let med = |v: &mut Vec<f64>| if v.is_empty() { None } else { Some(median_in_place(v)) };
+    let comps = per
+        .iter_mut()
+        .enumerate()
+        .filter(|(_, s)| s.seen)
+        .map(|(id, s)| SnapComp {
+            component: id as u32,
+            name: facts.names[id].clone(),
+            area: facts.areas[id],
+            total_ns: med(&mut s.total).unwrap_or(0.0),
+            calls: med(&mut s.calls).unwrap_or(0.0),
+            flops_per_s: med(&mut s.fps),
+            bytes_per_s: med(&mut s.bps),
+            flops_util: med(&mut s.fu),
+            bytes_util: med(&mut s.bu),
+            intensity: (s.flops > 0.0 && s.bytes > 0.0).then(|| s.flops / s.bytes),
+            ridge: med(&mut s.ridge),
         })
         .collect();
     Some(Snapshot { frames, tokens, runs: runs.len(), blocks, comps })

@@ -332,10 +332,12 @@ pub fn document(report: &Report) -> Vec<Block> {
 fn comparison_blocks(doc: &mut Vec<Block>, c: &Comparison) {
     doc.push(Block::Heading(2, format!("Comparison by {} (baseline {}, {} frames)", c.key, c.baseline, c.frames)));
     let groups: Vec<String> = c.groups.iter().map(|g| format!("{}: {} trace(s), {} run(s)", g.value, g.traces, g.runs)).collect();
+    let units: Vec<String> = c.units.iter().map(|u| format!("{} resampled by {}", u.group, u.unit)).collect();
     doc.push(Block::Paragraph(format!(
-        "Groups: {}. Ratio = group median / baseline median of ms per forward; {:.0}% bootstrap interval on the ratio of medians; significant when the interval excludes 1 and the change exceeds {:.0}%.",
+        "Groups: {}. Ratio = group median / baseline median of ms per forward; {:.0}% bootstrap interval on the ratio of medians ({}; whole traces when both sides have at least 3); significant when the interval excludes 1 and the change exceeds {:.0}%.",
         groups.join("; "),
         c.level * 100.0,
+        units.join(", "),
         c.noise * 100.0
     )));
     let mut t = Table::new(&["Component", "Group", "baseline (ms)", "group (ms)", "ratio", "interval", "significant"]).left(&[1, 6]);
