@@ -21,8 +21,10 @@ pub struct SynthComponent {
     pub b_ns: f64,
     /// Quadratic term, ns per token squared.
     pub c_ns: f64,
-    /// FLOPs per invocation: `flops_per_token * L + flops_per_token2 * L^2`.
+    /// FLOPs per invocation: `flops_fixed + flops_per_token * L + flops_per_token2 * L^2`.
     pub flops_per_token: f64,
+    /// Constant FLOP term (work on the text context, independent of L).
+    pub flops_fixed: f64,
     /// Quadratic FLOP term.
     pub flops_per_token2: f64,
     /// Bytes per invocation: `bytes_fixed + bytes_per_token * L`.
@@ -40,6 +42,7 @@ impl SynthComponent {
             b_ns,
             c_ns,
             flops_per_token: 0.0,
+            flops_fixed: 0.0,
             flops_per_token2: 0.0,
             bytes_fixed: 0.0,
             bytes_per_token: 0.0,
@@ -50,6 +53,12 @@ impl SynthComponent {
     pub fn flops(mut self, per_token: f64, per_token2: f64) -> Self {
         self.flops_per_token = per_token;
         self.flops_per_token2 = per_token2;
+        self
+    }
+
+    /// Sets the constant FLOP term.
+    pub fn flops_fixed(mut self, flops: f64) -> Self {
+        self.flops_fixed = flops;
         self
     }
 
@@ -69,7 +78,7 @@ impl SynthComponent {
     /// FLOPs of one invocation at `tokens`.
     pub fn flops_at(&self, tokens: u64) -> f64 {
         let l = tokens as f64;
-        self.flops_per_token * l + self.flops_per_token2 * l * l
+        self.flops_fixed + self.flops_per_token * l + self.flops_per_token2 * l * l
     }
 
     /// Bytes of one invocation at `tokens`.
@@ -176,35 +185,46 @@ pub fn tokens_for_frames(frames: u32) -> u64 {
 pub fn lingbot_like_components() -> Vec<SynthComponent> {
     let dim = 5120.0_f64;
     let ffn = 13824.0_f64;
-    let lin = |name: &str, k: f64, n: f64, ns_per_token: f64| {
-        SynthComponent::new(name, 20_000.0, ns_per_token, 0.0).flops(2.0 * k * n, 0.0).bytes(2.0 * k * n, 2.0 * (k + n))
+    // Matmuls at 55% of a 100 TFLOP/s machine, elementwise work at 70% of 1 TB/s, plus 20 us
+    // launch overhead: times follow from the FLOP and byte counts.
+    let matmul_ns = |flops: f64| flops / 55e12 * 1e9;
+    let memory_ns = |bytes: f64| bytes / 0.7e12 * 1e9;
+    let lin = |name: &str, k: f64, n: f64| {
+        SynthComponent::new(name, 20_000.0 + memory_ns(2.0 * k * n), matmul_ns(2.0 * k * n), 0.0)
+            .flops(2.0 * k * n, 0.0)
+            .bytes(2.0 * k * n, 2.0 * (k + n))
     };
-    let elem = |name: &str, ns_per_token: f64| {
-        SynthComponent::new(name, 10_000.0, ns_per_token, 0.0).flops(8.0 * dim, 0.0).bytes(0.0, 4.0 * dim)
-    };
+    let elem = |name: &str| SynthComponent::new(name, 10_000.0, memory_ns(4.0 * dim), 0.0).flops(8.0 * dim, 0.0).bytes(0.0, 4.0 * dim);
+    let text_kv = 2.0 * 512.0 * dim * 2.0 * dim;
     vec![
-        lin("embed/patch", 144.0, dim, 0.4),
-        lin("embed/time", 256.0, dim, 2.0),
-        SynthComponent::new("embed/text", 300_000.0, 0.0, 0.0).flops(2.0 * 512.0 * 4096.0 * dim, 0.0).bytes(2.0 * 4096.0 * dim, 0.0),
-        lin("embed/camera", 1536.0, dim, 1.0),
-        elem("block/modulation", 0.15),
-        elem("block/norm1", 0.12),
-        lin("block/self_attn/qkv", dim, 3.0 * dim, 2.3),
-        elem("block/self_attn/qk_norm", 0.15),
-        elem("block/self_attn/rope", 0.3),
-        SynthComponent::new("block/self_attn/sdpa", 30_000.0, 0.2, 0.00012).flops(0.0, 4.0 * dim).bytes(0.0, 8.0 * dim),
-        lin("block/self_attn/out", dim, dim, 0.8),
-        lin("block/camera/injector", dim, 2.0 * dim, 1.6),
-        lin("block/camera/scale_shift", dim, 2.0 * dim, 1.6),
-        elem("block/cross_attn/norm3", 0.1),
-        lin("block/cross_attn/q", dim, dim, 0.8),
-        SynthComponent::new("block/cross_attn/kv", 350_000.0, 0.0, 0.0).flops(0.0, 0.0).bytes(4.0 * dim * dim, 0.0),
-        SynthComponent::new("block/cross_attn/sdpa", 20_000.0, 0.25, 0.0).flops(4.0 * 512.0 * dim, 0.0).bytes(0.0, 4.0 * dim),
-        lin("block/cross_attn/out", dim, dim, 0.8),
-        elem("block/norm2", 0.12),
-        lin("block/ffn/up", dim, ffn, 2.2),
-        lin("block/ffn/down", ffn, dim, 2.2),
-        lin("head", dim, 64.0, 0.2),
+        lin("embed/patch", 144.0, dim),
+        lin("embed/time", 256.0, dim),
+        SynthComponent::new("embed/text", 20_000.0 + matmul_ns(2.0 * 512.0 * 4096.0 * dim), 0.0, 0.0)
+            .flops_fixed(2.0 * 512.0 * 4096.0 * dim)
+            .bytes(2.0 * 4096.0 * dim, 0.0),
+        lin("embed/camera", 1536.0, dim),
+        elem("block/modulation"),
+        elem("block/norm1"),
+        lin("block/self_attn/qkv", dim, 3.0 * dim),
+        elem("block/self_attn/qk_norm"),
+        elem("block/self_attn/rope"),
+        SynthComponent::new("block/self_attn/sdpa", 30_000.0, memory_ns(8.0 * dim), matmul_ns(4.0 * dim) * 1.3)
+            .flops(0.0, 4.0 * dim)
+            .bytes(0.0, 8.0 * dim),
+        lin("block/self_attn/out", dim, dim),
+        lin("block/camera/injector", dim, 2.0 * dim),
+        lin("block/camera/scale_shift", dim, 2.0 * dim),
+        elem("block/cross_attn/norm3"),
+        lin("block/cross_attn/q", dim, dim),
+        SynthComponent::new("block/cross_attn/kv", 20_000.0 + matmul_ns(text_kv), 0.0, 0.0).flops_fixed(text_kv).bytes(4.0 * dim * dim, 0.0),
+        SynthComponent::new("block/cross_attn/sdpa", 20_000.0, matmul_ns(4.0 * 512.0 * dim) * 1.5, 0.0)
+            .flops(4.0 * 512.0 * dim, 0.0)
+            .bytes(0.0, 4.0 * dim),
+        lin("block/cross_attn/out", dim, dim),
+        elem("block/norm2"),
+        lin("block/ffn/up", dim, ffn),
+        lin("block/ffn/down", ffn, dim),
+        lin("head", dim, 64.0),
     ]
 }
 

@@ -94,7 +94,8 @@ pub struct ComponentFit {
     pub power: Option<PowerFit>,
     /// Quadratic, when at least [`MIN_POINTS`] points.
     pub poly: Option<PolyFit>,
-    /// L where `c*L^2` overtakes `b*L` (`b / c`); 0 when there is no linear term.
+    /// L where `c*L^2` overtakes `b*L` (`b / c`); 0 when there is no linear term; `None` when
+    /// the quadratic term is absent or under 1% of the time at the longest L.
     pub crossover_tokens: Option<f64>,
     /// Why there is no fit.
     pub note: Option<String>,
@@ -212,6 +213,9 @@ pub fn fit_points(name: &str, area: Area, points: Vec<(f64, f64)>) -> ComponentF
     let predicted: Vec<f64> = fit.points.iter().map(|p| poly.at(p.0)).collect();
     poly.r2 = r_squared(&y, &predicted);
     fit.poly = Some(poly);
-    fit.crossover_tokens = if poly.c > 0.0 { Some(poly.b / poly.c) } else { None };
+    // A quadratic term under 1% of the time at the longest L is fit noise: no crossover.
+    let lmax = fit.points.last().map_or(0.0, |p| p.0);
+    let material = poly.c * lmax * lmax >= 0.01 * poly.at(lmax).abs();
+    fit.crossover_tokens = if poly.c > 0.0 && material { Some(poly.b / poly.c) } else { None };
     fit
 }

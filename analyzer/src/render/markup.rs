@@ -255,7 +255,8 @@ pub fn document(report: &Report) -> Vec<Block> {
             cells.push(opt(f.poly.map(|p| p.a), |v| format!("{v:.3}")));
             cells.push(opt(f.poly.map(|p| p.b), |v| format!("{v:.3e}")));
             cells.push(opt(f.poly.map(|p| p.c), |v| format!("{v:.3e}")));
-            cells.push(opt(f.crossover_tokens, |v| format!("{v:.0}")));
+            let lmax = f.points.last().map_or(0.0, |p| p.0);
+            cells.push(opt(f.crossover_tokens, |v| if v > 10.0 * lmax { format!("> {:.0} (beyond 10x range)", 10.0 * lmax) } else { format!("{v:.0}") }));
             t.rows.push(cells);
         }
         doc.push(Block::Table(t));
