@@ -273,3 +273,19 @@ fn forward_output_has_the_latent_shape_in_every_sync_mode() {
     assert!(max_rel_err(&outputs[0], &outputs[2]) < 1e-6);
     assert!(max_rel_err(&outputs[1], &outputs[2]) < 1e-6);
 }
+
+#[test]
+fn bf16_forward_stays_bf16() {
+    // A single f32 scalar or an f32-returning activation promotes the residual stream to f32,
+    // silently turning every later matmul and attention into f32 work.
+    let config = Preset::Tiny.config();
+    let geometry = Geometry::new(5, 32, 32).unwrap();
+    let model = Model::new(config.clone(), DType::Bf16, Weights::synthetic(&config, DType::Bf16, 1).unwrap());
+    let inputs = Inputs::synthetic(&config, geometry, DType::Bf16, 2).unwrap();
+    let costs = CostModel::new(&config, geometry.tokens(), 2);
+    let mut probe = Probe::new(RunRecord::new(0, "baseline", SyncMode::None, 5, geometry.tokens()), &costs);
+    let out = model.forward(&inputs, &mut probe, &ForwardOptions::default()).unwrap();
+    assert_eq!(out.dtype(), mlx_rs::Dtype::Bfloat16);
+    let (scale, shift) = model.camera_scale_shift(0, &random(&[4, config.dim as i32], 1).as_dtype(mlx_rs::Dtype::Bfloat16).unwrap()).unwrap();
+    assert_eq!((scale.dtype(), shift.dtype()), (mlx_rs::Dtype::Bfloat16, mlx_rs::Dtype::Bfloat16));
+}

@@ -126,9 +126,20 @@ fn linear(w: &Weights, name: &str, x: &Array) -> Result<Array> {
     Ok(addmm(bias, x, weight.t(), None, None)?)
 }
 
+/// A scalar in `like`'s dtype. (An f32 scalar array would promote bf16 operands to f32, and the
+/// promotion would then spread through the residual stream to every later matmul.)
+fn scalar(v: f32, like: &Array) -> Result<Array> {
+    Ok(Array::from_f32(v).as_dtype(like.dtype())?)
+}
+
 /// `y * (1 + scale) + shift`.
 fn modulate(y: &Array, scale: &Array, shift: &Array) -> Result<Array> {
-    Ok(y.multiply(&scale.add(Array::from_f32(1.0))?)?.add(shift)?)
+    Ok(y.multiply(&scale.add(scalar(1.0, scale)?)?)?.add(shift)?)
+}
+
+/// tanh-approximated GELU in the input's dtype (mlx-rs's version returns f32 for bf16 input).
+fn gelu(x: &Array) -> Result<Array> {
+    Ok(nn::gelu_approximate(x)?.as_dtype(x.dtype())?)
 }
 
 /// `[L, dim]` -> `[1, heads, L, head_dim]`.
@@ -168,7 +179,7 @@ impl Model {
         let (e_time, e_proj) = probe.stage("embed/time", None, || self.time_embed(l))?;
         let context = probe.stage("embed/text", None, || {
             let h = linear(w, "text_embedding.0", &inputs.context)?;
-            linear(w, "text_embedding.2", &nn::gelu_approximate(&h)?)
+            linear(w, "text_embedding.2", &gelu(&h)?)
         })?;
         let camera = match &inputs.camera {
             Some(cam) => Some(probe.stage("embed/camera", None, || {
@@ -323,7 +334,7 @@ impl Model {
                 Some((up, _)) => up.forward(&y)?,
                 None => linear(w, &format!("{p}.ffn.0"), &y)?,
             };
-            Ok(nn::gelu_approximate(&h)?)
+            gelu(&h)
         })?;
         probe.stage("block/ffn/down", blk, || {
             let f = match quant {
@@ -347,7 +358,8 @@ impl Model {
         let w = &self.weights;
         let p = format!("blocks.{b}");
         let h = self.camera_hidden(b, c)?;
-        let scale = linear(w, &format!("{p}.cam_scale_layer"), &h)?.add(Array::from_f32(1.0))?;
+        let scale = linear(w, &format!("{p}.cam_scale_layer"), &h)?;
+        let scale = scale.add(scalar(1.0, &scale)?)?;
         Ok((scale, linear(w, &format!("{p}.cam_shift_layer"), &h)?))
     }
 
@@ -365,7 +377,7 @@ impl Model {
     pub fn embed_conditions(&self, inputs: &Inputs) -> Result<(Array, Option<Array>)> {
         let w = &self.weights;
         let h = linear(w, "text_embedding.0", &inputs.context)?;
-        let context = linear(w, "text_embedding.2", &nn::gelu_approximate(&h)?)?;
+        let context = linear(w, "text_embedding.2", &gelu(&h)?)?;
         let camera = match &inputs.camera {
             Some(cam) => {
                 let c = linear(w, "patch_embedding_wancamctrl", cam)?;
