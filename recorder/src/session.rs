@@ -70,11 +70,14 @@ impl Plan {
     pub fn check_memory(&self, budget: u64, budget_what: &str) -> Result<()> {
         let tokens = self.max_tokens();
         let c = &self.config;
-        let extra_per_block: u64 = self
-            .variants
-            .iter()
-            .map(|v| variants::extra_bytes_per_block(*v, c.dim as u64, c.ffn_dim as u64, tokens, c.text_len as u64, self.dtype.size()))
-            .sum();
+        // Quantized FFN copies are kept for the whole recording; per-clip caches live only while
+        // their variant runs, so only the largest counts.
+        let extra = |v: &Variant| {
+            variants::extra_bytes_per_block(*v, c.dim as u64, c.ffn_dim as u64, tokens, c.text_len as u64, self.dtype.size())
+        };
+        let quantized: u64 = self.variants.iter().filter(|v| !v.per_clip()).map(extra).sum();
+        let cached: u64 = self.variants.iter().filter(|v| v.per_clip()).map(extra).max().unwrap_or(0);
+        let extra_per_block = quantized + cached;
         let e = estimate::estimate(c, tokens, self.dtype, self.backend, extra_per_block * c.blocks as u64);
         if e.total() <= budget {
             return Ok(());
