@@ -12,6 +12,9 @@ use crate::machine::Backend;
 
 /// Runs the calibration: best of several square matmuls, best of several streaming `x + 1` passes.
 pub fn calibrate(backend: Backend, dtype: DType) -> Result<Calibration> {
+    if !backend.is_gpu() {
+        crate::blas::check_matmul()?;
+    }
     let n: i32 = match (backend.is_gpu(), dtype) {
         (true, _) => 8192,
         (false, DType::F32) => 2048,
@@ -42,7 +45,8 @@ pub fn calibrate(backend: Backend, dtype: DType) -> Result<Calibration> {
     let mut best_bw = f64::INFINITY;
     for i in 0..reps + 1 {
         let t = Instant::now();
-        let y = x.add(Array::from_f32(1.0))?;
+        // The scalar in x's dtype: an f32 scalar would promote a bf16 x and write 4-byte values.
+        let y = x.add(Array::from_f32(1.0).as_dtype(dtype.mlx())?)?;
         y.eval()?;
         let s = t.elapsed().as_secs_f64();
         if i > 0 {

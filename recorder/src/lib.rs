@@ -5,6 +5,7 @@
 //! synchronisation granularity), [`calibrate`] (this machine's ceilings), [`estimate`] (memory
 //! check), [`variants`] (optimisations under test), [`session`] (the recording loop).
 
+pub mod blas;
 pub mod calibrate;
 pub mod cli;
 pub mod config;

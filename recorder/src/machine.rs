@@ -213,6 +213,10 @@ pub fn loaded_blas() -> String {
     } else {
         // OpenBLAS first: it is the one that serves cblas_sgemm when present.
         libs.sort_by_key(|n| !n.contains("openblas"));
-        libs.join(" + ")
+        let mut s = libs.join(" + ");
+        if let Some(core) = crate::blas::openblas_core() {
+            s.push_str(&format!(" (OpenBLAS kernels: {core})"));
+        }
+        s
     }
 }

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use mlx_record::{UsageError, cli::Opt, run, session::INTERRUPTED};
 
 fn main() -> ExitCode {
+    mlx_record::blas::ensure_fast_openblas();
     let opt = Opt::parse_args();
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");
     // First Ctrl-C: finish the run in progress, keep the partial trace. Second: stop now.
