@@ -63,7 +63,7 @@ pub struct Opt {
     pub sync: Vec<SyncMode>,
 
     /// Variants to record beside the baseline, comma-separated, or `all`: baseline, ffn-q8,
-    /// ffn-q4, camera-cache, cross-kv-cache, cached.
+    /// ffn-q4, camera-cache, cross-kv-cache, cached, compiled, compiled-cached.
     #[arg(long, default_value = "baseline", value_delimiter = ',', value_parser = parse_variant_list)]
     pub variant: Vec<Vec<Variant>>,
 
@@ -167,7 +167,8 @@ impl Opt {
             }
         }
         if !config.camera {
-            variants.retain(|v| !matches!(v, Variant::CameraCache | Variant::Cached));
+            // Without camera control the caching variants reduce to the text K/V cache.
+            variants.retain(|v| !matches!(v, Variant::CameraCache));
         }
         if let Some(dir) = &self.weights {
             if !dir.is_dir() {

@@ -33,12 +33,24 @@ pub enum Variant {
     CrossKvCache,
     /// Both caches.
     Cached,
+    /// Elementwise chains compiled.
+    Compiled,
+    /// Compiled and both caches.
+    CompiledCached,
 }
 
 impl Variant {
     /// Every variant.
-    pub const ALL: [Variant; 6] =
-        [Variant::Baseline, Variant::FfnQ8, Variant::FfnQ4, Variant::CameraCache, Variant::CrossKvCache, Variant::Cached];
+    pub const ALL: [Variant; 8] = [
+        Variant::Baseline,
+        Variant::FfnQ8,
+        Variant::FfnQ4,
+        Variant::CameraCache,
+        Variant::CrossKvCache,
+        Variant::Cached,
+        Variant::Compiled,
+        Variant::CompiledCached,
+    ];
 
     /// Name on the command line and in traces.
     pub fn name(self) -> &'static str {
@@ -49,6 +61,8 @@ impl Variant {
             Variant::CameraCache => "camera-cache",
             Variant::CrossKvCache => "cross-kv-cache",
             Variant::Cached => "cached",
+            Variant::Compiled => "compiled",
+            Variant::CompiledCached => "compiled-cached",
         }
     }
 
@@ -61,11 +75,16 @@ impl Variant {
     }
 
     fn caches_camera(self) -> bool {
-        matches!(self, Variant::CameraCache | Variant::Cached)
+        matches!(self, Variant::CameraCache | Variant::Cached | Variant::CompiledCached)
     }
 
     fn caches_cross_kv(self) -> bool {
-        matches!(self, Variant::CrossKvCache | Variant::Cached)
+        matches!(self, Variant::CrossKvCache | Variant::Cached | Variant::CompiledCached)
+    }
+
+    /// Whether the variant runs compiled elementwise kernels.
+    pub fn fuses(self) -> bool {
+        matches!(self, Variant::Compiled | Variant::CompiledCached)
     }
 
     /// Whether the variant needs per-clip preparation that depends on the inputs.
@@ -109,12 +128,14 @@ pub struct Prepared {
     pub ffn_quant: Option<Vec<(QuantLinear, QuantLinear)>>,
     /// One-off costs: (name, ns, bytes kept alive).
     pub setups: Vec<(String, u64, u64)>,
+    /// Compiled elementwise kernels.
+    pub fuse: bool,
 }
 
 impl Prepared {
     /// Options for [`Model::forward`].
     pub fn options(&self) -> ForwardOptions<'_> {
-        ForwardOptions { cache: self.cache.as_ref(), ffn_quant: self.ffn_quant.as_deref() }
+        ForwardOptions { cache: self.cache.as_ref(), ffn_quant: self.ffn_quant.as_deref(), fuse: self.fuse }
     }
 }
 
@@ -135,7 +156,7 @@ pub fn quantize_ffn(model: &Model, bits: i32) -> Result<Vec<(QuantLinear, QuantL
 /// Prepares `variant` for one clip (one set of inputs). `quantized` holds FFN layers already
 /// quantized for this variant, if any.
 pub fn prepare(model: &Model, variant: Variant, inputs: &Inputs, quantized: Option<Vec<(QuantLinear, QuantLinear)>>) -> Result<Prepared> {
-    let mut prepared = Prepared { ffn_quant: quantized, ..Default::default() };
+    let mut prepared = Prepared { ffn_quant: quantized, fuse: variant.fuses(), ..Default::default() };
     if variant.quant_bits().is_some() && prepared.ffn_quant.is_none() {
         let t = Instant::now();
         let q = quantize_ffn(model, variant.quant_bits().expect("checked"))?;

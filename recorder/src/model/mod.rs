@@ -81,6 +81,8 @@ pub struct ForwardOptions<'a> {
     pub cache: Option<&'a ClipCache>,
     /// FFN weights quantized: per block, (up, down) as [`QuantLinear`]s.
     pub ffn_quant: Option<&'a [(QuantLinear, QuantLinear)]>,
+    /// Run elementwise chains (norm + modulate, RoPE, gated residuals) as compiled kernels.
+    pub fuse: bool,
 }
 
 /// A Linear layer with weights quantized by MLX (affine, per group).
@@ -137,9 +139,63 @@ fn modulate(y: &Array, scale: &Array, shift: &Array) -> Result<Array> {
     Ok(y.multiply(&scale.add(scalar(1.0, scale)?)?)?.add(shift)?)
 }
 
-/// tanh-approximated GELU in the input's dtype (mlx-rs's version returns f32 for bf16 input).
+/// tanh-approximated GELU, compiled into one kernel and kept in the input's dtype (mlx-rs's
+/// `gelu_approximate` builds f32 constants and so returns f32 for bf16 input).
 fn gelu(x: &Array) -> Result<Array> {
-    Ok(nn::gelu_approximate(x)?.as_dtype(x.dtype())?)
+    let f = |x: &Array| -> std::result::Result<Array, mlx_rs::error::Exception> {
+        let c = |v: f32| Array::from_f32(v).as_dtype(x.dtype());
+        let cube = x.multiply(x)?.multiply(x)?;
+        let inner = x.add(cube.multiply(c(0.044715)?)?)?.multiply(c((2.0 / std::f32::consts::PI).sqrt())?)?;
+        x.multiply(c(0.5)?)?.multiply(mlx_rs::ops::tanh(&inner)?.add(c(1.0)?)?)
+    };
+    let mut compiled = mlx_rs::transforms::compile::compile(f, true);
+    Ok(compiled(x)?)
+}
+
+/// Elementwise chains that MLX runs as one kernel each when compiled (the `compiled` variant);
+/// without compilation every operation is its own kernel and its own trip through memory.
+mod fused {
+    use mlx_rs::error::Exception;
+    use mlx_rs::transforms::compile::compile;
+    use mlx_rs::{Array, fast};
+
+    type R = std::result::Result<Array, Exception>;
+
+    /// LayerNorm(x) * (1 + scale) + shift.
+    pub fn norm_modulate(x: &Array, scale: &Array, shift: &Array, eps: f32) -> R {
+        let f = move |(x, scale, shift): (&Array, &Array, &Array)| -> R {
+            let one = Array::from_f32(1.0).as_dtype(scale.dtype())?;
+            fast::layer_norm(x, None, None, eps)?.multiply(scale.add(one)?)?.add(shift)
+        };
+        compile(f, false)((x, scale, shift))
+    }
+
+    /// x + y * gate.
+    pub fn gated_residual(x: &Array, y: &Array, gate: &Array) -> R {
+        let f = |(x, y, gate): (&Array, &Array, &Array)| -> R { x.add(y.multiply(gate)?) };
+        compile(f, false)((x, y, gate))
+    }
+
+    /// x * (1 + scale) + shift.
+    pub fn modulate(x: &Array, scale: &Array, shift: &Array) -> R {
+        let f = |(x, scale, shift): (&Array, &Array, &Array)| -> R {
+            let one = Array::from_f32(1.0).as_dtype(scale.dtype())?;
+            x.multiply(scale.add(one)?)?.add(shift)
+        };
+        compile(f, false)((x, scale, shift))
+    }
+
+    /// Rotation of interleaved pairs `[L, H, D/2, 2]` by (cos, sin) `[L, 1, D/2, 1]`.
+    pub fn rotate_pairs(pairs: &Array, cos: &Array, sin: &Array) -> R {
+        let f = |(pairs, cos, sin): (&Array, &Array, &Array)| -> R {
+            let parts = mlx_rs::ops::split_equal(pairs, 2, 3)?;
+            let (a, b) = (&parts[0], &parts[1]);
+            let ra = a.multiply(cos)?.subtract(b.multiply(sin)?)?;
+            let rb = a.multiply(sin)?.add(b.multiply(cos)?)?;
+            mlx_rs::ops::concatenate(&[ra, rb], 3)
+        };
+        compile(f, false)((pairs, cos, sin))
+    }
 }
 
 /// `[L, dim]` -> `[1, heads, L, head_dim]`.
@@ -265,9 +321,18 @@ impl Model {
         })?;
 
         // Self-attention.
-        let y = probe.stage("block/norm1", blk, || {
-            modulate(&fast::layer_norm(&x, None, None, eps)?, &e[1], &e[0])
-        })?;
+        let fuse = opts.fuse;
+        let norm_modulate = |x: &Array, scale: &Array, shift: &Array| -> Result<Array> {
+            if fuse {
+                Ok(fused::norm_modulate(x, scale, shift, eps)?)
+            } else {
+                modulate(&fast::layer_norm(x, None, None, eps)?, scale, shift)
+            }
+        };
+        let gated = |x: &Array, y: &Array, gate: &Array| -> Result<Array> {
+            if fuse { Ok(fused::gated_residual(x, y, gate)?) } else { Ok(x.add(y.multiply(gate)?)?) }
+        };
+        let y = probe.stage("block/norm1", blk, || norm_modulate(&x, &e[1], &e[0]))?;
         let (q, k, v) = probe.stage("block/self_attn/qkv", blk, || {
             let sa = format!("{p}.self_attn");
             Ok((linear(w, &format!("{sa}.q"), &y)?, linear(w, &format!("{sa}.k"), &y)?, linear(w, &format!("{sa}.v"), &y)?))
@@ -279,7 +344,7 @@ impl Model {
             ))
         })?;
         let (q, k) = probe.stage("block/self_attn/rope", blk, || {
-            Ok((rope::apply(&q, heads, &inputs.rope)?, rope::apply(&k, heads, &inputs.rope)?))
+            Ok((rope::apply(&q, heads, &inputs.rope, fuse)?, rope::apply(&k, heads, &inputs.rope, fuse)?))
         })?;
         let scale = 1.0 / (self.config.head_dim as f32).sqrt();
         let attn = probe.stage("block/self_attn/sdpa", blk, || {
@@ -287,7 +352,7 @@ impl Model {
             from_heads(&o)
         })?;
         let x = probe.stage("block/self_attn/out", blk, || {
-            Ok(x.add(linear(w, &format!("{p}.self_attn.o"), &attn)?.multiply(&e[2])?)?)
+            gated(&x, &linear(w, &format!("{p}.self_attn.o"), &attn)?, &e[2])
         })?;
 
         // Camera injection.
@@ -303,7 +368,7 @@ impl Model {
                     probe.stage("block/camera/scale_shift", blk, || {
                         let scale = linear(w, &format!("{p}.cam_scale_layer"), &h)?;
                         let shift = linear(w, &format!("{p}.cam_shift_layer"), &h)?;
-                        modulate(&x, &scale, &shift)
+                        if fuse { Ok(fused::modulate(&x, &scale, &shift)?) } else { modulate(&x, &scale, &shift) }
                     })?
                 }
             },
@@ -327,7 +392,7 @@ impl Model {
         let x = probe.stage("block/cross_attn/out", blk, || Ok(x.add(linear(w, &format!("{p}.cross_attn.o"), &attn)?)?))?;
 
         // Feed-forward.
-        let y = probe.stage("block/norm2", blk, || modulate(&fast::layer_norm(&x, None, None, eps)?, &e[4], &e[3]))?;
+        let y = probe.stage("block/norm2", blk, || norm_modulate(&x, &e[4], &e[3]))?;
         let quant = opts.ffn_quant.map(|q| &q[b as usize]);
         let h = probe.stage("block/ffn/up", blk, || {
             let h = match quant {
@@ -341,7 +406,7 @@ impl Model {
                 Some((_, down)) => down.forward(&h)?,
                 None => linear(w, &format!("{p}.ffn.2"), &h)?,
             };
-            Ok(x.add(f.multiply(&e[5])?)?)
+            gated(&x, &f, &e[5])
         })
     }
 

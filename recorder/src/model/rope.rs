@@ -50,11 +50,16 @@ pub fn rope_tables(head_dim: u32, grid: [u32; 3], dtype: DType) -> Result<(Array
     Ok((cos, sin))
 }
 
-/// Rotates `[L, dim]` queries or keys and returns `[1, heads, L, head_dim]`.
-pub fn apply(x: &Array, heads: i32, (cos, sin): &(Array, Array)) -> Result<Array> {
+/// Rotates `[L, dim]` queries or keys and returns `[1, heads, L, head_dim]`; `fuse` runs the
+/// rotation as one compiled kernel.
+pub fn apply(x: &Array, heads: i32, (cos, sin): &(Array, Array), fuse: bool) -> Result<Array> {
     let l = x.shape()[0];
     let hd = x.shape()[1] / heads;
     let pairs = x.reshape(&[l, heads, hd / 2, 2])?;
+    if fuse {
+        let rotated = super::fused::rotate_pairs(&pairs, cos, sin)?.reshape(&[1, l, heads, hd])?;
+        return Ok(rotated.transpose_axes(&[0, 2, 1, 3])?);
+    }
     let parts = split(&pairs, 2, 3)?;
     let (a, b) = (&parts[0], &parts[1]);
     let ra = a.multiply(cos)?.subtract(b.multiply(sin)?)?;
