@@ -89,6 +89,13 @@ pub struct AnalysisArgs {
     /// Include warm-up runs.
     #[arg(long)]
     pub include_warmup: bool,
+    /// Variant shown by the ranking, tree, scaling, overhead and memory sections (default:
+    /// `baseline` when the traces hold it, else every run).
+    #[arg(long, value_name = "NAME")]
+    pub variant: Option<String>,
+    /// Report title (first heading).
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
 }
 
 /// Exports of the loaded events.
@@ -154,6 +161,8 @@ impl Opt {
                 threads: self.threads,
                 ..CompareOptions::default()
             }),
+            variant: self.analysis.variant.clone(),
+            title: self.analysis.title.clone(),
         }
     }
 

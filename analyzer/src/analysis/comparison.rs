@@ -47,18 +47,23 @@ pub struct Comparison {
     pub key: String,
     /// Baseline group.
     pub baseline: String,
-    /// Frame count compared.
+    /// Frame count compared: the largest one every group shares with the baseline, else the
+    /// largest of the per-group frame counts (see [`GroupInfo::frames`]).
     pub frames: u32,
     /// Noise threshold used.
     pub noise: f64,
     /// Interval level.
     pub level: f64,
+    /// Whether block components are compared per block (the groups run different block counts).
+    pub per_block: bool,
     /// Groups with their sizes.
     pub groups: Vec<GroupInfo>,
     /// Sampling unit of the bootstrap per compared group.
     pub units: Vec<GroupUnit>,
     /// Rows: per group (other than the baseline) and component.
     pub rows: Vec<CompareRow>,
+    /// Fused forward per group and frame count against the baseline at the same frame count.
+    pub forward: Vec<ForwardRow>,
     /// Variant details (grouping by `variant` only).
     pub variants: Vec<VariantSummary>,
 }
@@ -82,8 +87,10 @@ pub struct GroupInfo {
     pub value: String,
     /// Traces.
     pub traces: usize,
-    /// Runs at the compared frame count.
+    /// Runs at the group's compared frame count.
     pub runs: usize,
+    /// Frame count its components are compared at (largest shared with the baseline).
+    pub frames: Option<u32>,
 }
 
 /// One component of one group against the baseline.
@@ -95,9 +102,11 @@ pub struct CompareRow {
     pub component: String,
     /// Area.
     pub area: Area,
-    /// Baseline median, ms per forward.
+    /// Frame count compared.
+    pub frames: u32,
+    /// Baseline median, ms per forward (per block for block components when per_block).
     pub baseline_ms: f64,
-    /// Group median, ms per forward.
+    /// Group median, same unit.
     pub group_ms: f64,
     /// group / baseline (2: twice as slow).
     pub ratio: f64,
@@ -113,23 +122,88 @@ pub struct CompareRow {
     pub significant: bool,
 }
 
+/// The fused (`none`-synced) forward of one group at one frame count against the baseline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ForwardRow {
+    /// Group.
+    pub group: String,
+    /// Frames.
+    pub frames: u32,
+    /// Tokens (median over the group's runs).
+    pub tokens: u64,
+    /// Baseline median, ms.
+    pub baseline_ms: f64,
+    /// Group median, ms.
+    pub group_ms: f64,
+    /// baseline / group (2: twice as fast).
+    pub speedup: f64,
+    /// Interval of the speedup, lower end.
+    pub low: f64,
+    /// Upper end.
+    pub high: f64,
+    /// Baseline runs.
+    pub n_baseline: usize,
+    /// Group runs.
+    pub n_group: usize,
+    /// Interval excludes 1 and |speedup - 1| > noise.
+    pub significant: bool,
+    /// Variant details (grouping by `variant` only).
+    pub variant: Option<VariantFrames>,
+}
+
+/// A variant at one frame count: what it costs and saves per clip.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VariantFrames {
+    /// baseline - variant fused forward, ms.
+    pub saving_ms_per_forward: f64,
+    /// One-off setup cost, ms (per setup name: the records at this frame count, else all of
+    /// the variant's records of that name; median over traces; summed over names).
+    pub setup_ms: f64,
+    /// Memory the setup results keep alive, bytes (same selection, summed).
+    pub setup_memory_bytes: f64,
+    /// Median peak memory of the variant's fused runs minus the baseline's, bytes.
+    pub peak_delta_bytes: Option<f64>,
+    /// `80 * saving - setup`, ms per clip.
+    pub saving_ms_per_clip: f64,
+    /// Largest max_rel drift of the variant's runs at this frame count.
+    pub drift_max_rel: Option<f64>,
+    /// Median mean_rel drift.
+    pub drift_mean_rel: Option<f64>,
+}
+
 /// A variant against the baseline variant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VariantSummary {
     /// Variant.
     pub variant: String,
-    /// Median max relative drift.
+    /// Frame count of the summary (the group's compared frame count).
+    pub frames: u32,
+    /// Tokens at that frame count.
+    pub tokens: u64,
+    /// Largest max relative drift over the variant's runs (all frame counts).
     pub drift_max_rel: Option<f64>,
     /// Median mean relative drift.
     pub drift_mean_rel: Option<f64>,
     /// Baseline fused forward / variant fused forward.
     pub speedup: Option<f64>,
+    /// Interval of the speedup (low, high).
+    pub speedup_interval: Option<(f64, f64)>,
+    /// Speedup interval excludes 1 and the change exceeds the noise threshold.
+    pub significant: bool,
     /// Fused forward saved per forward, ms.
     pub saving_ms_per_forward: Option<f64>,
     /// One-off setup cost per clip, ms.
     pub setup_ms: f64,
+    /// Memory kept alive by the setup results, bytes.
+    pub setup_memory_bytes: f64,
+    /// Setup names paid.
+    pub setups: Vec<String>,
     /// `80 * saving - setup`, ms per clip.
     pub saving_ms_per_clip: Option<f64>,
+    /// Components the baseline runs that the variant's component-synced runs never run.
+    pub removed: Vec<String>,
+    /// Components the variant runs that the baseline does not.
+    pub added: Vec<String>,
 }
 
 /// Group value of every run for `key`: `variant`, `sync` and `frames` are read from the run,
@@ -145,6 +219,10 @@ pub fn run_groups(facts: &Facts, key: &str, trace_values: Option<&[String]>) -> 
             _ => trace_values.and_then(|v| v.get(r.trace_id as usize)).cloned().unwrap_or_else(|| "(none)".into()),
         })
         .collect()
+}
+
+fn seed_of(parts: &[&str]) -> u64 {
+    parts.iter().flat_map(|p| p.bytes().chain(std::iter::once(0))).fold(0xcbf2_9ce4_8422_2325u64, |h, c| (h ^ c as u64).wrapping_mul(0x100_0000_01b3))
 }
 
 /// Compares the groups given by `groups` (one value per run of `facts`). Errors are messages
@@ -167,41 +245,76 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
         None => values[0].clone(),
     };
     let in_group = |g: &str| -> Vec<&RunFacts> { facts.runs.iter().zip(groups).filter(|(_, v)| *v == g).map(|(r, _)| r).collect() };
-    let frames = match options.frames {
-        Some(f) => f,
-        None => {
-            let mut common: Option<Vec<u32>> = None;
-            for v in &values {
-                let mut f: Vec<u32> = in_group(v).iter().map(|r| r.frames).collect();
-                f.sort_unstable();
-                f.dedup();
-                common = Some(match common {
-                    None => f,
-                    Some(c) => c.into_iter().filter(|x| f.contains(x)).collect(),
-                });
-            }
-            *common.unwrap_or_default().iter().max().ok_or("the groups share no frame count; pass --frames")?
+    let frames_of = |g: &str| -> Vec<u32> {
+        let mut f: Vec<u32> = in_group(g).iter().map(|r| r.frames).collect();
+        f.sort_unstable();
+        f.dedup();
+        f
+    };
+    let base_frames = frames_of(&baseline);
+    // Per group: the frame count its components are compared at.
+    let group_frames: Vec<(String, Option<u32>)> = values
+        .iter()
+        .map(|v| {
+            let f = match options.frames {
+                Some(f) => frames_of(v).contains(&f).then_some(f),
+                None if *v == baseline => base_frames.last().copied(),
+                None => frames_of(v).into_iter().filter(|x| base_frames.contains(x)).max(),
+            };
+            (v.clone(), f)
+        })
+        .collect();
+    let frames_for = |g: &str| group_frames.iter().find(|(v, _)| v == g).and_then(|(_, f)| *f);
+    if values.iter().filter(|v| **v != baseline).all(|v| frames_for(v).is_none()) {
+        return Err(match options.frames {
+            Some(f) => format!("--frames {f}: no group other than the baseline has runs at {f} frames"),
+            None => "the groups share no frame count with the baseline; pass --frames".into(),
+        });
+    }
+    let frames = {
+        let mut common: Option<Vec<u32>> = None;
+        for v in &values {
+            let f = frames_of(v);
+            common = Some(match common {
+                None => f,
+                Some(c) => c.into_iter().filter(|x| f.contains(x)).collect(),
+            });
         }
+        match options.frames {
+            Some(f) => f,
+            None => common.unwrap_or_default().into_iter().max().unwrap_or_else(|| {
+                values.iter().filter(|v| **v != baseline).filter_map(|v| frames_for(v)).max().unwrap_or(0)
+            }),
+        }
+    };
+    // Different block counts (e.g. a 2-block CPU run against a 40-block GPU run): block
+    // components are compared per block.
+    let per_block = {
+        let mut b: Vec<u32> = facts.runs.iter().map(|r| facts.blocks_of(r)).collect();
+        b.sort_unstable();
+        b.dedup();
+        b.len() > 1
     };
 
     // Samples per group: ms per forward of each component, and of the fused forward. With at
     // least MIN_TRACES traces on both sides the sampling unit is the trace (median of its runs):
     // runs of one recording share its conditions, so resampling them alone would understate
     // the spread between recordings.
-    let by_group: Vec<(String, Vec<&RunFacts>)> =
-        values.iter().map(|v| (v.clone(), in_group(v).into_iter().filter(|r| r.frames == frames).collect())).collect();
-    let group_runs = |g: &str| by_group.iter().find(|(v, _)| v == g).map_or(&[][..], |(_, r)| r.as_slice());
-    let traces_of = |g: &str| {
-        let mut t: Vec<u32> = group_runs(g).iter().map(|r| r.trace_id).collect();
+    let group_runs = |g: &str, f: u32| -> Vec<&RunFacts> { in_group(g).into_iter().filter(|r| r.frames == f).collect() };
+    let traces_of = |g: &str, f: u32| {
+        let mut t: Vec<u32> = group_runs(g, f).iter().map(|r| r.trace_id).collect();
         t.sort_unstable();
         t.dedup();
         t.len()
     };
-    let samples_unit = |g: &str, comp: Option<u32>, per_trace: bool| -> Vec<f64> {
-        let mut pairs: Vec<(u32, f64)> = group_runs(g)
+    let samples_unit = |g: &str, f: u32, comp: Option<u32>, per_trace: bool| -> Vec<f64> {
+        let mut pairs: Vec<(u32, f64)> = group_runs(g, f)
             .iter()
             .filter_map(|r| match comp {
-                Some(id) if r.sync == SyncMode::Component => r.comp(id).map(|c| (r.trace_id, c.total_ns / 1e6)),
+                Some(id) if r.sync == SyncMode::Component => r.comp(id).map(|c| {
+                    let scale = if per_block && facts.areas[id as usize] == Area::Blocks { facts.blocks_of(r).max(1) as f64 } else { 1.0 };
+                    (r.trace_id, c.total_ns / 1e6 / scale)
+                }),
                 None if r.sync == SyncMode::None => Some((r.trace_id, r.forward_ns / 1e6)),
                 _ => None,
             })
@@ -212,26 +325,74 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
         pairs.chunk_by(|a, b| a.0 == b.0).filter_map(|c| median(&c.iter().map(|p| p.1).collect::<Vec<_>>())).collect()
     };
-    let samples = |g: &str, comp: Option<u32>| samples_unit(g, comp, false);
-    let mut jobs: Vec<(String, String, Area, Vec<f64>, Vec<f64>)> = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
     let mut units = Vec::new();
     for g in values.iter().filter(|v| **v != baseline) {
-        let per_trace = traces_of(&baseline) >= MIN_TRACES && traces_of(g) >= MIN_TRACES;
+        let Some(f) = frames_for(g) else { continue };
+        let per_trace = traces_of(&baseline, f) >= MIN_TRACES && traces_of(g, f) >= MIN_TRACES;
         units.push(GroupUnit { group: g.clone(), unit: if per_trace { "trace" } else { "run" }.into() });
-        let b = samples_unit(&baseline, None, per_trace);
-        let s = samples_unit(g, None, per_trace);
+        let b = samples_unit(&baseline, f, None, per_trace);
+        let s = samples_unit(g, f, None, per_trace);
         if !b.is_empty() && !s.is_empty() {
-            jobs.push((g.clone(), FORWARD_ROW.into(), Area::Overhead, b, s));
+            jobs.push((g.clone(), FORWARD_ROW.into(), Area::Overhead, f, b, s));
         }
         for (id, name) in facts.names.iter().enumerate() {
-            let b = samples_unit(&baseline, Some(id as u32), per_trace);
-            let s = samples_unit(g, Some(id as u32), per_trace);
+            let b = samples_unit(&baseline, f, Some(id as u32), per_trace);
+            let s = samples_unit(g, f, Some(id as u32), per_trace);
             if !b.is_empty() && !s.is_empty() {
-                jobs.push((g.clone(), name.clone(), facts.areas[id], b, s));
+                jobs.push((g.clone(), name.clone(), facts.areas[id], f, b, s));
             }
         }
     }
     let rows = run_bootstraps(jobs, options);
+
+    // The fused forward at every frame count a group shares with the baseline.
+    let mut forward = Vec::new();
+    for g in values.iter().filter(|v| **v != baseline) {
+        for f in frames_of(g).into_iter().filter(|x| base_frames.contains(x)) {
+            let b = samples_unit(&baseline, f, None, false);
+            let s = samples_unit(g, f, None, false);
+            let (Some(mb), Some(ms)) = (median(&b), median(&s)) else { continue };
+            let Some(ci) = bootstrap_median_ratio(&s, &b, options.resamples, options.level, seed_of(&[g, FORWARD_ROW, &f.to_string()])) else {
+                continue;
+            };
+            let tokens = median(&group_runs(g, f).iter().map(|r| r.tokens as f64).collect::<Vec<_>>()).unwrap_or(0.0).round() as u64;
+            let variant = (options.key == "variant").then(|| {
+                let runs = group_runs(g, f);
+                let dmax: Vec<f64> = runs.iter().filter_map(|r| r.drift.map(|d| d.0)).collect();
+                let dmean: Vec<f64> = runs.iter().filter_map(|r| r.drift.map(|d| d.1)).collect();
+                let (setup_ms, setup_memory_bytes, _) = setup_cost(facts, g, f);
+                let peak = |v: &str| median(&group_runs(v, f).iter().filter(|r| r.sync == SyncMode::None).map(|r| r.peak_memory_bytes as f64).collect::<Vec<_>>());
+                let saving = mb - ms;
+                VariantFrames {
+                    saving_ms_per_forward: saving,
+                    setup_ms,
+                    setup_memory_bytes,
+                    peak_delta_bytes: match (peak(g), peak(&baseline)) {
+                        (Some(a), Some(b)) => Some(a - b),
+                        _ => None,
+                    },
+                    saving_ms_per_clip: FORWARDS_PER_CLIP * saving - setup_ms,
+                    drift_max_rel: dmax.iter().copied().reduce(f64::max),
+                    drift_mean_rel: median(&dmean),
+                }
+            });
+            forward.push(ForwardRow {
+                group: g.clone(),
+                frames: f,
+                tokens,
+                baseline_ms: mb,
+                group_ms: ms,
+                speedup: ci.ratio,
+                low: ci.low,
+                high: ci.high,
+                n_baseline: b.len(),
+                n_group: s.len(),
+                significant: (ci.low > 1.0 || ci.high < 1.0) && (ci.ratio - 1.0).abs() > options.noise,
+                variant,
+            });
+        }
+    }
 
     let groups_info = values
         .iter()
@@ -240,38 +401,53 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
             let mut traces: Vec<u32> = runs.iter().map(|r| r.trace_id).collect();
             traces.sort_unstable();
             traces.dedup();
-            GroupInfo { value: v.clone(), traces: traces.len(), runs: runs.iter().filter(|r| r.frames == frames).count() }
+            let f = frames_for(v);
+            GroupInfo { value: v.clone(), traces: traces.len(), runs: runs.iter().filter(|r| Some(r.frames) == f).count(), frames: f }
         })
         .collect();
 
     let variants = if options.key == "variant" {
-        let fused = |g: &str| median(&samples(g, None));
-        let base = fused(&baseline);
+        let comps_of = |g: &str| -> Vec<u32> {
+            let mut c: Vec<u32> = in_group(g).iter().filter(|r| r.sync == SyncMode::Component).flat_map(|r| r.comps.iter().map(|c| c.component)).collect();
+            c.sort_unstable();
+            c.dedup();
+            c
+        };
+        let base_comps = comps_of(&baseline);
         values
             .iter()
             .filter(|v| **v != baseline)
-            .map(|v| {
+            .filter_map(|v| {
+                let f = frames_for(v)?;
                 let runs = in_group(v);
                 let dmax: Vec<f64> = runs.iter().filter_map(|r| r.drift.map(|d| d.0)).collect();
                 let dmean: Vec<f64> = runs.iter().filter_map(|r| r.drift.map(|d| d.1)).collect();
-                let setup_ms = setup_cost_ms(facts, v, frames);
-                let this = fused(v);
-                let saving = match (base, this) {
-                    (Some(b), Some(t)) => Some(b - t),
-                    _ => None,
-                };
-                VariantSummary {
+                let (setup_ms, setup_memory_bytes, setups) = setup_cost(facts, v, f);
+                let fw = forward.iter().find(|r| r.group == *v && r.frames == f);
+                let this = comps_of(v);
+                let has_synced = !this.is_empty();
+                let name = |id: &u32| facts.names[*id as usize].clone();
+                let saving = fw.map(|r| r.baseline_ms - r.group_ms);
+                Some(VariantSummary {
                     variant: v.clone(),
-                    drift_max_rel: median(&dmax),
+                    frames: f,
+                    tokens: fw.map_or_else(
+                        || median(&group_runs(v, f).iter().map(|r| r.tokens as f64).collect::<Vec<_>>()).unwrap_or(0.0).round() as u64,
+                        |r| r.tokens,
+                    ),
+                    drift_max_rel: dmax.iter().copied().reduce(f64::max),
                     drift_mean_rel: median(&dmean),
-                    speedup: match (base, this) {
-                        (Some(b), Some(t)) if t > 0.0 => Some(b / t),
-                        _ => None,
-                    },
+                    speedup: fw.map(|r| r.speedup),
+                    speedup_interval: fw.map(|r| (r.low, r.high)),
+                    significant: fw.is_some_and(|r| r.significant),
                     saving_ms_per_forward: saving,
                     setup_ms,
+                    setup_memory_bytes,
+                    setups,
                     saving_ms_per_clip: saving.map(|s| FORWARDS_PER_CLIP * s - setup_ms),
-                }
+                    removed: if has_synced { base_comps.iter().filter(|c| !this.contains(c)).map(name).collect() } else { Vec::new() },
+                    added: this.iter().filter(|c| !base_comps.contains(c)).map(name).collect(),
+                })
             })
             .collect()
     } else {
@@ -283,46 +459,50 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
         frames,
         noise: options.noise,
         level: options.level,
+        per_block,
         groups: groups_info,
         units,
         rows,
+        forward,
         variants,
     })
 }
 
-/// Setup cost of a variant at a frame count: per setup name the median over traces, summed.
-fn setup_cost_ms(facts: &Facts, variant: &str, frames: u32) -> f64 {
-    let mut names: Vec<&str> = facts.setups.iter().filter(|s| s.variant == variant && s.frames == frames).map(|s| s.name.as_str()).collect();
+/// Setup cost of a variant at a frame count: (ms, bytes kept alive, setup names). Per setup
+/// name, the records at this frame count, else (for costs recorded once, such as quantizing
+/// weights) all of the variant's records of that name; the median over records; summed over
+/// names.
+pub fn setup_cost(facts: &Facts, variant: &str, frames: u32) -> (f64, f64, Vec<String>) {
+    let mut names: Vec<&str> = facts.setups.iter().filter(|s| s.variant == variant).map(|s| s.name.as_str()).collect();
     names.sort_unstable();
     names.dedup();
-    names
-        .into_iter()
-        .map(|n| {
-            let d: Vec<f64> = facts
-                .setups
-                .iter()
-                .filter(|s| s.variant == variant && s.frames == frames && s.name == n)
-                .map(|s| s.duration_ns / 1e6)
-                .collect();
-            median(&d).unwrap_or(0.0)
-        })
-        .sum()
+    let mut ms = 0.0;
+    let mut bytes = 0.0;
+    for n in &names {
+        let of_name: Vec<_> = facts.setups.iter().filter(|s| s.variant == variant && s.name == *n).collect();
+        let here: Vec<_> = of_name.iter().filter(|s| s.frames == frames).collect();
+        let pick: Vec<_> = if here.is_empty() { of_name.iter().collect() } else { here };
+        ms += median(&pick.iter().map(|s| s.duration_ns / 1e6).collect::<Vec<_>>()).unwrap_or(0.0);
+        bytes += median(&pick.iter().map(|s| s.memory_bytes as f64).collect::<Vec<_>>()).unwrap_or(0.0);
+    }
+    (ms, bytes, names.into_iter().map(str::to_string).collect())
 }
 
-type Job = (String, String, Area, Vec<f64>, Vec<f64>);
+type Job = (String, String, Area, u32, Vec<f64>, Vec<f64>);
 
 fn run_bootstraps(jobs: Vec<Job>, options: &CompareOptions) -> Vec<CompareRow> {
     let threads = if options.threads == 0 { std::thread::available_parallelism().map_or(1, |p| p.get()) } else { options.threads }
         .clamp(1, jobs.len().max(1));
     let one = |job: &Job| -> Option<CompareRow> {
-        let (group, component, area, b, s) = job;
-        let seed = component.bytes().chain(group.bytes()).fold(0xcbf2_9ce4_8422_2325u64, |h, c| (h ^ c as u64).wrapping_mul(0x100_0000_01b3));
+        let (group, component, area, frames, b, s) = job;
+        let seed = seed_of(&[component, group]);
         let ci = bootstrap_median_ratio(b, s, options.resamples, options.level, seed)?;
         let significant = (ci.low > 1.0 || ci.high < 1.0) && (ci.ratio - 1.0).abs() > options.noise;
         Some(CompareRow {
             group: group.clone(),
             component: component.clone(),
             area: *area,
+            frames: *frames,
             baseline_ms: median(b)?,
             group_ms: median(s)?,
             ratio: ci.ratio,

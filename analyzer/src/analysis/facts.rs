@@ -119,6 +119,8 @@ pub struct SetupFacts {
     pub frames: u32,
     /// Wall time, ns.
     pub duration_ns: f64,
+    /// Memory its result keeps alive, bytes.
+    pub memory_bytes: u64,
 }
 
 /// Per-run component totals of everything loaded.
@@ -207,13 +209,17 @@ impl Facts {
             let name = ds.setups.column("name")?.str()?;
             let frames = ds.setups.column("frames")?.u32()?;
             let duration = ds.setups.column("duration_ns")?.u64()?;
-            for ((((t, v), n), f), d) in trace.iter().zip(variant.iter()).zip(name.iter()).zip(frames.iter()).zip(duration.iter()) {
+            let memory = ds.setups.column("memory_bytes")?.u64()?;
+            for (((((t, v), n), f), d), m) in
+                trace.iter().zip(variant.iter()).zip(name.iter()).zip(frames.iter()).zip(duration.iter()).zip(memory.iter())
+            {
                 setups.push(SetupFacts {
                     trace_id: t.unwrap_or(0),
                     variant: v.unwrap_or("").to_string(),
                     name: n.unwrap_or("").to_string(),
                     frames: f.unwrap_or(0),
                     duration_ns: d.unwrap_or(0) as f64,
+                    memory_bytes: m.unwrap_or(0),
                 });
             }
         }
@@ -275,6 +281,25 @@ impl Facts {
         }
         let seen = run.comps.iter().map(|c| c.max_block).max().unwrap_or(-1);
         (seen + 1).max(0) as u32
+    }
+
+    /// Only the runs of one variant (setups of every variant are kept).
+    pub fn only_variant(&self, variant: &str) -> Facts {
+        Facts {
+            names: self.names.clone(),
+            areas: self.areas.clone(),
+            traces: self.traces.clone(),
+            runs: self.runs.iter().filter(|r| r.variant == variant).cloned().collect(),
+            setups: self.setups.clone(),
+        }
+    }
+
+    /// Distinct variant names, sorted.
+    pub fn variants(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.runs.iter().map(|r| r.variant.clone()).collect();
+        v.sort();
+        v.dedup();
+        v
     }
 
     /// The id of a name.

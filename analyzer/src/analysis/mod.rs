@@ -8,6 +8,7 @@ pub mod overhead;
 pub mod ranking;
 pub mod recommend;
 pub mod scaling;
+pub mod seed;
 pub mod stats;
 pub mod tree;
 
@@ -27,7 +28,15 @@ pub struct AnalyzeOptions {
     pub frames: Option<u32>,
     /// Comparison, when grouping by a key.
     pub compare: Option<comparison::CompareOptions>,
+    /// Variant of the single-variant analyses (ranking, tree, scaling, overhead, memory);
+    /// default: `baseline` when the traces hold it, else every run.
+    pub variant: Option<String>,
+    /// Report title (default: `MLX forward pass profile`).
+    pub title: Option<String>,
 }
+
+/// Default report title.
+pub const DEFAULT_TITLE: &str = "MLX forward pass profile";
 
 /// Where the data came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -50,11 +59,17 @@ pub struct Inputs {
     pub setups: Vec<String>,
     /// Rollup used.
     pub rollup: Rollup,
+    /// Variant shown by the single-variant analyses (`None`: all runs).
+    pub variant: Option<String>,
+    /// Every variant in the traces, sorted.
+    pub variants: Vec<String>,
 }
 
 /// Every analysis of one invocation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
+    /// Title.
+    pub title: String,
     /// Inputs.
     pub inputs: Inputs,
     /// Ranking (absent without component-synced runs).
@@ -69,6 +84,10 @@ pub struct Report {
     pub memory: memory::Memory,
     /// Comparison, when asked for.
     pub comparison: Option<comparison::Comparison>,
+    /// Variants against `baseline`, whenever the traces hold a baseline and other variants.
+    pub variants: Option<comparison::Comparison>,
+    /// The seed report's claims against this data.
+    pub seed_claims: seed::SeedClaims,
     /// Recommendations, largest saving first.
     pub recommendations: Vec<recommend::Recommendation>,
 }
@@ -80,7 +99,23 @@ pub fn analyze(ds: &Dataset, options: &AnalyzeOptions) -> Result<Report> {
 }
 
 /// Runs every analysis on facts already read from `ds`.
-pub fn analyze_facts(ds: &Dataset, fine: &Facts, options: &AnalyzeOptions) -> Result<Report> {
+pub fn analyze_facts(ds: &Dataset, all: &Facts, options: &AnalyzeOptions) -> Result<Report> {
+    let variants = all.variants();
+    let shown = match &options.variant {
+        Some(v) if variants.contains(v) => Some(v.clone()),
+        Some(v) => return Err(Error::Invalid(format!("--variant {v:?}: no run has this variant; variants: {}", variants.join(", ")))),
+        None if variants.iter().any(|v| v == "baseline") && variants.len() > 1 => Some("baseline".to_string()),
+        None if variants.len() == 1 => Some(variants[0].clone()),
+        None => None,
+    };
+    let fine_owned;
+    let fine = match &shown {
+        Some(v) if variants.len() > 1 => {
+            fine_owned = all.only_variant(v);
+            &fine_owned
+        }
+        _ => all,
+    };
     let facts = fine.rolled_up(options.rollup);
     if let Some(f) = options.frames {
         if !facts.runs.iter().any(|r| r.frames == f) {
@@ -92,20 +127,49 @@ pub fn analyze_facts(ds: &Dataset, fine: &Facts, options: &AnalyzeOptions) -> Re
     let scaling = scaling::scaling(&facts);
     let overhead = overhead::overhead(&facts);
     let memory = memory::memory(&facts);
+    // Variants against the baseline, from every run (the fine names, whatever the rollup).
+    let variant_comparison = if variants.len() > 1 && variants.iter().any(|v| v == "baseline") {
+        let base = options.compare.clone().unwrap_or_default();
+        let opts = comparison::CompareOptions { key: "variant".into(), baseline: None, frames: None, ..base };
+        let groups = comparison::run_groups(all, "variant", None);
+        comparison::compare(all, &groups, &opts).ok()
+    } else {
+        None
+    };
     let comparison = match &options.compare {
+        // Grouped by variant: every run, in the chosen rollup.
+        Some(c) if c.key == "variant" => Some(compare(ds, &all.rolled_up(options.rollup), c)?),
+        // Grouped by anything else: the shown variant's runs only.
         Some(c) => Some(compare(ds, &facts, c)?),
         None => None,
     };
     // Recommendations always look at the fine components (the buckets blur bound and caching).
     let fine_ranking = if options.rollup == Rollup::Fine { ranking.clone() } else { ranking::rank(fine, options.frames) };
     let fine_scaling = if options.rollup == Rollup::Fine { None } else { Some(scaling::scaling(fine)) };
-    let recommendations = recommend::recommend(
+    let recommendations = recommend::recommend_measured(
         fine_ranking.as_ref(),
         Some(fine_scaling.as_ref().unwrap_or(&scaling)),
         Some(&overhead),
-        comparison.as_ref(),
+        comparison.as_ref().filter(|c| c.key != "variant"),
+        variant_comparison.as_ref(),
     );
-    Ok(Report { inputs: inputs(ds, &facts, options.rollup), ranking, distribution, scaling, overhead, memory, comparison, recommendations })
+    let seed_claims = seed::seed_claims(fine);
+    let mut inputs = inputs(ds, &facts, options.rollup);
+    inputs.variant = shown;
+    inputs.variants = variants;
+    Ok(Report {
+        title: options.title.clone().unwrap_or_else(|| DEFAULT_TITLE.to_string()),
+        inputs,
+        ranking,
+        distribution,
+        scaling,
+        overhead,
+        memory,
+        comparison,
+        variants: variant_comparison,
+        recommendations,
+        seed_claims,
+    })
 }
 
 /// Compares groups of runs by a metadata key.
@@ -126,13 +190,13 @@ fn inputs(ds: &Dataset, facts: &Facts, rollup: Rollup) -> Inputs {
         v
     };
     Inputs {
-        files: ds.trace_info.iter().map(|t| t.file.clone()).collect(),
-        skipped: ds.skipped.clone(),
-        warnings: ds.warnings.clone(),
+        files: ds.trace_info.iter().map(|t| base_name(&t.file)).collect(),
+        skipped: ds.skipped.iter().map(|s| Skipped { file: base_name(&s.file), reason: strip_dirs(&s.reason) }).collect(),
+        warnings: ds.warnings.iter().map(|w| strip_dirs(w)).collect(),
         runs: facts.runs.len(),
         events: ds.event_count(),
         machines: distinct(ds.trace_info.iter().map(|t| crate::load::machine_of(&t.metadata)).collect()),
-        commands: distinct(ds.trace_info.iter().map(|t| t.metadata.command_line.clone()).collect()),
+        commands: distinct(ds.trace_info.iter().map(|t| strip_dirs(&t.metadata.command_line)).collect()),
         setups: distinct(
             ds.trace_info
                 .iter()
@@ -140,5 +204,27 @@ fn inputs(ds: &Dataset, facts: &Facts, rollup: Rollup) -> Inputs {
                 .collect(),
         ),
         rollup,
+        variant: None,
+        variants: Vec::new(),
     }
+}
+
+/// The last path component of a file name (reports name files without their directories, so
+/// they read the same wherever the traces lie).
+pub fn base_name(file: &str) -> String {
+    file.rsplit(['/', '\\']).next().unwrap_or(file).to_string()
+}
+
+/// Every whitespace-separated word that is a path (holds a `/`) reduced to its last component,
+/// e.g. `./mlx-record --out /data/x.msgpack:` -> `mlx-record --out x.msgpack:`. Words such as
+/// component names (`block/ffn/up`) are paths too by this rule, so it is only applied to file
+/// names, warnings and recorder command lines.
+pub fn strip_dirs(text: &str) -> String {
+    text.split(' ')
+        .map(|w| {
+            let looks_like_path = w.starts_with('/') || w.starts_with("./") || w.starts_with("../") || w.starts_with('~') || w.contains(".msgpack");
+            if looks_like_path && w.contains('/') { base_name(w) } else { w.to_string() }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

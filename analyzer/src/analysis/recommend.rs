@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::comparison::{Comparison, FORWARD_ROW};
+use super::comparison::{Comparison, VariantSummary, FORWARD_ROW};
 use super::overhead::Overhead;
 use super::ranking::{Bound, Ranking};
 use super::scaling::Scaling;
@@ -32,6 +32,106 @@ fn pct(x: f64) -> String {
 
 /// Builds the recommendations, largest saving first.
 pub fn recommend(ranking: Option<&Ranking>, scaling: Option<&Scaling>, overhead: Option<&Overhead>, comparison: Option<&Comparison>) -> Vec<Recommendation> {
+    recommend_measured(ranking, scaling, overhead, comparison, None)
+}
+
+/// Fraction as a percentage with enough digits for small drifts.
+fn drift_pct(x: f64) -> String {
+    if x == 0.0 {
+        "0 (exact)".into()
+    } else if x >= 0.01 {
+        format!("{:.1}%", x * 100.0)
+    } else if x >= 1e-4 {
+        format!("{:.2}%", x * 100.0)
+    } else {
+        format!("{:.2e}", x)
+    }
+}
+
+/// What a variant changes, from the data: components it drops or adds, its setups, and its
+/// largest significant component changes.
+pub fn variant_description(v: &VariantSummary, c: &Comparison) -> String {
+    let mut parts = Vec::new();
+    if !v.removed.is_empty() {
+        parts.push(format!("drops {} from the forward", v.removed.join(", ")));
+    }
+    if !v.added.is_empty() {
+        parts.push(format!("adds {}", v.added.join(", ")));
+    }
+    if !v.setups.is_empty() {
+        parts.push(format!("one-off {}", v.setups.join(", ")));
+    }
+    let mut changed: Vec<&super::comparison::CompareRow> =
+        c.rows.iter().filter(|r| r.group == v.variant && r.component != FORWARD_ROW && r.significant && (r.ratio - 1.0).abs() > 0.2).collect();
+    changed.sort_by(|a, b| (b.group_ms - b.baseline_ms).abs().total_cmp(&(a.group_ms - a.baseline_ms).abs()).then(a.component.cmp(&b.component)));
+    if !changed.is_empty() {
+        let list: Vec<String> = changed.iter().take(3).map(|r| format!("{} {:.2}x time", r.component, r.ratio)).collect();
+        parts.push(format!("changes {}", list.join(", ")));
+    }
+    if parts.is_empty() {
+        format!("`{}`", v.variant)
+    } else {
+        format!("`{}` ({})", v.variant, parts.join("; "))
+    }
+}
+
+/// One sentence of measured evidence for a variant: speedup with interval at its compared
+/// frame count, the range over frame counts, drift, per-clip saving and memory.
+pub fn measured_text(v: &VariantSummary, c: &Comparison) -> String {
+    let Some(speedup) = v.speedup else {
+        return format!("Measured: {} has no fused (sync none) runs to time.", variant_description(v, c));
+    };
+    let (lo, hi) = v.speedup_interval.unwrap_or((speedup, speedup));
+    let how = if !v.significant {
+        format!("runs at {speedup:.2}x (no significant change)")
+    } else if speedup >= 1.0 {
+        format!("runs {speedup:.2}x faster")
+    } else {
+        format!("is {speedup:.2}x (slower)")
+    };
+    let rows: Vec<_> = c.forward.iter().filter(|r| r.group == v.variant).collect();
+    let range = if rows.len() > 1 {
+        let min = rows.iter().map(|r| r.speedup).fold(f64::INFINITY, f64::min);
+        let max = rows.iter().map(|r| r.speedup).fold(f64::NEG_INFINITY, f64::max);
+        let tmin = rows.iter().map(|r| r.tokens).min().unwrap_or(0);
+        let tmax = rows.iter().map(|r| r.tokens).max().unwrap_or(0);
+        format!(", {min:.2}-{max:.2}x over {tmin}-{tmax} tokens")
+    } else {
+        String::new()
+    };
+    let drift = match (v.drift_max_rel, v.drift_mean_rel) {
+        (Some(0.0), _) => "drift 0 (exact)".to_string(),
+        (Some(m), Some(a)) => format!("max drift {} (mean {})", drift_pct(m), drift_pct(a)),
+        (Some(m), None) => format!("max drift {}", drift_pct(m)),
+        _ => "no drift recorded".to_string(),
+    };
+    let clip = v.saving_ms_per_clip.map_or(String::new(), |s| {
+        let setup = if v.setup_ms > 0.0 { format!(" after a {:.0} ms one-off setup", v.setup_ms) } else { String::new() };
+        let mem = if v.setup_memory_bytes > 0.0 { format!(", keeping {:.2} GiB alive", v.setup_memory_bytes / (1u64 << 30) as f64) } else { String::new() };
+        if s >= 0.0 {
+            format!("; saves {:.1} s per 80-forward clip{setup}{mem}", s / 1000.0)
+        } else {
+            format!("; costs {:.1} s per 80-forward clip{setup}{mem}", -s / 1000.0)
+        }
+    });
+    format!(
+        "Measured: {} {how} at {} tokens [{:.0}% CI {lo:.3}-{hi:.3}]{range}, {drift}{clip}.",
+        variant_description(v, c),
+        v.tokens,
+        c.level * 100.0
+    )
+}
+
+/// [`recommend`] with the measured variants (a comparison by `variant` against `baseline`):
+/// recommendations a variant measured say so, with its numbers.
+pub fn recommend_measured(
+    ranking: Option<&Ranking>,
+    scaling: Option<&Scaling>,
+    overhead: Option<&Overhead>,
+    comparison: Option<&Comparison>,
+    variants: Option<&Comparison>,
+) -> Vec<Recommendation> {
+    let variants = variants.filter(|c| c.key == "variant");
     let mut out = Vec::new();
     if let Some(r) = ranking {
         let total = r.total_ms.max(f64::MIN_POSITIVE);
@@ -91,24 +191,46 @@ pub fn recommend(ranking: Option<&Ranking>, scaling: Option<&Scaling>, overhead:
                 _ => {}
             }
         }
-        for (name, input) in [("block/camera/scale_shift", "the camera input"), ("block/cross_attn/kv", "the text context")] {
-            if let Some(row) = r.rows.iter().find(|x| x.name == name) {
-                out.push(Recommendation {
-                    title: format!("cache {name} once per clip"),
-                    component: Some(name.into()),
-                    saving_ms: row.ms_per_forward,
-                    saving_share: row.ms_per_forward / total,
-                    detail: format!(
-                        "{name} depends only on {input}, not on the latents or the timestep; it takes {} of the forward ({:.2} ms per forward, {} per block). Computing it once per clip and reusing it in all 80 forwards saves about {:.2} ms per forward, about {:.1} s per clip, for memory holding its outputs for {} blocks.",
-                        pct(row.share),
-                        row.ms_per_forward,
-                        row.ms_per_block.map_or("-".into(), |m| format!("{m:.3} ms")),
-                        row.ms_per_forward,
-                        row.ms_per_forward * 79.0 / 1000.0,
-                        r.blocks
-                    ),
-                });
+        let caches: [(&[&str], &str); 2] =
+            [(&["block/camera/injector", "block/camera/scale_shift"], "the camera input"), (&["block/cross_attn/kv"], "the text context")];
+        for (names, input) in caches {
+            let rows: Vec<_> = names.iter().filter_map(|n| r.rows.iter().find(|x| x.name == *n)).collect();
+            if rows.is_empty() {
+                continue;
             }
+            let listed: Vec<String> = rows.iter().map(|x| x.name.clone()).collect();
+            let ms_fwd: f64 = rows.iter().map(|x| x.ms_per_forward).sum();
+            let share: f64 = rows.iter().map(|x| x.share).sum();
+            let per: Vec<String> = rows
+                .iter()
+                .map(|x| format!("{} {:.2} ms per forward ({})", x.name, x.ms_per_forward, x.ms_per_block.map_or("-".into(), |m| format!("{m:.3} ms per block"))))
+                .collect();
+            let verb = if rows.len() > 1 { "depend" } else { "depends" };
+            let mut detail = format!(
+                "{} {verb} only on {input}, not on the latents or the timestep; together {} of the forward at {} tokens ({}). Computing {} once per clip and reusing {} in all 80 forwards would save about {:.2} ms per forward, about {:.1} s per clip, for memory holding the outputs for {} blocks.",
+                listed.join(" and "),
+                pct(share),
+                r.tokens,
+                per.join("; "),
+                if rows.len() > 1 { "them" } else { "it" },
+                if rows.len() > 1 { "them" } else { "it" },
+                ms_fwd,
+                ms_fwd * 79.0 / 1000.0,
+                r.blocks
+            );
+            let measured: Vec<&VariantSummary> = variants
+                .map(|c| c.variants.iter().filter(|v| listed.iter().any(|n| v.removed.contains(n))).collect())
+                .unwrap_or_default();
+            for v in &measured {
+                detail.push_str(&format!(" {}", measured_text(v, variants.expect("measured implies variants"))));
+            }
+            out.push(Recommendation {
+                title: format!("cache {} once per clip{}", listed.join(" and "), if measured.is_empty() { "" } else { " (measured)" }),
+                component: Some(listed[0].clone()),
+                saving_ms: ms_fwd,
+                saving_share: ms_fwd / total,
+                detail,
+            });
         }
     }
     if let Some(s) = scaling {
@@ -159,7 +281,7 @@ pub fn recommend(ranking: Option<&Ranking>, scaling: Option<&Scaling>, overhead:
             out.push(Recommendation {
                 title: format!("{} = {}: forward {:.2}x the baseline", c.key, row.group, row.ratio),
                 component: None,
-                saving_ms: (row.group_ms - row.baseline_ms).max(0.0),
+                saving_ms: (row.baseline_ms - row.group_ms).max(0.0),
                 saving_share: 0.0,
                 detail: format!(
                     "With {} = {} the fused forward takes {:.1} ms against {:.1} ms for {} ({:.2}x, {:.0}% interval {:.2}-{:.2}, {} and {} runs).",
@@ -175,6 +297,46 @@ pub fn recommend(ranking: Option<&Ranking>, scaling: Option<&Scaling>, overhead:
                     row.n_group,
                     row.n_baseline
                 ),
+            });
+        }
+    }
+    if let Some(c) = variants {
+        // Component recommendations a variant changed by more than 20% (significantly).
+        for rec in out.iter_mut() {
+            let Some(comp) = rec.component.clone() else { continue };
+            if rec.title.starts_with("cache ") {
+                continue;
+            }
+            for row in c.rows.iter().filter(|r| r.component == comp && r.significant && (r.ratio - 1.0).abs() > 0.2) {
+                let Some(v) = c.variants.iter().find(|v| v.variant == row.group) else { continue };
+                rec.detail.push_str(&format!(
+                    " Measured: with `{}` {comp} takes {:.2}x its baseline time at {} frames [{:.0}% CI {:.2}-{:.2}] and the fused forward {}.",
+                    v.variant,
+                    row.ratio,
+                    row.frames,
+                    c.level * 100.0,
+                    row.low,
+                    row.high,
+                    v.speedup.map_or("is not timed".into(), |s| format!("runs at {s:.2}x speed"))
+                ));
+            }
+        }
+        for v in &c.variants {
+            let Some(speedup) = v.speedup else { continue };
+            let saving = v.saving_ms_per_forward.unwrap_or(0.0);
+            let title = if !v.significant {
+                format!("measured: `{}` makes no significant difference ({speedup:.2}x)", v.variant)
+            } else if speedup >= 1.0 {
+                format!("measured: `{}` runs {speedup:.2}x faster at {} tokens", v.variant, v.tokens)
+            } else {
+                format!("measured: `{}` is {speedup:.2}x (slower) at {} tokens; keep the baseline", v.variant, v.tokens)
+            };
+            out.push(Recommendation {
+                title,
+                component: None,
+                saving_ms: if v.significant { saving.max(0.0) } else { 0.0 },
+                saving_share: 0.0,
+                detail: measured_text(v, c),
             });
         }
     }

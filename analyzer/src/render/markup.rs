@@ -2,7 +2,8 @@
 //! lists, chart slots), and the [`Markup`] trait: a format that can write those blocks gets a
 //! [`Render`] implementation for free. Tables, Markdown and HTML share this.
 
-use crate::analysis::comparison::Comparison;
+use crate::analysis::comparison::{Comparison, FORWARD_ROW};
+use crate::analysis::seed::{NormShare, SeedClaims, TokenClaim, SEED_NORMS, SEED_SELF_ATTN_MS};
 use crate::analysis::facts::{Area, Rollup};
 use crate::analysis::tree::TreeNode;
 use crate::analysis::Report;
@@ -98,7 +99,7 @@ pub trait Markup {
 impl<T: Markup> Render for T {
     fn render(&self, report: &Report) -> Result<Vec<u8>> {
         let mut out = String::new();
-        self.begin(&mut out, "MLX forward pass profile");
+        self.begin(&mut out, &report.title);
         for block in document(report) {
             match &block {
                 Block::Heading(l, t) => self.heading(&mut out, *l, t),
@@ -146,7 +147,7 @@ fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
 pub fn document(report: &Report) -> Vec<Block> {
     let mut doc = Vec::new();
     let i = &report.inputs;
-    doc.push(Block::Heading(1, "MLX forward pass profile".into()));
+    doc.push(Block::Heading(1, report.title.clone()));
     doc.push(Block::Heading(2, "Summary".into()));
     let mut summary = format!(
         "{} trace(s) from {} machine(s) ({}), {} runs, {} events.",
@@ -169,6 +170,16 @@ pub fn document(report: &Report) -> Vec<Block> {
     }
     if let Some(row) = report.scaling.rows.iter().rev().find(|r| r.forward_ms.is_some()) {
         summary.push_str(&format!(" Fused forward at {} tokens: {} ms.", row.tokens, ms(row.forward_ms.unwrap_or(0.0))));
+    }
+    if let Some(v) = &i.variant {
+        if i.variants.len() > 1 {
+            summary.push_str(&format!(
+                " Variant shown in the ranking, distribution, scaling, overhead and memory sections: `{v}` (the traces hold {}; `--variant NAME` shows another).",
+                i.variants.join(", ")
+            ));
+        }
+    } else if i.variants.len() > 1 {
+        summary.push_str(&format!(" All variants ({}) are pooled: the traces hold no `baseline`; `--variant NAME` picks one.", i.variants.join(", ")));
     }
     doc.push(Block::Paragraph(summary));
     if !i.skipped.is_empty() {
@@ -198,7 +209,18 @@ pub fn document(report: &Report) -> Vec<Block> {
             "priority",
         ])
         .left(&[9, 10]);
+        let mut exceeded = Vec::new();
         for row in &r.rows {
+            let mut mark = |v: f64, what: &str| {
+                if v > 1.0 {
+                    exceeded.push(format!("{} ({what})", row.name));
+                    format!("{}*", pct(v))
+                } else {
+                    pct(v)
+                }
+            };
+            let fu = row.flops_util.map(|v| mark(v, "matmul")).unwrap_or_else(|| "-".into());
+            let bu = row.bytes_util.map(|v| mark(v, "bandwidth")).unwrap_or_else(|| "-".into());
             t.rows.push(vec![
                 row.name.clone(),
                 pct(row.share),
@@ -207,13 +229,19 @@ pub fn document(report: &Report) -> Vec<Block> {
                 ms(row.ms_per_forward),
                 opt(row.tflops, |v| format!("{v:.2}")),
                 opt(row.gbps, |v| format!("{v:.0}")),
-                opt(row.flops_util, pct),
-                opt(row.bytes_util, pct),
+                fu,
+                bu,
                 row.bound.as_str().into(),
                 row.priority.as_str().into(),
             ]);
         }
         doc.push(Block::Table(t));
+        if !exceeded.is_empty() {
+            doc.push(Block::Paragraph(format!(
+                "* Above 100%: the achieved rate exceeds the trace's calibrated ceiling ({}). The calibration measured is likely too low (a ceiling cannot be exceeded), so these percentages and the bound they imply are uncertain.",
+                exceeded.join(", ")
+            )));
+        }
         doc.push(Block::Chart(ChartKind::Ranking));
         let note = if i.rollup == Rollup::Seed {
             "Buckets as in the seed report (Norms holds norm1 only; norm2 is inside FFN, norm3 inside Cross-Attention)."
@@ -301,9 +329,20 @@ pub fn document(report: &Report) -> Vec<Block> {
     }
     doc.push(Block::Table(t));
 
-    if let Some(c) = &report.comparison {
-        comparison_blocks(&mut doc, c);
+    match (&report.comparison, &report.variants) {
+        (Some(c), _) if c.key == "variant" => comparison_blocks(&mut doc, c),
+        (c, v) => {
+            if let Some(v) = v {
+                doc.push(Block::Heading(2, format!("Variants against {}", v.baseline)));
+                variant_blocks(&mut doc, v);
+            }
+            if let Some(c) = c {
+                comparison_blocks(&mut doc, c);
+            }
+        }
     }
+
+    seed_blocks(&mut doc, &report.seed_claims);
 
     doc.push(Block::Heading(2, "Recommendations".into()));
     if report.recommendations.is_empty() {
@@ -332,51 +371,283 @@ pub fn document(report: &Report) -> Vec<Block> {
 
 fn comparison_blocks(doc: &mut Vec<Block>, c: &Comparison) {
     doc.push(Block::Heading(2, format!("Comparison by {} (baseline {}, {} frames)", c.key, c.baseline, c.frames)));
-    let groups: Vec<String> = c.groups.iter().map(|g| format!("{}: {} trace(s), {} run(s)", g.value, g.traces, g.runs)).collect();
+    let groups: Vec<String> = c
+        .groups
+        .iter()
+        .map(|g| format!("{}: {} trace(s), {} run(s) at {} frames", g.value, g.traces, g.runs, g.frames.map_or("-".into(), |f| f.to_string())))
+        .collect();
     let units: Vec<String> = c.units.iter().map(|u| format!("{} resampled by {}", u.group, u.unit)).collect();
+    let per_block = if c.per_block {
+        " The groups run different block counts: block components are compared in ms per block, the fused forward and overhead components in ms per forward."
+    } else {
+        ""
+    };
     doc.push(Block::Paragraph(format!(
-        "Groups: {}. Ratio = group median / baseline median of ms per forward; {:.0}% bootstrap interval on the ratio of medians ({}; whole traces when both sides have at least 3); significant when the interval excludes 1 and the change exceeds {:.0}%.",
+        "Groups: {}. Each group is compared at the largest frame count it shares with the baseline. Ratio = group median / baseline median of ms per forward; {:.0}% bootstrap interval on the ratio of medians ({}; whole traces when both sides have at least 3); significant when the interval excludes 1 and the change exceeds {:.0}%.{per_block}",
         groups.join("; "),
         c.level * 100.0,
         units.join(", "),
         c.noise * 100.0
     )));
-    let mut t = Table::new(&["Component", "Group", "baseline (ms)", "group (ms)", "ratio", "interval", "significant"]).left(&[1, 6]);
+    if c.key == "variant" {
+        variant_blocks(doc, c);
+    } else if !c.forward.is_empty() {
+        let mut t = Table::new(&["Group", "Frames", "Tokens", "baseline fused (ms)", "group fused (ms)", "speedup", "95% CI", "significant"]).left(&[7]);
+        for r in &c.forward {
+            t.rows.push(vec![
+                r.group.clone(),
+                r.frames.to_string(),
+                r.tokens.to_string(),
+                ms(r.baseline_ms),
+                ms(r.group_ms),
+                format!("{:.3}x", r.speedup),
+                format!("{:.3}-{:.3}", r.low, r.high),
+                yes_no(r.significant),
+            ]);
+        }
+        doc.push(Block::Table(t));
+    }
+    let mut t = Table::new(&["Component", "Group", "Frames", "baseline (ms)", "group (ms)", "ratio", "interval", "significant"]).left(&[1, 7]);
     let mut rows: Vec<_> = c.rows.iter().collect();
     rows.sort_by(|a, b| {
-        (a.component != super::super::analysis::comparison::FORWARD_ROW)
-            .cmp(&(b.component != super::super::analysis::comparison::FORWARD_ROW))
+        (a.component != FORWARD_ROW)
+            .cmp(&(b.component != FORWARD_ROW))
             .then(b.baseline_ms.total_cmp(&a.baseline_ms))
+            .then(a.component.cmp(&b.component))
             .then(a.group.cmp(&b.group))
     });
     for r in rows {
         t.rows.push(vec![
             r.component.clone(),
             r.group.clone(),
+            r.frames.to_string(),
             ms(r.baseline_ms),
             ms(r.group_ms),
             format!("{:.3}", r.ratio),
             format!("{:.3}-{:.3}", r.low, r.high),
-            if r.significant { "yes".into() } else { "no".into() },
+            yes_no(r.significant),
         ]);
     }
     doc.push(Block::Table(t));
     doc.push(Block::Chart(ChartKind::Comparison));
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes".into() } else { "no".into() }
+}
+
+fn drift(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(x) if x == 0.0 => "0".into(),
+        Some(x) if x >= 0.001 => format!("{:.2}%", x * 100.0),
+        Some(x) => format!("{x:.1e}"),
+    }
+}
+
+/// GiB with a sign.
+fn gib_signed(v: f64) -> String {
+    format!("{:+.2}", v / (1u64 << 30) as f64)
+}
+
+/// The variant tables: fused forward per frame count, and what each variant changes.
+fn variant_blocks(doc: &mut Vec<Block>, c: &Comparison) {
+    doc.push(Block::Paragraph(format!(
+        "Fused forward (sync none) of each variant against `{}` at every frame count both recorded. Speedup = baseline median / variant median with a {:.0}% bootstrap interval; significant when it excludes 1 and the change exceeds {:.0}%. Setup: one-off cost per clip (a setup recorded at one frame count only, such as quantizing weights, counts at every frame count). Per clip: {} forwards x saving - setup. Peak delta: median peak memory of the variant's fused runs minus the baseline's. Drift: largest max_rel and median mean_rel of the variant's output against the baseline.",
+        c.baseline,
+        c.level * 100.0,
+        c.noise * 100.0,
+        crate::analysis::comparison::FORWARDS_PER_CLIP
+    )));
+    let mut t = Table::new(&[
+        "Variant",
+        "Frames",
+        "Tokens",
+        "baseline (ms)",
+        "variant (ms)",
+        "speedup",
+        "95% CI",
+        "significant",
+        "saved ms/forward",
+        "setup (ms)",
+        "setup memory (GiB)",
+        "peak delta (GiB)",
+        "saved s/clip",
+        "drift max",
+        "drift mean",
+    ])
+    .left(&[7]);
+    for r in &c.forward {
+        let v = r.variant.as_ref();
+        t.rows.push(vec![
+            r.group.clone(),
+            r.frames.to_string(),
+            r.tokens.to_string(),
+            ms(r.baseline_ms),
+            ms(r.group_ms),
+            format!("{:.3}x", r.speedup),
+            format!("{:.3}-{:.3}", r.low, r.high),
+            yes_no(r.significant),
+            v.map_or("-".into(), |v| ms(v.saving_ms_per_forward)),
+            v.map_or("-".into(), |v| ms(v.setup_ms)),
+            v.map_or("-".into(), |v| gib(v.setup_memory_bytes)),
+            v.and_then(|v| v.peak_delta_bytes).map_or("-".into(), gib_signed),
+            v.map_or("-".into(), |v| format!("{:.2}", v.saving_ms_per_clip / 1000.0)),
+            drift(v.and_then(|v| v.drift_max_rel)),
+            drift(v.and_then(|v| v.drift_mean_rel)),
+        ]);
+    }
+    doc.push(Block::Table(t));
     if !c.variants.is_empty() {
-        let mut t = Table::new(&["Variant", "speedup", "saved ms/forward", "setup ms/clip", "saved s/clip (80 forwards)", "drift max", "drift mean"]);
+        let mut t = Table::new(&["Variant", "Frames", "removed from the forward", "added", "setups", "significant component changes (ratio of time)"]).left(&[2, 3, 4, 5]);
         for v in &c.variants {
+            let mut changed: Vec<_> = c.rows.iter().filter(|r| r.group == v.variant && r.component != FORWARD_ROW && r.significant).collect();
+            changed.sort_by(|a, b| (b.group_ms - b.baseline_ms).abs().total_cmp(&(a.group_ms - a.baseline_ms).abs()).then(a.component.cmp(&b.component)));
+            let list = |l: &[String]| if l.is_empty() { "-".to_string() } else { l.join(", ") };
             t.rows.push(vec![
                 v.variant.clone(),
-                opt(v.speedup, |x| format!("{x:.3}x")),
-                opt(v.saving_ms_per_forward, ms),
-                ms(v.setup_ms),
-                opt(v.saving_ms_per_clip, |x| format!("{:.2}", x / 1000.0)),
-                opt(v.drift_max_rel, |x| format!("{x:.2e}")),
-                opt(v.drift_mean_rel, |x| format!("{x:.2e}")),
+                v.frames.to_string(),
+                list(&v.removed),
+                list(&v.added),
+                list(&v.setups),
+                if changed.is_empty() {
+                    "-".into()
+                } else {
+                    changed.iter().map(|r| format!("{} {:.2}x ({}-{})", r.component, r.ratio, format_args!("{:.2}", r.low), format_args!("{:.2}", r.high))).collect::<Vec<_>>().join(", ")
+                },
             ]);
         }
         doc.push(Block::Table(t));
     }
+}
+
+/// The seed report's claims, point by point.
+fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims) {
+    doc.push(Block::Heading(2, "Seed report claims against this data".into()));
+    doc.push(Block::Paragraph(
+        "The seed report's numbers are quoted from that document; every number on the right is computed from the traces loaded here (the shown variant's component-synced runs, shares of the summed component time).".into(),
+    ));
+    let mut t = Table::new(&["Claim", "The seed says", "This data", "Verdict"]).left(&[1, 2, 3]);
+    // (a) tokens
+    let recorded: Vec<&TokenClaim> = s.tokens.iter().filter(|c| c.tokens.is_some()).collect();
+    let seed_side = s.tokens.iter().map(|c| format!("{} frames: {}", c.frames, c.seed_tokens)).collect::<Vec<_>>().join(", ");
+    if recorded.is_empty() {
+        t.rows.push(vec!["(a) tokens per frame count".into(), seed_side, "no run at 5, 11 or 21 frames".into(), "not checked".into()]);
+    } else {
+        let ours = recorded.iter().map(|c| format!("{} frames: {} ({:.1}x)", c.frames, c.tokens.unwrap_or(0), c.ratio.unwrap_or(0.0))).collect::<Vec<_>>().join(", ");
+        let ratios: Vec<f64> = recorded.iter().filter_map(|c| c.ratio).collect();
+        let (lo, hi) = (ratios.iter().copied().fold(f64::INFINITY, f64::min), ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+        let verdict = if (lo - 1.0).abs() < 0.01 && (hi - 1.0).abs() < 0.01 {
+            "agrees".to_string()
+        } else if (hi - lo) / hi < 0.01 {
+            format!("the seed's counts are {lo:.2}x too small")
+        } else {
+            format!("the seed's counts are {lo:.2}-{hi:.2}x too small")
+        };
+        t.rows.push(vec!["(a) tokens per frame count".into(), seed_side, ours, verdict]);
+    }
+    // (b) norms
+    if !s.norms.is_empty() {
+        let range = |f: &dyn Fn(&NormShare) -> f64| {
+            let lo = s.norms.iter().map(f).fold(f64::INFINITY, f64::min);
+            let hi = s.norms.iter().map(f).fold(f64::NEG_INFINITY, f64::max);
+            format!("{}-{}", pct(lo), pct(hi))
+        };
+        let l = s.norms.iter().map(|n| n.tokens).min().unwrap_or(0);
+        let h = s.norms.iter().map(|n| n.tokens).max().unwrap_or(0);
+        let all_lo = s.norms.iter().map(|n| n.all).fold(f64::INFINITY, f64::min);
+        let n1_hi = s.norms.iter().map(|n| n.norm1).fold(f64::NEG_INFINITY, f64::max);
+        t.rows.push(vec![
+            "(b) Norms bucket".into(),
+            format!("Norms {}-{} (norm1 only; norm2 counted in FFN, norm3 in Cross-Attention)", pct(SEED_NORMS.0), pct(SEED_NORMS.1)),
+            format!("norm1 alone {}, norm1+norm2+norm3 {} over L = {l}-{h}", range(&|n| n.norm1), range(&|n| n.all)),
+            format!("the three norms take {:.1}x or more of what norm1 alone takes", all_lo / n1_hi.max(f64::MIN_POSITIVE)),
+        ]);
+    }
+    // (c) self-attention
+    if let Some(a) = &s.self_attention {
+        let l = a.points.first().map_or(0.0, |p| p.0);
+        let h = a.points.last().map_or(0.0, |p| p.0);
+        let cross = match a.crossover_tokens {
+            Some(x) if x > 0.0 => format!("; its quadratic term overtakes the linear one at L = {x:.0}"),
+            Some(_) => "; the fit has no linear term (quadratic from the start)".into(),
+            None => "; no quadratic term in the fit".into(),
+        };
+        let sdpa_share = a.sdpa_share_at_max.map_or(String::new(), |x| format!("; SDPA is {} of the bucket at L = {h:.0}", pct(x)));
+        let verdict = match a.exponent {
+            Some(p) if p < 1.5 => format!("not O(n^2) at these lengths (exponent {p:.2}): the projections (linear in L) dominate; only SDPA approaches quadratic"),
+            Some(p) => format!("close to quadratic (exponent {p:.2})"),
+            None => "too few lengths to fit".into(),
+        };
+        t.rows.push(vec![
+            "(c) self-attention ~O(n^2)".into(),
+            format!(
+                "~O(n^2); yet its own table gives {:.1} -> {:.1} ms per block for 3x tokens (exponent {:.2})",
+                SEED_SELF_ATTN_MS.0, SEED_SELF_ATTN_MS.1, a.seed_exponent
+            ),
+            format!(
+                "Self-Attention bucket (qkv, qk_norm, sdpa, out) per block: t ~ L^{} (R^2 {}) over L = {l:.0}-{h:.0}; sdpa alone L^{}{cross}{sdpa_share}",
+                a.exponent.map_or("-".into(), |p| format!("{p:.2}")),
+                a.r2.map_or("-".into(), |p| format!("{p:.3}")),
+                a.sdpa_exponent.map_or("-".into(), |p| format!("{p:.2}")),
+            ),
+            verdict,
+        ]);
+    }
+    // (d) FFN bound
+    if !s.ffn.is_empty() {
+        let cells: Vec<String> = s
+            .ffn
+            .iter()
+            .map(|f| {
+                format!(
+                    "L={}: {} FLOP/byte vs ridge {}, {} of the matmul rate",
+                    f.tokens,
+                    f.intensity.map_or("-".into(), |v| format!("{v:.0}")),
+                    f.ridge.map_or("-".into(), |v| format!("{v:.0}")),
+                    f.matmul_util.map_or("-".into(), pct)
+                )
+            })
+            .collect();
+        let above = s.ffn.iter().filter(|f| matches!((f.intensity, f.ridge), (Some(i), Some(r)) if i >= r)).count();
+        let known = s.ffn.iter().filter(|f| f.intensity.is_some() && f.ridge.is_some()).count();
+        let verdict = if known == 0 {
+            "no FLOP/byte counts or calibration".to_string()
+        } else if above == known {
+            "compute-bound at every recorded L, not bandwidth-bound".to_string()
+        } else if above == 0 {
+            "memory-bound at every recorded L (agrees)".to_string()
+        } else {
+            format!("compute-bound at {above} of {known} recorded lengths")
+        };
+        t.rows.push(vec!["(d) FFN memory-bandwidth bound".into(), "FFN layers are memory-bandwidth bound".into(), cells.join("; "), verdict]);
+    }
+    // (e) bucket shares
+    for b in &s.buckets {
+        if b.shares.is_empty() {
+            continue;
+        }
+        let cells: Vec<String> = b.shares.iter().map(|(_, t, x)| format!("L={t}: {}", pct(*x))).collect();
+        let inside = b.shares.iter().filter(|(_, _, x)| *x >= b.seed_low - 0.005 && *x <= b.seed_high + 0.005).count();
+        let lo = b.shares.iter().map(|x| x.2).fold(f64::INFINITY, f64::min);
+        let hi = b.shares.iter().map(|x| x.2).fold(f64::NEG_INFINITY, f64::max);
+        let verdict = if inside == b.shares.len() {
+            "within the seed's range".to_string()
+        } else if hi < b.seed_low {
+            format!("below the seed's range at every L ({}-{})", pct(lo), pct(hi))
+        } else if lo > b.seed_high {
+            format!("above the seed's range at every L ({}-{})", pct(lo), pct(hi))
+        } else {
+            format!("within the seed's range at {inside} of {} lengths ({}-{})", b.shares.len(), pct(lo), pct(hi))
+        };
+        t.rows.push(vec![
+            format!("(e) {} share (--rollup seed)", b.bucket),
+            format!("{:.0}-{:.0}%", b.seed_low * 100.0, b.seed_high * 100.0),
+            cells.join(", "),
+            verdict,
+        ]);
+    }
+    doc.push(Block::Table(t));
 }
 
 /// The tree as indented text with box-drawing branches, like the seed report's.

@@ -1,0 +1,212 @@
+//! The seed report's claims, checked against the loaded traces. The seed's numbers are
+//! constants of that document; every number on our side is computed from the data.
+
+use serde::Serialize;
+
+use super::facts::{seed_bucket, Area, Facts, Rollup};
+use super::ranking::{frame_counts, snapshot, Snapshot};
+use super::scaling::fit_points;
+use super::stats::median;
+
+/// The seed's token counts per frame count (390 tokens per latent frame).
+pub const SEED_TOKENS: [(u32, u64); 3] = [(5, 780), (11, 1170), (21, 2340)];
+/// The seed's "Norms" share of the forward (norm1 only), as a range.
+pub const SEED_NORMS: (f64, f64) = (0.006, 0.007);
+/// The seed's Self-Attention ms per block at its first and last length (5 and 21 frames).
+pub const SEED_SELF_ATTN_MS: (f64, f64) = (15.4, 34.2);
+/// The seed's bucket shares (low, high).
+pub const SEED_BUCKETS: [(&str, f64, f64); 4] =
+    [("FFN", 0.27, 0.30), ("Self-Attention", 0.25, 0.27), ("Camera Injection", 0.19, 0.21), ("Cross-Attention", 0.15, 0.20)];
+/// Components of the seed's Self-Attention bucket.
+pub const SELF_ATTN_PARTS: [&str; 4] = ["block/self_attn/qkv", "block/self_attn/qk_norm", "block/self_attn/sdpa", "block/self_attn/out"];
+/// The three norms of a block.
+pub const NORMS: [&str; 3] = ["block/norm1", "block/norm2", "block/cross_attn/norm3"];
+
+/// Every checked claim.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeedClaims {
+    /// (a) token counts.
+    pub tokens: Vec<TokenClaim>,
+    /// (b) the Norms bucket, per recorded frame count.
+    pub norms: Vec<NormShare>,
+    /// (c) self-attention scaling.
+    pub self_attention: Option<AttentionClaim>,
+    /// (d) FFN bound, per recorded frame count.
+    pub ffn: Vec<FfnBound>,
+    /// (e) bucket shares.
+    pub buckets: Vec<BucketShare>,
+}
+
+/// (a) One frame count of the seed's table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenClaim {
+    /// Frames.
+    pub frames: u32,
+    /// The seed's tokens.
+    pub seed_tokens: u64,
+    /// Tokens in the traces (median over runs), if recorded.
+    pub tokens: Option<u64>,
+    /// tokens / seed_tokens.
+    pub ratio: Option<f64>,
+}
+
+/// (b) Norm shares at one frame count (component-synced, shares of the summed component time).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NormShare {
+    /// Frames.
+    pub frames: u32,
+    /// Tokens.
+    pub tokens: u64,
+    /// norm1 alone (the seed's Norms bucket).
+    pub norm1: f64,
+    /// norm1 + norm2 + norm3.
+    pub all: f64,
+}
+
+/// (c) Power-law exponents and crossover of the seed's Self-Attention bucket and of SDPA.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttentionClaim {
+    /// (tokens, ms per block) of the bucket.
+    pub points: Vec<(f64, f64)>,
+    /// Bucket exponent p of t = k L^p.
+    pub exponent: Option<f64>,
+    /// Its R^2 (log-log).
+    pub r2: Option<f64>,
+    /// SDPA alone: exponent.
+    pub sdpa_exponent: Option<f64>,
+    /// L where the bucket's quadratic term overtakes its linear term (b / c of the
+    /// non-negative quadratic fit); `None` without a quadratic term.
+    pub crossover_tokens: Option<f64>,
+    /// Share of the bucket's time taken by SDPA at the longest L.
+    pub sdpa_share_at_max: Option<f64>,
+    /// The exponent implied by the seed's own numbers (15.4 -> 34.2 ms for 3x tokens).
+    pub seed_exponent: f64,
+}
+
+/// (d) The FFN matmuls (block/ffn/*) at one frame count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FfnBound {
+    /// Frames.
+    pub frames: u32,
+    /// Tokens.
+    pub tokens: u64,
+    /// FLOP per byte.
+    pub intensity: Option<f64>,
+    /// Ridge point of the traces, FLOP per byte.
+    pub ridge: Option<f64>,
+    /// Achieved FLOP/s over the calibrated matmul rate.
+    pub matmul_util: Option<f64>,
+    /// Achieved bytes/s over the calibrated bandwidth.
+    pub bandwidth_util: Option<f64>,
+}
+
+/// (e) One seed bucket's share.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BucketShare {
+    /// Bucket.
+    pub bucket: String,
+    /// The seed's range.
+    pub seed_low: f64,
+    /// The seed's range.
+    pub seed_high: f64,
+    /// Per recorded frame count: (frames, tokens, share).
+    pub shares: Vec<(u32, u64, f64)>,
+}
+
+fn share_of(snap: &Snapshot, names: &[&str]) -> f64 {
+    let total: f64 = snap.comps.iter().map(|c| c.total_ns).sum();
+    if total <= 0.0 {
+        return 0.0;
+    }
+    snap.comps.iter().filter(|c| names.contains(&c.name.as_str())).map(|c| c.total_ns).sum::<f64>() / total
+}
+
+/// Checks the seed's claims on fine facts (one variant's runs).
+pub fn seed_claims(fine: &Facts) -> SeedClaims {
+    let tokens = SEED_TOKENS
+        .iter()
+        .map(|&(frames, seed_tokens)| {
+            let t = median(&fine.runs.iter().filter(|r| r.frames == frames).map(|r| r.tokens as f64).collect::<Vec<_>>()).map(|v| v.round() as u64);
+            TokenClaim { frames, seed_tokens, tokens: t, ratio: t.map(|t| t as f64 / seed_tokens as f64) }
+        })
+        .collect();
+    let snaps: Vec<Snapshot> = frame_counts(fine).into_iter().filter_map(|f| snapshot(fine, f)).collect();
+    let norms = snaps.iter().map(|s| NormShare { frames: s.frames, tokens: s.tokens, norm1: share_of(s, &NORMS[..1]), all: share_of(s, &NORMS) }).collect();
+
+    let mut points = Vec::new();
+    let mut sdpa_points = Vec::new();
+    for s in &snaps {
+        let blocks = s.blocks.max(1) as f64;
+        let parts: Vec<_> = s.comps.iter().filter(|c| SELF_ATTN_PARTS.contains(&c.name.as_str())).collect();
+        if parts.is_empty() {
+            continue;
+        }
+        points.push((s.tokens as f64, parts.iter().map(|c| c.total_ns).sum::<f64>() / 1e6 / blocks));
+        if let Some(c) = parts.iter().find(|c| c.name == "block/self_attn/sdpa") {
+            sdpa_points.push((s.tokens as f64, c.total_ns / 1e6 / blocks));
+        }
+    }
+    let self_attention = (!points.is_empty()).then(|| {
+        let fit = fit_points("Self-Attention", Area::Blocks, points.clone());
+        let sdpa = fit_points("block/self_attn/sdpa", Area::Blocks, sdpa_points.clone());
+        AttentionClaim {
+            exponent: fit.power.map(|p| p.exponent),
+            r2: fit.power.map(|p| p.r2),
+            sdpa_exponent: sdpa.power.map(|p| p.exponent),
+            crossover_tokens: fit.poly.filter(|p| p.c > 0.0).map(|p| p.b / p.c),
+            sdpa_share_at_max: match (points.last(), sdpa_points.last()) {
+                (Some(a), Some(b)) if a.0 == b.0 && a.1 > 0.0 => Some(b.1 / a.1),
+                _ => None,
+            },
+            seed_exponent: (SEED_SELF_ATTN_MS.1 / SEED_SELF_ATTN_MS.0).ln() / (SEED_TOKENS[2].1 as f64 / SEED_TOKENS[0].1 as f64).ln(),
+            points,
+        }
+    });
+
+    let ffn = snaps
+        .iter()
+        .filter_map(|s| {
+            let parts: Vec<_> = s.comps.iter().filter(|c| c.name.starts_with("block/ffn/")).collect();
+            if parts.is_empty() {
+                return None;
+            }
+            let ns: f64 = parts.iter().map(|c| c.total_ns).sum();
+            // FLOPs and bytes per forward: the medians' runs all have the same shapes, so the
+            // per-run totals of one run are representative.
+            let runs: Vec<_> = fine.runs.iter().filter(|r| r.frames == s.frames && r.sync == trace_format::SyncMode::Component).collect();
+            let per_run = |f: &dyn Fn(&super::facts::CompStat) -> f64| {
+                median(&runs.iter().map(|r| r.comps.iter().filter(|c| fine.names[c.component as usize].starts_with("block/ffn/")).map(f).sum()).collect::<Vec<f64>>())
+            };
+            let flops = per_run(&|c| c.flops).unwrap_or(0.0);
+            let bytes = per_run(&|c| c.bytes).unwrap_or(0.0);
+            let peak = median(&runs.iter().filter_map(|r| fine.traces[r.trace_id as usize].matmul_flops_per_s).collect::<Vec<_>>());
+            let bw = median(&runs.iter().filter_map(|r| fine.traces[r.trace_id as usize].bandwidth_bytes_per_s).collect::<Vec<_>>());
+            let secs = ns * 1e-9;
+            Some(FfnBound {
+                frames: s.frames,
+                tokens: s.tokens,
+                intensity: (flops > 0.0 && bytes > 0.0).then(|| flops / bytes),
+                ridge: match (peak, bw) {
+                    (Some(p), Some(b)) => Some(p / b),
+                    _ => None,
+                },
+                matmul_util: peak.filter(|_| flops > 0.0 && secs > 0.0).map(|p| flops / secs / p),
+                bandwidth_util: bw.filter(|_| bytes > 0.0 && secs > 0.0).map(|b| bytes / secs / b),
+            })
+        })
+        .collect();
+
+    let seed = fine.rolled_up(Rollup::Seed);
+    let seed_snaps: Vec<Snapshot> = frame_counts(&seed).into_iter().filter_map(|f| snapshot(&seed, f)).collect();
+    let buckets = SEED_BUCKETS
+        .iter()
+        .map(|&(bucket, lo, hi)| BucketShare {
+            bucket: bucket.to_string(),
+            seed_low: lo,
+            seed_high: hi,
+            shares: seed_snaps.iter().map(|s| (s.frames, s.tokens, share_of(s, &[bucket]))).collect(),
+        })
+        .collect();
+    debug_assert!(SELF_ATTN_PARTS.iter().all(|p| seed_bucket(p) == "Self-Attention"));
+    SeedClaims { tokens, norms, self_attention, ffn, buckets }
+}
