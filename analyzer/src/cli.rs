@@ -96,6 +96,9 @@ pub struct AnalysisArgs {
     /// Report title (first heading).
     #[arg(long, value_name = "TEXT")]
     pub title: Option<String>,
+    /// With --by: report only the summary, the comparison and how it was run.
+    #[arg(long, requires = "by")]
+    pub comparison_only: bool,
 }
 
 /// Exports of the loaded events.
@@ -163,6 +166,7 @@ impl Opt {
             }),
             variant: self.analysis.variant.clone(),
             title: self.analysis.title.clone(),
+            comparison_only: self.analysis.comparison_only,
         }
     }
 

@@ -124,6 +124,8 @@ pub struct SynthSpec {
     pub drift: Option<Drift>,
     /// Setup records (name, ns) written once per frame count.
     pub setups: Vec<(String, u64)>,
+    /// `memory_bytes` of every setup record.
+    pub setup_memory_bytes: u64,
     /// Header metadata (labels included); `model.blocks` is overwritten by `blocks`.
     pub metadata: Metadata,
     /// Calibration written, if any.
@@ -152,6 +154,7 @@ impl Default for SynthSpec {
             variant: "baseline".into(),
             drift: None,
             setups: Vec::new(),
+            setup_memory_bytes: 0,
             metadata: Metadata {
                 host: "synth-host".into(),
                 backend: "cpu".into(),
@@ -278,7 +281,7 @@ pub fn generate(spec: &SynthSpec, complete: bool) -> Vec<u8> {
                 frames,
                 tokens,
                 duration_ns: *ns,
-                memory_bytes: 0,
+                memory_bytes: spec.setup_memory_bytes,
             };
             writer.add_setup(&setup).expect("in-memory write");
         }

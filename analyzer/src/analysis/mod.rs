@@ -33,6 +33,8 @@ pub struct AnalyzeOptions {
     pub variant: Option<String>,
     /// Report title (default: `MLX forward pass profile`).
     pub title: Option<String>,
+    /// Render only the summary, the comparison and how it was run.
+    pub comparison_only: bool,
 }
 
 /// Default report title.
@@ -70,6 +72,8 @@ pub struct Inputs {
 pub struct Report {
     /// Title.
     pub title: String,
+    /// Only the summary, the comparison and how it was run are rendered.
+    pub comparison_only: bool,
     /// Inputs.
     pub inputs: Inputs,
     /// Ranking (absent without component-synced runs).
@@ -159,6 +163,7 @@ pub fn analyze_facts(ds: &Dataset, all: &Facts, options: &AnalyzeOptions) -> Res
     inputs.variants = variants;
     Ok(Report {
         title: options.title.clone().unwrap_or_else(|| DEFAULT_TITLE.to_string()),
+        comparison_only: options.comparison_only && options.compare.is_some(),
         inputs,
         ranking,
         distribution,

@@ -193,6 +193,14 @@ pub fn document(report: &Report) -> Vec<Block> {
         doc.push(Block::List(w));
     }
 
+    if report.comparison_only {
+        if let Some(c) = &report.comparison {
+            comparison_blocks(&mut doc, c);
+        }
+        how_blocks(&mut doc, report);
+        return doc;
+    }
+
     if let Some(r) = &report.ranking {
         doc.push(Block::Heading(2, format!("Bottleneck ranking ({} frames, {} tokens, {} runs)", r.frames, r.tokens, r.runs)));
         let mut t = Table::new(&[
@@ -360,17 +368,29 @@ pub fn document(report: &Report) -> Vec<Block> {
         ));
     }
 
+    how_blocks(&mut doc, report);
+    doc
+}
+
+fn how_blocks(doc: &mut Vec<Block>, report: &Report) {
+    let i = &report.inputs;
     doc.push(Block::Heading(2, "How it was run".into()));
     let mut how = vec![format!("Analyzed with mlx-analyze {} over {} file(s).", env!("CARGO_PKG_VERSION"), i.files.len())];
     how.extend(i.commands.iter().map(|c| format!("Recorded with: {c}")));
     how.extend(i.setups.iter().map(|s| format!("backend/dtype/preset: {s}")));
     how.push("Warm-up runs excluded unless --include-warmup; times are medians over runs.".into());
     doc.push(Block::List(how));
-    doc
 }
 
 fn comparison_blocks(doc: &mut Vec<Block>, c: &Comparison) {
-    doc.push(Block::Heading(2, format!("Comparison by {} (baseline {}, {} frames)", c.key, c.baseline, c.frames)));
+    let mut fs: Vec<u32> = c.groups.iter().filter(|g| g.value != c.baseline).filter_map(|g| g.frames).collect();
+    fs.sort_unstable();
+    fs.dedup();
+    let at = match fs.as_slice() {
+        [one] => format!("{one} frames"),
+        _ => "each group at the largest frame count it shares with the baseline".into(),
+    };
+    doc.push(Block::Heading(2, format!("Comparison by {} (baseline {}, {at})", c.key, c.baseline)));
     let groups: Vec<String> = c
         .groups
         .iter()
