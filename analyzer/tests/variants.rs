@@ -209,3 +209,25 @@ fn reports_name_files_without_directories() {
     );
     assert_eq!(strip_dirs("sdpa block/self_attn/sdpa stays"), "sdpa block/self_attn/sdpa stays");
 }
+
+#[test]
+fn groups_with_different_block_counts_compare_block_components_per_block() {
+    // Same per-block times, 2 blocks against 4: per block the FFN is unchanged (ratio 1), while
+    // the fused forward (0.9 x (1 + 2 x 4) = 8.1 ms against 0.9 x (1 + 4 x 4) = 15.3 ms) is not.
+    let mut small = SynthSpec { syncs: vec![SyncMode::Component, SyncMode::None], ..simple_spec() };
+    small.metadata.backend = "cpu".into();
+    let mut big = small.clone();
+    big.blocks = 4;
+    big.metadata.backend = "cuda".into();
+    let (ds, f) = facts(&[big, small]);
+    let values = mlx_analyze::load::trace_key_values(&ds.traces, "backend").unwrap();
+    let c = compare(&f, &run_groups(&f, "backend", Some(&values)), &CompareOptions { key: "backend".into(), resamples: 100, ..CompareOptions::default() }).unwrap();
+    assert!(c.per_block);
+    assert_eq!(c.baseline, "cpu");
+    let ffn = c.rows.iter().find(|r| r.component == "block/ffn/up").unwrap();
+    assert!(close(ffn.ratio, 1.0, 1e-6) && close(ffn.baseline_ms, 3.0, 1e-6) && !ffn.significant);
+    let embed = c.rows.iter().find(|r| r.component == "embed/time").unwrap();
+    assert!(close(embed.baseline_ms, 1.0, 1e-6), "overhead stays per forward");
+    let fw = &c.forward[0];
+    assert!(close(fw.speedup, 8.1 / 15.3, 1e-6) && fw.group == "cuda");
+}
