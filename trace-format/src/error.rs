@@ -37,4 +37,13 @@ pub enum Error {
     /// The header is a trace header but damaged.
     #[error("damaged trace header: {0}")]
     BadHeader(String),
+    /// Reading a named file failed: the path, then the reason.
+    /// (Not a `source`: the message already includes it.)
+    #[error("{path}: {reason}")]
+    File {
+        /// The file concerned.
+        path: PathBuf,
+        /// What was wrong with its content.
+        reason: Box<Error>,
+    },
 }

@@ -27,7 +27,7 @@ mod types;
 mod writer;
 
 pub use error::Error;
-pub use reader::{read_trace, read_trace_file, Trace};
+pub use reader::{read_trace, read_trace_file, Trace, MAX_DEPTH};
 pub use types::{
     Calibration, ComponentInfo, Drift, Event, EventView, Header, Metadata, ModelConfig, Record,
     RunRecord, SetupRecord, SyncMode, FORMAT_VERSION, MAGIC,

@@ -1,14 +1,24 @@
 //! Trace reader: validates the header, then decodes records until the end marker or the end
 //! of the data. A trace without end marker (interrupted recording) still yields its complete
 //! records, with a warning.
+//!
+//! Robustness: the reader never panics on any input, and allocation is bounded by the size of
+//! the input. Length prefixes in the data are never trusted for preallocation (serde caps
+//! sequence preallocation, and strings are read through a growing buffer), nesting is limited
+//! to [`MAX_DEPTH`] levels, and a value that fails to decode ends the trace with a warning that
+//! keeps every record before it.
 
-use std::io::Cursor;
 use std::path::Path;
 
 use serde::Deserialize;
 
 use crate::error::Error;
 use crate::types::{Calibration, Header, Record, RunRecord, SetupRecord, FORMAT_VERSION, MAGIC};
+
+/// Deepest nesting of arrays and maps accepted. Trace values nest four levels (record, run,
+/// events, event); the margin leaves room for future fields while keeping recursion, and so
+/// stack use, small on any thread.
+pub const MAX_DEPTH: usize = 32;
 
 /// A decoded trace.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,18 +46,50 @@ struct HeaderProbe {
     format_version: Option<u32>,
 }
 
-/// Reads a whole trace file; errors name the file.
+/// Reads a whole trace file; every error names the file.
 pub fn read_trace_file(path: &Path) -> Result<Trace, Error> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    read_trace(&bytes)
+    read_trace(&bytes).map_err(|source| Error::File { path: path.to_path_buf(), reason: Box::new(source) })
+}
+
+/// A MessagePack decoder over a byte slice that knows how far it has read.
+struct Decoder<'a> {
+    de: rmp_serde::Deserializer<rmp_serde::decode::ReadReader<&'a [u8]>>,
+    len: usize,
+}
+
+impl<'a> Decoder<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        let mut de = rmp_serde::Deserializer::new(bytes);
+        de.set_max_depth(MAX_DEPTH);
+        Decoder { de, len: bytes.len() }
+    }
+
+    /// Bytes consumed so far.
+    fn position(&self) -> usize {
+        self.len - self.de.get_ref().len()
+    }
+
+    fn next<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, rmp_serde::decode::Error> {
+        T::deserialize(&mut self.de)
+    }
+}
+
+/// Whether decoding failed because the data ended inside a value.
+fn is_eof(e: &rmp_serde::decode::Error) -> bool {
+    use rmp_serde::decode::Error as E;
+    match e {
+        E::InvalidMarkerRead(io) | E::InvalidDataRead(io) => io.kind() == std::io::ErrorKind::UnexpectedEof,
+        _ => false,
+    }
 }
 
 /// Decodes a trace held in memory.
 pub fn read_trace(bytes: &[u8]) -> Result<Trace, Error> {
     let header = read_header(bytes)?;
-    let mut cursor = Cursor::new(bytes);
+    let mut decoder = Decoder::new(bytes);
     // Skip the header: decode it again, now we know it is one.
-    let _: Header = rmp_serde::from_read(&mut cursor).map_err(|e| Error::BadHeader(e.to_string()))?;
+    let _: Header = decoder.next().map_err(|e| Error::BadHeader(e.to_string()))?;
 
     let mut trace = Trace {
         header,
@@ -58,7 +100,7 @@ pub fn read_trace(bytes: &[u8]) -> Result<Trace, Error> {
         warnings: Vec::new(),
     };
     loop {
-        let at = cursor.position() as usize;
+        let at = decoder.position();
         if at >= bytes.len() {
             trace.warnings.push(format!(
                 "incomplete trace (recording interrupted?): no end marker; {} complete run(s) read",
@@ -66,7 +108,7 @@ pub fn read_trace(bytes: &[u8]) -> Result<Trace, Error> {
             ));
             break;
         }
-        match rmp_serde::from_read::<_, Record>(&mut cursor) {
+        match decoder.next::<Record>() {
             Ok(Record::Calibration(c)) => trace.calibrations.push(c),
             Ok(Record::Run(r)) => trace.runs.push(r),
             Ok(Record::Setup(s)) => trace.setups.push(s),
@@ -78,17 +120,24 @@ pub fn read_trace(bytes: &[u8]) -> Result<Trace, Error> {
                         trace.runs.len()
                     ));
                 }
-                if (cursor.position() as usize) < bytes.len() {
-                    trace.warnings.push(format!(
-                        "{} byte(s) after the end marker ignored",
-                        bytes.len() - cursor.position() as usize
-                    ));
+                let end = decoder.position();
+                if end < bytes.len() {
+                    trace.warnings.push(format!("{} byte(s) after the end marker ignored", bytes.len() - end));
                 }
+                break;
+            }
+            Err(e) if is_eof(&e) => {
+                trace.warnings.push(format!(
+                    "incomplete trace (recording interrupted or file truncated): the last record, at byte {at}, \
+                     is cut short after {} byte(s); {} complete run(s) read",
+                    bytes.len() - at,
+                    trace.runs.len()
+                ));
                 break;
             }
             Err(e) => {
                 trace.warnings.push(format!(
-                    "incomplete trace: record at byte {at} unreadable ({e}); {} complete run(s) read",
+                    "damaged trace: record at byte {at} unreadable ({e}); reading stopped there, {} complete run(s) read",
                     trace.runs.len()
                 ));
                 break;
@@ -108,12 +157,20 @@ fn read_header(bytes: &[u8]) -> Result<Header, Error> {
         }
         _ => {}
     }
-    let probe: HeaderProbe = rmp_serde::from_slice(bytes)
-        .or_else(|_| rmp_serde::from_read(Cursor::new(bytes)))
-        .map_err(|_| Error::NotATrace("the first value is not an mlx-trace header".into()))?;
+    let probe: HeaderProbe = match Decoder::new(bytes).next() {
+        Ok(probe) => probe,
+        // A header cut short: the data ends inside the first value, which carries the magic.
+        Err(e) if is_eof(&e) && mentions_magic(bytes) => {
+            return Err(Error::BadHeader(format!("the header is cut short after {} byte(s) (file truncated?)", bytes.len())));
+        }
+        Err(_) if looks_like_text(bytes) => {
+            return Err(Error::NotATrace("looks like text, expected MessagePack".into()));
+        }
+        Err(_) => return Err(Error::NotATrace("the first value is not an mlx-trace header".into())),
+    };
     if probe.magic.as_deref() != Some(MAGIC) {
         return Err(Error::NotATrace(match probe.magic {
-            Some(m) => format!("header magic is {m:?}, expected {MAGIC:?}"),
+            Some(m) => format!("header magic is {:?}, expected {MAGIC:?}", truncate(&m, 40)),
             None => "the first value has no mlx-trace magic".into(),
         }));
     }
@@ -121,9 +178,29 @@ fn read_header(bytes: &[u8]) -> Result<Header, Error> {
     if found != FORMAT_VERSION {
         return Err(Error::UnsupportedVersion { found, expected: FORMAT_VERSION });
     }
-    rmp_serde::from_read(Cursor::new(bytes)).map_err(|e| Error::BadHeader(e.to_string()))
+    Decoder::new(bytes).next().map_err(|e| Error::BadHeader(e.to_string()))
 }
 
+/// Whether the magic string, as MessagePack writes it, is among the first bytes.
+fn mentions_magic(bytes: &[u8]) -> bool {
+    let mut needle = vec![0xa0 | MAGIC.len() as u8];
+    needle.extend_from_slice(MAGIC.as_bytes());
+    let head = &bytes[..bytes.len().min(64)];
+    head.windows(needle.len()).any(|w| w == needle.as_slice())
+}
+
+/// Whether the start of the data is text: UTF-8 without control characters other than
+/// whitespace (a character cut at the 256-byte mark is allowed).
 fn looks_like_text(bytes: &[u8]) -> bool {
-    bytes.iter().take(256).all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+    let head = &bytes[..bytes.len().min(256)];
+    let valid = match std::str::from_utf8(head) {
+        Ok(s) => s,
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
+        Err(_) => return false,
+    };
+    !valid.is_empty() && valid.chars().all(|c| !c.is_control() || c.is_ascii_whitespace())
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max { s.to_string() } else { format!("{}...", s.chars().take(max).collect::<String>()) }
 }
