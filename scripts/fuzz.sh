@@ -37,6 +37,8 @@ done
 case "$seconds" in ''|*[!0-9]*) echo "scripts/fuzz.sh: SECONDS must be a whole number" >&2; exit 2 ;; esac
 command -v cargo-fuzz >/dev/null || { echo "scripts/fuzz.sh: cargo-fuzz missing: cargo install cargo-fuzz" >&2; exit 1; }
 
+parallel=()
+[ "$jobs" -gt 1 ] && parallel=(-jobs="$jobs" -workers="$jobs")
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="$PWD/fuzz/target"
 mkdir -p fuzz/logs
@@ -51,7 +53,7 @@ for target in "${targets[@]}"; do
     (cd fuzz && cargo fuzz run -O --sanitizer "$sanitizer" "${features[@]}" "$target" "corpus/$target" \
         ../trace-format/tests/data ../trace-format/tests/corpus ../traces -- \
         -max_total_time="$seconds" -max_len="$max_len" -malloc_limit_mb=64 -rss_limit_mb=1024 \
-        -timeout=10 -jobs="$jobs" -workers="$jobs" -print_final_stats=1) >"$log" 2>&1 || status=$?
+        -timeout=10 -print_final_stats=1 "${parallel[@]}") >"$log" 2>&1 || status=$?
     # With -jobs, each worker logs to fuzz-N.log in fuzz/; gather them.
     if [ "$jobs" -gt 1 ]; then cat fuzz/fuzz-*.log >>"$log" 2>/dev/null || true; rm -f fuzz/fuzz-*.log; fi
     runs=$(grep -h '^stat::number_of_executed_units:' "$log" | awk '{s += $2} END {print s + 0}')

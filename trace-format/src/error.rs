@@ -30,7 +30,7 @@ pub enum Error {
     #[error("unsupported trace format version {found} (this reader supports version {expected})")]
     UnsupportedVersion {
         /// Version found in the file.
-        found: u32,
+        found: u64,
         /// Version this crate reads.
         expected: u32,
     },

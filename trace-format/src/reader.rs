@@ -43,7 +43,15 @@ struct HeaderProbe {
     #[serde(default)]
     magic: Option<String>,
     #[serde(default)]
-    format_version: Option<u32>,
+    format_version: Option<VersionField>,
+}
+
+/// A version field of any type, so a wrong type is reported as such.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum VersionField {
+    Number(u64),
+    Other(serde::de::IgnoredAny),
 }
 
 /// Reads a whole trace file; every error names the file.
@@ -174,8 +182,12 @@ fn read_header(bytes: &[u8]) -> Result<Header, Error> {
             None => "the first value has no mlx-trace magic".into(),
         }));
     }
-    let found = probe.format_version.ok_or_else(|| Error::BadHeader("no format_version".into()))?;
-    if found != FORMAT_VERSION {
+    let found = match probe.format_version {
+        None => return Err(Error::BadHeader("no format_version".into())),
+        Some(VersionField::Other(_)) => return Err(Error::BadHeader("format_version is not a whole number".into())),
+        Some(VersionField::Number(n)) => n,
+    };
+    if found != u64::from(FORMAT_VERSION) {
         return Err(Error::UnsupportedVersion { found, expected: FORMAT_VERSION });
     }
     Decoder::new(bytes).next().map_err(|e| Error::BadHeader(e.to_string()))
