@@ -31,7 +31,7 @@ pub struct Opt {
     pub export: ExportArgs,
 
     /// Decoding and bootstrap threads (0: one per core).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(long, default_value_t = 0, value_name = "N", allow_negative_numbers = true)]
     pub threads: usize,
 }
 
@@ -71,7 +71,7 @@ pub struct AnalysisArgs {
     #[arg(long, value_enum, default_value_t = RollupArg::Fine)]
     pub rollup: RollupArg,
     /// Frame count for the ranking, distribution and comparison (default: the largest).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub frames: Option<u32>,
     /// Compare groups of runs by a metadata key: machine, variant, dtype, backend, host,
     /// gpu_name, preset, blas, mlx_version, sync, or any label given to the recorder.
@@ -81,10 +81,10 @@ pub struct AnalysisArgs {
     #[arg(long, value_name = "VALUE", requires = "by")]
     pub baseline: Option<String>,
     /// Smallest relative change called significant (0.05 = 5%).
-    #[arg(long, default_value_t = 0.05, value_name = "FRACTION")]
+    #[arg(long, default_value_t = 0.05, value_name = "FRACTION", value_parser = parse_fraction, allow_negative_numbers = true)]
     pub noise: f64,
     /// Bootstrap resamples for the comparison intervals.
-    #[arg(long, default_value_t = 1000, value_name = "N")]
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
     pub resamples: usize,
     /// Include warm-up runs.
     #[arg(long)]
@@ -115,7 +115,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "FILE")]
     pub chrome_trace: Option<PathBuf>,
     /// Run index (as recorded) for --chrome-trace; default: the first component-synced run.
-    #[arg(long, value_name = "N", requires = "chrome_trace")]
+    #[arg(long, value_name = "N", requires = "chrome_trace", allow_negative_numbers = true)]
     pub run: Option<u32>,
 }
 
@@ -141,7 +141,48 @@ pub enum RollupArg {
     Seed,
 }
 
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if !(0.0..1.0).contains(&v) {
+        return Err(format!("{s} is outside [0, 1) (0.05 means 5%)"));
+    }
+    Ok(v)
+}
+
+fn parse_positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{s}` is not a whole number of at least 1")),
+    }
+}
+
 impl Opt {
+    /// Refuses output paths that cannot be written (missing directory, a file where a
+    /// directory is wanted) before any work is done, as usage errors.
+    pub fn check_paths(&self) -> Result<(), String> {
+        let files = [
+            ("--out", &self.output.out),
+            ("--html", &self.output.html),
+            ("--export-csv", &self.export.export_csv),
+            ("--export-parquet", &self.export.export_parquet),
+            ("--chrome-trace", &self.export.chrome_trace),
+        ];
+        for (flag, path) in files {
+            let Some(path) = path else { continue };
+            if path.is_dir() {
+                return Err(format!("{flag} {}: is a directory, expected a file name", path.display()));
+            }
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            if let Some(dir) = parent.filter(|d| !d.is_dir()) {
+                return Err(format!("{flag} {}: directory {} does not exist", path.display(), dir.display()));
+            }
+        }
+        if let Some(dir) = self.output.charts.as_ref().filter(|d| d.exists() && !d.is_dir()) {
+            return Err(format!("--charts {}: exists and is not a directory", dir.display()));
+        }
+        Ok(())
+    }
+
     /// Loading options.
     pub fn load_options(&self) -> LoadOptions {
         LoadOptions { include_warmup: self.analysis.include_warmup, threads: self.threads }

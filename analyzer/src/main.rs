@@ -19,6 +19,10 @@ use mlx_analyze::render::{svg, RenderFormat, RenderManager, Target};
 
 fn main() -> ExitCode {
     let opt = cli::Opt::parse();
+    if let Err(e) = opt.check_paths() {
+        eprintln!("error: {e}\n\nFor more information, try '--help'.");
+        return ExitCode::from(2);
+    }
     match run(&opt) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -29,6 +33,9 @@ fn main() -> ExitCode {
             }
             eprintln!("mlx-analyze: {e:#}");
             let usage = matches!(e.downcast_ref::<mlx_analyze::Error>(), Some(mlx_analyze::Error::Invalid(_) | mlx_analyze::Error::Pattern { .. }));
+            if usage {
+                eprintln!("For more information, try '--help'.");
+            }
             ExitCode::from(if usage { 2 } else { 1 })
         }
     }

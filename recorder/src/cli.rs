@@ -26,7 +26,7 @@ pub struct Opt {
     pub preset: Preset,
 
     /// Run only the first N blocks (the seed profile used 8).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
     pub blocks: Option<u32>,
 
     /// Frame counts to record, comma-separated. 4k+1 uses every frame; others round down to
@@ -36,11 +36,11 @@ pub struct Opt {
     pub frames: Vec<u32>,
 
     /// Video height in pixels (multiple of 16).
-    #[arg(long, default_value_t = 480)]
+    #[arg(long, default_value_t = 480, allow_negative_numbers = true)]
     pub height: u32,
 
     /// Video width in pixels (multiple of 16).
-    #[arg(long, default_value_t = 832)]
+    #[arg(long, default_value_t = 832, allow_negative_numbers = true)]
     pub width: u32,
 
     /// Compute dtype: f32, bf16 or f16 [default: bf16 on a GPU, f32 on the CPU, where 16-bit
@@ -49,11 +49,11 @@ pub struct Opt {
     pub dtype: Option<DType>,
 
     /// Timed runs per frame count, variant and synchronisation mode.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
     pub runs: u32,
 
     /// Warm-up runs (recorded, marked, excluded from analysis by default).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     pub warmup: u32,
 
     /// Synchronisation modes, comma-separated: component (evaluate after every component),
@@ -73,7 +73,7 @@ pub struct Opt {
     pub weights: Option<PathBuf>,
 
     /// Seed of random weights and inputs.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub seed: u64,
 
     /// Trace file to write [default: traces/<host>-<preset>-<backend>-<time>.msgpack].
