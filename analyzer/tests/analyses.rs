@@ -317,3 +317,16 @@ fn comparison_resamples_whole_traces_when_there_are_enough() {
     let c = compare(&f, &run_groups(&f, "machine", Some(&values)), &CompareOptions { resamples: 100, ..CompareOptions::default() }).unwrap();
     assert_eq!(c.units[0].unit, "run");
 }
+
+#[test]
+fn fused_forward_rate_is_its_flops_over_its_time() {
+    let spec = SynthSpec { syncs: vec![SyncMode::Component, SyncMode::None], fused_factor: 1.0, ..common::simple_spec() };
+    let (_, f) = facts(&[spec]);
+    let row = scaling::scaling(&f).rows.into_iter().next().unwrap();
+    // Fused forward: embed/time 1 ms + 2 blocks x (3 + 1) ms = 9 ms; FLOPs 2 x 1000 x (1.5e8 + 1e7).
+    let flops = 2.0 * 1000.0 * (1.5e8 + 1e7);
+    let rate = flops / 9e-3;
+    assert!(close(row.forward_ms.unwrap(), 9.0, 1e-9));
+    assert!(close(row.fused_tflops.unwrap(), rate / 1e12, 1e-9), "{:?}", row.fused_tflops);
+    assert!(close(row.fused_matmul_share.unwrap(), rate / 100e12, 1e-9));
+}

@@ -35,6 +35,10 @@ pub struct ScaleRow {
     pub forward_ms: Option<f64>,
     /// Median component-synced forward, ms.
     pub synced_forward_ms: Option<f64>,
+    /// Achieved rate of the fused forward: its analytic FLOPs over its median time, TFLOP/s.
+    pub fused_tflops: Option<f64>,
+    /// That rate as a share of the trace's calibrated matmul rate (median over runs), 0..1.
+    pub fused_matmul_share: Option<f64>,
     /// Per component: ms per block (block components) or per forward (overhead).
     pub cells: Vec<ScaleCell>,
 }
@@ -106,8 +110,23 @@ pub fn scaling(facts: &Facts) -> Scaling {
     let mut rows = Vec::new();
     for frames in frame_counts_all(facts) {
         let comp_runs: Vec<_> = facts.runs.iter().filter(|r| r.frames == frames && r.sync == SyncMode::Component).collect();
-        let fused: Vec<f64> =
-            facts.runs.iter().filter(|r| r.frames == frames && r.sync == SyncMode::None).map(|r| r.forward_ns / 1e6).collect();
+        let fused_runs: Vec<_> = facts.runs.iter().filter(|r| r.frames == frames && r.sync == SyncMode::None).collect();
+        let fused: Vec<f64> = fused_runs.iter().map(|r| r.forward_ns / 1e6).collect();
+        // Per run: the forward's FLOPs (the `forward` event's cost) over its wall time.
+        let rates: Vec<(f64, Option<f64>)> = fused_runs
+            .iter()
+            .filter(|r| r.forward_ns > 0.0)
+            .filter_map(|r| {
+                let flops: f64 = r.comps.iter().map(|c| c.flops).sum();
+                (flops > 0.0).then(|| {
+                    let rate = flops / (r.forward_ns / 1e9);
+                    let ceiling = facts.traces.get(r.trace_id as usize).and_then(|t| t.matmul_flops_per_s);
+                    (rate, ceiling.filter(|c| *c > 0.0).map(|c| rate / c))
+                })
+            })
+            .collect();
+        let fused_tflops = median(&rates.iter().map(|r| r.0 / 1e12).collect::<Vec<_>>());
+        let fused_matmul_share = median(&rates.iter().filter_map(|r| r.1).collect::<Vec<_>>());
         let tokens_src: Vec<f64> =
             facts.runs.iter().filter(|r| r.frames == frames).map(|r| r.tokens as f64).collect();
         let tokens = median(&tokens_src).unwrap_or(0.0).round() as u64;
@@ -131,6 +150,8 @@ pub fn scaling(facts: &Facts) -> Scaling {
             tokens,
             forward_ms: median(&fused),
             synced_forward_ms: median(&comp_runs.iter().map(|r| r.forward_ns / 1e6).collect::<Vec<_>>()),
+            fused_tflops,
+            fused_matmul_share,
             cells,
         });
     }

@@ -265,11 +265,23 @@ pub fn document(report: &Report) -> Vec<Block> {
 
     doc.push(Block::Heading(2, "Scaling with sequence length".into()));
     let s = &report.scaling;
-    let mut t = Table::new(&["Frames", "Tokens", "Forward fused (ms)", "Forward synced (ms)"]);
+    let mut t = Table::new(&["Frames", "Tokens", "Forward fused (ms)", "Forward synced (ms)", "Fused TFLOP/s", "% of matmul ceiling"]);
     for row in &s.rows {
-        t.rows.push(vec![row.frames.to_string(), row.tokens.to_string(), opt(row.forward_ms, ms), opt(row.synced_forward_ms, ms)]);
+        t.rows.push(vec![
+            row.frames.to_string(),
+            row.tokens.to_string(),
+            opt(row.forward_ms, ms),
+            opt(row.synced_forward_ms, ms),
+            row.fused_tflops.map_or("-".into(), |v| format!("{v:.1}")),
+            row.fused_matmul_share.map_or("-".into(), |v| format!("{:.1}%", 100.0 * v)),
+        ]);
     }
     doc.push(Block::Table(t));
+    doc.push(Block::Paragraph(
+        "Fused TFLOP/s: the forward's analytic FLOPs (sum of its components' costs, recorded in the trace) over the \
+         median fused time; % of matmul ceiling: that rate against the trace's calibrated matmul rate."
+            .into(),
+    ));
     if !s.fits.is_empty() {
         let with_cells: Vec<_> = s.rows.iter().filter(|r| !r.cells.is_empty()).collect();
         let mut headers: Vec<String> = vec!["Component (ms/block; overhead ms/forward)".into()];
