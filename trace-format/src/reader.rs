@@ -62,20 +62,19 @@ pub fn read_trace_file(path: &Path) -> Result<Trace, Error> {
 
 /// A MessagePack decoder over a byte slice that knows how far it has read.
 struct Decoder<'a> {
-    de: rmp_serde::Deserializer<rmp_serde::decode::ReadReader<&'a [u8]>>,
-    len: usize,
+    de: rmp_serde::Deserializer<rmp_serde::decode::ReadReader<std::io::Cursor<&'a [u8]>>>,
 }
 
 impl<'a> Decoder<'a> {
     fn new(bytes: &'a [u8]) -> Self {
-        let mut de = rmp_serde::Deserializer::new(bytes);
+        let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(bytes));
         de.set_max_depth(MAX_DEPTH);
-        Decoder { de, len: bytes.len() }
+        Decoder { de }
     }
 
     /// Bytes consumed so far.
     fn position(&self) -> usize {
-        self.len - self.de.get_ref().len()
+        self.de.position() as usize
     }
 
     fn next<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, rmp_serde::decode::Error> {
