@@ -272,7 +272,8 @@ pub fn document(report: &Report) -> Vec<Block> {
             row.tokens.to_string(),
             opt(row.forward_ms, ms),
             opt(row.synced_forward_ms, ms),
-            row.fused_tflops.map_or("-".into(), |v| format!("{v:.1}")),
+            // CPU rates are well under 1 TFLOP/s: keep three significant digits.
+            row.fused_tflops.map_or("-".into(), |v| if v >= 100.0 { format!("{v:.1}") } else { format!("{v:.3}") }),
             row.fused_matmul_share.map_or("-".into(), |v| format!("{:.1}%", 100.0 * v)),
         ]);
     }
