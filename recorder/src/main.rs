@@ -8,7 +8,12 @@ use mlx_record::{UsageError, cli::Opt, run, session::INTERRUPTED};
 fn main() -> ExitCode {
     mlx_record::blas::ensure_fast_openblas();
     let opt = Opt::parse_args();
-    let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+    // The program by its file name only: traces travel, the install location is nobody's business.
+    let mut args: Vec<String> = std::env::args().collect();
+    if let Some(name) = args.first().and_then(|a| std::path::Path::new(a).file_name()).map(|n| n.to_string_lossy().into_owned()) {
+        args[0] = name;
+    }
+    let command_line = args.join(" ");
     // First Ctrl-C: finish the run in progress, keep the partial trace. Second: stop now.
     let _ = ctrlc::set_handler(|| {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
