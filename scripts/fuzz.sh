@@ -40,7 +40,8 @@ command -v cargo-fuzz >/dev/null || { echo "scripts/fuzz.sh: cargo-fuzz missing:
 parallel=()
 [ "$jobs" -gt 1 ] && parallel=(-jobs="$jobs" -workers="$jobs")
 export RUSTC_BOOTSTRAP=1
-export CARGO_TARGET_DIR="$PWD/fuzz/target"
+# FUZZ_TARGET_DIR: another build directory, e.g. to fuzz one target while another builds.
+export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/fuzz/target}"
 mkdir -p fuzz/logs
 total=0
 for target in "${targets[@]}"; do
