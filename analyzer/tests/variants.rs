@@ -212,8 +212,9 @@ fn reports_name_files_without_directories() {
 
 #[test]
 fn groups_with_different_block_counts_compare_block_components_per_block() {
-    // Same per-block times, 2 blocks against 4: per block the FFN is unchanged (ratio 1), while
-    // the fused forward (0.9 x (1 + 2 x 4) = 8.1 ms against 0.9 x (1 + 4 x 4) = 15.3 ms) is not.
+    // Same per-block times, 2 blocks against 4: per block the FFN is unchanged (ratio 1). The
+    // fused forwards (0.9 x (1 + 2 x 4) = 8.1 ms against 0.9 x (1 + 4 x 4) = 15.3 ms) differ only
+    // by the block count, so they are not compared at all.
     let mut small = SynthSpec { syncs: vec![SyncMode::Component, SyncMode::None], ..simple_spec() };
     small.metadata.backend = "cpu".into();
     let mut big = small.clone();
@@ -228,6 +229,6 @@ fn groups_with_different_block_counts_compare_block_components_per_block() {
     assert!(close(ffn.ratio, 1.0, 1e-6) && close(ffn.baseline_ms, 3.0, 1e-6) && !ffn.significant);
     let embed = c.rows.iter().find(|r| r.component == "embed/time").unwrap();
     assert!(close(embed.baseline_ms, 1.0, 1e-6), "overhead stays per forward");
-    let fw = &c.forward[0];
-    assert!(close(fw.speedup, 8.1 / 15.3, 1e-6) && fw.group == "cuda");
+    assert!(c.forward.is_empty(), "whole forwards of different block counts compared");
+    assert!(!c.rows.iter().any(|r| r.component == mlx_analyze::analysis::comparison::FORWARD_ROW));
 }

@@ -333,7 +333,9 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
         units.push(GroupUnit { group: g.clone(), unit: if per_trace { "trace" } else { "run" }.into() });
         let b = samples_unit(&baseline, f, None, per_trace);
         let s = samples_unit(g, f, None, per_trace);
-        if !b.is_empty() && !s.is_empty() {
+        // A whole forward of 2 blocks says nothing against one of 40: only compare forwards of
+        // equal block counts.
+        if !per_block && !b.is_empty() && !s.is_empty() {
             jobs.push((g.clone(), FORWARD_ROW.into(), Area::Overhead, f, b, s));
         }
         for (id, name) in facts.names.iter().enumerate() {
@@ -346,9 +348,10 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
     }
     let rows = run_bootstraps(jobs, options);
 
-    // The fused forward at every frame count a group shares with the baseline.
+    // The fused forward at every frame count a group shares with the baseline (only between
+    // equal block counts, like the forward row above).
     let mut forward = Vec::new();
-    for g in values.iter().filter(|v| **v != baseline) {
+    for g in values.iter().filter(|v| **v != baseline && !per_block) {
         for f in frames_of(g).into_iter().filter(|x| base_frames.contains(x)) {
             let b = samples_unit(&baseline, f, None, false);
             let s = samples_unit(g, f, None, false);

@@ -411,7 +411,7 @@ fn comparison_blocks(doc: &mut Vec<Block>, c: &Comparison) {
         .collect();
     let units: Vec<String> = c.units.iter().map(|u| format!("{} resampled by {}", u.group, u.unit)).collect();
     let per_block = if c.per_block {
-        " The groups run different block counts: block components are compared in ms per block, the fused forward and overhead components in ms per forward."
+        " The groups run different block counts: block components are compared in ms per block, overhead components in ms per forward; whole forwards are not compared."
     } else {
         ""
     };
@@ -456,13 +456,18 @@ fn comparison_blocks(doc: &mut Vec<Block>, c: &Comparison) {
             r.frames.to_string(),
             ms(r.baseline_ms),
             ms(r.group_ms),
-            format!("{:.3}", r.ratio),
-            format!("{:.3}-{:.3}", r.low, r.high),
+            ratio_text(r.ratio),
+            format!("{}-{}", ratio_text(r.low), ratio_text(r.high)),
             yes_no(r.significant),
         ]);
     }
     doc.push(Block::Table(t));
     doc.push(Block::Chart(ChartKind::Comparison));
+}
+
+/// A ratio with three decimals, or three significant digits when it is tiny (CPU against GPU).
+fn ratio_text(v: f64) -> String {
+    if v != 0.0 && v.abs() < 0.01 { format!("{v:.2e}") } else { format!("{v:.3}") }
 }
 
 fn yes_no(b: bool) -> String {
