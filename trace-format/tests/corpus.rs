@@ -48,7 +48,8 @@ fn hand_made_corpus_files_give_the_expected_answer() {
         let t = read(name).unwrap();
         assert!(t.runs.is_empty() && !t.complete && t.warnings.len() == 1, "{name}: {:?}", t.warnings);
     }
-    assert!(read("labels-claim-2pow32.msgpack").is_err());
+    // The header's claimed map runs past the end of the data: to the decoder, a header cut short.
+    assert!(matches!(read("labels-claim-2pow32.msgpack"), Err(Error::BadHeader(m)) if m.contains("cut short")));
     assert!(matches!(read("header-cut.msgpack"), Err(Error::BadHeader(m)) if m.contains("cut short")));
     assert!(matches!(read("version-2.msgpack"), Err(Error::UnsupportedVersion { found: 2, expected: 1 })));
     assert!(matches!(read("json.msgpack"), Err(Error::NotATrace(m)) if m.contains("JSON")));
