@@ -12,7 +12,7 @@ fn data(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn gpu_traces() -> Vec<(String, Vec<u8>)> {
+fn recorded_traces() -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../traces");
     let mut out = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("traces/ exists") {
@@ -104,8 +104,8 @@ fn small_traces_cut_at_every_byte() {
 }
 
 #[test]
-fn gpu_traces_cut_at_a_dense_sample() {
-    for (name, bytes) in gpu_traces() {
+fn recorded_traces_cut_at_a_dense_sample() {
+    for (name, bytes) in recorded_traces() {
         let ends = value_ends(&bytes);
         let full = read_trace(&bytes).unwrap();
         // Evenly spaced cuts, plus both sides of about 20 record boundaries (each cut of a 1 MB
