@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The main job on its embedded default: set up (idempotent), build, record the `tiny` model on the
-# CPU at a few frame counts into traces/, and print the analyzer's report of it.
+# CPU at a few frame counts into traces/examples/ (kept out of git and out of docs/results.md),
+# and print the analyzer's report of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 echo "[demo] building mlx-record and mlx-analyze" >&2
 cargo build --quiet -p mlx-record -p mlx-analyze || { echo "[demo] error: cargo build failed" >&2; exit 1; }
-mkdir -p traces
-trace=traces/example-tiny-cpu.msgpack
+mkdir -p traces/examples
+trace=traces/examples/tiny-cpu.msgpack
 echo "[demo] recording the tiny model on the CPU into $trace" >&2
 target/debug/mlx-record --preset tiny --frames 5,9,13,17,21 --height 240 --width 416 --cpu --out "$trace" "$@"
 echo "[demo] analyzing $trace" >&2
