@@ -70,14 +70,12 @@ impl Plan {
     pub fn check_memory(&self, budget: u64, budget_what: &str) -> Result<()> {
         let tokens = self.max_tokens();
         let c = &self.config;
-        // Quantized FFN copies are kept for the whole recording; per-clip caches live only while
-        // their variant runs, so only the largest counts.
+        // Each variant's extra memory (quantized copies, caches) lives only while it runs, so
+        // only the largest counts.
         let extra = |v: &Variant| {
             variants::extra_bytes_per_block(*v, c.dim as u64, c.ffn_dim as u64, tokens, c.text_len as u64, self.dtype.size())
         };
-        let quantized: u64 = self.variants.iter().filter(|v| !v.per_clip()).map(extra).sum();
-        let cached: u64 = self.variants.iter().filter(|v| v.per_clip()).map(extra).max().unwrap_or(0);
-        let extra_per_block = quantized + cached;
+        let extra_per_block: u64 = self.variants.iter().map(extra).max().unwrap_or(0);
         let e = estimate::estimate(c, tokens, self.dtype, self.backend, extra_per_block * c.blocks as u64);
         if e.total() <= budget {
             return Ok(());
@@ -193,7 +191,6 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
     let model = Model::new(plan.config.clone(), plan.dtype, weights);
 
     let mut run_index = 0u32;
-    let mut quantized: BTreeMap<&str, Vec<(crate::model::QuantLinear, crate::model::QuantLinear)>> = BTreeMap::new();
     'outer: for geometry in &plan.geometries {
         let tokens = geometry.tokens();
         let costs = CostModel::new(&plan.config, tokens, plan.dtype.size());
@@ -201,7 +198,9 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
         let mut reference: Option<Array> = None;
         for &variant in &plan.variants {
             progress.message(&format!("{} frames: preparing {}", geometry.frames, variant.name()));
-            let mut prepared = variants::prepare(&model, variant, &inputs, quantized.remove(variant.name()))?;
+            // Every variant is prepared afresh and dropped after its runs, so no variant's extra
+            // memory (quantized copies, caches) inflates the memory measured for the next one.
+            let mut prepared = variants::prepare(&model, variant, &inputs, None)?;
             for (name, ns, bytes) in prepared.setups.drain(..) {
                 file.add_setup(&SetupRecord {
                     variant: variant.name().into(),
@@ -235,9 +234,8 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
                     progress.inc();
                 }
             }
-            if let Some(q) = prepared.ffn_quant.take() {
-                quantized.insert(variant.name(), q);
-            }
+            drop(prepared);
+            mlx_rs::memory::clear_cache()?;
         }
     }
     progress.finish();
