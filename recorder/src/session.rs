@@ -200,7 +200,7 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
             progress.message(&format!("{} frames: preparing {}", geometry.frames, variant.name()));
             // Every variant is prepared afresh and dropped after its runs, so no variant's extra
             // memory (quantized copies, caches) inflates the memory measured for the next one.
-            let mut prepared = variants::prepare(&model, variant, &inputs, None)?;
+            let mut prepared = variants::prepare(&model, variant, &inputs)?;
             for (name, ns, bytes) in prepared.setups.drain(..) {
                 file.add_setup(&SetupRecord {
                     variant: variant.name().into(),

@@ -153,13 +153,12 @@ pub fn quantize_ffn(model: &Model, bits: i32) -> Result<Vec<(QuantLinear, QuantL
         .collect()
 }
 
-/// Prepares `variant` for one clip (one set of inputs). `quantized` holds FFN layers already
-/// quantized for this variant, if any.
-pub fn prepare(model: &Model, variant: Variant, inputs: &Inputs, quantized: Option<Vec<(QuantLinear, QuantLinear)>>) -> Result<Prepared> {
-    let mut prepared = Prepared { ffn_quant: quantized, fuse: variant.fuses(), ..Default::default() };
-    if variant.quant_bits().is_some() && prepared.ffn_quant.is_none() {
+/// Prepares `variant` for one clip (one set of inputs), recording each one-off cost.
+pub fn prepare(model: &Model, variant: Variant, inputs: &Inputs) -> Result<Prepared> {
+    let mut prepared = Prepared { fuse: variant.fuses(), ..Default::default() };
+    if let Some(bits) = variant.quant_bits() {
         let t = Instant::now();
-        let q = quantize_ffn(model, variant.quant_bits().expect("checked"))?;
+        let q = quantize_ffn(model, bits)?;
         let bytes = q.iter().map(|(a, b)| a.nbytes() + b.nbytes()).sum();
         prepared.setups.push(("setup/ffn_quantize".into(), t.elapsed().as_nanos() as u64, bytes));
         prepared.ffn_quant = Some(q);

@@ -27,7 +27,7 @@ fn variants_match_the_baseline_within_their_bounds() {
     let baseline = forward(&model, &inputs, &costs, &ForwardOptions::default(), SyncMode::None);
 
     for variant in Variant::ALL.into_iter().filter(|v| *v != Variant::Baseline) {
-        let prepared = variants::prepare(&model, variant, &inputs, None).unwrap();
+        let prepared = variants::prepare(&model, variant, &inputs).unwrap();
         for mode in [SyncMode::None, SyncMode::Component] {
             let out = forward(&model, &inputs, &costs, &prepared.options(), mode);
             assert_eq!(out.shape(), baseline.shape());
@@ -70,7 +70,7 @@ fn cached_variants_skip_the_cached_components() {
     let model = Model::new(config.clone(), DType::F32, Weights::synthetic(&config, DType::F32, 1).unwrap());
     let inputs = Inputs::synthetic(&config, geometry, DType::F32, 2).unwrap();
     let costs = CostModel::new(&config, geometry.tokens(), 4);
-    let prepared = variants::prepare(&model, Variant::Cached, &inputs, None).unwrap();
+    let prepared = variants::prepare(&model, Variant::Cached, &inputs).unwrap();
     let mut probe = Probe::new(RunRecord::new(0, "cached", SyncMode::Component, 5, geometry.tokens()), &costs);
     model.forward(&inputs, &mut probe, &prepared.options()).unwrap();
     let names: Vec<String> = probe.into_run().components.into_iter().map(|c| c.name).collect();

@@ -227,22 +227,14 @@ impl Model {
 
     /// One forward pass; returns the predicted latent `[out_dim, F, H/8, W/8]`.
     pub fn forward(&self, inputs: &Inputs, probe: &mut Probe, opts: &ForwardOptions) -> Result<Array> {
-        let w = &self.weights;
         let l = inputs.geometry.tokens() as i32;
 
         probe.begin_group(names::GROUP_EMBED, None);
         let x = probe.stage("embed/patch", None, || self.patch_embed(inputs))?;
         let (e_time, e_proj) = probe.stage("embed/time", None, || self.time_embed(l))?;
-        let context = probe.stage("embed/text", None, || {
-            let h = linear(w, "text_embedding.0", &inputs.context)?;
-            linear(w, "text_embedding.2", &gelu(&h)?)
-        })?;
+        let context = probe.stage("embed/text", None, || self.text_embed(&inputs.context))?;
         let camera = match &inputs.camera {
-            Some(cam) => Some(probe.stage("embed/camera", None, || {
-                let c = linear(w, "patch_embedding_wancamctrl", cam)?;
-                let h = linear(w, "c2ws_hidden_states_layer1", &c)?;
-                Ok(c.add(linear(w, "c2ws_hidden_states_layer2", &nn::silu(&h)?)?)?)
-            })?),
+            Some(cam) => Some(probe.stage("embed/camera", None, || self.camera_embed(cam))?),
             None => None,
         };
         let mut group: Vec<&Array> = vec![&x, &e_time, &e_proj, &context];
@@ -440,18 +432,24 @@ impl Model {
 
     /// Embedded text context and camera features of some inputs (for building a clip cache).
     pub fn embed_conditions(&self, inputs: &Inputs) -> Result<(Array, Option<Array>)> {
-        let w = &self.weights;
-        let h = linear(w, "text_embedding.0", &inputs.context)?;
-        let context = linear(w, "text_embedding.2", &gelu(&h)?)?;
-        let camera = match &inputs.camera {
-            Some(cam) => {
-                let c = linear(w, "patch_embedding_wancamctrl", cam)?;
-                let h = linear(w, "c2ws_hidden_states_layer1", &c)?;
-                Some(c.add(linear(w, "c2ws_hidden_states_layer2", &nn::silu(&h)?)?)?)
-            }
-            None => None,
-        };
+        let context = self.text_embed(&inputs.context)?;
+        let camera = inputs.camera.as_ref().map(|cam| self.camera_embed(cam)).transpose()?;
         Ok((context, camera))
+    }
+
+    /// Text encoder output `[T, text_dim]` -> `[T, dim]`: Linear, GELU(tanh), Linear.
+    fn text_embed(&self, context: &Array) -> Result<Array> {
+        let w = &self.weights;
+        let h = linear(w, "text_embedding.0", context)?;
+        linear(w, "text_embedding.2", &gelu(&h)?)
+    }
+
+    /// Plücker rays `[L, 1536]` -> camera features `[L, dim]`: c + Linear(SiLU(Linear(c))).
+    fn camera_embed(&self, cam: &Array) -> Result<Array> {
+        let w = &self.weights;
+        let c = linear(w, "patch_embedding_wancamctrl", cam)?;
+        let h = linear(w, "c2ws_hidden_states_layer1", &c)?;
+        Ok(c.add(linear(w, "c2ws_hidden_states_layer2", &nn::silu(&h)?)?)?)
     }
 
     /// Head: modulation from the time embedding, LayerNorm, Linear to 64 values per token, and
