@@ -175,6 +175,7 @@ struct RunRow {
     frames: u32,
     tokens: u64,
     forward_ns: u64,
+    graph_ns: Option<u64>,
     active: u64,
     peak: u64,
     drift: Option<(f64, f64)>,
@@ -256,6 +257,7 @@ fn decode(source: &Source, options: &LoadOptions) -> std::result::Result<FileChu
             frames: run.frames,
             tokens: run.tokens,
             forward_ns: run.forward_ns,
+            graph_ns: run.graph_ns,
             active: run.active_memory_bytes,
             peak: run.peak_memory_bytes,
             drift: run.drift.map(|d| (d.max_rel, d.mean_rel)),
@@ -335,6 +337,7 @@ struct Merger {
     r_frames: Vec<u32>,
     r_tokens: Vec<u64>,
     r_forward: Vec<u64>,
+    r_graph: Vec<Option<u64>>,
     r_active: Vec<u64>,
     r_peak: Vec<u64>,
     r_drift_max: Vec<Option<f64>>,
@@ -404,6 +407,7 @@ impl Merger {
             self.r_frames.push(r.frames);
             self.r_tokens.push(r.tokens);
             self.r_forward.push(r.forward_ns);
+            self.r_graph.push(r.graph_ns);
             self.r_active.push(r.active);
             self.r_peak.push(r.peak);
             self.r_drift_max.push(r.drift.map(|d| d.0));
@@ -479,6 +483,7 @@ impl Merger {
                 Column::new("frames".into(), self.r_frames),
                 Column::new("tokens".into(), self.r_tokens),
                 Column::new("forward_ns".into(), self.r_forward),
+                Column::new("graph_ns".into(), self.r_graph),
                 Column::new("active_memory_bytes".into(), self.r_active),
                 Column::new("peak_memory_bytes".into(), self.r_peak),
                 Column::new("drift_max_rel".into(), self.r_drift_max),

@@ -370,6 +370,8 @@ fn make_run(spec: &SynthSpec, index: u32, sync: SyncMode, frames: u32, tokens: u
             let id = run.component("forward", flops, 0.0);
             let d = (total * spec.speed * spec.fused_factor * jitter(rng)).round() as u64;
             run.push_event(id, None, now, d);
+            // Graph building: a fixed 1% of the fused forward.
+            run.graph_ns = Some(d / 100);
             now += d;
         }
     }

@@ -170,6 +170,8 @@ fn overhead_compares_synced_and_fused_forward() {
     assert!(close(row.fused_ms.unwrap(), fused / 1e6, 1e-9));
     assert!(close(row.component_pct.unwrap(), (synced / fused - 1.0) * 100.0, 1e-9));
     assert_eq!(row.block_ms, None);
+    // The synthetic host graph build is 1% of the fused forward (whole ns).
+    assert!((row.graph_ms.unwrap() - (fused / 100.0).floor() / 1e6).abs() < 1e-6);
 }
 
 #[test]

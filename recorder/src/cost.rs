@@ -61,6 +61,8 @@ pub struct CostModel {
     s: f64,
     camera: bool,
     blocks: f64,
+    /// Rows of the time embedding and modulation: `l`, or 1 when every token shares the timestep.
+    time_rows: f64,
 }
 
 impl CostModel {
@@ -80,7 +82,18 @@ impl CostModel {
             s: dtype_size as f64,
             camera: config.camera,
             blocks: config.blocks as f64,
+            time_rows: tokens as f64,
         }
+    }
+
+    /// The same model when every token shares one timestep: the time embedding and the
+    /// modulation vectors are computed for one row (the `uniform-time` variants). The whole
+    /// forward's cost stays that of the standard per-token forward, so forward rates compare.
+    pub fn with_uniform_time(mut self, uniform: bool) -> Self {
+        if uniform {
+            self.time_rows = 1.0;
+        }
+        self
     }
 
     /// A Linear over `rows` rows, `i` -> `o`, with bias.
@@ -98,16 +111,18 @@ impl CostModel {
         use per_element::*;
         let (d, f, l, t, h) = (self.d, self.f, self.l, self.t, self.h);
         let ld = l * d;
+        // Modulation rows: every token, or one broadcast row.
+        let tr = self.time_rows;
         Some(match name {
             "embed/patch" => self.linear(l, self.patch_in, d),
             // sinusoid (~4 per value), Linear freq->d, SiLU, Linear d->d, SiLU, Linear d->6d.
             "embed/time" => {
-                self.elementwise(l * self.freq, 4.0, 0.0, 1.0)
-                    + self.linear(l, self.freq, d)
-                    + self.elementwise(ld, SILU, 1.0, 1.0)
-                    + self.linear(l, d, d)
-                    + self.elementwise(ld, SILU, 1.0, 1.0)
-                    + self.linear(l, d, 6.0 * d)
+                self.elementwise(tr * self.freq, 4.0, 0.0, 1.0)
+                    + self.linear(tr, self.freq, d)
+                    + self.elementwise(tr * d, SILU, 1.0, 1.0)
+                    + self.linear(tr, d, d)
+                    + self.elementwise(tr * d, SILU, 1.0, 1.0)
+                    + self.linear(tr, d, 6.0 * d)
             }
             "embed/text" => {
                 self.linear(t, self.text_dim, d) + self.elementwise(t * d, GELU, 1.0, 1.0) + self.linear(t, d, d)
@@ -119,10 +134,12 @@ impl CostModel {
                     + self.linear(l, d, d)
                     + self.elementwise(ld, 1.0, 2.0, 1.0)
             }
-            // modulation (1 x 6 x d) + time projection (L x 6 x d).
-            "block/modulation" => self.elementwise(6.0 * ld, 1.0, 1.0, 1.0),
-            // LayerNorm(x) * (1 + scale) + shift: reads x, scale, shift; writes y.
-            "block/norm1" | "block/norm2" => self.elementwise(ld, LAYER_NORM + MODULATE, 3.0, 1.0),
+            // modulation (1 x 6 x d) + time projection (rows x 6 x d).
+            "block/modulation" => self.elementwise(6.0 * tr * d, 1.0, 1.0, 1.0),
+            // LayerNorm(x) * (1 + scale) + shift: reads x, scale, shift (rows x d each); writes y.
+            "block/norm1" | "block/norm2" => {
+                Cost { flops: ld * (LAYER_NORM + MODULATE), bytes: self.s * (2.0 * ld + 2.0 * tr * d) }
+            }
             "block/self_attn/qkv" => {
                 let one = self.linear(l, d, d);
                 // y is read once by all three projections.
@@ -162,8 +179,8 @@ impl CostModel {
             "block/ffn/down" => self.linear(l, f, d) + self.elementwise(ld, GATED_RESIDUAL, 2.0, 0.0),
             // head modulation, LayerNorm + modulate, Linear d -> out_dim * patch, unpatchify copy.
             "head" => {
-                self.elementwise(2.0 * ld, 1.0, 1.0, 1.0)
-                    + self.elementwise(ld, LAYER_NORM + MODULATE, 3.0, 1.0)
+                self.elementwise(2.0 * tr * d, 1.0, 1.0, 1.0)
+                    + Cost { flops: ld * (LAYER_NORM + MODULATE), bytes: self.s * (2.0 * ld + 2.0 * tr * d) }
                     + self.linear(l, d, self.patch_out)
                     + self.elementwise(l * self.patch_out, 0.0, 1.0, 1.0)
             }
@@ -175,6 +192,10 @@ impl CostModel {
                 .fold(Cost::default(), |a, b| a + b),
             "block" => self.block_total(self.camera),
             "forward" => {
+                let standard = CostModel { time_rows: l, ..self.clone() };
+                if self.time_rows != l {
+                    return standard.of("forward");
+                }
                 let blocks = self.block_total(self.camera);
                 let mut c = self.of("embed")? + self.of("head")?;
                 c.flops += self.blocks * blocks.flops;
@@ -248,5 +269,19 @@ mod tests {
         let camera = share(&c, &["block/camera"]);
         assert!((ffn - 0.32).abs() < 0.03, "ffn {ffn}");
         assert!((camera - 0.23).abs() < 0.03, "camera {camera}");
+    }
+
+    #[test]
+    fn uniform_time_costs_one_row_but_keeps_the_forward() {
+        let cfg = Preset::Lingbot14b.config();
+        let per_token = CostModel::new(&cfg, 9360, 2);
+        let uniform = per_token.clone().with_uniform_time(true);
+        // The time MLP's last Linear d -> 6d on one row: 2 d 6d + 6d.
+        let (d, last) = (5120.0, 2.0 * 5120.0 * 6.0 * 5120.0 + 6.0 * 5120.0);
+        assert!(uniform.of("embed/time").unwrap().flops < 1.1 * (last + 2.0 * 256.0 * d + 2.0 * d * d + 20.0 * d));
+        assert_eq!(uniform.of("block/modulation").unwrap().flops, 6.0 * d);
+        // norm1 reads x and writes y; the broadcast scale and shift are one row each.
+        assert_eq!(uniform.of("block/norm1").unwrap().bytes, 2.0 * (2.0 * 9360.0 * d + 2.0 * d));
+        assert_eq!(uniform.of("forward"), per_token.of("forward"));
     }
 }

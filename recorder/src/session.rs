@@ -193,7 +193,7 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
     let mut run_index = 0u32;
     'outer: for geometry in &plan.geometries {
         let tokens = geometry.tokens();
-        let costs = CostModel::new(&plan.config, tokens, plan.dtype.size());
+        let standard_costs = CostModel::new(&plan.config, tokens, plan.dtype.size());
         let inputs = Inputs::synthetic(&plan.config, *geometry, plan.dtype, plan.seed)?;
         let mut reference: Option<Array> = None;
         for &variant in &plan.variants {
@@ -201,6 +201,7 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
             // Every variant is prepared afresh and dropped after its runs, so no variant's extra
             // memory (quantized copies, caches) inflates the memory measured for the next one.
             let mut prepared = variants::prepare(&model, variant, &inputs)?;
+            let costs = standard_costs.clone().with_uniform_time(variant.uniform_time());
             for (name, ns, bytes) in prepared.setups.drain(..) {
                 file.add_setup(&SetupRecord {
                     variant: variant.name().into(),
@@ -261,6 +262,7 @@ fn forward_once(
     probe.start_clock();
     let start = Instant::now();
     let out = model.forward(inputs, &mut probe, &opts)?;
+    let built = Instant::now();
     out.eval()?;
     let end = Instant::now();
     if mode == SyncMode::None {
@@ -268,6 +270,9 @@ fn forward_once(
     }
     let mut run = probe.into_run();
     run.forward_ns = end.duration_since(start).as_nanos() as u64;
+    if mode == SyncMode::None {
+        run.graph_ns = Some(built.duration_since(start).as_nanos() as u64);
+    }
     run.active_memory_bytes = mlx_rs::memory::active_memory()? as u64;
     run.peak_memory_bytes = mlx_rs::memory::peak_memory()? as u64;
     Ok((run, out))

@@ -6,6 +6,12 @@
 //!   computed once per clip outside the timed forward.
 //! - `cross-kv-cache`: each block's text keys/values, likewise.
 //! - `cached`: both caches together.
+//! - `compiled`: elementwise chains (norm + modulate, RoPE, gated residuals) as compiled kernels.
+//! - `compiled-cached`: `compiled` plus both caches.
+//! - `uniform-time`: every token shares the timestep (plain sampling), so the time embedding and
+//!   modulation are computed for one token and broadcast, and modulation folds into LayerNorm.
+//! - `optimized`: everything above that keeps the output (within rounding): `compiled`, both
+//!   caches and `uniform-time`.
 
 use std::str::FromStr;
 use std::time::Instant;
@@ -37,11 +43,15 @@ pub enum Variant {
     Compiled,
     /// Compiled and both caches.
     CompiledCached,
+    /// One timestep for all tokens.
+    UniformTime,
+    /// Compiled, both caches and uniform time.
+    Optimized,
 }
 
 impl Variant {
     /// Every variant.
-    pub const ALL: [Variant; 8] = [
+    pub const ALL: [Variant; 10] = [
         Variant::Baseline,
         Variant::FfnQ8,
         Variant::FfnQ4,
@@ -50,6 +60,8 @@ impl Variant {
         Variant::Cached,
         Variant::Compiled,
         Variant::CompiledCached,
+        Variant::UniformTime,
+        Variant::Optimized,
     ];
 
     /// Name on the command line and in traces.
@@ -63,6 +75,8 @@ impl Variant {
             Variant::Cached => "cached",
             Variant::Compiled => "compiled",
             Variant::CompiledCached => "compiled-cached",
+            Variant::UniformTime => "uniform-time",
+            Variant::Optimized => "optimized",
         }
     }
 
@@ -75,16 +89,21 @@ impl Variant {
     }
 
     fn caches_camera(self) -> bool {
-        matches!(self, Variant::CameraCache | Variant::Cached | Variant::CompiledCached)
+        matches!(self, Variant::CameraCache | Variant::Cached | Variant::CompiledCached | Variant::Optimized)
     }
 
     fn caches_cross_kv(self) -> bool {
-        matches!(self, Variant::CrossKvCache | Variant::Cached | Variant::CompiledCached)
+        matches!(self, Variant::CrossKvCache | Variant::Cached | Variant::CompiledCached | Variant::Optimized)
     }
 
     /// Whether the variant runs compiled elementwise kernels.
     pub fn fuses(self) -> bool {
-        matches!(self, Variant::Compiled | Variant::CompiledCached)
+        matches!(self, Variant::Compiled | Variant::CompiledCached | Variant::Optimized)
+    }
+
+    /// Whether the variant computes the time embedding once for all tokens.
+    pub fn uniform_time(self) -> bool {
+        matches!(self, Variant::UniformTime | Variant::Optimized)
     }
 
     /// Whether the variant needs per-clip preparation that depends on the inputs.
@@ -130,12 +149,19 @@ pub struct Prepared {
     pub setups: Vec<(String, u64, u64)>,
     /// Compiled elementwise kernels.
     pub fuse: bool,
+    /// One timestep for all tokens.
+    pub uniform_time: bool,
 }
 
 impl Prepared {
     /// Options for [`Model::forward`].
     pub fn options(&self) -> ForwardOptions<'_> {
-        ForwardOptions { cache: self.cache.as_ref(), ffn_quant: self.ffn_quant.as_deref(), fuse: self.fuse }
+        ForwardOptions {
+            cache: self.cache.as_ref(),
+            ffn_quant: self.ffn_quant.as_deref(),
+            fuse: self.fuse,
+            uniform_time: self.uniform_time,
+        }
     }
 }
 
@@ -155,7 +181,7 @@ pub fn quantize_ffn(model: &Model, bits: i32) -> Result<Vec<(QuantLinear, QuantL
 
 /// Prepares `variant` for one clip (one set of inputs), recording each one-off cost.
 pub fn prepare(model: &Model, variant: Variant, inputs: &Inputs) -> Result<Prepared> {
-    let mut prepared = Prepared { fuse: variant.fuses(), ..Default::default() };
+    let mut prepared = Prepared { fuse: variant.fuses(), uniform_time: variant.uniform_time(), ..Default::default() };
     if let Some(bits) = variant.quant_bits() {
         let t = Instant::now();
         let q = quantize_ffn(model, bits)?;

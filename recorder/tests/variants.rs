@@ -51,7 +51,7 @@ fn variants_match_the_baseline_within_their_bounds() {
         match variant {
             Variant::CameraCache => assert_eq!(names, ["setup/camera_cache"]),
             Variant::CrossKvCache => assert_eq!(names, ["setup/cross_kv_cache"]),
-            Variant::Cached | Variant::CompiledCached => assert_eq!(names, ["setup/camera_cache", "setup/cross_kv_cache"]),
+            Variant::Cached | Variant::CompiledCached | Variant::Optimized => assert_eq!(names, ["setup/camera_cache", "setup/cross_kv_cache"]),
             Variant::FfnQ8 | Variant::FfnQ4 => assert_eq!(names, ["setup/ffn_quantize"]),
             _ => assert!(names.is_empty()),
         }

@@ -232,6 +232,10 @@ pub struct RunRecord {
     /// Output drift against the baseline, for variants.
     #[serde(default)]
     pub drift: Option<Drift>,
+    /// Fused runs: host time spent building the lazy graph before the evaluation starts, ns
+    /// (part of `forward_ns`, during which the accelerator has nothing queued).
+    #[serde(default)]
+    pub graph_ns: Option<u64>,
     /// Components referenced by the events, with their per-invocation costs.
     pub components: Vec<ComponentInfo>,
     /// Timed intervals, in start order.
@@ -255,6 +259,7 @@ impl RunRecord {
             active_memory_bytes: 0,
             peak_memory_bytes: 0,
             drift: None,
+            graph_ns: None,
             components: Vec::new(),
             events: Vec::new(),
             last_start_ns: 0,

@@ -72,6 +72,8 @@ pub struct RunFacts {
     pub tokens: u64,
     /// Wall time of the forward, ns.
     pub forward_ns: f64,
+    /// Fused runs: host time building the lazy graph before evaluation, ns.
+    pub graph_ns: Option<f64>,
     /// Active memory after the forward.
     pub active_memory_bytes: u64,
     /// Peak memory during the forward.
@@ -337,6 +339,7 @@ fn run_facts(runs: &DataFrame) -> Result<Vec<RunFacts>> {
     let frames = runs.column("frames")?.u32()?;
     let tokens = runs.column("tokens")?.u64()?;
     let forward = runs.column("forward_ns")?.u64()?;
+    let graph = runs.column("graph_ns")?.u64()?;
     let active = runs.column("active_memory_bytes")?.u64()?;
     let peak = runs.column("peak_memory_bytes")?.u64()?;
     let dmax = runs.column("drift_max_rel")?.f64()?;
@@ -358,6 +361,7 @@ fn run_facts(runs: &DataFrame) -> Result<Vec<RunFacts>> {
             frames: frames.get(i).unwrap_or(0),
             tokens: tokens.get(i).unwrap_or(0),
             forward_ns: forward.get(i).unwrap_or(0) as f64,
+            graph_ns: graph.get(i).map(|g| g as f64),
             active_memory_bytes: active.get(i).unwrap_or(0),
             peak_memory_bytes: peak.get(i).unwrap_or(0),
             drift: match (dmax.get(i), dmean.get(i)) {

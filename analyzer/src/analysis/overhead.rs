@@ -31,6 +31,9 @@ pub struct OverheadRow {
     pub component_pct: Option<f64>,
     /// (block / fused - 1) * 100.
     pub block_pct: Option<f64>,
+    /// Median host time building the lazy graph in fused runs, ms (newer traces only): time in
+    /// which the accelerator has nothing queued.
+    pub graph_ms: Option<f64>,
 }
 
 /// Builds the overhead table.
@@ -48,11 +51,19 @@ pub fn overhead(facts: &Facts) -> Overhead {
                 .unwrap_or(0.0)
                 .round() as u64;
             let (c, b, n) = (of(SyncMode::Component), of(SyncMode::Block), of(SyncMode::None));
+            let graph = median(
+                &facts
+                    .runs
+                    .iter()
+                    .filter(|r| r.frames == f && r.sync == SyncMode::None)
+                    .filter_map(|r| r.graph_ns.map(|g| g / 1e6))
+                    .collect::<Vec<_>>(),
+            );
             let pct = |x: Option<f64>| match (x, n) {
                 (Some(x), Some(n)) if n > 0.0 => Some((x / n - 1.0) * 100.0),
                 _ => None,
             };
-            OverheadRow { frames: f, tokens, component_ms: c, block_ms: b, fused_ms: n, component_pct: pct(c), block_pct: pct(b) }
+            OverheadRow { frames: f, tokens, component_ms: c, block_ms: b, fused_ms: n, component_pct: pct(c), block_pct: pct(b), graph_ms: graph }
         })
         .collect();
     Overhead { rows }

@@ -328,9 +328,14 @@ pub fn document(report: &Report) -> Vec<Block> {
     let o = &report.overhead;
     if o.rows.iter().any(|r| r.component_pct.is_some() || r.block_pct.is_some()) {
         doc.push(Block::Heading(2, "Instrumentation overhead".into()));
-        let mut t = Table::new(&["Frames", "Tokens", "component-synced (ms)", "block-synced (ms)", "fused (ms)", "component overhead", "block overhead"]);
+        let graph = o.rows.iter().any(|r| r.graph_ms.is_some());
+        let mut head = vec!["Frames", "Tokens", "component-synced (ms)", "block-synced (ms)", "fused (ms)", "component overhead", "block overhead"];
+        if graph {
+            head.push("fused: host graph build (ms)");
+        }
+        let mut t = Table::new(&head);
         for r in &o.rows {
-            t.rows.push(vec![
+            let mut row = vec![
                 r.frames.to_string(),
                 r.tokens.to_string(),
                 opt(r.component_ms, ms),
@@ -338,9 +343,18 @@ pub fn document(report: &Report) -> Vec<Block> {
                 opt(r.fused_ms, ms),
                 opt(r.component_pct, |v| format!("{v:+.1}%")),
                 opt(r.block_pct, |v| format!("{v:+.1}%")),
-            ]);
+            ];
+            if graph {
+                row.push(opt(r.graph_ms, ms));
+            }
+            t.rows.push(row);
         }
         doc.push(Block::Table(t));
+        if graph {
+            doc.push(Block::Paragraph(
+                "Host graph build: the part of a fused forward spent building MLX's lazy graph before evaluation starts, during which the accelerator has nothing queued.".into(),
+            ));
+        }
     }
 
     doc.push(Block::Heading(2, "Memory".into()));

@@ -3,6 +3,7 @@
 //! Activations are kept 2-D, `[tokens, dim]` (batch 1); attention reshapes to `[1, heads, L, 64..]`.
 //! The structure follows docs/model.md; each timed stage carries its taxonomy name.
 
+mod kernels;
 pub mod names;
 mod rope;
 pub mod weights;
@@ -17,6 +18,7 @@ pub use weights::{ParamSpec, WeightError, Weights, param_count, param_specs};
 
 use crate::config::{CAMERA_CHANNELS, DType, Geometry};
 use crate::instrument::Probe;
+use kernels::{Kernels, gated_residual, modulate, scalar};
 
 /// Diffusion timestep used for every recorded forward (the value does not change the cost).
 pub const TIMESTEP: f32 = 500.0;
@@ -29,6 +31,8 @@ pub struct Model {
     pub dtype: DType,
     /// Parameters.
     pub weights: Weights,
+    /// Compiled elementwise kernels, traced once and reused.
+    kernels: Kernels,
 }
 
 /// Inputs of one forward pass plus the position tables derived from the geometry.
@@ -41,7 +45,7 @@ pub struct Inputs {
     pub context: Array,
     /// Patchified Plücker camera rays, `[L, 1536]`, when the model has camera control.
     pub camera: Option<Array>,
-    /// RoPE cosines and sines, `[L, 1, head_dim/2, 1]` each.
+    /// RoPE rotation tables `(a, b)`, `[L, 1, 2, head_dim/2]` each.
     pub rope: (Array, Array),
 }
 
@@ -83,6 +87,10 @@ pub struct ForwardOptions<'a> {
     pub ffn_quant: Option<&'a [(QuantLinear, QuantLinear)]>,
     /// Run elementwise chains (norm + modulate, RoPE, gated residuals) as compiled kernels.
     pub fuse: bool,
+    /// Every token shares one timestep (plain text- or image-to-video sampling): the time
+    /// embedding and the six modulation vectors are computed for one token and broadcast, and
+    /// the modulation folds into LayerNorm's affine parameters.
+    pub uniform_time: bool,
 }
 
 /// A Linear layer with weights quantized by MLX (affine, per group).
@@ -128,76 +136,6 @@ fn linear(w: &Weights, name: &str, x: &Array) -> Result<Array> {
     Ok(addmm(bias, x, weight.t(), None, None)?)
 }
 
-/// A scalar in `like`'s dtype. (An f32 scalar array would promote bf16 operands to f32, and the
-/// promotion would then spread through the residual stream to every later matmul.)
-fn scalar(v: f32, like: &Array) -> Result<Array> {
-    Ok(Array::from_f32(v).as_dtype(like.dtype())?)
-}
-
-/// `y * (1 + scale) + shift`.
-fn modulate(y: &Array, scale: &Array, shift: &Array) -> Result<Array> {
-    Ok(y.multiply(&scale.add(scalar(1.0, scale)?)?)?.add(shift)?)
-}
-
-/// tanh-approximated GELU, compiled into one kernel and kept in the input's dtype (mlx-rs's
-/// `gelu_approximate` builds f32 constants and so returns f32 for bf16 input).
-fn gelu(x: &Array) -> Result<Array> {
-    let f = |x: &Array| -> std::result::Result<Array, mlx_rs::error::Exception> {
-        let c = |v: f32| Array::from_f32(v).as_dtype(x.dtype());
-        let cube = x.multiply(x)?.multiply(x)?;
-        let inner = x.add(cube.multiply(c(0.044715)?)?)?.multiply(c((2.0 / std::f32::consts::PI).sqrt())?)?;
-        x.multiply(c(0.5)?)?.multiply(mlx_rs::ops::tanh(&inner)?.add(c(1.0)?)?)
-    };
-    let mut compiled = mlx_rs::transforms::compile::compile(f, true);
-    Ok(compiled(x)?)
-}
-
-/// Elementwise chains that MLX runs as one kernel each when compiled (the `compiled` variant);
-/// without compilation every operation is its own kernel and its own trip through memory.
-mod fused {
-    use mlx_rs::error::Exception;
-    use mlx_rs::transforms::compile::compile;
-    use mlx_rs::{Array, fast};
-
-    type R = std::result::Result<Array, Exception>;
-
-    /// LayerNorm(x) * (1 + scale) + shift.
-    pub fn norm_modulate(x: &Array, scale: &Array, shift: &Array, eps: f32) -> R {
-        let f = move |(x, scale, shift): (&Array, &Array, &Array)| -> R {
-            let one = Array::from_f32(1.0).as_dtype(scale.dtype())?;
-            fast::layer_norm(x, None, None, eps)?.multiply(scale.add(one)?)?.add(shift)
-        };
-        compile(f, false)((x, scale, shift))
-    }
-
-    /// x + y * gate.
-    pub fn gated_residual(x: &Array, y: &Array, gate: &Array) -> R {
-        let f = |(x, y, gate): (&Array, &Array, &Array)| -> R { x.add(y.multiply(gate)?) };
-        compile(f, false)((x, y, gate))
-    }
-
-    /// x * (1 + scale) + shift.
-    pub fn modulate(x: &Array, scale: &Array, shift: &Array) -> R {
-        let f = |(x, scale, shift): (&Array, &Array, &Array)| -> R {
-            let one = Array::from_f32(1.0).as_dtype(scale.dtype())?;
-            x.multiply(scale.add(one)?)?.add(shift)
-        };
-        compile(f, false)((x, scale, shift))
-    }
-
-    /// Rotation of interleaved pairs `[L, H, D/2, 2]` by (cos, sin) `[L, 1, D/2, 1]`.
-    pub fn rotate_pairs(pairs: &Array, cos: &Array, sin: &Array) -> R {
-        let f = |(pairs, cos, sin): (&Array, &Array, &Array)| -> R {
-            let parts = mlx_rs::ops::split_equal(pairs, 2, 3)?;
-            let (a, b) = (&parts[0], &parts[1]);
-            let ra = a.multiply(cos)?.subtract(b.multiply(sin)?)?;
-            let rb = a.multiply(sin)?.add(b.multiply(cos)?)?;
-            mlx_rs::ops::concatenate(&[ra, rb], 3)
-        };
-        compile(f, false)((pairs, cos, sin))
-    }
-}
-
 /// `[L, dim]` -> `[1, heads, L, head_dim]`.
 fn to_heads(x: &Array, heads: i32) -> Result<Array> {
     let l = x.shape()[0];
@@ -214,7 +152,8 @@ fn from_heads(x: &Array) -> Result<Array> {
 impl Model {
     /// Wraps weights.
     pub fn new(config: ModelConfig, dtype: DType, weights: Weights) -> Self {
-        Model { config, dtype, weights }
+        let kernels = Kernels::new(config.eps as f32);
+        Model { config, dtype, weights, kernels }
     }
 
     fn eps(&self) -> f32 {
@@ -231,7 +170,8 @@ impl Model {
 
         probe.begin_group(names::GROUP_EMBED, None);
         let x = probe.stage("embed/patch", None, || self.patch_embed(inputs))?;
-        let (e_time, e_proj) = probe.stage("embed/time", None, || self.time_embed(l))?;
+        let rows = if opts.uniform_time { 1 } else { l };
+        let (e_time, e_proj) = probe.stage("embed/time", None, || self.time_embed(rows))?;
         let context = probe.stage("embed/text", None, || self.text_embed(&inputs.context))?;
         let camera = match &inputs.camera {
             Some(cam) => Some(probe.stage("embed/camera", None, || self.camera_embed(cam))?),
@@ -270,8 +210,9 @@ impl Model {
         Ok(addmm(self.weights.get("patch_embedding.bias")?, &tokens, weight.t(), None, None)?)
     }
 
-    /// Sinusoidal embedding of the timestep for every token, the time MLP, and the projection to
-    /// the six modulation vectors. Returns (e `[L, dim]`, e0 `[L, 6 * dim]`).
+    /// Sinusoidal embedding of the timestep for `l` tokens (every token, or one to broadcast),
+    /// the time MLP, and the projection to the six modulation vectors. Returns
+    /// (e `[l, dim]`, e0 `[l, 6 * dim]`).
     fn time_embed(&self, l: i32) -> Result<(Array, Array)> {
         let w = &self.weights;
         let half = (self.config.freq_dim / 2) as i32;
@@ -303,26 +244,32 @@ impl Model {
         let p = format!("blocks.{b}");
         let blk = Some(b);
         let (eps, heads, dim) = (self.eps(), self.heads(), self.config.dim as i32);
-        let l = x.shape()[0];
 
-        // e = modulation (1, 6, dim) + e0 (L, 6, dim), split into six (L, dim) vectors.
+        // e = modulation (1, 6 * dim) + e0 (R, 6 * dim), R = L or 1 (uniform time), cut along
+        // columns into six (R, dim) views: no copies.
         let e: Vec<Array> = probe.stage("block/modulation", blk, || {
-            let m = w.get(&format!("{p}.modulation"))?;
-            let e = e_proj.reshape(&[l, 6, dim])?.add(m)?;
-            Ok(split(&e, 6, 1)?.into_iter().map(|a| a.reshape(&[l, dim])).collect::<Result<Vec<_>, _>>()?)
+            let m = w.get(&format!("{p}.modulation"))?.reshape(&[1, 6 * dim])?;
+            Ok(split(&e_proj.add(m)?, 6, 1)?)
         })?;
 
         // Self-attention.
-        let fuse = opts.fuse;
+        let fused = opts.fuse.then_some(&self.kernels);
         let norm_modulate = |x: &Array, scale: &Array, shift: &Array| -> Result<Array> {
-            if fuse {
-                Ok(fused::norm_modulate(x, scale, shift, eps)?)
+            if scale.shape()[0] == 1 {
+                // One modulation row for all tokens: it is LayerNorm's affine transform.
+                let weight = scale.add(scalar(1.0, scale)?)?.reshape(&[dim])?;
+                Ok(fast::layer_norm(x, Some(&weight), Some(&shift.reshape(&[dim])?), eps)?)
+            } else if let Some(k) = fused {
+                Ok(k.norm_modulate(x, scale, shift)?)
             } else {
-                modulate(&fast::layer_norm(x, None, None, eps)?, scale, shift)
+                Ok(modulate(&fast::layer_norm(x, None, None, eps)?, scale, shift)?)
             }
         };
         let gated = |x: &Array, y: &Array, gate: &Array| -> Result<Array> {
-            if fuse { Ok(fused::gated_residual(x, y, gate)?) } else { Ok(x.add(y.multiply(gate)?)?) }
+            match fused {
+                Some(k) => Ok(k.gated_residual(x, y, gate)?),
+                None => Ok(gated_residual(x, y, gate)?),
+            }
         };
         let y = probe.stage("block/norm1", blk, || norm_modulate(&x, &e[1], &e[0]))?;
         let (q, k, v) = probe.stage("block/self_attn/qkv", blk, || {
@@ -336,7 +283,7 @@ impl Model {
             ))
         })?;
         let (q, k) = probe.stage("block/self_attn/rope", blk, || {
-            Ok((rope::apply(&q, heads, &inputs.rope, fuse)?, rope::apply(&k, heads, &inputs.rope, fuse)?))
+            Ok((rope::apply(&q, heads, &inputs.rope, fused)?, rope::apply(&k, heads, &inputs.rope, fused)?))
         })?;
         let scale = 1.0 / (self.config.head_dim as f32).sqrt();
         let attn = probe.stage("block/self_attn/sdpa", blk, || {
@@ -353,14 +300,20 @@ impl Model {
             Some(c) => match opts.cache.and_then(|cache| cache.camera.as_ref()) {
                 Some(cached) => {
                     let (scale1, shift) = &cached[b as usize];
-                    probe.stage("block/camera/apply", blk, || Ok(x.multiply(scale1)?.add(shift)?))?
+                    probe.stage("block/camera/apply", blk, || match fused {
+                        Some(k) => Ok(k.scale_shift(&x, scale1, shift)?),
+                        None => Ok(x.multiply(scale1)?.add(shift)?),
+                    })?
                 }
                 None => {
                     let h = probe.stage("block/camera/injector", blk, || self.camera_hidden(b, c))?;
                     probe.stage("block/camera/scale_shift", blk, || {
                         let scale = linear(w, &format!("{p}.cam_scale_layer"), &h)?;
                         let shift = linear(w, &format!("{p}.cam_shift_layer"), &h)?;
-                        if fuse { Ok(fused::modulate(&x, &scale, &shift)?) } else { modulate(&x, &scale, &shift) }
+                        match fused {
+                            Some(k) => Ok(k.modulate(&x, &scale, &shift)?),
+                            None => Ok(modulate(&x, &scale, &shift)?),
+                        }
                     })?
                 }
             },
@@ -391,7 +344,7 @@ impl Model {
                 Some((up, _)) => up.forward(&y)?,
                 None => linear(w, &format!("{p}.ffn.0"), &y)?,
             };
-            gelu(&h)
+            Ok(self.kernels.gelu(&h)?)
         })?;
         probe.stage("block/ffn/down", blk, || {
             let f = match quant {
@@ -441,7 +394,7 @@ impl Model {
     fn text_embed(&self, context: &Array) -> Result<Array> {
         let w = &self.weights;
         let h = linear(w, "text_embedding.0", context)?;
-        linear(w, "text_embedding.2", &gelu(&h)?)
+        linear(w, "text_embedding.2", &self.kernels.gelu(&h)?)
     }
 
     /// Plücker rays `[L, 1536]` -> camera features `[L, dim]`: c + Linear(SiLU(Linear(c))).

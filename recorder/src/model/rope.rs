@@ -4,7 +4,8 @@
 
 use anyhow::Result;
 use mlx_rs::Array;
-use mlx_rs::ops::{concatenate, split_equal as split};
+
+use super::kernels::Kernels;
 
 use crate::config::DType;
 
@@ -23,49 +24,49 @@ pub fn rope_frequencies(head_dim: u32) -> Vec<(usize, f64)> {
     out
 }
 
-/// Cosine and sine tables `[L, 1, head_dim/2, 1]` for a token grid (frames, height, width),
-/// tokens ordered frame-major as patchify produces them. Computed in f64 on the host.
+/// Rotation tables `(a, b)` for a token grid (frames, height, width), each `[L, 1, 2, head_dim/2]`:
+/// per token, `a = (cos; sin)` and `b = (-sin; cos)` of every pair's angle. Tokens are ordered
+/// frame-major as patchify produces them; angles are computed in f64 on the host.
 pub fn rope_tables(head_dim: u32, grid: [u32; 3], dtype: DType) -> Result<(Array, Array)> {
     let freqs = rope_frequencies(head_dim);
     let [f, h, w] = grid;
     let l = (f * h * w) as usize;
     let half = freqs.len();
-    let mut cos = Vec::with_capacity(l * half);
-    let mut sin = Vec::with_capacity(l * half);
+    let (mut a, mut b): (Vec<f32>, Vec<f32>) = (Vec::with_capacity(l * half * 2), Vec::with_capacity(l * half * 2));
+    let (mut cos, mut sin) = (vec![0f32; half], vec![0f32; half]);
     for fi in 0..f {
         for hi in 0..h {
             for wi in 0..w {
                 let pos = [fi as f64, hi as f64, wi as f64];
-                for &(axis, freq) in &freqs {
-                    let angle = pos[axis] * freq;
-                    cos.push(angle.cos() as f32);
-                    sin.push(angle.sin() as f32);
+                for (i, &(axis, freq)) in freqs.iter().enumerate() {
+                    let (s, c) = (pos[axis] * freq).sin_cos();
+                    (cos[i], sin[i]) = (c as f32, s as f32);
                 }
+                a.extend(cos.iter().chain(&sin));
+                b.extend(sin.iter().map(|s| -s).chain(cos.iter().copied()));
             }
         }
     }
-    let shape = [l as i32, 1, half as i32, 1];
-    let cos = Array::from_slice(&cos, &shape).as_dtype(dtype.mlx())?;
-    let sin = Array::from_slice(&sin, &shape).as_dtype(dtype.mlx())?;
-    Ok((cos, sin))
+    let shape = [l as i32, 1, 2, half as i32];
+    Ok((Array::from_slice(&a, &shape).as_dtype(dtype.mlx())?, Array::from_slice(&b, &shape).as_dtype(dtype.mlx())?))
 }
 
-/// Rotates `[L, dim]` queries or keys and returns `[1, heads, L, head_dim]`; `fuse` runs the
-/// rotation as one compiled kernel.
-pub fn apply(x: &Array, heads: i32, (cos, sin): &(Array, Array), fuse: bool) -> Result<Array> {
+/// Rotates `[L, dim]` queries or keys and returns `[1, heads, L, head_dim]`, each head's channels
+/// ordered as the first members of the rotated pairs, then the second members (see
+/// [`super::kernels::rotate`]): exact for attention, since queries and keys share the order.
+///
+/// Measured on an H200 at 9,360 tokens (q and k, 40 blocks, component-synced): split, rotate and
+/// concatenate took 55 ms as separate kernels; this form takes 37 ms as separate kernels and
+/// 17 ms compiled into one (`kernels`).
+pub fn apply(x: &Array, heads: i32, (a, b): &(Array, Array), kernels: Option<&Kernels>) -> Result<Array> {
     let l = x.shape()[0];
     let hd = x.shape()[1] / heads;
     let pairs = x.reshape(&[l, heads, hd / 2, 2])?;
-    if fuse {
-        let rotated = super::fused::rotate_pairs(&pairs, cos, sin)?.reshape(&[1, l, heads, hd])?;
-        return Ok(rotated.transpose_axes(&[0, 2, 1, 3])?);
-    }
-    let parts = split(&pairs, 2, 3)?;
-    let (a, b) = (&parts[0], &parts[1]);
-    let ra = a.multiply(cos)?.subtract(b.multiply(sin)?)?;
-    let rb = a.multiply(sin)?.add(b.multiply(cos)?)?;
-    let rotated = concatenate(&[ra, rb], 3)?.reshape(&[1, l, heads, hd])?;
-    Ok(rotated.transpose_axes(&[0, 2, 1, 3])?)
+    let rotated = match kernels {
+        Some(k) => k.rotate(&pairs, a, b)?,
+        None => super::kernels::rotate(&pairs, a, b)?,
+    };
+    Ok(rotated.reshape(&[1, l, heads, hd])?.transpose_axes(&[0, 2, 1, 3])?)
 }
 
 #[cfg(test)]
