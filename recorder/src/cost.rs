@@ -152,6 +152,12 @@ impl CostModel {
                 c.bytes += self.s * l * (d / h);
                 c
             }
+            // One kernel (CUDA, compiled variants): reads q, k and the table once, writes q, k.
+            "block/self_attn/qk_norm_rope" => {
+                let mut c = self.elementwise(2.0 * ld, RMS_NORM + ROPE, 1.0, 1.0);
+                c.bytes += self.s * (2.0 * d + l * (d / h));
+                c
+            }
             "block/self_attn/sdpa" => self.attention(l, l),
             "block/self_attn/out" => self.linear(l, d, d) + self.elementwise(ld, GATED_RESIDUAL, 2.0, 0.0),
             // h = layer2(SiLU(layer1(c))) + c

@@ -3,7 +3,8 @@
 //! Activations are kept 2-D, `[tokens, dim]` (batch 1); attention reshapes to `[1, heads, L, 64..]`.
 //! The structure follows docs/model.md; each timed stage carries its taxonomy name.
 
-mod kernels;
+mod cuda;
+pub mod kernels;
 pub mod names;
 mod rope;
 pub mod weights;
@@ -258,7 +259,11 @@ impl Model {
             if scale.shape()[0] == 1 {
                 // One modulation row for all tokens: it is LayerNorm's affine transform.
                 let weight = scale.add(scalar(1.0, scale)?)?.reshape(&[dim])?;
-                Ok(fast::layer_norm(x, Some(&weight), Some(&shift.reshape(&[dim])?), eps)?)
+                let bias = shift.reshape(&[dim])?;
+                match fused {
+                    Some(k) => Ok(k.layer_norm(x, &weight, &bias)?),
+                    None => Ok(fast::layer_norm(x, Some(&weight), Some(&bias), eps)?),
+                }
             } else if let Some(k) = fused {
                 Ok(k.norm_modulate(x, scale, shift)?)
             } else {
@@ -276,15 +281,20 @@ impl Model {
             let sa = format!("{p}.self_attn");
             Ok((linear(w, &format!("{sa}.q"), &y)?, linear(w, &format!("{sa}.k"), &y)?, linear(w, &format!("{sa}.v"), &y)?))
         })?;
-        let (q, k) = probe.stage("block/self_attn/qk_norm", blk, || {
-            Ok((
-                fast::rms_norm(&q, Some(w.get(&format!("{p}.self_attn.norm_q.weight"))?), eps)?,
-                fast::rms_norm(&k, Some(w.get(&format!("{p}.self_attn.norm_k.weight"))?), eps)?,
-            ))
-        })?;
-        let (q, k) = probe.stage("block/self_attn/rope", blk, || {
-            Ok((rope::apply(&q, heads, &inputs.rope, fused)?, rope::apply(&k, heads, &inputs.rope, fused)?))
-        })?;
+        let item = q.item_size() as i32;
+        let (q, k) = if let Some(kern) = fused.filter(|kern| kern.has_rms_rope(dim, heads, item)) {
+            // One kernel: RMSNorm then RoPE, pairs left interleaved (queries and keys alike).
+            probe.stage("block/self_attn/qk_norm_rope", blk, || {
+                let norm_rope = |x: &Array, which: &str| -> Result<Array> {
+                    let weight = w.get(&format!("{p}.self_attn.norm_{which}.weight"))?;
+                    let out = kern.rms_rope(x, weight, &inputs.rope.0, heads)?.ok_or_else(|| anyhow::anyhow!("RMSNorm + RoPE kernel refused {:?}", x.shape()))?;
+                    Ok(out.reshape(&[1, x.shape()[0], heads, dim / heads])?.transpose_axes(&[0, 2, 1, 3])?)
+                };
+                Ok((norm_rope(&q, "q")?, norm_rope(&k, "k")?))
+            })?
+        } else {
+            self.qk_norm_then_rope(b, q, k, inputs, probe, fused)?
+        };
         let scale = 1.0 / (self.config.head_dim as f32).sqrt();
         let attn = probe.stage("block/self_attn/sdpa", blk, || {
             let o = fast::scaled_dot_product_attention(&q, &k, to_heads(&v, heads)?, scale, None, None)?;
@@ -321,7 +331,11 @@ impl Model {
 
         // Cross-attention to the text context.
         let y = probe.stage("block/cross_attn/norm3", blk, || {
-            Ok(fast::layer_norm(&x, w.get(&format!("{p}.norm3.weight"))?, w.get(&format!("{p}.norm3.bias"))?, eps)?)
+            let (weight, bias) = (w.get(&format!("{p}.norm3.weight"))?, w.get(&format!("{p}.norm3.bias"))?);
+            match fused {
+                Some(k) => Ok(k.layer_norm(&x, weight, bias)?),
+                None => Ok(fast::layer_norm(&x, weight, bias, eps)?),
+            }
         })?;
         let q = probe.stage("block/cross_attn/q", blk, || {
             let q = linear(w, &format!("{p}.cross_attn.q"), &y)?;
@@ -352,6 +366,28 @@ impl Model {
                 None => linear(w, &format!("{p}.ffn.2"), &h)?,
             };
             gated(&x, &f, &e[5])
+        })
+    }
+
+    /// q/k RMSNorm and RoPE as two timed stages (MLX's RMSNorm, then the rotation).
+    fn qk_norm_then_rope(
+        &self,
+        b: u32,
+        q: Array,
+        k: Array,
+        inputs: &Inputs,
+        probe: &mut Probe,
+        fused: Option<&Kernels>,
+    ) -> Result<(Array, Array)> {
+        let (w, p, blk, eps, heads) = (&self.weights, format!("blocks.{b}"), Some(b), self.eps(), self.heads());
+        let (q, k) = probe.stage("block/self_attn/qk_norm", blk, || {
+            Ok((
+                fast::rms_norm(&q, Some(w.get(&format!("{p}.self_attn.norm_q.weight"))?), eps)?,
+                fast::rms_norm(&k, Some(w.get(&format!("{p}.self_attn.norm_k.weight"))?), eps)?,
+            ))
+        })?;
+        probe.stage("block/self_attn/rope", blk, || {
+            Ok((rope::apply(&q, heads, &inputs.rope, fused)?, rope::apply(&k, heads, &inputs.rope, fused)?))
         })
     }
 
