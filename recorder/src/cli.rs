@@ -63,7 +63,8 @@ pub struct Opt {
     pub sync: Vec<SyncMode>,
 
     /// Variants to record beside the baseline, comma-separated, or `all`: baseline, ffn-q8,
-    /// ffn-q4, camera-cache, cross-kv-cache, cached, compiled, compiled-cached.
+    /// ffn-q4, camera-cache, cross-kv-cache, cached, compiled, compiled-cached, uniform-time,
+    /// optimized (compiled + both caches + uniform-time).
     #[arg(long, default_value = "baseline", value_delimiter = ',', value_parser = parse_variant_list)]
     pub variant: Vec<Vec<Variant>>,
 

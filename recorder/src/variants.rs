@@ -6,7 +6,8 @@
 //!   computed once per clip outside the timed forward.
 //! - `cross-kv-cache`: each block's text keys/values, likewise.
 //! - `cached`: both caches together.
-//! - `compiled`: elementwise chains (norm + modulate, RoPE, gated residuals) as compiled kernels.
+//! - `compiled`: elementwise chains (norm + modulate, RoPE, gated residuals) as compiled kernels;
+//!   on CUDA, LayerNorm and q/k RMSNorm+RoPE as hand-written kernels (`model::cuda`).
 //! - `compiled-cached`: `compiled` plus both caches.
 //! - `uniform-time`: every token shares the timestep (plain sampling), so the time embedding and
 //!   modulation are computed for one token and broadcast, and modulation folds into LayerNorm.
