@@ -71,6 +71,8 @@ fn main() {
     let w_up = rand(&[f, d]);
     let w_down = rand(&[d, f]);
     let b_d = rand(&[d]);
+    let w_3d = rand(&[3 * d, d]);
+    let b_3d = rand(&[3 * d]);
     let b_f = rand(&[f]);
     let gate_row = rand(&[1, d]);
     let full = rand(&[l, d]);
@@ -113,6 +115,7 @@ fn main() {
     ));
     let mut rows: Vec<Row> = Vec::new();
     rows.push(row("linear d->d + bias (addmm)", 6, linear_cost(lf, df, df), Box::new(|| addmm(&b_d, &x, w_dd.t(), None, None).unwrap())));
+    rows.push(row("linear d->3d + bias (q, k, v in one)", 0, linear_cost(lf, df, 3.0 * df), Box::new(|| addmm(&b_3d, &x, w_3d.t(), None, None).unwrap())));
     rows.push(row("matmul d->d, no bias", 0, linear_cost(lf, df, df), Box::new(|| x.matmul(w_dd.t()).unwrap())));
     rows.push(row("linear d->ffn + bias", 1, linear_cost(lf, df, ff), Box::new(|| addmm(&b_f, &x, w_up.t(), None, None).unwrap())));
     rows.push(row("linear ffn->d + bias", 1, linear_cost(lf, ff, df), Box::new(|| addmm(&b_d, &hidden, w_down.t(), None, None).unwrap())));
