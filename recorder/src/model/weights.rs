@@ -103,6 +103,17 @@ impl Weights {
         &self.map
     }
 
+    /// The same parameters in another dtype (e.g. bf16 weights as an f32 reference model).
+    pub fn cast(&self, dtype: DType) -> Result<Self> {
+        let mut map = HashMap::new();
+        for (name, array) in &self.map {
+            let cast = array.as_dtype(dtype.mlx())?;
+            cast.eval()?;
+            map.insert(name.clone(), cast);
+        }
+        Ok(Weights { map })
+    }
+
     /// Random weights with a fixed seed: Linear weights ~ N(0, 1/fan_in), biases small,
     /// norm weights one, modulations ~ N(0, 1/dim) (the scale Wan initialises them with).
     pub fn synthetic(config: &ModelConfig, dtype: DType, seed: u64) -> Result<Self> {
