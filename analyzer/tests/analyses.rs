@@ -332,3 +332,38 @@ fn fused_forward_rate_is_its_flops_over_its_time() {
     assert!(close(row.fused_tflops.unwrap(), rate / 1e12, 1e-9), "{:?}", row.fused_tflops);
     assert!(close(row.fused_matmul_share.unwrap(), rate / 100e12, 1e-9));
 }
+
+#[test]
+fn quadratic_recommendations_need_measured_superlinear_growth() {
+    // sdpa: t = 0.001 L^2 (local exponent 2); block/mixed: quadratic term 60% at L = 16000
+    // (local exponent 1.47); block/ffn/up: linear. Plus a component whose quadratic term is 34%
+    // of its time at L = 16000 but which grows sub-linearly over the measured range (a large
+    // constant): local exponent 0.42, so no advice to chunk it.
+    let mut spec = scaling_spec(vec![1000, 2000, 4000, 8000, 16000]);
+    spec.components.push(SynthComponent::new("embed/patch", 1e6, 0.0, 0.002));
+    let (_, f) = facts(&[spec]);
+    let s = scaling::scaling(&f);
+    let recs = recommend::recommend(None, Some(&s), None, None);
+    let quadratic: Vec<&str> =
+        recs.iter().filter(|r| r.title.contains("quadratic in tokens")).filter_map(|r| r.component.as_deref()).collect();
+    assert!(quadratic.contains(&"block/self_attn/sdpa"), "{quadratic:?}");
+    assert!(quadratic.contains(&"block/mixed"), "{quadratic:?}");
+    assert!(!quadratic.contains(&"block/ffn/up"), "{quadratic:?}");
+    assert!(!quadratic.contains(&"embed/patch"), "{quadratic:?}");
+    assert!(!quadratic.contains(&"forward"), "{quadratic:?}");
+}
+
+#[test]
+fn a_component_faster_than_the_calibration_promises_no_saving() {
+    // FFN at 150 TFLOP/s against a calibrated 100: above the "ceiling".
+    let mut spec = simple_spec();
+    let ffn = spec.components.iter_mut().find(|c| c.name == "block/ffn/up").unwrap();
+    ffn.flops_per_token *= 3.0;
+    let (_, f) = facts(&[spec]);
+    let r = rank(&f, None).unwrap();
+    let recs = recommend::recommend(Some(&r), None, None, None);
+    let ffn = recs.iter().find(|x| x.component.as_deref() == Some("block/ffn/up")).unwrap();
+    assert!(ffn.title.contains("at or above the calibrated matmul rate (150%)"), "{}", ffn.title);
+    assert!(!ffn.detail.contains("Reaching the ceiling"), "{}", ffn.detail);
+    assert_eq!(ffn.saving_ms, 0.0);
+}

@@ -26,6 +26,10 @@ pub struct Recommendation {
 /// Smallest share of the forward worth a recommendation.
 const MIN_SHARE: f64 = 0.02;
 
+/// Growth exponent between the two largest token counts from which a component counts as
+/// growing super-linearly.
+const SUPERLINEAR_EXPONENT: f64 = 1.3;
+
 fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
@@ -147,7 +151,12 @@ pub fn recommend_measured(
                         (Some(i), Some(rd)) => format!("; intensity {i:.0} FLOP/byte against a ridge point of {rd:.0}"),
                         _ => String::new(),
                     };
-                    let (title, advice) = if u >= 0.5 {
+                    let (title, advice) = if u >= 1.0 {
+                        (
+                            format!("{}: at or above the calibrated matmul rate ({})", row.name, pct(u)),
+                            "the calibration's matmul is slower than this component's own shapes, so the calibrated rate is no ceiling here; only fewer FLOPs (caching, pruning, lower-precision compute) would help",
+                        )
+                    } else if u >= 0.5 {
                         (
                             format!("{}: compute-bound at {} of the matmul ceiling", row.name, pct(u)),
                             "compute-bound; 8-bit weights cut bytes, not FLOPs, so expect little from quantization here; only fewer FLOPs (caching, pruning, lower-precision compute) would help",
@@ -164,9 +173,9 @@ pub fn recommend_measured(
                         saving_ms: row.savable_ms,
                         saving_share: row.savable_ms / total,
                         detail: format!(
-                            "{where_} and runs at {} of this machine's calibrated matmul rate{rates}{ii}: {advice}. Reaching the ceiling would save at most {:.2} ms per forward.",
+                            "{where_} and runs at {} of this machine's calibrated matmul rate{rates}{ii}: {advice}.{}",
                             pct(u),
-                            row.savable_ms
+                            if u < 1.0 { format!(" Reaching the ceiling would save at most {:.2} ms per forward.", row.savable_ms) } else { String::new() }
                         ),
                     });
                 }
@@ -236,7 +245,20 @@ pub fn recommend_measured(
     if let Some(s) = scaling {
         for fit in &s.fits {
             let (Some(poly), Some(cross), Some(last)) = (fit.poly, fit.crossover_tokens, fit.points.last()) else { continue };
-            if poly.c <= 0.0 || last.1 <= 0.0 {
+            if poly.c <= 0.0 || last.1 <= 0.0 || fit.name == "forward" {
+                continue;
+            }
+            // Only growth the measurements show: between the two largest token counts the time
+            // must grow clearly faster than L, and the quadratic fit must explain the data. A
+            // quadratic term fitted to a small, noisy, linear component is no reason to chunk it.
+            let n = fit.points.len();
+            let local_exponent = if n >= 2 {
+                let ((l1, t1), (l2, t2)) = (fit.points[n - 2], fit.points[n - 1]);
+                if l2 > l1 && t1 > 0.0 && t2 > 0.0 { (t2 / t1).ln() / (l2 / l1).ln() } else { 0.0 }
+            } else {
+                0.0
+            };
+            if local_exponent < SUPERLINEAR_EXPONENT || poly.r2 < 0.98 {
                 continue;
             }
             let lmax = last.0;
