@@ -112,6 +112,9 @@ pub struct SynthSpec {
     pub speed: f64,
     /// Fused forward time as a fraction of the component-synced sum (`none` mode).
     pub fused_factor: f64,
+    /// Multiplies the FLOPs recorded on fused runs' `forward` event (a recorder that records the
+    /// standard forward's cost for a variant doing less work).
+    pub forward_flops_factor: f64,
     /// Block-synced time as a fraction of the component-synced sum (`block` mode).
     pub block_factor: f64,
     /// Relative jitter amplitude (0.02: uniform in +-2%).
@@ -148,6 +151,7 @@ impl Default for SynthSpec {
             syncs: vec![SyncMode::Component, SyncMode::None],
             speed: 1.0,
             fused_factor: 0.9,
+            forward_flops_factor: 1.0,
             block_factor: 0.95,
             jitter: 0.0,
             seed: 1,
@@ -367,7 +371,7 @@ fn make_run(spec: &SynthSpec, index: u32, sync: SyncMode, frames: u32, tokens: u
                 .iter()
                 .map(|c| c.flops_at(tokens) * if c.in_block() { spec.blocks as f64 } else { 1.0 })
                 .sum();
-            let id = run.component("forward", flops, 0.0);
+            let id = run.component("forward", flops * spec.forward_flops_factor, 0.0);
             let d = (total * spec.speed * spec.fused_factor * jitter(rng)).round() as u64;
             run.push_event(id, None, now, d);
             // Graph building: a fixed 1% of the fused forward.

@@ -367,3 +367,26 @@ fn a_component_faster_than_the_calibration_promises_no_saving() {
     assert!(!ffn.detail.contains("Reaching the ceiling"), "{}", ffn.detail);
     assert_eq!(ffn.saving_ms, 0.0);
 }
+
+#[test]
+fn fused_rate_counts_the_work_the_variant_does() {
+    // The fused run's `forward` event claims twice the work of its components (a variant that
+    // skips components, recorded with the standard forward's cost): the rate must follow the
+    // component-synced run's sum, so it matches the same spec recorded with the true cost.
+    let honest = SynthSpec { fused_factor: 0.8, ..scaling_spec(vec![1000, 2000, 4000]) };
+    let inflated = SynthSpec { forward_flops_factor: 2.0, ..honest.clone() };
+    for spec in [&honest, &inflated] {
+        let spec = SynthSpec {
+            components: spec.components.iter().cloned().map(|c| c.flops(1e6, 0.0)).collect(),
+            ..spec.clone()
+        };
+        let (_, f) = facts(&[spec]);
+        let s = scaling::scaling(&f);
+        let row = s.rows.iter().find(|r| r.tokens == 1000).unwrap();
+        // Per block three components of 1e6 FLOP/token at L = 1000, 2 blocks: 6e9 FLOP.
+        let l: f64 = 1000.0;
+        let per_block = 0.001 * l * l + 1e5 + 100.0 * l + 0.01 * l * l + 50.0 * l;
+        let fused_s = 0.8 * 2.0 * per_block / 1e9;
+        assert!(close(row.fused_tflops.unwrap(), 6e9 / fused_s / 1e12, 1e-6), "{:?}", row.fused_tflops);
+    }
+}

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use trace_format::SyncMode;
 
-use super::facts::{Area, Facts};
+use super::facts::{Area, Facts, RunFacts};
 use super::ranking::{frame_counts, snapshot};
 use super::stats::{fit_line, median, nnls, r_squared};
 
@@ -112,12 +112,24 @@ pub fn scaling(facts: &Facts) -> Scaling {
         let comp_runs: Vec<_> = facts.runs.iter().filter(|r| r.frames == frames && r.sync == SyncMode::Component).collect();
         let fused_runs: Vec<_> = facts.runs.iter().filter(|r| r.frames == frames && r.sync == SyncMode::None).collect();
         let fused: Vec<f64> = fused_runs.iter().map(|r| r.forward_ns / 1e6).collect();
-        // Per run: the forward's FLOPs (the `forward` event's cost) over its wall time.
+        // Per run: the work its forward does over its wall time. The work is the sum of the
+        // component costs of a component-synced run of the same trace and variant (a variant
+        // that skips components does less than the standard forward whose cost the recorder
+        // puts on the `forward` event); without one, the `forward` event's cost.
+        let work_of = |r: &RunFacts| -> f64 {
+            let synced: Vec<f64> = comp_runs
+                .iter()
+                .filter(|c| c.trace_id == r.trace_id && c.variant == r.variant)
+                .map(|c| c.comps.iter().map(|x| x.flops).sum::<f64>())
+                .filter(|f| *f > 0.0)
+                .collect();
+            median(&synced).unwrap_or_else(|| r.comps.iter().map(|c| c.flops).sum())
+        };
         let rates: Vec<(f64, Option<f64>)> = fused_runs
             .iter()
             .filter(|r| r.forward_ns > 0.0)
             .filter_map(|r| {
-                let flops: f64 = r.comps.iter().map(|c| c.flops).sum();
+                let flops = work_of(r);
                 (flops > 0.0).then(|| {
                     let rate = flops / (r.forward_ns / 1e9);
                     let ceiling = facts.traces.get(r.trace_id as usize).and_then(|t| t.matmul_flops_per_s);

@@ -279,8 +279,9 @@ pub fn document(report: &Report) -> Vec<Block> {
     }
     doc.push(Block::Table(t));
     doc.push(Block::Paragraph(
-        "Fused TFLOP/s: the forward's analytic FLOPs (sum of its components' costs, recorded in the trace) over the \
-         median fused time; % of matmul ceiling: that rate against the trace's calibrated matmul rate."
+        "Fused TFLOP/s: the analytic FLOPs of the work the forward does (the sum of the component costs recorded in a \
+         component-synced run of the same variant, else the forward's recorded cost) over the median fused time; \
+         % of matmul ceiling: that rate against the trace's calibrated matmul rate."
             .into(),
     ));
     if !s.fits.is_empty() {
