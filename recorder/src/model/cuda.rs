@@ -258,6 +258,22 @@ fn checked<K>(what: &str, kernel: R<K>, check: impl FnOnce(&K) -> R<f32>, tolera
     }
 }
 
+/// Creates a row kernel when MLX runs on a CUDA GPU, and keeps it if its self-check passes.
+fn create<K>(
+    what: &str,
+    name: &str,
+    inputs: &[&str],
+    body: &str,
+    eps: f32,
+    wrap: impl FnOnce(RowKernel) -> K,
+    check: impl FnOnce(&K) -> R<f32>,
+) -> Option<K> {
+    if !on_cuda() {
+        return None;
+    }
+    checked(what, RowKernel::new(name, inputs, body, eps).map(wrap), check, 1e-4)
+}
+
 fn max_abs_diff(a: &Array, b: &Array) -> R<f32> {
     let err = a.subtract(b)?.abs()?.max(None)?;
     err.eval()?;
@@ -284,11 +300,8 @@ pub struct LayerNormKernel {
 impl LayerNormKernel {
     /// The kernel on a CUDA default device, if it passes its check against MLX's LayerNorm.
     pub fn for_default_device(eps: f32) -> Option<Self> {
-        if !on_cuda() {
-            return None;
-        }
-        let kernel = RowKernel::new("layer_norm", &["x", "w", "b"], LAYER_NORM_SOURCE, eps).map(|kernel| LayerNormKernel { kernel, eps });
-        checked("LayerNorm", kernel, |k| k.self_check(), 1e-4)
+        let wrap = |kernel| LayerNormKernel { kernel, eps };
+        create("LayerNorm", "layer_norm", &["x", "w", "b"], LAYER_NORM_SOURCE, eps, wrap, |k| k.self_check())
     }
 
     fn self_check(&self) -> R<f32> {
@@ -314,11 +327,8 @@ impl RmsRopeKernel {
     /// The kernel on a CUDA default device, if it passes its check against MLX's RMSNorm and the
     /// plain RoPE.
     pub fn for_default_device(eps: f32) -> Option<Self> {
-        if !on_cuda() {
-            return None;
-        }
-        let kernel = RowKernel::new("rms_rope", &["x", "w", "a"], RMS_ROPE_SOURCE, eps).map(|kernel| RmsRopeKernel { kernel, eps });
-        checked("RMSNorm + RoPE", kernel, |k| k.self_check(), 1e-4)
+        let wrap = |kernel| RmsRopeKernel { kernel, eps };
+        create("RMSNorm + RoPE", "rms_rope", &["x", "w", "a"], RMS_ROPE_SOURCE, eps, wrap, |k| k.self_check())
     }
 
     fn self_check(&self) -> R<f32> {
