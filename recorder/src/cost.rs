@@ -197,13 +197,12 @@ impl CostModel {
                 .filter_map(|n| self.of(n))
                 .fold(Cost::default(), |a, b| a + b),
             "block" => self.block_total(self.camera),
+            // Always the standard per-token forward, whatever the variant (see
+            // `with_uniform_time`), so forward rates compare across variants.
             "forward" => {
                 let standard = CostModel { time_rows: l, ..self.clone() };
-                if self.time_rows != l {
-                    return standard.of("forward");
-                }
-                let blocks = self.block_total(self.camera);
-                let mut c = self.of("embed")? + self.of("head")?;
+                let blocks = standard.block_total(self.camera);
+                let mut c = standard.of("embed")? + standard.of("head")?;
                 c.flops += self.blocks * blocks.flops;
                 c.bytes += self.blocks * blocks.bytes;
                 c

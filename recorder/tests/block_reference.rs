@@ -1,6 +1,9 @@
 //! The tiny model's blocks and forward against a naive reference written from the formulas of
 //! docs/model.md in plain Rust (f64 loops), not from MLX operations.
 
+mod common;
+
+use common::{Tiny, tiny};
 use mlx_record::config::{DType, Geometry, Preset};
 use mlx_record::cost::CostModel;
 use mlx_record::instrument::Probe;
@@ -246,11 +249,7 @@ fn tiny_blocks_match_the_naive_reference() {
 
 #[test]
 fn forward_output_has_the_latent_shape_in_every_sync_mode() {
-    let config = Preset::Tiny.config();
-    let geometry = Geometry::new(9, 64, 96).unwrap();
-    let model = Model::new(config.clone(), DType::F32, Weights::synthetic(&config, DType::F32, 1).unwrap());
-    let inputs = Inputs::synthetic(&config, geometry, DType::F32, 2).unwrap();
-    let costs = CostModel::new(&config, geometry.tokens(), 4);
+    let Tiny { config, geometry, model, inputs, costs } = tiny(9, 64, 96, DType::F32, 1, 2);
     let mut outputs = Vec::new();
     for mode in [SyncMode::Component, SyncMode::Block, SyncMode::None] {
         let mut probe = Probe::new(RunRecord::new(0, "baseline", mode, 9, geometry.tokens()), &costs);
@@ -278,11 +277,7 @@ fn forward_output_has_the_latent_shape_in_every_sync_mode() {
 fn bf16_forward_stays_bf16() {
     // A single f32 scalar or an f32-returning activation promotes the residual stream to f32,
     // silently turning every later matmul and attention into f32 work.
-    let config = Preset::Tiny.config();
-    let geometry = Geometry::new(5, 32, 32).unwrap();
-    let model = Model::new(config.clone(), DType::Bf16, Weights::synthetic(&config, DType::Bf16, 1).unwrap());
-    let inputs = Inputs::synthetic(&config, geometry, DType::Bf16, 2).unwrap();
-    let costs = CostModel::new(&config, geometry.tokens(), 2);
+    let Tiny { config, geometry, model, inputs, costs } = tiny(5, 32, 32, DType::Bf16, 1, 2);
     let mut probe = Probe::new(RunRecord::new(0, "baseline", SyncMode::None, 5, geometry.tokens()), &costs);
     let out = model.forward(&inputs, &mut probe, &ForwardOptions::default()).unwrap();
     assert_eq!(out.dtype(), mlx_rs::Dtype::Bfloat16);

@@ -2,10 +2,13 @@
 //! compiled kernels must reproduce the baseline up to float rounding; quantized FFNs within
 //! stated bounds.
 
-use mlx_record::config::{DType, Geometry, Preset};
+mod common;
+
+use common::{Tiny, tiny};
+use mlx_record::config::DType;
 use mlx_record::cost::CostModel;
 use mlx_record::instrument::Probe;
-use mlx_record::model::{ForwardOptions, Inputs, Model, Weights};
+use mlx_record::model::{ForwardOptions, Inputs, Model};
 use mlx_record::variants::{self, Variant};
 use mlx_rs::Array;
 use trace_format::{RunRecord, SyncMode};
@@ -19,11 +22,7 @@ fn forward(model: &Model, inputs: &Inputs, costs: &CostModel, opts: &ForwardOpti
 
 #[test]
 fn variants_match_the_baseline_within_their_bounds() {
-    let config = Preset::Tiny.config();
-    let geometry = Geometry::new(9, 64, 64).unwrap();
-    let model = Model::new(config.clone(), DType::F32, Weights::synthetic(&config, DType::F32, 11).unwrap());
-    let inputs = Inputs::synthetic(&config, geometry, DType::F32, 12).unwrap();
-    let costs = CostModel::new(&config, geometry.tokens(), 4);
+    let Tiny { config, geometry, model, inputs, costs } = tiny(9, 64, 64, DType::F32, 11, 12);
     let baseline = forward(&model, &inputs, &costs, &ForwardOptions::default(), SyncMode::None);
 
     for variant in Variant::ALL.into_iter().filter(|v| *v != Variant::Baseline) {
@@ -65,11 +64,7 @@ fn variants_match_the_baseline_within_their_bounds() {
 
 #[test]
 fn cached_variants_skip_the_cached_components() {
-    let config = Preset::Tiny.config();
-    let geometry = Geometry::new(5, 32, 32).unwrap();
-    let model = Model::new(config.clone(), DType::F32, Weights::synthetic(&config, DType::F32, 1).unwrap());
-    let inputs = Inputs::synthetic(&config, geometry, DType::F32, 2).unwrap();
-    let costs = CostModel::new(&config, geometry.tokens(), 4);
+    let Tiny { geometry, model, inputs, costs, .. } = tiny(5, 32, 32, DType::F32, 1, 2);
     let prepared = variants::prepare(&model, Variant::Cached, &inputs).unwrap();
     let mut probe = Probe::new(RunRecord::new(0, "cached", SyncMode::Component, 5, geometry.tokens()), &costs);
     model.forward(&inputs, &mut probe, &prepared.options()).unwrap();

@@ -3,6 +3,8 @@
 //! `t = k * L^p` (least squares in log-log, with R^2) and `t = a + b*L + c*L^2` with
 //! non-negative coefficients, whose quadratic term overtakes the linear one at `L = b / c`.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use trace_format::SyncMode;
 
@@ -116,14 +118,16 @@ pub fn scaling(facts: &Facts) -> Scaling {
         // component costs of a component-synced run of the same trace and variant (a variant
         // that skips components does less than the standard forward whose cost the recorder
         // puts on the `forward` event); without one, the `forward` event's cost.
+        let mut synced_work: HashMap<(u32, &str), Vec<f64>> = HashMap::new();
+        for c in &comp_runs {
+            let work: f64 = c.comps.iter().map(|x| x.flops).sum();
+            if work > 0.0 {
+                synced_work.entry((c.trace_id, c.variant.as_str())).or_default().push(work);
+            }
+        }
+        let synced_work: HashMap<_, f64> = synced_work.into_iter().filter_map(|(k, v)| median(&v).map(|m| (k, m))).collect();
         let work_of = |r: &RunFacts| -> f64 {
-            let synced: Vec<f64> = comp_runs
-                .iter()
-                .filter(|c| c.trace_id == r.trace_id && c.variant == r.variant)
-                .map(|c| c.comps.iter().map(|x| x.flops).sum::<f64>())
-                .filter(|f| *f > 0.0)
-                .collect();
-            median(&synced).unwrap_or_else(|| r.comps.iter().map(|c| c.flops).sum())
+            synced_work.get(&(r.trace_id, r.variant.as_str())).copied().unwrap_or_else(|| r.comps.iter().map(|c| c.flops).sum())
         };
         let rates: Vec<(f64, Option<f64>)> = fused_runs
             .iter()

@@ -2,7 +2,7 @@
 //! lists, chart slots), and the [`Markup`] trait: a format that can write those blocks gets a
 //! [`Render`] implementation for free. Tables, Markdown and HTML share this.
 
-use crate::analysis::comparison::{Comparison, FORWARD_ROW};
+use crate::analysis::comparison::{Comparison, ForwardRow, FORWARD_ROW};
 use crate::analysis::seed::{NormShare, SeedClaims, TokenClaim, SEED_NORMS, SEED_SELF_ATTN_MS};
 use crate::analysis::facts::{Area, Rollup};
 use crate::analysis::tree::TreeNode;
@@ -442,16 +442,7 @@ fn comparison_blocks(doc: &mut Vec<Block>, c: &Comparison) {
     } else if !c.forward.is_empty() {
         let mut t = Table::new(&["Group", "Frames", "Tokens", "baseline fused (ms)", "group fused (ms)", "speedup", "95% CI", "significant"]).left(&[7]);
         for r in &c.forward {
-            t.rows.push(vec![
-                r.group.clone(),
-                r.frames.to_string(),
-                r.tokens.to_string(),
-                ms(r.baseline_ms),
-                ms(r.group_ms),
-                format!("{:.3}x", r.speedup),
-                format!("{:.3}-{:.3}", r.low, r.high),
-                yes_no(r.significant),
-            ]);
+            t.rows.push(forward_cells(r));
         }
         doc.push(Block::Table(t));
     }
@@ -503,6 +494,21 @@ fn gib_signed(v: f64) -> String {
     format!("{:+.2}", v / (1u64 << 30) as f64)
 }
 
+/// Group, frames, tokens, both fused times, speedup, its interval and significance of one
+/// fused-forward comparison row.
+fn forward_cells(r: &ForwardRow) -> Vec<String> {
+    vec![
+        r.group.clone(),
+        r.frames.to_string(),
+        r.tokens.to_string(),
+        ms(r.baseline_ms),
+        ms(r.group_ms),
+        format!("{:.3}x", r.speedup),
+        format!("{:.3}-{:.3}", r.low, r.high),
+        yes_no(r.significant),
+    ]
+}
+
 /// The variant tables: fused forward per frame count, and what each variant changes.
 fn variant_blocks(doc: &mut Vec<Block>, c: &Comparison) {
     doc.push(Block::Paragraph(format!(
@@ -532,15 +538,8 @@ fn variant_blocks(doc: &mut Vec<Block>, c: &Comparison) {
     .left(&[7]);
     for r in &c.forward {
         let v = r.variant.as_ref();
-        t.rows.push(vec![
-            r.group.clone(),
-            r.frames.to_string(),
-            r.tokens.to_string(),
-            ms(r.baseline_ms),
-            ms(r.group_ms),
-            format!("{:.3}x", r.speedup),
-            format!("{:.3}-{:.3}", r.low, r.high),
-            yes_no(r.significant),
+        let mut row = forward_cells(r);
+        row.extend([
             v.map_or("-".into(), |v| ms(v.saving_ms_per_forward)),
             v.map_or("-".into(), |v| ms(v.setup_ms)),
             v.map_or("-".into(), |v| gib(v.setup_memory_bytes)),
@@ -549,6 +548,7 @@ fn variant_blocks(doc: &mut Vec<Block>, c: &Comparison) {
             drift(v.and_then(|v| v.drift_max_rel)),
             drift(v.and_then(|v| v.drift_mean_rel)),
         ]);
+        t.rows.push(row);
     }
     doc.push(Block::Table(t));
     if !c.variants.is_empty() {

@@ -71,6 +71,9 @@ pub struct Kernels {
     layer_norm: Option<LayerNormKernel>,
     /// RMSNorm + RoPE in one pass on the CUDA backend.
     rms_rope: Option<RmsRopeKernel>,
+    /// Weight of ones and bias of zeros for the LayerNorm kernel without affine transform, made
+    /// once per row length and dtype rather than on every call.
+    unit_affine: RefCell<Option<(Array, Array)>>,
     eps: f32,
 }
 
@@ -95,6 +98,7 @@ impl Kernels {
             rotate: kernel(|a: &[Array]| Ok(vec![rotate(&a[0], &a[1], &a[2])?]), false),
             layer_norm: LayerNormKernel::for_default_device(eps),
             rms_rope: RmsRopeKernel::for_default_device(eps),
+            unit_affine: RefCell::new(None),
             eps,
         }
     }
@@ -143,13 +147,25 @@ impl Kernels {
     /// LayerNorm(x) * (1 + scale) + shift, for per-token `scale` and `shift`.
     pub fn norm_modulate(&self, x: &Array, scale: &Array, shift: &Array) -> R<Array> {
         if self.layer_norm.is_some() {
-            let d = x.shape()[x.ndim() - 1];
-            let ones = Array::ones::<f32>(&[d])?.as_dtype(x.dtype())?;
-            let zeros = Array::zeros::<f32>(&[d])?.as_dtype(x.dtype())?;
+            let (ones, zeros) = self.unit_affine(x)?;
             let y = self.layer_norm(x, &ones, &zeros)?;
             return self.modulate(&y, scale, shift);
         }
         Self::call(&self.norm_modulate, &[x, scale, shift])
+    }
+
+    /// Ones and zeros of `x`'s row length and dtype.
+    fn unit_affine(&self, x: &Array) -> R<(Array, Array)> {
+        let d = x.shape()[x.ndim() - 1];
+        let mut cached = self.unit_affine.borrow_mut();
+        if let Some((ones, zeros)) = cached.as_ref().filter(|(o, _)| o.shape() == [d] && o.dtype() == x.dtype()) {
+            return Ok((ones.clone(), zeros.clone()));
+        }
+        let ones = Array::ones::<f32>(&[d])?.as_dtype(x.dtype())?;
+        let zeros = Array::zeros::<f32>(&[d])?.as_dtype(x.dtype())?;
+        mlx_rs::transforms::eval([&ones, &zeros])?;
+        *cached = Some((ones.clone(), zeros.clone()));
+        Ok((ones, zeros))
     }
 
     /// x * (1 + scale) + shift.
