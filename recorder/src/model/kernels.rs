@@ -6,7 +6,7 @@
 //! call: host time spent before the GPU sees any work. Holding the compiled closures here makes
 //! the trace happen once per input shape.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 
 use mlx_rs::error::Exception;
 use mlx_rs::ops::indexing::IndexOp;
@@ -68,9 +68,9 @@ pub struct Kernels {
     scale_shift: Kernel,
     rotate: Kernel,
     /// One-pass LayerNorm on the CUDA backend (MLX's own elsewhere).
-    layer_norm: Option<LayerNormKernel>,
+    layer_norm: OnceCell<Option<LayerNormKernel>>,
     /// RMSNorm + RoPE in one pass on the CUDA backend.
-    rms_rope: Option<RmsRopeKernel>,
+    rms_rope: OnceCell<Option<RmsRopeKernel>>,
     /// Weight of ones and bias of zeros for the LayerNorm kernel without affine transform, made
     /// once per row length and dtype rather than on every call.
     unit_affine: RefCell<Option<(Array, Array)>>,
@@ -96,8 +96,10 @@ impl Kernels {
             gated_residual: kernel(|a: &[Array]| Ok(vec![gated_residual(&a[0], &a[1], &a[2])?]), false),
             scale_shift: kernel(|a: &[Array]| Ok(vec![a[0].multiply(&a[1])?.add(&a[2])?]), false),
             rotate: kernel(|a: &[Array]| Ok(vec![rotate(&a[0], &a[1], &a[2])?]), false),
-            layer_norm: LayerNormKernel::for_default_device(eps),
-            rms_rope: RmsRopeKernel::for_default_device(eps),
+            // Created (compiled and self-checked) on first use, so a recording of plain
+            // variants never pays for them.
+            layer_norm: OnceCell::new(),
+            rms_rope: OnceCell::new(),
             unit_affine: RefCell::new(None),
             eps,
         }
@@ -113,16 +115,24 @@ impl Kernels {
         Self::call(&self.gelu, &[x])
     }
 
+    fn layer_norm_kernel(&self) -> Option<&LayerNormKernel> {
+        self.layer_norm.get_or_init(|| LayerNormKernel::for_default_device(self.eps)).as_ref()
+    }
+
+    fn rms_rope_kernel(&self) -> Option<&RmsRopeKernel> {
+        self.rms_rope.get_or_init(|| RmsRopeKernel::for_default_device(self.eps)).as_ref()
+    }
+
     /// Whether q/k RMSNorm and RoPE run as one hand-written CUDA kernel for rows of `dim` values
     /// in `heads` heads of `dtype`.
     pub fn has_rms_rope(&self, dim: i32, heads: i32, item_size: i32) -> bool {
-        self.rms_rope.is_some() && RmsRopeKernel::applies(dim, heads, item_size)
+        self.rms_rope_kernel().is_some() && RmsRopeKernel::applies(dim, heads, item_size)
     }
 
     /// `RoPE(RMSNorm(x) * weight)` with the rotation table `a` (see [`super::rope_tables`]),
     /// pairs interleaved as in `x`; `None` without the CUDA kernel.
     pub fn rms_rope(&self, x: &Array, weight: &Array, a: &Array, heads: i32) -> R<Option<Array>> {
-        match &self.rms_rope {
+        match self.rms_rope_kernel() {
             Some(k) => k.apply(x, weight, a, heads),
             None => Ok(None),
         }
@@ -130,13 +140,13 @@ impl Kernels {
 
     /// Whether LayerNorm runs as the hand-written CUDA kernel.
     pub fn has_layer_norm_kernel(&self) -> bool {
-        self.layer_norm.is_some()
+        self.layer_norm_kernel().is_some()
     }
 
     /// `LayerNorm(x) * weight + bias` over the last axis (`[D]` weight and bias): the one-pass
     /// CUDA kernel where it applies, else MLX's LayerNorm.
     pub fn layer_norm(&self, x: &Array, weight: &Array, bias: &Array) -> R<Array> {
-        if let Some(k) = &self.layer_norm {
+        if let Some(k) = self.layer_norm_kernel() {
             if let Some(out) = k.apply(x, weight, bias)? {
                 return Ok(out);
             }
@@ -146,7 +156,7 @@ impl Kernels {
 
     /// LayerNorm(x) * (1 + scale) + shift, for per-token `scale` and `shift`.
     pub fn norm_modulate(&self, x: &Array, scale: &Array, shift: &Array) -> R<Array> {
-        if self.layer_norm.is_some() {
+        if self.layer_norm_kernel().is_some() {
             let (ones, zeros) = self.unit_affine(x)?;
             let y = self.layer_norm(x, &ones, &zeros)?;
             return self.modulate(&y, scale, shift);

@@ -86,7 +86,8 @@ pub struct ForwardOptions<'a> {
     pub cache: Option<&'a ClipCache>,
     /// FFN weights quantized: per block, (up, down) as [`QuantLinear`]s.
     pub ffn_quant: Option<&'a [(QuantLinear, QuantLinear)]>,
-    /// Run elementwise chains (norm + modulate, RoPE, gated residuals) as compiled kernels.
+    /// Run elementwise chains (norm + modulate, RoPE, gated residuals) as compiled kernels, and
+    /// on CUDA LayerNorm and q/k RMSNorm + RoPE as the hand-written kernels of `cuda.rs`.
     pub fuse: bool,
     /// Every token shares one timestep (plain text- or image-to-video sampling): the time
     /// embedding and the six modulation vectors are computed for one token and broadcast, and
