@@ -5,7 +5,10 @@
 //! Robustness: the reader never panics on any input, and allocation is bounded by the size of
 //! the input. Length prefixes in the data are never trusted for preallocation (serde caps
 //! sequence preallocation, and strings are read through a growing buffer), nesting is limited
-//! to [`MAX_DEPTH`] levels, and a value that fails to decode ends the trace with a warning that
+//! to [`MAX_DEPTH`] levels. A record that fails to decode while its MessagePack framing is
+//! intact (a field of the wrong type, a record kind this version does not know) is skipped with
+//! a warning and reading goes on after it; damage to the framing itself (a reserved marker,
+//! nesting past [`MAX_DEPTH`], data ending inside a value) ends the trace with a warning that
 //! keeps every record before it.
 
 use std::path::Path;
@@ -97,6 +100,9 @@ pub fn read_trace(bytes: &[u8]) -> Result<Trace, Error> {
     let mut decoder = Decoder::new(bytes);
     // Skip the header: decode it again, now we know it is one.
     let _: Header = decoder.next().map_err(|e| Error::BadHeader(e.to_string()))?;
+    // Offset of the decoder's first byte in `bytes` (a new decoder starts after a skipped record).
+    let mut base = 0usize;
+    let mut skipped = 0usize;
 
     let mut trace = Trace {
         header,
@@ -107,7 +113,7 @@ pub fn read_trace(bytes: &[u8]) -> Result<Trace, Error> {
         warnings: Vec::new(),
     };
     loop {
-        let at = decoder.position();
+        let at = base + decoder.position();
         if at >= bytes.len() {
             trace.warnings.push(format!(
                 "incomplete trace (recording interrupted?): no end marker; {} complete run(s) read",
@@ -127,7 +133,7 @@ pub fn read_trace(bytes: &[u8]) -> Result<Trace, Error> {
                         trace.runs.len()
                     ));
                 }
-                let end = decoder.position();
+                let end = base + decoder.position();
                 if end < bytes.len() {
                     trace.warnings.push(format!("{} byte(s) after the end marker ignored", bytes.len() - end));
                 }
@@ -142,16 +148,116 @@ pub fn read_trace(bytes: &[u8]) -> Result<Trace, Error> {
                 ));
                 break;
             }
-            Err(e) => {
-                trace.warnings.push(format!(
-                    "damaged trace: record at byte {at} unreadable ({e}); reading stopped there, {} complete run(s) read",
-                    trace.runs.len()
-                ));
-                break;
-            }
+            Err(e) => match skip_value(bytes, at) {
+                // The framing holds: drop this record only and read on after it.
+                Ok(end) if skipped < MAX_SKIPPED => {
+                    skipped += 1;
+                    trace.warnings.push(format!(
+                        "damaged trace: record at byte {at} unreadable ({e}); skipped its {} byte(s) and read on, \
+                         {} complete run(s) before it",
+                        end - at,
+                        trace.runs.len()
+                    ));
+                    base = end;
+                    decoder = Decoder::new(&bytes[end..]);
+                }
+                Ok(_) => {
+                    trace.warnings.push(format!(
+                        "damaged trace: record at byte {at} unreadable ({e}), more than {MAX_SKIPPED} undecodable \
+                         records; reading stopped there, {} complete run(s) read",
+                        trace.runs.len()
+                    ));
+                    break;
+                }
+                Err(_) => {
+                    trace.warnings.push(format!(
+                        "damaged trace: record at byte {at} unreadable ({e}); reading stopped there, {} complete run(s) read",
+                        trace.runs.len()
+                    ));
+                    break;
+                }
+            },
         }
     }
     Ok(trace)
+}
+
+/// Most undecodable records skipped in one trace before reading stops: beyond this the data is
+/// more likely garbage that happens to parse than a few bad records.
+pub const MAX_SKIPPED: usize = 1000;
+
+/// Why [`skip_value`] could not find the end of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// The data ends inside the value.
+    CutShort,
+    /// A reserved marker, or nesting deeper than [`MAX_DEPTH`].
+    Broken,
+}
+
+/// End offset of the MessagePack value starting at `start`, from its markers and length prefixes
+/// alone (no decoding of the contents). Iterative, so it uses no stack however deep the data
+/// claims to nest; nesting past [`MAX_DEPTH`] counts as broken framing, as for the decoder.
+fn skip_value(bytes: &[u8], start: usize) -> Result<usize, Framing> {
+    fn take(bytes: &[u8], pos: &mut usize, n: u64) -> Result<u64, Framing> {
+        let end = (*pos as u64).checked_add(n).filter(|e| *e <= bytes.len() as u64).ok_or(Framing::CutShort)?;
+        let mut value = 0u64;
+        if n <= 8 {
+            for &b in &bytes[*pos..end as usize] {
+                value = (value << 8) | u64::from(b);
+            }
+        }
+        *pos = end as usize;
+        Ok(value)
+    }
+    let mut pos = start;
+    // Values still to read at each open level of nesting (the outermost: the one value asked for).
+    let mut open: Vec<u64> = vec![1];
+    while let Some(left) = open.last_mut() {
+        if *left == 0 {
+            open.pop();
+            continue;
+        }
+        *left -= 1;
+        let marker = take(bytes, &mut pos, 1)? as u8;
+        // (bytes of length prefix or payload, values contained)
+        let (skip, children): (u64, u64) = match marker {
+            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (0, 0),
+            0x80..=0x8f => (0, 2 * u64::from(marker & 0x0f)),
+            0x90..=0x9f => (0, u64::from(marker & 0x0f)),
+            0xa0..=0xbf => (u64::from(marker & 0x1f), 0),
+            0xc1 => return Err(Framing::Broken),
+            0xc4 | 0xd9 => (take(bytes, &mut pos, 1)?, 0),
+            0xc5 | 0xda => (take(bytes, &mut pos, 2)?, 0),
+            0xc6 | 0xdb => (take(bytes, &mut pos, 4)?, 0),
+            0xc7 => (take(bytes, &mut pos, 1)? + 1, 0),
+            0xc8 => (take(bytes, &mut pos, 2)? + 1, 0),
+            0xc9 => (take(bytes, &mut pos, 4)? + 1, 0),
+            0xca => (4, 0),
+            0xcb => (8, 0),
+            0xcc | 0xd0 => (1, 0),
+            0xcd | 0xd1 => (2, 0),
+            0xce | 0xd2 => (4, 0),
+            0xcf | 0xd3 => (8, 0),
+            0xd4 => (2, 0),
+            0xd5 => (3, 0),
+            0xd6 => (5, 0),
+            0xd7 => (9, 0),
+            0xd8 => (17, 0),
+            0xdc => (0, take(bytes, &mut pos, 2)?),
+            0xdd => (0, take(bytes, &mut pos, 4)?),
+            0xde => (0, 2 * take(bytes, &mut pos, 2)?),
+            0xdf => (0, 2 * take(bytes, &mut pos, 4)?),
+        };
+        take(bytes, &mut pos, skip)?;
+        if children > 0 {
+            if open.len() > MAX_DEPTH {
+                return Err(Framing::Broken);
+            }
+            open.push(children);
+        }
+    }
+    Ok(pos)
 }
 
 fn read_header(bytes: &[u8]) -> Result<Header, Error> {
