@@ -11,6 +11,10 @@
 //!
 //! Files are decoded on all cores; each file's events become one chunk of the event columns
 //! (moved, not copied), so memory stays close to the size of the decoded events.
+//!
+//! Each trace counts once: a file whose bytes equal those of a file loaded before it (the same
+//! file named twice, or by a glob and by its directory, or a copy) is listed in
+//! [`Dataset::skipped`] with the file it repeats, and not loaded again.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -151,8 +155,22 @@ impl Source {
     }
 }
 
+/// Identity of a file's content: its length and two independent 64-bit hashes of its bytes.
+type ContentKey = (usize, u64, u64);
+
+fn content_key(bytes: &[u8]) -> ContentKey {
+    use std::hash::{Hash, Hasher};
+    let mut a = std::hash::DefaultHasher::new();
+    bytes.hash(&mut a);
+    let mut b = std::hash::DefaultHasher::new();
+    0x6d6c_782d_7472_6163u64.hash(&mut b);
+    bytes.hash(&mut b);
+    (bytes.len(), a.finish(), b.finish())
+}
+
 /// One decoded file, before ids are made global.
 struct FileChunk {
+    content: ContentKey,
     info: TraceInfo,
     warnings: Vec<String>,
     names: Vec<String>,
@@ -179,18 +197,25 @@ struct RunRow {
     active: u64,
     peak: u64,
     drift: Option<(f64, f64)>,
+    perturbation: Option<trace_format::Perturbation>,
 }
 
 fn decode(source: &Source, options: &LoadOptions) -> std::result::Result<FileChunk, String> {
     let name = source.name();
-    let trace = match source {
+    let read;
+    let bytes: &[u8] = match source {
         Source::File(path) => {
-            let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-            trace_format::read_trace(&bytes)
+            read = std::fs::read(path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file".to_string(),
+                std::io::ErrorKind::IsADirectory => "is a directory".to_string(),
+                _ => e.to_string(),
+            })?;
+            &read
         }
-        Source::Bytes(_, bytes) => trace_format::read_trace(bytes),
-    }
-    .map_err(|e| e.to_string())?;
+        Source::Bytes(_, bytes) => bytes,
+    };
+    let content = content_key(bytes);
+    let trace = trace_format::read_trace(bytes).map_err(|e| e.to_string())?;
 
     let mut warnings: Vec<String> = trace.warnings.iter().map(|w| format!("{name}: {w}")).collect();
     if name.ends_with(".partial") {
@@ -199,6 +224,7 @@ fn decode(source: &Source, options: &LoadOptions) -> std::result::Result<FileChu
     let mut names: Vec<String> = Vec::new();
     let mut index: HashMap<String, u32> = HashMap::new();
     let mut chunk = FileChunk {
+        content,
         info: TraceInfo {
             file: name.clone(),
             metadata: trace.header.metadata.clone(),
@@ -261,6 +287,7 @@ fn decode(source: &Source, options: &LoadOptions) -> std::result::Result<FileChu
             active: run.active_memory_bytes,
             peak: run.peak_memory_bytes,
             drift: run.drift.map(|d| (d.max_rel, d.mean_rel)),
+            perturbation: run.perturbation.clone(),
         });
     }
     if chunk.runs.is_empty() {
@@ -307,7 +334,20 @@ fn load_sources(sources: Vec<Source>, options: &LoadOptions) -> Result<Dataset> 
             pending.insert(i, result);
             while let Some(result) = pending.remove(&want) {
                 match result {
-                    Ok(chunk) => merger.add(chunk)?,
+                    Ok(chunk) => match merger.seen.get(&chunk.content) {
+                        Some(first) => {
+                            let reason = if *first == chunk.info.file {
+                                "named more than once; counted once".to_string()
+                            } else {
+                                format!("same content as {first}; counted once")
+                            };
+                            merger.skipped.push(Skipped { file: chunk.info.file, reason });
+                        }
+                        None => {
+                            merger.seen.insert(chunk.content, chunk.info.file.clone());
+                            merger.add(chunk)?;
+                        }
+                    },
                     Err(reason) => merger.skipped.push(Skipped { file: sources[want].name(), reason }),
                 }
                 want += 1;
@@ -316,13 +356,33 @@ fn load_sources(sources: Vec<Source>, options: &LoadOptions) -> Result<Dataset> 
         Ok(())
     })?;
     if merger.trace_info.is_empty() {
-        return Err(Error::NothingLoaded(n));
+        return Err(nothing_loaded(&merger.skipped));
     }
     merger.finish()
 }
 
+/// The error when no input could be loaded, with every input's reason: the caller never gets
+/// the dataset's skipped list in that case, so the error carries it.
+fn nothing_loaded(skipped: &[Skipped]) -> Error {
+    let Some(first) = skipped.first() else {
+        return Error::Invalid(
+            "nothing to read: no argument names an existing file, a directory holding .msgpack files, or a pattern matching a file"
+                .into(),
+        );
+    };
+    let kind = if first.reason == "no such file" { std::io::ErrorKind::NotFound } else { std::io::ErrorKind::InvalidData };
+    let mut text = first.reason.clone();
+    for s in &skipped[1..] {
+        text.push_str(&format!("\n{}: {}", s.file, s.reason));
+    }
+    text.push_str(&format!("\n{}", Error::NothingLoaded(skipped.len())));
+    Error::Io { path: PathBuf::from(&first.file), source: std::io::Error::new(kind, text) }
+}
+
 #[derive(Default)]
 struct Merger {
+    /// Content of every trace loaded so far -> its name.
+    seen: HashMap<ContentKey, String>,
     names: Vec<String>,
     name_index: HashMap<String, u32>,
     trace_info: Vec<TraceInfo>,
@@ -342,6 +402,15 @@ struct Merger {
     r_peak: Vec<u64>,
     r_drift_max: Vec<Option<f64>>,
     r_drift_mean: Vec<Option<f64>>,
+    // Attributed runs' perturbation (nulls elsewhere).
+    r_perturb_kind: Vec<Option<&'static str>>,
+    r_perturb_target: Vec<Option<String>>,
+    r_perturb_copies: Vec<Option<u32>>,
+    r_perturb_round: Vec<Option<u32>>,
+    r_reduced_bytes: Vec<Option<u64>>,
+    r_target_calls: Vec<Option<u32>>,
+    r_target_flops: Vec<Option<f64>>,
+    r_target_bytes: Vec<Option<f64>>,
     // components table
     c_run: Vec<u32>,
     c_component: Vec<u32>,
@@ -412,6 +481,15 @@ impl Merger {
             self.r_peak.push(r.peak);
             self.r_drift_max.push(r.drift.map(|d| d.0));
             self.r_drift_mean.push(r.drift.map(|d| d.1));
+            let p = r.perturbation.as_ref();
+            self.r_perturb_kind.push(p.map(|p| p.kind.as_str()));
+            self.r_perturb_target.push(p.and_then(|p| p.target.clone()));
+            self.r_perturb_copies.push(p.map(|p| p.copies));
+            self.r_perturb_round.push(p.map(|p| p.round));
+            self.r_reduced_bytes.push(p.map(|p| p.reduced_bytes));
+            self.r_target_calls.push(p.map(|p| p.target_calls));
+            self.r_target_flops.push(p.map(|p| p.target_flops));
+            self.r_target_bytes.push(p.map(|p| p.target_bytes));
         }
         for &(run, id, flops, bytes) in &chunk.costs {
             self.c_run.push(first_run + run);
@@ -488,6 +566,14 @@ impl Merger {
                 Column::new("peak_memory_bytes".into(), self.r_peak),
                 Column::new("drift_max_rel".into(), self.r_drift_max),
                 Column::new("drift_mean_rel".into(), self.r_drift_mean),
+                Column::new("perturb_kind".into(), self.r_perturb_kind),
+                Column::new("perturb_target".into(), self.r_perturb_target),
+                Column::new("perturb_copies".into(), self.r_perturb_copies),
+                Column::new("perturb_round".into(), self.r_perturb_round),
+                Column::new("reduced_bytes".into(), self.r_reduced_bytes),
+                Column::new("target_calls".into(), self.r_target_calls),
+                Column::new("target_flops".into(), self.r_target_flops),
+                Column::new("target_bytes".into(), self.r_target_bytes),
             ],
         )?;
         let components = DataFrame::new(

@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 
 use trace_format::{
-    Calibration, Drift, Header, Metadata, ModelConfig, RunRecord, SetupRecord, SyncMode, TraceWriter,
+    Calibration, Drift, Header, Metadata, ModelConfig, PerturbKind, Perturbation, RunRecord, SetupRecord, SyncMode,
+    TraceWriter,
 };
 
 /// One synthetic component and its cost model.
@@ -291,8 +292,16 @@ pub fn generate(spec: &SynthSpec, complete: bool) -> Vec<u8> {
         }
         for &sync in &spec.syncs {
             for r in 0..spec.warmup_runs + spec.runs {
+                let warmup = r < spec.warmup_runs;
+                if sync == SyncMode::Attributed {
+                    for mut run in attributed_round(spec, &mut index, frames, tokens, warmup, r.saturating_sub(spec.warmup_runs), &mut rng) {
+                        run.warmup = warmup;
+                        writer.add_run(&run).expect("in-memory write");
+                    }
+                    continue;
+                }
                 let mut run = make_run(spec, index, sync, frames, tokens, &mut rng);
-                run.warmup = r < spec.warmup_runs;
+                run.warmup = warmup;
                 writer.add_run(&run).expect("in-memory write");
                 index += 1;
             }
@@ -303,6 +312,67 @@ pub fn generate(spec: &SynthSpec, complete: bool) -> Vec<u8> {
     } else {
         std::mem::take(writer.get_mut())
     }
+}
+
+/// Extra copies per duplicate in synthetic attributed runs.
+pub const SYNTH_COPIES: u32 = 2;
+/// What the control's reductions cost in synthetic attributed runs, as a fraction of the fused
+/// forward.
+pub const SYNTH_CONTROL_FRACTION: f64 = 0.02;
+
+/// A component's time per forward inside the fused forward: its synced time scaled by the
+/// spec's speed and fused factor (the truth that attribution must recover).
+pub fn fused_cost_ns(spec: &SynthSpec, c: &SynthComponent, tokens: u64) -> f64 {
+    c.duration_ns(tokens) * if c.in_block() { spec.blocks as f64 } else { 1.0 } * spec.speed * spec.fused_factor
+}
+
+/// One attribution round: a reference, then (timed rounds) the control and a duplicate of
+/// every component, each forward the sum of the fused costs plus what was added, with jitter.
+fn attributed_round(spec: &SynthSpec, index: &mut u32, frames: u32, tokens: u64, warmup: bool, round: u32, rng: &mut SplitMix) -> Vec<RunRecord> {
+    let base: f64 = spec.components.iter().map(|c| fused_cost_ns(spec, c, tokens)).sum();
+    let calls = |c: &SynthComponent| if c.in_block() { spec.blocks } else { 1 };
+    let out_bytes = |c: &SynthComponent| c.bytes_at(tokens).max(1.0) * calls(c) as f64;
+    let all_bytes: f64 = spec.components.iter().map(out_bytes).sum();
+    let control_ns = SYNTH_CONTROL_FRACTION * base;
+    let mut plan: Vec<(PerturbKind, Option<&SynthComponent>)> = vec![(PerturbKind::Reference, None)];
+    if !warmup {
+        plan.push((PerturbKind::Control, None));
+        plan.extend(spec.components.iter().map(|c| (PerturbKind::Duplicate, Some(c))));
+    }
+    let mut out = Vec::new();
+    for (kind, target) in plan {
+        let mut run = RunRecord::new(*index, &spec.variant, SyncMode::Attributed, frames, tokens);
+        *index += 1;
+        run.drift = spec.drift;
+        run.active_memory_bytes = spec.memory_fixed + spec.memory_per_token * tokens;
+        run.peak_memory_bytes = run.active_memory_bytes + run.active_memory_bytes / 4;
+        let (added, reduced) = match (kind, target) {
+            (PerturbKind::Control, _) => (control_ns, all_bytes),
+            (PerturbKind::Duplicate, Some(c)) => {
+                let k = SYNTH_COPIES as f64;
+                let reduced = k * out_bytes(c);
+                (k * fused_cost_ns(spec, c, tokens) + control_ns * reduced / all_bytes, reduced)
+            }
+            _ => (0.0, 0.0),
+        };
+        let d = ((base + added) * (1.0 + spec.jitter * (2.0 * rng.next_f64() - 1.0))).round().max(1.0) as u64;
+        let id = run.component("forward", 0.0, 0.0);
+        run.push_event(id, None, 0, d);
+        run.forward_ns = d;
+        run.graph_ns = Some(d / 100);
+        run.perturbation = Some(Perturbation {
+            kind,
+            target: target.map(|c| c.name.clone()),
+            copies: if target.is_some() { SYNTH_COPIES } else { 0 },
+            round,
+            reduced_bytes: reduced as u64,
+            target_calls: target.map_or(0, calls),
+            target_flops: target.map_or(0.0, |c| c.flops_at(tokens)),
+            target_bytes: target.map_or(0.0, |c| c.bytes_at(tokens)),
+        });
+        out.push(run);
+    }
+    out
 }
 
 fn make_run(spec: &SynthSpec, index: u32, sync: SyncMode, frames: u32, tokens: u64, rng: &mut SplitMix) -> RunRecord {
@@ -360,7 +430,7 @@ fn make_run(spec: &SynthSpec, index: u32, sync: SyncMode, frames: u32, tokens: u
             run.push_event(head, None, now, d);
             now += d + gap;
         }
-        SyncMode::None => {
+        SyncMode::None | SyncMode::Attributed => {
             let total: f64 = spec
                 .components
                 .iter()

@@ -6,8 +6,15 @@
 //! Each sample builds `reps` independent copies of the operation and evaluates them together, so
 //! one synchronisation is shared by all copies; the table shows the median over samples.
 //!
+//! A second table times every component of the baseline forward the same way, through the
+//! model's own code: at each invocation of the component, everything before it is evaluated,
+//! then `reps` copies of its work are evaluated together (`Perturb::Isolate`). Its ms/forward
+//! column is what the attributed costs of a recorded trace are checked against.
+//!
 //! Run with `cargo bench -p mlx-record --bench ops`. OPS_BENCH_TOKENS (default 9360 on a GPU,
-//! 1560 on the CPU), OPS_BENCH_REPS (default 10) and OPS_BENCH_SAMPLES (default 5) override.
+//! 1560 on the CPU), OPS_BENCH_REPS (default 10), OPS_BENCH_SAMPLES (default 5) and
+//! OPS_BENCH_FRAMES (the component table's frame count at 480x832, default 21 on a GPU, 5 on
+//! the CPU; OPS_BENCH_COMPONENTS=0 skips it) override.
 
 use std::time::Instant;
 
@@ -180,4 +187,60 @@ fn main() {
     let _ = hf;
     println!();
     println!("sum over one `optimized` forward's blocks at isolated speed: {total:.1} ms");
+    drop(rows);
+    mlx_rs::memory::clear_cache().unwrap();
+    if env_or("OPS_BENCH_COMPONENTS", 1) != 0 {
+        let frames = env_or("OPS_BENCH_FRAMES", if gpu { 21 } else { 5 }) as u32;
+        components(dtype, frames, reps as u32, samples);
+    }
+}
+
+/// Every component of the baseline forward of the 14B model (2 blocks built; block components
+/// scaled to 40 blocks) timed in isolation through the model's code.
+fn components(dtype: DType, frames: u32, reps: u32, samples: usize) {
+    use mlx_record::cost::CostModel;
+    use mlx_record::instrument::{Perturb, Probe};
+    use mlx_record::model::{ForwardOptions, Inputs, Model, Weights};
+    use trace_format::{RunRecord, SyncMode};
+
+    let mut config = Preset::Lingbot14b.config();
+    let full_blocks = config.blocks;
+    config.blocks = 2;
+    let geometry = mlx_record::config::Geometry::new(frames, 480, 832).unwrap();
+    let model = Model::new(config.clone(), dtype, Weights::synthetic(&config, dtype, 1).unwrap());
+    let inputs = Inputs::synthetic(&config, geometry, dtype, 1).unwrap();
+    let costs = CostModel::new(&config, geometry.tokens(), dtype.size());
+    let opts = ForwardOptions::default();
+    let forward = |perturb: Perturb| -> Probe<'_> {
+        let run = RunRecord::new(0, "baseline", SyncMode::None, frames, geometry.tokens());
+        let mut probe = Probe::new(run, &costs).with_perturbation(perturb);
+        let out = model.forward(&inputs, &mut probe, &opts).unwrap();
+        let extras = probe.take_extras();
+        mlx_rs::transforms::eval(extras.iter().chain(std::iter::once(&out))).unwrap();
+        probe
+    };
+    let stages = forward(Perturb::Nothing).stages().to_vec();
+    println!();
+    println!(
+        "Components of the baseline lingbot-14b forward in isolation at L = {} ({frames} frames, {}), {reps} copies per evaluation, median of {} invocations x {samples} forwards",
+        geometry.tokens(),
+        dtype.name(),
+        config.blocks
+    );
+    println!();
+    println!("{:<28} {:>10} {:>7} {:>12}", "component", "ms", "count", "ms/forward");
+    let mut total = 0.0;
+    for stage in &stages {
+        let mut times = Vec::new();
+        for _ in 0..samples {
+            times.extend_from_slice(forward(Perturb::Isolate { target: stage.name.clone(), reps }).isolated_ns());
+            mlx_rs::memory::clear_cache().unwrap();
+        }
+        let ms = median(times) / 1e6;
+        let count = if stage.name.starts_with("block/") { full_blocks } else { stage.calls };
+        total += ms * count as f64;
+        println!("{:<28} {:>10.3} {:>7} {:>12.1}", stage.name, ms, count, ms * count as f64);
+    }
+    println!();
+    println!("sum over one baseline forward at isolated speed ({full_blocks} blocks): {total:.1} ms");
 }

@@ -1,11 +1,11 @@
 //! Command line of `mlx-record`, and its translation into a [`Plan`].
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::Parser;
-use trace_format::SyncMode;
+use trace_format::{SyncMode, partial_path};
 
 use crate::config::{DType, Geometry, Preset, parse_frames};
 use crate::machine::Backend;
@@ -48,19 +48,29 @@ pub struct Opt {
     #[arg(long, value_parser = parse_dtype)]
     pub dtype: Option<DType>,
 
-    /// Timed runs per frame count, variant and synchronisation mode.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
+    /// Timed runs per frame count, variant and synchronisation mode (attributed: rounds, each
+    /// of which perturbs every component once; intervals need 3 or more).
+    /// At most 10000.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=MAX_RUNS as i64), allow_negative_numbers = true)]
     pub runs: u32,
 
-    /// Warm-up runs (recorded, marked, excluded from analysis by default).
-    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    /// Warm-up runs (recorded, marked, excluded from analysis by default; at most 1000).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=MAX_WARMUP as i64), allow_negative_numbers = true)]
     pub warmup: u32,
 
-    /// Synchronisation modes, comma-separated: component (evaluate after every component),
-    /// block (after every block), none (one evaluation per forward). Recording both component
-    /// and none lets the analyzer report the instrumentation overhead.
-    #[arg(long, default_value = "component,none", value_delimiter = ',', value_parser = parse_sync)]
+    /// Synchronisation modes, comma-separated: none (one evaluation per forward: the real
+    /// speed), attributed (fused forwards with one component's work duplicated at a time: each
+    /// component's cost inside the fused forward, see docs/attribution.md), component (evaluate
+    /// after every component, the seed profiler's method), block (after every block). The
+    /// analyzer reports each method's sum against the fused forward.
+    #[arg(long, default_value = "none,attributed,component", value_delimiter = ',', value_parser = parse_sync)]
     pub sync: Vec<SyncMode>,
+
+    /// Attributed mode: extra copies of the perturbed component's work per invocation. More
+    /// copies raise the signal over the run-to-run noise at little extra time (the copies of
+    /// all components together cost about K forwards per round).
+    #[arg(long, value_name = "K", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub copies: u32,
 
     /// Variants to record beside the baseline, comma-separated, or `all`: baseline, ffn-q8,
     /// ffn-q4, camera-cache, cross-kv-cache, cached, compiled, compiled-cached, uniform-time,
@@ -77,9 +87,15 @@ pub struct Opt {
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub seed: u64,
 
-    /// Trace file to write [default: traces/<host>-<preset>-<backend>-<time>.msgpack].
+    /// Trace file to write [default: traces/<host>-<preset>-<backend>-<time>.msgpack, numbered
+    /// when taken]. An existing file is refused unless --force.
     #[arg(long, short, value_name = "FILE")]
     pub out: Option<PathBuf>,
+
+    /// Replace the --out file if it exists (a regular file only; it stays untouched until the
+    /// recording completes).
+    #[arg(long)]
+    pub force: bool,
 
     /// Force the CPU backend even when a GPU backend is available.
     #[arg(long)]
@@ -103,6 +119,11 @@ pub struct Opt {
     pub quiet: bool,
 }
 
+/// Largest `--runs`.
+pub const MAX_RUNS: u32 = 10_000;
+/// Largest `--warmup`.
+pub const MAX_WARMUP: u32 = 1_000;
+
 const EXAMPLES: &str = "Examples:
   mlx-record --preset tiny --frames 5,9,13            quick CPU recording into traces/
   mlx-record --preset wan-1.3b --blocks 2 --frames 5,9  the CPU benchmark configuration
@@ -122,7 +143,8 @@ fn parse_sync(s: &str) -> Result<SyncMode, String> {
         "component" => Ok(SyncMode::Component),
         "block" => Ok(SyncMode::Block),
         "none" => Ok(SyncMode::None),
-        _ => Err(format!("unknown synchronisation mode `{s}` (choose component, block or none)")),
+        "attributed" => Ok(SyncMode::Attributed),
+        _ => Err(format!("unknown synchronisation mode `{s}` (choose none, attributed, component or block)")),
     }
 }
 fn parse_variant_list(s: &str) -> Result<Vec<Variant>, String> {
@@ -171,21 +193,22 @@ impl Opt {
             // Without camera control the caching variants reduce to the text K/V cache.
             variants.retain(|v| !matches!(v, Variant::CameraCache));
         }
+        // The checkpoint is checked now, before any file is created or anything computed.
+        let mut checkpoint = Vec::new();
         if let Some(dir) = &self.weights {
             if !dir.is_dir() {
                 bail!("--weights {}: not a directory", dir.display());
             }
+            checkpoint = crate::model::weights::validate(dir, &config).map_err(|e| anyhow::anyhow!("--weights {}: {e}", dir.display()))?;
         }
         let out = match &self.out {
             Some(p) => {
-                if p.is_dir() {
-                    bail!("--out {}: is a directory, expected a file name", p.display());
-                }
+                check_out(p, self.force, &checkpoint)?;
                 p.clone()
             }
             None => default_out(&PathBuf::from("traces"), self.preset, backend),
         };
-        Ok(Plan {
+        let plan = Plan {
             preset: self.preset,
             config,
             dtype,
@@ -194,6 +217,8 @@ impl Opt {
             runs: self.runs,
             warmup: self.warmup,
             sync_modes,
+            copies: self.copies,
+            inflate: None,
             variants,
             seed: self.seed,
             weights: self.weights.clone(),
@@ -202,8 +227,79 @@ impl Opt {
             quiet: self.quiet,
             calibrate: !self.no_calibrate,
             labels: self.label.iter().cloned().collect::<BTreeMap<_, _>>(),
-        })
+        };
+        // Run indices are 32-bit; the bounds on every flag keep the product far below.
+        if plan.total_runs() > u64::from(u32::MAX) {
+            bail!("the plan has {} runs, more than a trace can index", plan.total_runs());
+        }
+        Ok(plan)
     }
+}
+
+/// Refuses an `--out` that would destroy something: an existing file (unless `force`), anything
+/// but a regular file (a device, a FIFO: the finished trace is renamed over its destination), a
+/// `.partial` already there (another recording's, or an interrupted one's), a checkpoint file.
+fn check_out(path: &Path, force: bool, checkpoint: &[PathBuf]) -> Result<()> {
+    let shown = path.display();
+    if path.as_os_str() == "-" {
+        bail!("--out -: mlx-record writes its trace to a file (as NAME.partial, renamed when complete), not to standard output");
+    }
+    if path.is_dir() {
+        bail!("--out {shown}: is a directory, expected a file name");
+    }
+    if let Ok(meta) = std::fs::metadata(path) {
+        if let Some(kind) = special_kind(&meta) {
+            bail!("--out {shown}: is {kind}, not a regular file; the finished trace is renamed over its destination, which would replace it");
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            for file in checkpoint {
+                if std::fs::metadata(file).is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino()) {
+                    bail!("--out {shown}: is the checkpoint file {} of --weights", file.display());
+                }
+            }
+        }
+        if !force {
+            bail!("--out {shown}: exists; choose another name, or --force to replace it once the recording completes");
+        }
+    } else if std::fs::symlink_metadata(path).is_ok() {
+        bail!("--out {shown}: is a symbolic link to nothing");
+    }
+    let partial = partial_path(path);
+    if std::fs::symlink_metadata(&partial).is_ok() {
+        bail!(
+            "--out {shown}: {} exists: another mlx-record is writing it, or an interrupted recording left it \
+             (mlx-analyze reads it); remove or rename it, or choose another --out",
+            partial.display()
+        );
+    }
+    Ok(())
+}
+
+/// What a non-regular file is, for messages; `None` for a regular file.
+fn special_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
+    let t = meta.file_type();
+    if t.is_file() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_char_device() {
+            return Some("a character device");
+        }
+        if t.is_block_device() {
+            return Some("a block device");
+        }
+        if t.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some("not a regular file")
 }
 
 #[cfg(test)]

@@ -5,6 +5,12 @@
 //! but no fusion across components and one synchronisation each); in `block` mode only groups
 //! (embeddings, each block, head) are; in `none` mode nothing is, and only the whole forward is
 //! timed by the caller.
+//!
+//! In `attributed` mode the forward is fused as in `none`, and the probe may add work to it: the
+//! outputs of every stage reduced to scalars (the control), or one target stage's work done
+//! `copies` more times with each copy reduced to a scalar (a duplicate). The extra scalars are
+//! evaluated in the same `eval` as the forward's output, so nothing is split or pruned; the
+//! difference of the forward times is the target's cost inside the fused forward.
 
 use std::time::Instant;
 
@@ -44,6 +50,44 @@ impl Outputs for Vec<Array> {
     }
 }
 
+/// What an attributed run adds to the fused forward.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Perturb {
+    /// Nothing: the plain forward.
+    #[default]
+    Nothing,
+    /// Every stage's outputs reduced once as extra outputs.
+    Control,
+    /// The target stage's work done `copies` more times per invocation.
+    Duplicate {
+        /// Stage name.
+        target: String,
+        /// Extra copies per invocation.
+        copies: u32,
+    },
+    /// Benchmarks: at each invocation of the target, evaluate everything so far, then time
+    /// `reps` copies of the target's work evaluated together: the stage alone, inputs ready.
+    Isolate {
+        /// Stage name.
+        target: String,
+        /// Copies per timed evaluation.
+        reps: u32,
+    },
+}
+
+/// A stage as the probe saw it during one forward.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageInfo {
+    /// Component name.
+    pub name: String,
+    /// Invocations per forward.
+    pub calls: u32,
+    /// Analytic cost of one invocation.
+    pub cost: Cost,
+    /// Bytes of the outputs of one invocation.
+    pub output_bytes: u64,
+}
+
 /// Records the events of one forward pass into a [`RunRecord`].
 pub struct Probe<'a> {
     mode: SyncMode,
@@ -51,12 +95,64 @@ pub struct Probe<'a> {
     t0: Instant,
     group_start: Option<(Instant, &'static str, Option<u32>)>,
     run: RunRecord,
+    perturb: Perturb,
+    inflate: Option<(String, u32)>,
+    extras: Vec<Array>,
+    reduced_bytes: u64,
+    stages: Vec<StageInfo>,
+    isolated_ns: Vec<f64>,
 }
 
 impl<'a> Probe<'a> {
     /// A probe for one run; the clock starts now.
     pub fn new(run: RunRecord, costs: &'a CostModel) -> Self {
-        Probe { mode: run.sync, costs, t0: Instant::now(), group_start: None, run }
+        Probe {
+            mode: run.sync,
+            costs,
+            t0: Instant::now(),
+            group_start: None,
+            run,
+            perturb: Perturb::Nothing,
+            inflate: None,
+            extras: Vec::new(),
+            reduced_bytes: 0,
+            stages: Vec::new(),
+            isolated_ns: Vec::new(),
+        }
+    }
+
+    /// Adds `perturb` to the forward (only `attributed` runs honour it).
+    pub fn with_perturbation(mut self, perturb: Perturb) -> Self {
+        self.perturb = perturb;
+        self
+    }
+
+    /// Makes the stage `name` more expensive in every mode: its work is done `extra` more times
+    /// per invocation and evaluated with it. For tests of the attribution: the extra work is
+    /// known, so the test can check that it is charged to this stage.
+    pub fn with_inflation(mut self, inflate: Option<(String, u32)>) -> Self {
+        self.inflate = inflate;
+        self
+    }
+
+    /// The stages seen so far, in first-seen order.
+    pub fn stages(&self) -> &[StageInfo] {
+        &self.stages
+    }
+
+    /// Bytes of the extra outputs added by the perturbation.
+    pub fn reduced_bytes(&self) -> u64 {
+        self.reduced_bytes
+    }
+
+    /// [`Perturb::Isolate`]: the time of one copy of the target, ns, per invocation.
+    pub fn isolated_ns(&self) -> &[f64] {
+        &self.isolated_ns
+    }
+
+    /// Takes the extra outputs that must be evaluated with the forward's output.
+    pub fn take_extras(&mut self) -> Vec<Array> {
+        std::mem::take(&mut self.extras)
     }
 
     /// The synchronisation mode.
@@ -69,8 +165,9 @@ impl<'a> Probe<'a> {
         self.t0 = Instant::now();
     }
 
-    /// Runs one component; in `component` mode evaluates and times it.
-    pub fn stage<T: Outputs>(&mut self, name: &str, block: Option<u32>, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    /// Runs one component; in `component` mode evaluates and times it. `f` builds the
+    /// component's work; an attributed run may call it more than once.
+    pub fn stage<T: Outputs>(&mut self, name: &str, block: Option<u32>, f: impl FnMut() -> Result<T>) -> Result<T> {
         let cost = self.costs.of(name).unwrap_or_default();
         self.stage_with_cost(name, block, cost, f)
     }
@@ -81,18 +178,71 @@ impl<'a> Probe<'a> {
         name: &str,
         block: Option<u32>,
         cost: Cost,
-        f: impl FnOnce() -> Result<T>,
+        mut f: impl FnMut() -> Result<T>,
     ) -> Result<T> {
-        if self.mode != SyncMode::Component {
-            return f();
-        }
         let start = Instant::now();
         let out = f()?;
-        mlx_rs::transforms::eval(out.arrays())?;
-        let end = Instant::now();
-        let id = self.run.component(name, cost.flops, cost.bytes);
-        self.push(id, block, start, end);
+        self.note(name, cost, &out);
+        // Test builds' deliberately slower stage: extra copies of its work, part of the stage.
+        let inflated = match &self.inflate {
+            Some((target, n)) if target == name => *n,
+            _ => 0,
+        };
+        let mut own_extras = Vec::new();
+        for _ in 0..inflated {
+            own_extras.extend(reduced(&f()?)?.0);
+        }
+        if self.mode == SyncMode::Component {
+            mlx_rs::transforms::eval(own_extras.iter().chain(out.arrays()))?;
+            let end = Instant::now();
+            let id = self.run.component(name, cost.flops, cost.bytes);
+            self.push(id, block, start, end);
+            return Ok(out);
+        }
+        self.extras.append(&mut own_extras);
+        if let Perturb::Isolate { target, reps } = &self.perturb {
+            if target == name {
+                let reps = (*reps).max(1);
+                // Everything upstream, and one warm-up copy, evaluated before the clock starts.
+                mlx_rs::transforms::eval(self.extras.iter().chain(out.arrays()))?;
+                let warm = f()?;
+                mlx_rs::transforms::eval(warm.arrays())?;
+                drop(warm);
+                let start = Instant::now();
+                let copies = (0..reps).map(|_| f()).collect::<Result<Vec<T>>>()?;
+                mlx_rs::transforms::eval(copies.iter().flat_map(|c| c.arrays()))?;
+                self.isolated_ns.push(start.elapsed().as_nanos() as f64 / reps as f64);
+            }
+        }
+        if self.mode == SyncMode::Attributed {
+            match &self.perturb {
+                Perturb::Control => self.keep_reduced(&out)?,
+                Perturb::Duplicate { target, copies } if target == name => {
+                    for _ in 0..*copies {
+                        self.keep_reduced(&f()?)?;
+                    }
+                }
+                _ => {}
+            }
+        }
         Ok(out)
+    }
+
+    fn note<T: Outputs>(&mut self, name: &str, cost: Cost, out: &T) {
+        let output_bytes = out.arrays().iter().map(|a| a.nbytes() as u64).sum();
+        match self.stages.iter_mut().find(|s| s.name == name) {
+            Some(s) => s.calls += 1,
+            None => self.stages.push(StageInfo { name: name.to_string(), calls: 1, cost, output_bytes }),
+        }
+    }
+
+    /// Keeps a scalar reduction of each output as an extra output: the work that produced them
+    /// must run, while their buffers can be freed as soon as the reduction has read them.
+    fn keep_reduced<T: Outputs>(&mut self, out: &T) -> Result<()> {
+        let (sums, bytes) = reduced(out)?;
+        self.extras.extend(sums);
+        self.reduced_bytes += bytes;
+        Ok(())
     }
 
     /// Opens a group (`embed`, `block`, `head`) timed in `block` mode.
@@ -135,4 +285,15 @@ impl<'a> Probe<'a> {
     pub fn into_run(self) -> RunRecord {
         self.run
     }
+}
+
+/// One scalar sum per output array, and the bytes they read.
+fn reduced<T: Outputs>(out: &T) -> Result<(Vec<Array>, u64)> {
+    let mut sums = Vec::new();
+    let mut bytes = 0;
+    for a in out.arrays() {
+        bytes += a.nbytes() as u64;
+        sums.push(a.sum(None)?);
+    }
+    Ok((sums, bytes))
 }

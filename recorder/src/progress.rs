@@ -1,4 +1,5 @@
-//! A one-line progress bar with ETA on standard error, drawn only on a terminal.
+//! A one-line progress bar with ETA on standard error, drawn only on a terminal. Steps carry a
+//! weight (their expected cost), so the ETA holds when runs differ in length by 100x.
 
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
@@ -7,14 +8,29 @@ use std::time::Instant;
 pub struct Progress {
     total: u64,
     done: u64,
+    total_weight: f64,
+    done_weight: f64,
     start: Instant,
     enabled: bool,
 }
 
 impl Progress {
-    /// A bar of `total` steps; silent when `quiet` or when stderr is not a terminal.
-    pub fn new(total: u64, quiet: bool) -> Self {
-        Progress { total, done: 0, start: Instant::now(), enabled: !quiet && std::io::stderr().is_terminal() }
+    /// A bar of `total` steps of `total_weight` together; silent when `quiet` or when stderr is
+    /// not a terminal.
+    pub fn new(total: u64, total_weight: f64, quiet: bool) -> Self {
+        Progress {
+            total,
+            done: 0,
+            total_weight,
+            done_weight: 0.0,
+            start: Instant::now(),
+            enabled: !quiet && std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Seconds left, from the time per unit of weight so far (`None` before the first step).
+    pub fn eta_secs(&self) -> Option<f64> {
+        (self.done_weight > 0.0).then(|| self.start.elapsed().as_secs_f64() / self.done_weight * (self.total_weight - self.done_weight).max(0.0))
     }
 
     /// Shows what is running now.
@@ -23,13 +39,9 @@ impl Progress {
             return;
         }
         let width = 24usize;
-        let filled = if self.total == 0 { width } else { (self.done as usize * width) / self.total as usize };
-        let eta = if self.done == 0 {
-            "--".to_string()
-        } else {
-            let per = self.start.elapsed().as_secs_f64() / self.done as f64;
-            format_secs(per * (self.total - self.done) as f64)
-        };
+        let fraction = if self.total_weight > 0.0 { (self.done_weight / self.total_weight).min(1.0) } else { 1.0 };
+        let filled = (fraction * width as f64) as usize;
+        let eta = self.eta_secs().map_or("--".to_string(), format_secs);
         let mut err = std::io::stderr().lock();
         let _ = write!(
             err,
@@ -44,9 +56,10 @@ impl Progress {
         let _ = err.flush();
     }
 
-    /// One step finished.
-    pub fn inc(&mut self) {
+    /// One step of `weight` finished.
+    pub fn inc_weighted(&mut self, weight: f64) {
         self.done += 1;
+        self.done_weight += weight;
     }
 
     /// Clears the line.

@@ -8,13 +8,13 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use mlx_rs::Array;
-use trace_format::{Drift, Header, Metadata, ModelConfig, RunRecord, SetupRecord, SyncMode, TraceFile};
+use trace_format::{Drift, Header, Metadata, ModelConfig, PerturbKind, Perturbation, RunRecord, SetupRecord, SyncMode, TraceFile};
 
 use crate::calibrate::calibrate;
 use crate::config::{DType, Geometry, Preset};
 use crate::cost::CostModel;
 use crate::estimate::{self, gib};
-use crate::instrument::Probe;
+use crate::instrument::{Perturb, Probe, StageInfo};
 use crate::machine::{self, Backend};
 use crate::model::{Inputs, Model, Weights, names};
 use crate::progress::Progress;
@@ -42,6 +42,10 @@ pub struct Plan {
     pub warmup: u32,
     /// Synchronisation modes.
     pub sync_modes: Vec<SyncMode>,
+    /// Attributed mode: extra copies of the perturbed component per invocation.
+    pub copies: u32,
+    /// Test builds: a stage made deliberately more expensive, (name, extra copies of its work).
+    pub inflate: Option<(String, u32)>,
     /// Variants (baseline first).
     pub variants: Vec<Variant>,
     /// Seed of weights and inputs.
@@ -106,11 +110,75 @@ impl Plan {
         )
     }
 
-    /// Runs the plan would record.
+    /// Runs the plan would record. Attributed rounds are counted for the baseline's stages;
+    /// a variant with other stages changes the count by a few runs.
     pub fn total_runs(&self) -> u64 {
-        let per_variant = (self.runs as u64 + self.warmup as u64) * self.sync_modes.len() as u64;
+        let targets = baseline_stage_count(&self.config);
+        let per_rep = |warmup: bool| -> u64 {
+            self.sync_modes.iter().map(|&m| if m == SyncMode::Attributed { attribution_round(warmup, 0, targets, self.copies).len() as u64 } else { 1 }).sum()
+        };
+        let per_variant = self.warmup as u64 * per_rep(true) + self.runs as u64 * per_rep(false);
         self.geometries.len() as u64 * self.variants.len() as u64 * per_variant
     }
+}
+
+impl Plan {
+    /// The plan's work in the progress bar's unit (analytic FLOPs, component-synced runs
+    /// weighted 1.2): the ETA then follows the real cost of the runs left, not their count.
+    pub fn total_weight(&self) -> f64 {
+        let targets = baseline_stage_count(&self.config);
+        self.geometries
+            .iter()
+            .map(|g| {
+                let forward = CostModel::new(&self.config, g.tokens(), self.dtype.size()).of(names::FORWARD).unwrap_or_default().flops.max(1.0);
+                let per_rep = |warmup: bool| -> f64 {
+                    self.sync_modes
+                        .iter()
+                        .map(|&m| match m {
+                            SyncMode::Attributed => {
+                                let runs = attribution_round(warmup, 0, targets, self.copies).len() as f64;
+                                // The copies of all targets together are `copies` more forwards.
+                                forward * (runs + if warmup { 0.0 } else { self.copies as f64 })
+                            }
+                            SyncMode::Component => 1.2 * forward,
+                            _ => forward,
+                        })
+                        .sum()
+                };
+                self.variants.len() as f64 * (self.warmup as f64 * per_rep(true) + self.runs as f64 * per_rep(false))
+            })
+            .sum()
+    }
+}
+
+/// Stages of the baseline forward: the embeddings, the block's components and the head.
+fn baseline_stage_count(config: &ModelConfig) -> usize {
+    let kept = |n: &&&str| config.camera || !n.contains("camera");
+    names::EMBED.iter().filter(kept).count() + names::BLOCK.iter().filter(kept).count() + 1
+}
+
+/// A plain reference forward after every this many duplicates, so that the reference mean, which
+/// every component's cost is taken against, has several samples per round.
+const REFERENCE_EVERY: usize = 4;
+
+/// The perturbations of one attribution round, in order. Warm-up rounds run one reference;
+/// a timed round runs a reference, the control and every target once, the targets rotated by the
+/// round so that slow drift does not always fall on the same components, with a reference after
+/// every [`REFERENCE_EVERY`] of them.
+pub fn attribution_round(warmup: bool, round: u32, targets: usize, copies: u32) -> Vec<(PerturbKind, Option<usize>, u32)> {
+    let mut out = vec![(PerturbKind::Reference, None, 0)];
+    if warmup {
+        return out;
+    }
+    out.push((PerturbKind::Control, None, 0));
+    let offset = if targets == 0 { 0 } else { (round as usize * targets.div_ceil(3).max(1)) % targets };
+    for i in 0..targets {
+        out.push((PerturbKind::Duplicate, Some((i + offset) % targets), copies));
+        if (i + 1) % REFERENCE_EVERY == 0 && i + 1 < targets {
+            out.push((PerturbKind::Reference, None, 0));
+        }
+    }
+    out
 }
 
 /// The memory budget of the plan's backend: (bytes, description).
@@ -155,10 +223,21 @@ pub fn header(plan: &Plan, command_line: &str) -> Header {
 }
 
 /// Default trace path: `DIR/<host>-<preset>-<backend>-<timestamp>.msgpack`.
+/// The stamp has millisecond resolution; a name still taken (a trace or a `.partial` of it) is
+/// numbered when the file is created (`NAME-2.msgpack`, ...), so every recording gets its own.
 pub fn default_out(dir: &Path, preset: Preset, backend: Backend) -> PathBuf {
     let host: String = machine::host().name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-    let stamp = rfc3339_now().replace([':', '-'], "").replace('T', "-").trim_end_matches('Z').to_string();
-    dir.join(format!("{host}-{}-{}-{stamp}.msgpack", preset.name(), backend.name()))
+    // The milliseconds of the same second as the date and time.
+    let (seconds, millis) = loop {
+        let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let seconds = rfc3339_now();
+        let after = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        if before.as_secs() == after.as_secs() {
+            break (seconds, after.subsec_millis());
+        }
+    };
+    let stamp = seconds.replace([':', '-'], "").replace('T', "-").trim_end_matches('Z').to_string();
+    dir.join(format!("{host}-{}-{}-{stamp}.{millis:03}.msgpack", preset.name(), backend.name()))
 }
 
 /// Summary of a finished recording.
@@ -176,8 +255,8 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
     if let Some(dir) = plan.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create output directory {}", dir.display()))?;
     }
-    let mut file = TraceFile::create(&plan.out, header).with_context(|| format!("cannot write trace {}", plan.out.display()))?;
-    let mut progress = Progress::new(plan.total_runs(), plan.quiet);
+    let mut file: TraceFile = crate::create_trace(&plan.out, header).with_context(|| format!("cannot write trace {}", plan.out.display()))?;
+    let mut progress = Progress::new(plan.total_runs(), plan.total_weight(), plan.quiet);
 
     if plan.calibrate {
         progress.message("calibrating matmul rate and memory bandwidth");
@@ -212,27 +291,68 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
                     memory_bytes: bytes,
                 })?;
             }
+            // The stages this variant's forward runs: the targets of its attribution rounds.
+            let stages = if plan.sync_modes.contains(&SyncMode::Attributed) { stages_of(&model, &inputs, &costs, &prepared)? } else { Vec::new() };
+            let forward_weight = costs.of(names::FORWARD).unwrap_or_default().flops.max(1.0);
             for rep in 0..plan.warmup + plan.runs {
+                let warmup = rep < plan.warmup;
                 for &mode in &plan.sync_modes {
-                    if INTERRUPTED.load(Ordering::SeqCst) {
-                        break 'outer;
-                    }
-                    progress.message(&format!("{} frames ({tokens} tokens), {}, sync {}", geometry.frames, variant.name(), mode.as_str()));
-                    let mut run = RunRecord::new(run_index, variant.name(), mode, geometry.frames, tokens);
-                    run.warmup = rep < plan.warmup;
-                    let (run, output) = forward_once(&model, &inputs, &costs, run, &prepared)?;
-                    let mut run = run;
-                    match (&reference, variant) {
-                        (None, Variant::Baseline) => reference = Some(output),
-                        (Some(r), v) if v != Variant::Baseline => {
-                            let (max_rel, mean_rel) = variants::drift(&output, r)?;
-                            run.drift = Some(Drift { max_rel, mean_rel });
+                    let schedule = if mode == SyncMode::Attributed {
+                        attribution_round(warmup, rep.saturating_sub(plan.warmup), stages.len(), plan.copies)
+                    } else {
+                        vec![(PerturbKind::Reference, None, 0)]
+                    };
+                    for (kind, target, copies) in schedule {
+                        if INTERRUPTED.load(Ordering::SeqCst) {
+                            break 'outer;
                         }
-                        _ => {}
+                        let target = target.map(|i| &stages[i]);
+                        let what = match (mode, kind, target) {
+                            (SyncMode::Attributed, PerturbKind::Duplicate, Some(t)) => format!("attributed, perturbing {} x{copies}", t.name),
+                            (SyncMode::Attributed, k, _) => format!("attributed, {}", k.as_str()),
+                            (m, _, _) => format!("sync {}", m.as_str()),
+                        };
+                        let round = if warmup { String::new() } else { format!(" round {}/{}", rep - plan.warmup + 1, plan.runs) };
+                        progress.message(&format!("{} frames ({tokens} tokens), {},{round} {what}", geometry.frames, variant.name()));
+                        let mut run = RunRecord::new(run_index, variant.name(), mode, geometry.frames, tokens);
+                        run.warmup = warmup;
+                        let perturb = match (mode, kind, target) {
+                            (SyncMode::Attributed, PerturbKind::Control, _) => Perturb::Control,
+                            (SyncMode::Attributed, PerturbKind::Duplicate, Some(t)) => Perturb::Duplicate { target: t.name.clone(), copies },
+                            _ => Perturb::Nothing,
+                        };
+                        let plain = perturb == Perturb::Nothing;
+                        let (mut run, output, reduced) = forward_once(&model, &inputs, &costs, run, &prepared, perturb, plan.inflate.clone())?;
+                        if mode == SyncMode::Attributed {
+                            run.perturbation = Some(Perturbation {
+                                kind,
+                                target: target.map(|t| t.name.clone()),
+                                copies,
+                                round: rep.saturating_sub(plan.warmup),
+                                reduced_bytes: reduced,
+                                target_calls: target.map_or(0, |t| t.calls),
+                                target_flops: target.map_or(0.0, |t| t.cost.flops),
+                                target_bytes: target.map_or(0.0, |t| t.cost.bytes),
+                            });
+                        }
+                        // Drift of the plain forwards only: a perturbation adds outputs, never
+                        // changes the forward's own.
+                        if plain {
+                            match (&reference, variant) {
+                                (None, Variant::Baseline) => reference = Some(output),
+                                (Some(r), v) if v != Variant::Baseline => {
+                                    let (max_rel, mean_rel) = variants::drift(&output, r)?;
+                                    run.drift = Some(Drift { max_rel, mean_rel });
+                                }
+                                _ => {}
+                            }
+                        }
+                        file.add_run(&run)?;
+                        run_index += 1;
+                        let extra = target.map_or(0.0, |t| copies as f64 * t.calls as f64 * t.cost.flops);
+                        let slower = if mode == SyncMode::Component { 1.2 } else { 1.0 };
+                        progress.inc_weighted(slower * (forward_weight + extra));
                     }
-                    file.add_run(&run)?;
-                    run_index += 1;
-                    progress.inc();
                 }
             }
             drop(prepared);
@@ -240,42 +360,64 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
         }
     }
     progress.finish();
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        return Ok(Summary { path: file.partial_path().to_path_buf(), runs: run_index, interrupted: true });
+    // A signal during the last run leaves nothing unrecorded: the trace is finished as usual.
+    if INTERRUPTED.load(Ordering::SeqCst) && u64::from(file.runs()) < plan.total_runs() {
+        return Ok(Summary { path: file.partial_path().to_path_buf(), runs: file.runs(), interrupted: true });
     }
+    let runs = file.runs();
     let path = file.finish()?;
-    Ok(Summary { path, runs: run_index, interrupted: false })
+    Ok(Summary { path, runs, interrupted: false })
 }
 
-/// One timed forward pass; returns the run record and the (evaluated) output.
+/// One timed forward pass with `perturb` added; returns the run record, the (evaluated) output
+/// and the bytes of the extra outputs the perturbation reduced.
+#[allow(clippy::too_many_arguments)]
 fn forward_once(
     model: &Model,
     inputs: &Inputs,
     costs: &CostModel,
     run: RunRecord,
     prepared: &variants::Prepared,
-) -> Result<(RunRecord, Array)> {
+    perturb: Perturb,
+    inflate: Option<(String, u32)>,
+) -> Result<(RunRecord, Array, u64)> {
     let mode = run.sync;
+    let fused = matches!(mode, SyncMode::None | SyncMode::Attributed);
     mlx_rs::memory::reset_peak_memory()?;
-    let mut probe = Probe::new(run, costs);
+    let mut probe = Probe::new(run, costs).with_perturbation(perturb).with_inflation(inflate);
     let opts = prepared.options();
     probe.start_clock();
     let start = Instant::now();
     let out = model.forward(inputs, &mut probe, &opts)?;
     let built = Instant::now();
-    out.eval()?;
+    // The extra outputs first: each is then computed as soon as its inputs are, and its
+    // buffers freed, instead of every block's inputs to it waiting for the end of the forward.
+    let extras = probe.take_extras();
+    mlx_rs::transforms::eval(extras.iter().chain(std::iter::once(&out)))?;
     let end = Instant::now();
-    if mode == SyncMode::None {
+    drop(extras);
+    if fused {
         probe.record(names::FORWARD, None, costs.of(names::FORWARD).unwrap_or_default(), start, end);
     }
+    let reduced = probe.reduced_bytes();
     let mut run = probe.into_run();
     run.forward_ns = end.duration_since(start).as_nanos() as u64;
-    if mode == SyncMode::None {
+    if fused {
         run.graph_ns = Some(built.duration_since(start).as_nanos() as u64);
     }
     run.active_memory_bytes = mlx_rs::memory::active_memory()? as u64;
     run.peak_memory_bytes = mlx_rs::memory::peak_memory()? as u64;
-    Ok((run, out))
+    Ok((run, out, reduced))
+}
+
+/// The stages a variant's forward runs, with their invocations, costs and output sizes: one
+/// forward's graph is built and dropped unevaluated.
+fn stages_of(model: &Model, inputs: &Inputs, costs: &CostModel, prepared: &variants::Prepared) -> Result<Vec<StageInfo>> {
+    let mut probe = Probe::new(RunRecord::new(0, "", SyncMode::None, 0, 0), costs);
+    let opts = prepared.options();
+    let out = model.forward(inputs, &mut probe, &opts)?;
+    drop(out);
+    Ok(probe.stages().to_vec())
 }
 
 fn rfc3339_now() -> String {

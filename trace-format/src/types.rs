@@ -123,6 +123,9 @@ pub enum SyncMode {
     Block,
     /// One evaluation for the whole forward: the real speed.
     None,
+    /// One evaluation for the whole forward, part of an attribution set: a plain reference, a
+    /// control, or a forward with one component's work duplicated (see [`Perturbation`]).
+    Attributed,
 }
 
 impl SyncMode {
@@ -132,6 +135,7 @@ impl SyncMode {
             SyncMode::Component => "component",
             SyncMode::Block => "block",
             SyncMode::None => "none",
+            SyncMode::Attributed => "attributed",
         }
     }
 }
@@ -236,6 +240,9 @@ pub struct RunRecord {
     /// (part of `forward_ns`, during which the accelerator has nothing queued).
     #[serde(default)]
     pub graph_ns: Option<u64>,
+    /// Attributed runs: what was added to the fused forward (absent in other modes).
+    #[serde(default)]
+    pub perturbation: Option<Perturbation>,
     /// Components referenced by the events, with their per-invocation costs.
     pub components: Vec<ComponentInfo>,
     /// Timed intervals, in start order.
@@ -260,6 +267,7 @@ impl RunRecord {
             peak_memory_bytes: 0,
             drift: None,
             graph_ns: None,
+            perturbation: None,
             components: Vec::new(),
             events: Vec::new(),
             last_start_ns: 0,
@@ -295,6 +303,70 @@ impl RunRecord {
                 duration_ns: e.3,
             }
         })
+    }
+}
+
+/// What an attributed run added to the plain fused forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PerturbKind {
+    /// Nothing: the plain fused forward, the baseline of the differences.
+    Reference,
+    /// Every component's outputs reduced to a scalar once as extra outputs, no extra work: what
+    /// the extra outputs of the duplicate runs cost by themselves.
+    Control,
+    /// The target component's work done `copies` more times in each of its invocations, each
+    /// copy reduced to a scalar as an extra output of the same evaluation.
+    Duplicate,
+}
+
+impl PerturbKind {
+    /// The kind's name as written in traces.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PerturbKind::Reference => "reference",
+            PerturbKind::Control => "control",
+            PerturbKind::Duplicate => "duplicate",
+        }
+    }
+}
+
+/// The perturbation of one attributed run. The cost of the target is
+/// `(T(duplicate) - T(reference) - f * (T(control) - T(reference))) / copies` with
+/// `f = reduced_bytes(duplicate) / reduced_bytes(control)` (docs/trace-format.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Perturbation {
+    /// What was added.
+    pub kind: PerturbKind,
+    /// Duplicate runs: the component whose work was duplicated.
+    pub target: Option<String>,
+    /// Duplicate runs: extra copies per invocation.
+    pub copies: u32,
+    /// Round of the attribution schedule (a round runs every perturbation once).
+    pub round: u32,
+    /// Bytes of the extra outputs that were reduced, per forward.
+    pub reduced_bytes: u64,
+    /// Duplicate runs: invocations of the target per forward.
+    pub target_calls: u32,
+    /// Duplicate runs: analytic FLOPs of one invocation of the target.
+    pub target_flops: f64,
+    /// Duplicate runs: analytic minimum bytes of one invocation of the target.
+    pub target_bytes: f64,
+}
+
+impl Default for Perturbation {
+    fn default() -> Self {
+        Perturbation {
+            kind: PerturbKind::Reference,
+            target: None,
+            copies: 0,
+            round: 0,
+            reduced_bytes: 0,
+            target_calls: 0,
+            target_flops: 0.0,
+            target_bytes: 0.0,
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use polars::prelude::*;
 use serde::Serialize;
-use trace_format::SyncMode;
+use trace_format::{PerturbKind, SyncMode};
 
 use crate::error::Result;
 use crate::load::Dataset;
@@ -80,8 +80,31 @@ pub struct RunFacts {
     pub peak_memory_bytes: u64,
     /// (max_rel, mean_rel) drift against the baseline.
     pub drift: Option<(f64, f64)>,
+    /// Attributed runs: what was added to the fused forward.
+    pub perturbation: Option<PerturbFacts>,
     /// Totals per component, sorted by component.
     pub comps: Vec<CompStat>,
+}
+
+/// The perturbation of an attributed run (trace_format::Perturbation, as the analyses use it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PerturbFacts {
+    /// What was added.
+    pub kind: PerturbKind,
+    /// Duplicate runs: the component duplicated (its fine name).
+    pub target: Option<String>,
+    /// Extra copies per invocation.
+    pub copies: u32,
+    /// Round of the schedule.
+    pub round: u32,
+    /// Bytes of the extra outputs reduced per forward.
+    pub reduced_bytes: u64,
+    /// Invocations of the target per forward.
+    pub target_calls: u32,
+    /// FLOPs of one invocation of the target.
+    pub target_flops: f64,
+    /// Bytes of one invocation of the target.
+    pub target_bytes: f64,
 }
 
 impl RunFacts {
@@ -138,6 +161,8 @@ pub struct Facts {
     pub runs: Vec<RunFacts>,
     /// Setup costs.
     pub setups: Vec<SetupFacts>,
+    /// How [`Facts::names`] group the recorder's components.
+    pub rollup: Rollup,
 }
 
 /// The area of a component name: `block/...` and `block` are inside the blocks.
@@ -225,14 +250,22 @@ impl Facts {
                 });
             }
         }
-        let names = ds.component_names.clone();
+        let mut names = ds.component_names.clone();
+        // Components known only as attribution targets (no event of theirs was timed).
+        for r in &runs {
+            if let Some(target) = r.perturbation.as_ref().and_then(|p| p.target.as_ref()) {
+                if !names.contains(target) {
+                    names.push(target.clone());
+                }
+            }
+        }
         let areas = names.iter().map(|n| area_of(n)).collect();
-        Ok(Facts { names, areas, traces, runs, setups })
+        Ok(Facts { names, areas, traces, runs, setups, rollup: Rollup::Fine })
     }
 
     /// Regroups the components (sums of times, calls, FLOPs and bytes).
     pub fn rolled_up(&self, rollup: Rollup) -> Facts {
-        if rollup == Rollup::Fine {
+        if rollup == self.rollup || rollup == Rollup::Fine {
             return self.clone();
         }
         let mut names: Vec<String> = Vec::new();
@@ -272,7 +305,7 @@ impl Facts {
                 RunFacts { comps, ..r.clone() }
             })
             .collect();
-        Facts { names, areas, traces: self.traces.clone(), runs, setups: self.setups.clone() }
+        Facts { names, areas, traces: self.traces.clone(), runs, setups: self.setups.clone(), rollup }
     }
 
     /// Blocks per forward of a run: from the trace's model config, else from the block indices seen.
@@ -293,6 +326,7 @@ impl Facts {
             traces: self.traces.clone(),
             runs: self.runs.iter().filter(|r| r.variant == variant).cloned().collect(),
             setups: self.setups.clone(),
+            rollup: self.rollup,
         }
     }
 
@@ -344,13 +378,38 @@ fn run_facts(runs: &DataFrame) -> Result<Vec<RunFacts>> {
     let peak = runs.column("peak_memory_bytes")?.u64()?;
     let dmax = runs.column("drift_max_rel")?.f64()?;
     let dmean = runs.column("drift_mean_rel")?.f64()?;
+    let p_kind = runs.column("perturb_kind")?.str()?;
+    let p_target = runs.column("perturb_target")?.str()?;
+    let p_copies = runs.column("perturb_copies")?.u32()?;
+    let p_round = runs.column("perturb_round")?.u32()?;
+    let p_reduced = runs.column("reduced_bytes")?.u64()?;
+    let p_calls = runs.column("target_calls")?.u32()?;
+    let p_flops = runs.column("target_flops")?.f64()?;
+    let p_bytes = runs.column("target_bytes")?.f64()?;
     let mut out = Vec::with_capacity(runs.height());
     for i in 0..runs.height() {
         let sync = match sync.get(i) {
             Some("component") => SyncMode::Component,
             Some("block") => SyncMode::Block,
+            Some("attributed") => SyncMode::Attributed,
             _ => SyncMode::None,
         };
+        let kind = match p_kind.get(i) {
+            Some("reference") => Some(PerturbKind::Reference),
+            Some("control") => Some(PerturbKind::Control),
+            Some("duplicate") => Some(PerturbKind::Duplicate),
+            _ => None,
+        };
+        let perturbation = kind.filter(|_| sync == SyncMode::Attributed).map(|kind| PerturbFacts {
+            kind,
+            target: p_target.get(i).map(str::to_string),
+            copies: p_copies.get(i).unwrap_or(0),
+            round: p_round.get(i).unwrap_or(0),
+            reduced_bytes: p_reduced.get(i).unwrap_or(0),
+            target_calls: p_calls.get(i).unwrap_or(0),
+            target_flops: p_flops.get(i).unwrap_or(0.0),
+            target_bytes: p_bytes.get(i).unwrap_or(0.0),
+        });
         out.push(RunFacts {
             run_id: run_id.get(i).unwrap_or(i as u32),
             trace_id: trace.get(i).unwrap_or(0),
@@ -368,6 +427,7 @@ fn run_facts(runs: &DataFrame) -> Result<Vec<RunFacts>> {
                 (Some(a), Some(b)) => Some((a, b)),
                 _ => None,
             },
+            perturbation,
             comps: Vec::new(),
         });
     }

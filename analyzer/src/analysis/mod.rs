@@ -1,6 +1,7 @@
 //! The analyses. Each module turns [`Facts`] into a plain struct and never formats;
 //! [`analyze`] runs them all into a [`Report`].
 
+pub mod attribution;
 pub mod comparison;
 pub mod facts;
 pub mod memory;
@@ -76,8 +77,10 @@ pub struct Report {
     pub comparison_only: bool,
     /// Inputs.
     pub inputs: Inputs,
-    /// Ranking (absent without component-synced runs).
+    /// Ranking (absent without component-synced or attributed runs).
     pub ranking: Option<ranking::Ranking>,
+    /// Attribution sets of the shown variant (empty without attributed runs), in the rollup.
+    pub attribution: Vec<attribution::AttributedSet>,
     /// Distribution tree.
     pub distribution: Option<tree::Distribution>,
     /// Scaling table and fits.
@@ -129,7 +132,8 @@ pub fn analyze_facts(ds: &Dataset, all: &Facts, options: &AnalyzeOptions) -> Res
     let ranking = ranking::rank(&facts, options.frames);
     let distribution = tree::distribution(&facts, options.frames);
     let scaling = scaling::scaling(&facts);
-    let overhead = overhead::overhead(&facts);
+    let overhead = overhead::overhead(fine);
+    let attribution = attribution::attribution(&facts);
     let memory = memory::memory(&facts);
     // Variants against the baseline, from every run (the fine names, whatever the rollup).
     let variant_comparison = if variants.len() > 1 && variants.iter().any(|v| v == "baseline") {
@@ -166,6 +170,7 @@ pub fn analyze_facts(ds: &Dataset, all: &Facts, options: &AnalyzeOptions) -> Res
         comparison_only: options.comparison_only && options.compare.is_some(),
         inputs,
         ranking,
+        attribution,
         distribution,
         scaling,
         overhead,

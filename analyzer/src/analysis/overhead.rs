@@ -1,9 +1,11 @@
 //! Instrumentation overhead: how much slower a forward gets when it is synchronised after
-//! every component (or block) than when it runs fused, per token count.
+//! every component (or block) than when it runs fused, and how close each method's sum of
+//! component times comes to the fused forward, per token count.
 
 use serde::Serialize;
 use trace_format::SyncMode;
 
+use super::attribution::{self, Estimate};
 use super::facts::Facts;
 use super::stats::median;
 
@@ -34,6 +36,19 @@ pub struct OverheadRow {
     /// Median host time building the lazy graph in fused runs, ms (newer traces only): time in
     /// which the accelerator has nothing queued.
     pub graph_ms: Option<f64>,
+    /// Sum of the component-synced runs' component times (median over runs), ms: what the
+    /// synced method accounts for.
+    pub synced_sum_ms: Option<f64>,
+    /// (synced sum / fused - 1) * 100.
+    pub synced_sum_pct: Option<f64>,
+    /// Sum of the attributed component costs, ms, with its 95% interval.
+    pub attributed_sum: Option<Estimate>,
+    /// Mean plain fused forward of the attribution set, ms (its own reference).
+    pub attributed_fused_ms: Option<f64>,
+    /// (attributed sum / its fused forward - 1) * 100.
+    pub attributed_sum_pct: Option<f64>,
+    /// Attributed: fused forward minus the sum, ms (the unattributed rest).
+    pub attributed_rest_ms: Option<f64>,
 }
 
 /// Builds the overhead table.
@@ -59,11 +74,48 @@ pub fn overhead(facts: &Facts) -> Overhead {
                     .filter_map(|r| r.graph_ns.map(|g| g / 1e6))
                     .collect::<Vec<_>>(),
             );
+            // Fused forwards: the `none` runs, else the attribution sets' references.
+            let sets = attribution::sets_at(facts, f);
+            let n = n.or_else(|| (!sets.is_empty()).then(|| sets.iter().map(|s| s.fused.ms).sum::<f64>() / sets.len() as f64));
             let pct = |x: Option<f64>| match (x, n) {
                 (Some(x), Some(n)) if n > 0.0 => Some((x / n - 1.0) * 100.0),
                 _ => None,
             };
-            OverheadRow { frames: f, tokens, component_ms: c, block_ms: b, fused_ms: n, component_pct: pct(c), block_pct: pct(b), graph_ms: graph }
+            let synced_sum = median(
+                &facts.runs.iter().filter(|r| r.frames == f && r.sync == SyncMode::Component).map(|r| r.event_total_ns() / 1e6).collect::<Vec<_>>(),
+            );
+            // One set: its own sum and reference; several (traces, variants): their means, without
+            // an interval.
+            let (attributed_sum, attributed_fused) = match sets.as_slice() {
+                [] => (None, None),
+                [one] => (Some(one.sum), Some(one.fused.ms)),
+                many => {
+                    let m = many.len() as f64;
+                    (
+                        Some(Estimate { ms: many.iter().map(|s| s.sum.ms).sum::<f64>() / m, ci95: None }),
+                        Some(many.iter().map(|s| s.fused.ms).sum::<f64>() / m),
+                    )
+                }
+            };
+            OverheadRow {
+                frames: f,
+                tokens,
+                component_ms: c,
+                block_ms: b,
+                fused_ms: n,
+                component_pct: pct(c),
+                block_pct: pct(b),
+                graph_ms: graph,
+                synced_sum_ms: synced_sum,
+                synced_sum_pct: pct(synced_sum),
+                attributed_sum,
+                attributed_fused_ms: attributed_fused,
+                attributed_sum_pct: match (attributed_sum, attributed_fused) {
+                    (Some(s), Some(t)) if t > 0.0 => Some((s.ms / t - 1.0) * 100.0),
+                    _ => None,
+                },
+                attributed_rest_ms: attributed_sum.zip(attributed_fused).map(|(s, t)| t - s.ms),
+            }
         })
         .collect();
     Overhead { rows }

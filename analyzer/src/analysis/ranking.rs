@@ -1,13 +1,35 @@
-//! Ranking: where the time goes, per component, at one frame count of the component-synced
-//! runs: share, ms per block and per forward, achieved TFLOP/s and GB/s against the trace's
-//! calibrated ceilings, compute- or memory-bound, and a priority from the time that could be
-//! saved.
+//! Ranking: where the time goes, per component, at one frame count: share, ms per block and per
+//! forward, achieved TFLOP/s and GB/s against the trace's calibrated ceilings, compute- or
+//! memory-bound, and a priority from the time that could be saved. The times are the attributed
+//! costs inside the fused forward where the traces hold attributed runs at that frame count,
+//! else the component-synced times (the seed profiler's method); each snapshot says which.
 
 use serde::Serialize;
 use trace_format::SyncMode;
 
+use super::attribution;
 use super::facts::{Area, Facts, RunFacts};
 use super::stats::{median, median_in_place};
+
+/// Where a snapshot's component times come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Costs inside the fused forward, from attributed (perturbed) runs.
+    Attributed,
+    /// Times of component-synced runs (an evaluation after every component).
+    Synced,
+}
+
+impl Method {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Attributed => "attributed",
+            Method::Synced => "synced",
+        }
+    }
+}
 
 /// Compute- or memory-bound.
 ///
@@ -59,9 +81,15 @@ impl Priority {
     }
 }
 
-/// Medians over the component-synced runs of one frame count.
+/// The components at one frame count: attributed costs, or medians over component-synced runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Snapshot {
+    /// Where the times come from.
+    pub method: Method,
+    /// Attributed: the mean plain fused forward, ns.
+    pub fused_ns: Option<f64>,
+    /// Attributed: fused forward minus the sum of the components' costs, ns.
+    pub rest_ns: Option<f64>,
     /// Frame count.
     pub frames: u32,
     /// Tokens at that frame count (median over runs).
@@ -83,8 +111,18 @@ pub struct SnapComp {
     pub name: String,
     /// Area.
     pub area: Area,
-    /// Median total ns per forward.
+    /// Time per forward, ns: the attributed cost, or the median synced total.
     pub total_ns: f64,
+    /// The component-synced median, ns, when such runs exist at this frame count.
+    pub synced_ns: Option<f64>,
+    /// Attributed: 95% interval of `total_ns`.
+    pub ci_ns: Option<[f64; 2]>,
+    /// Attributed: the interval reaches zero, so the cost is below the measurement noise.
+    pub below_noise: bool,
+    /// Analytic FLOPs per forward (median over runs).
+    pub flops: f64,
+    /// Analytic minimum bytes per forward.
+    pub bytes: f64,
     /// Median invocations per forward.
     pub calls: f64,
     /// Median achieved FLOP/s (None without FLOP counts).
@@ -106,21 +144,105 @@ pub fn component_runs(facts: &Facts, frames: Option<u32>) -> impl Iterator<Item 
     facts.runs.iter().filter(move |r| r.sync == SyncMode::Component && frames.is_none_or(|f| r.frames == f))
 }
 
-/// The largest frame count among component-synced runs.
+/// The largest frame count among component-synced or attributed runs.
 pub fn default_frames(facts: &Facts) -> Option<u32> {
-    component_runs(facts, None).map(|r| r.frames).max()
+    frame_counts(facts).last().copied()
 }
 
-/// Frame counts among component-synced runs, ascending.
+/// Frame counts among component-synced or attributed runs, ascending.
 pub fn frame_counts(facts: &Facts) -> Vec<u32> {
     let mut f: Vec<u32> = component_runs(facts, None).map(|r| r.frames).collect();
+    f.extend(attribution::frame_counts(facts));
     f.sort_unstable();
     f.dedup();
     f
 }
 
-/// Builds the snapshot at `frames`; `None` if no component-synced run has that frame count.
+/// The snapshot at `frames`: attributed where attributed runs exist, else synced; `None`
+/// without either.
 pub fn snapshot(facts: &Facts, frames: u32) -> Option<Snapshot> {
+    let synced = synced_snapshot(facts, frames);
+    match attributed_snapshot(facts, frames, synced.as_ref()) {
+        Some(a) => Some(a),
+        None => synced,
+    }
+}
+
+/// The snapshot at `frames` by one method only.
+pub fn snapshot_by(facts: &Facts, frames: u32, method: Method) -> Option<Snapshot> {
+    match method {
+        Method::Synced => synced_snapshot(facts, frames),
+        Method::Attributed => attributed_snapshot(facts, frames, synced_snapshot(facts, frames).as_ref()),
+    }
+}
+
+/// Attributed costs at `frames` (averaged over the traces that hold a set there).
+fn attributed_snapshot(facts: &Facts, frames: u32, synced: Option<&Snapshot>) -> Option<Snapshot> {
+    let sets = attribution::sets_at(facts, frames);
+    if sets.is_empty() {
+        return None;
+    }
+    let m = sets.len() as f64;
+    let mut names: Vec<&str> = sets.iter().flat_map(|s| s.comps.iter().map(|c| c.name.as_str())).collect();
+    names.sort_unstable();
+    names.dedup();
+    let blocks = median(&sets.iter().map(|s| facts.traces.get(s.trace_id as usize).map_or(0, |t| t.blocks) as f64).collect::<Vec<_>>())?.round() as u32;
+    let peak = median(&sets.iter().filter_map(|s| facts.traces.get(s.trace_id as usize)?.matmul_flops_per_s).collect::<Vec<_>>());
+    let bw = median(&sets.iter().filter_map(|s| facts.traces.get(s.trace_id as usize)?.bandwidth_bytes_per_s).collect::<Vec<_>>());
+    let comps = names
+        .into_iter()
+        .filter_map(|name| {
+            let id = facts.id_of(name)?;
+            let found: Vec<_> = sets.iter().filter_map(|s| s.comps.iter().find(|c| c.name == name)).collect();
+            let ms = found.iter().map(|c| c.estimate.ms).sum::<f64>() / found.len() as f64;
+            // Independent sets: half-widths add in quadrature, divided by their count.
+            let ci = found.iter().map(|c| c.estimate.ci95).collect::<Option<Vec<_>>>().map(|cis| {
+                let half = cis.iter().map(|[lo, hi]| ((hi - lo) / 2.0).powi(2)).sum::<f64>().sqrt() / found.len() as f64;
+                [(ms - half) * 1e6, (ms + half) * 1e6]
+            });
+            let below_noise = ci.is_some_and(|[lo, _]| lo <= 0.0);
+            let flops = found[0].flops;
+            let bytes = found[0].bytes;
+            let ns = ms * 1e6;
+            let measurable = ns > 0.0 && !below_noise;
+            let fps = (measurable && flops > 0.0).then(|| flops / (ns * 1e-9));
+            let bps = (measurable && bytes > 0.0).then(|| bytes / (ns * 1e-9));
+            Some(SnapComp {
+                component: id,
+                name: name.to_string(),
+                area: facts.areas[id as usize],
+                total_ns: ns,
+                synced_ns: synced.and_then(|s| s.comps.iter().find(|c| c.component == id)).map(|c| c.total_ns),
+                ci_ns: ci,
+                below_noise,
+                flops,
+                bytes,
+                calls: found[0].calls,
+                flops_per_s: fps,
+                bytes_per_s: bps,
+                flops_util: fps.zip(peak).map(|(f, p)| f / p),
+                bytes_util: bps.zip(bw).map(|(b, p)| b / p),
+                intensity: (flops > 0.0 && bytes > 0.0).then(|| flops / bytes),
+                ridge: peak.zip(bw).map(|(p, b)| p / b),
+            })
+        })
+        .collect();
+    let fused = sets.iter().map(|s| s.fused.ms).sum::<f64>() / m * 1e6;
+    let rest = sets.iter().map(|s| s.rest_ms).sum::<f64>() / m * 1e6;
+    Some(Snapshot {
+        method: Method::Attributed,
+        fused_ns: Some(fused),
+        rest_ns: Some(rest),
+        frames,
+        tokens: sets[0].tokens,
+        runs: sets.iter().map(|s| s.rounds).sum(),
+        blocks,
+        comps,
+    })
+}
+
+/// Medians over the component-synced runs at `frames`; `None` without such runs.
+pub fn synced_snapshot(facts: &Facts, frames: u32) -> Option<Snapshot> {
     let runs: Vec<&RunFacts> = component_runs(facts, Some(frames)).collect();
     if runs.is_empty() {
         return None;
@@ -179,7 +301,12 @@ pub fn snapshot(facts: &Facts, frames: u32) -> Option<Snapshot> {
             component: id as u32,
             name: facts.names[id].clone(),
             area: facts.areas[id],
+            ci_ns: mean_interval(&s.total),
             total_ns: med(&mut s.total).unwrap_or(0.0),
+            synced_ns: None,
+            below_noise: false,
+            flops: s.flops / runs.len() as f64,
+            bytes: s.bytes / runs.len() as f64,
             calls: med(&mut s.calls).unwrap_or(0.0),
             flops_per_s: med(&mut s.fps),
             bytes_per_s: med(&mut s.bps),
@@ -189,12 +316,34 @@ pub fn snapshot(facts: &Facts, frames: u32) -> Option<Snapshot> {
             ridge: med(&mut s.ridge),
         })
         .collect();
-    Some(Snapshot { frames, tokens, runs: runs.len(), blocks, comps })
+    let mut snap = Snapshot { method: Method::Synced, fused_ns: None, rest_ns: None, frames, tokens, runs: runs.len(), blocks, comps };
+    for c in &mut snap.comps {
+        c.synced_ns = Some(c.total_ns);
+    }
+    Some(snap)
+}
+
+/// The 95% t-interval of the mean of `v` (at least three values).
+fn mean_interval(v: &[f64]) -> Option<[f64; 2]> {
+    let n = v.len();
+    if n < attribution::MIN_SAMPLES {
+        return None;
+    }
+    let mean = v.iter().sum::<f64>() / n as f64;
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64;
+    let half = attribution::t_975((n - 1) as f64) * (var / n as f64).sqrt();
+    Some([mean - half, mean + half])
 }
 
 /// The ranking.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Ranking {
+    /// Where the times come from.
+    pub method: Method,
+    /// Attributed: the mean plain fused forward, ms.
+    pub fused_ms: Option<f64>,
+    /// Attributed: fused forward minus the summed costs, ms (the unattributed rest).
+    pub rest_ms: Option<f64>,
     /// Frame count ranked.
     pub frames: u32,
     /// Tokens at that frame count.
@@ -203,7 +352,7 @@ pub struct Ranking {
     pub runs: usize,
     /// Blocks per forward.
     pub blocks: u32,
-    /// Sum of the components' median times, ms (the component-synced forward, without gaps).
+    /// Sum of the components' times, ms (synced: the component-synced forward without gaps).
     pub total_ms: f64,
     /// Rows, largest share first.
     pub rows: Vec<RankRow>,
@@ -224,8 +373,17 @@ pub struct RankRow {
     pub share_max: f64,
     /// ms per block (block components only).
     pub ms_per_block: Option<f64>,
+    /// Where the time comes from.
+    pub method: Method,
     /// ms per forward.
     pub ms_per_forward: f64,
+    /// 95% interval of `ms_per_forward` (attributed: of the cost; synced: of the mean over runs);
+    /// `None` below three samples.
+    pub ci95_ms: Option<[f64; 2]>,
+    /// The interval reaches zero: below the measurement noise.
+    pub below_noise: bool,
+    /// The component-synced median, ms, when such runs exist at this frame count.
+    pub synced_ms: Option<f64>,
     /// Achieved TFLOP/s.
     pub tflops: Option<f64>,
     /// Achieved GB/s.
@@ -306,7 +464,11 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
                 share_min: shares.iter().copied().fold(share, f64::min),
                 share_max: shares.iter().copied().fold(share, f64::max),
                 ms_per_block: (c.area == Area::Blocks && snap.blocks > 0).then(|| ms / snap.blocks as f64),
+                method: snap.method,
                 ms_per_forward: ms,
+                ci95_ms: c.ci_ns.map(|[lo, hi]| [lo / 1e6, hi / 1e6]),
+                below_noise: c.below_noise,
+                synced_ms: c.synced_ns.map(|v| v / 1e6),
                 tflops: c.flops_per_s.map(|v| v / 1e12),
                 gbps: c.bytes_per_s.map(|v| v / 1e9),
                 flops_util: c.flops_util,
@@ -321,5 +483,15 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
         })
         .collect();
     rows.sort_by(|a, b| b.share.total_cmp(&a.share).then_with(|| a.name.cmp(&b.name)));
-    Some(Ranking { frames, tokens: snap.tokens, runs: snap.runs, blocks: snap.blocks, total_ms: total / 1e6, rows })
+    Some(Ranking {
+        method: snap.method,
+        fused_ms: snap.fused_ns.map(|v| v / 1e6),
+        rest_ms: snap.rest_ns.map(|v| v / 1e6),
+        frames,
+        tokens: snap.tokens,
+        runs: snap.runs,
+        blocks: snap.blocks,
+        total_ms: total / 1e6,
+        rows,
+    })
 }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::facts::{seed_bucket, Area, Facts, Rollup};
-use super::ranking::{frame_counts, snapshot, Snapshot};
+use super::ranking::{frame_counts, snapshot, snapshot_by, Method, Snapshot};
 use super::scaling::fit_points;
 use super::stats::median;
 
@@ -25,6 +25,9 @@ pub const NORMS: [&str; 3] = ["block/norm1", "block/norm2", "block/cross_attn/no
 /// Every checked claim.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SeedClaims {
+    /// Where the shares and times come from: attributed when every frame count checked has
+    /// attributed runs, synced when none has, `None` when mixed or absent.
+    pub method: Option<Method>,
     /// (a) token counts.
     pub tokens: Vec<TokenClaim>,
     /// (b) the Norms bucket, per recorded frame count.
@@ -61,6 +64,8 @@ pub struct NormShare {
     pub norm1: f64,
     /// norm1 + norm2 + norm3.
     pub all: f64,
+    /// The same two shares from component-synced runs, when the shares above are attributed.
+    pub synced: Option<(f64, f64)>,
 }
 
 /// (c) Power-law exponents and crossover of the seed's Self-Attention bucket and of SDPA.
@@ -111,6 +116,9 @@ pub struct BucketShare {
     pub seed_high: f64,
     /// Per recorded frame count: (frames, tokens, share).
     pub shares: Vec<(u32, u64, f64)>,
+    /// The shares from component-synced runs at the same frame counts, when `shares` are
+    /// attributed: what the seed's method would say on this data.
+    pub synced_shares: Vec<(u32, u64, f64)>,
 }
 
 fn share_of(snap: &Snapshot, names: &[&str]) -> f64 {
@@ -131,7 +139,22 @@ pub fn seed_claims(fine: &Facts) -> SeedClaims {
         })
         .collect();
     let snaps: Vec<Snapshot> = frame_counts(fine).into_iter().filter_map(|f| snapshot(fine, f)).collect();
-    let norms = snaps.iter().map(|s| NormShare { frames: s.frames, tokens: s.tokens, norm1: share_of(s, &NORMS[..1]), all: share_of(s, &NORMS) }).collect();
+    let method = match snaps.first().map(|s| s.method) {
+        Some(m) if snaps.iter().all(|s| s.method == m) => Some(m),
+        _ => None,
+    };
+    // What the seed's own method gives on the same data, beside attributed shares.
+    let synced_at = |facts: &Facts, s: &Snapshot| if s.method == Method::Attributed { snapshot_by(facts, s.frames, Method::Synced) } else { None };
+    let norms = snaps
+        .iter()
+        .map(|s| NormShare {
+            frames: s.frames,
+            tokens: s.tokens,
+            norm1: share_of(s, &NORMS[..1]),
+            all: share_of(s, &NORMS),
+            synced: synced_at(fine, s).map(|y| (share_of(&y, &NORMS[..1]), share_of(&y, &NORMS))),
+        })
+        .collect();
 
     let mut points = Vec::new();
     let mut sdpa_points = Vec::new();
@@ -171,16 +194,11 @@ pub fn seed_claims(fine: &Facts) -> SeedClaims {
                 return None;
             }
             let ns: f64 = parts.iter().map(|c| c.total_ns).sum();
-            // FLOPs and bytes per forward: the medians' runs all have the same shapes, so the
-            // per-run totals of one run are representative.
-            let runs: Vec<_> = fine.runs.iter().filter(|r| r.frames == s.frames && r.sync == trace_format::SyncMode::Component).collect();
-            let per_run = |f: &dyn Fn(&super::facts::CompStat) -> f64| {
-                median(&runs.iter().map(|r| r.comps.iter().filter(|c| fine.names[c.component as usize].starts_with("block/ffn/")).map(f).sum()).collect::<Vec<f64>>())
-            };
-            let flops = per_run(&|c| c.flops).unwrap_or(0.0);
-            let bytes = per_run(&|c| c.bytes).unwrap_or(0.0);
-            let peak = median(&runs.iter().filter_map(|r| fine.traces[r.trace_id as usize].matmul_flops_per_s).collect::<Vec<_>>());
-            let bw = median(&runs.iter().filter_map(|r| fine.traces[r.trace_id as usize].bandwidth_bytes_per_s).collect::<Vec<_>>());
+            let flops: f64 = parts.iter().map(|c| c.flops).sum();
+            let bytes: f64 = parts.iter().map(|c| c.bytes).sum();
+            let traces_at = || fine.runs.iter().filter(|r| r.frames == s.frames).map(|r| &fine.traces[r.trace_id as usize]);
+            let peak = median(&traces_at().filter_map(|t| t.matmul_flops_per_s).collect::<Vec<_>>());
+            let bw = median(&traces_at().filter_map(|t| t.bandwidth_bytes_per_s).collect::<Vec<_>>());
             let secs = ns * 1e-9;
             Some(FfnBound {
                 frames: s.frames,
@@ -205,8 +223,9 @@ pub fn seed_claims(fine: &Facts) -> SeedClaims {
             seed_low: lo,
             seed_high: hi,
             shares: seed_snaps.iter().map(|s| (s.frames, s.tokens, share_of(s, &[bucket]))).collect(),
+            synced_shares: seed_snaps.iter().filter_map(|s| synced_at(&seed, s)).map(|y| (y.frames, y.tokens, share_of(&y, &[bucket]))).collect(),
         })
         .collect();
     debug_assert!(SELF_ATTN_PARTS.iter().all(|p| seed_bucket(p) == "Self-Attention"));
-    SeedClaims { tokens, norms, self_attention, ffn, buckets }
+    SeedClaims { method, tokens, norms, self_attention, ffn, buckets }
 }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::facts::{Area, Facts};
-use super::ranking::{default_frames, snapshot};
+use super::ranking::{default_frames, snapshot, Method};
 
 /// A node of the tree.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,6 +22,12 @@ pub struct TreeNode {
 /// The distribution at one frame count.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Distribution {
+    /// Where the times come from.
+    pub method: Method,
+    /// Attributed: the mean plain fused forward, ms.
+    pub fused_ms: Option<f64>,
+    /// Attributed: fused forward minus the summed costs, ms.
+    pub rest_ms: Option<f64>,
     /// Frame count.
     pub frames: u32,
     /// Tokens.
@@ -53,7 +59,7 @@ pub fn distribution(facts: &Facts, frames: Option<u32>) -> Option<Distribution> 
     let total = root.ns;
     finish(&mut root, total);
     root.children.sort_by_key(|c| if c.name == "Blocks" { 0 } else { 1 });
-    Some(Distribution { frames, tokens: snap.tokens, root })
+    Some(Distribution { method: snap.method, fused_ms: snap.fused_ns.map(|v| v / 1e6), rest_ms: snap.rest_ns.map(|v| v / 1e6), frames, tokens: snap.tokens, root })
 }
 
 fn insert(node: &mut TreeNode, path: &[&str], ns: f64) {

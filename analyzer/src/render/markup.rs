@@ -5,6 +5,7 @@
 use crate::analysis::comparison::{Comparison, ForwardRow, FORWARD_ROW};
 use crate::analysis::seed::{NormShare, SeedClaims, TokenClaim, SEED_NORMS, SEED_SELF_ATTN_MS};
 use crate::analysis::facts::{Area, Rollup};
+use crate::analysis::ranking::Method;
 use crate::analysis::tree::TreeNode;
 use crate::analysis::Report;
 use crate::error::Result;
@@ -159,14 +160,25 @@ pub fn document(report: &Report) -> Vec<Block> {
     );
     if let Some(r) = &report.ranking {
         let top: Vec<String> = r.rows.iter().take(3).map(|x| format!("{} {}", x.name, pct(x.share))).collect();
-        summary.push_str(&format!(
-            " At {} frames ({} tokens) the component-synced forward sums to {} ms over {} blocks; largest: {}.",
-            r.frames,
-            r.tokens,
-            ms(r.total_ms),
-            r.blocks,
-            top.join(", ")
-        ));
+        match (r.method, r.fused_ms) {
+            (Method::Attributed, Some(fused)) => summary.push_str(&format!(
+                " At {} frames ({} tokens) the attributed component costs of the fused forward sum to {} ms of its {} ms over {} blocks; largest: {}.",
+                r.frames,
+                r.tokens,
+                ms(r.total_ms),
+                ms(fused),
+                r.blocks,
+                top.join(", ")
+            )),
+            _ => summary.push_str(&format!(
+                " At {} frames ({} tokens) the component-synced forward sums to {} ms over {} blocks; largest: {}.",
+                r.frames,
+                r.tokens,
+                ms(r.total_ms),
+                r.blocks,
+                top.join(", ")
+            )),
+        }
     }
     if let Some(row) = report.scaling.rows.iter().rev().find(|r| r.forward_ms.is_some()) {
         summary.push_str(&format!(" Fused forward at {} tokens: {} ms.", row.tokens, ms(row.forward_ms.unwrap_or(0.0))));
@@ -202,13 +214,17 @@ pub fn document(report: &Report) -> Vec<Block> {
     }
 
     if let Some(r) = &report.ranking {
-        doc.push(Block::Heading(2, format!("Bottleneck ranking ({} frames, {} tokens, {} runs)", r.frames, r.tokens, r.runs)));
+        let attributed = r.method == Method::Attributed;
+        let runs = if attributed { format!("{} rounds", r.runs) } else { format!("{} runs", r.runs) };
+        doc.push(Block::Heading(2, format!("Bottleneck ranking ({} frames, {} tokens, {runs}, {})", r.frames, r.tokens, method_words(r.method))));
         let mut t = Table::new(&[
             "Component",
             "% of time",
             "range over L",
             "ms/block",
             "ms/forward",
+            "95% interval",
+            "synced ms/forward",
             "TFLOP/s",
             "GB/s",
             "% matmul peak",
@@ -216,7 +232,7 @@ pub fn document(report: &Report) -> Vec<Block> {
             "bound",
             "priority",
         ])
-        .left(&[9, 10]);
+        .left(&[11, 12]);
         let mut exceeded = Vec::new();
         for row in &r.rows {
             let mut mark = |v: f64, what: &str| {
@@ -233,8 +249,10 @@ pub fn document(report: &Report) -> Vec<Block> {
                 row.name.clone(),
                 pct(row.share),
                 format!("{}-{}", pct(row.share_min), pct(row.share_max)),
-                opt(row.ms_per_block, ms),
-                ms(row.ms_per_forward),
+                if row.below_noise { "< noise".into() } else { opt(row.ms_per_block, ms) },
+                if row.below_noise { "< noise".into() } else { ms(row.ms_per_forward) },
+                row.ci95_ms.map_or_else(|| "-".into(), |[lo, hi]| format!("{} to {}", ms(lo), ms(hi))),
+                opt(row.synced_ms, ms),
                 opt(row.tflops, |v| format!("{v:.2}")),
                 opt(row.gbps, |v| format!("{v:.0}")),
                 fu,
@@ -256,11 +274,20 @@ pub fn document(report: &Report) -> Vec<Block> {
         } else {
             "Fine component names; `--rollup seed` groups them into the seed report's buckets."
         };
+        let method_note = match (r.method, r.fused_ms, r.rest_ms) {
+            (Method::Attributed, Some(fused), Some(rest)) => format!(
+                "Times: each component's cost inside the fused forward (attributed: its work duplicated inside the same evaluation, the difference to the plain fused forward; docs/attribution.md), mean over rounds with its 95% interval; \"< noise\" where the interval reaches zero. The costs sum to {} ms of the {} ms fused forward (unattributed rest {} ms). Shares are of that sum. \"synced\": the same component's median in component-synced runs (an evaluation after every component, the seed profiler's method), for comparison.",
+                ms(r.total_ms),
+                ms(fused),
+                ms(rest)
+            ),
+            _ => "Times: medians of component-synced runs (an evaluation after every component, the seed profiler's method), which break MLX's fusion and add a synchronisation per component (see the overhead section); the interval is that of the mean over runs. Record with `--sync attributed` for costs inside the fused forward.".to_string(),
+        };
         doc.push(Block::Paragraph(format!(
-            "{note} Bound: arithmetic intensity (FLOP/byte) against the ridge point (calibrated FLOP/s over calibrated bytes/s). Priority: HIGH when reaching the bounding ceiling would save at least 10% of the forward, MEDIUM 3-10%."
+            "{method_note} {note} Bound: arithmetic intensity (FLOP/byte) against the ridge point (calibrated FLOP/s over calibrated bytes/s). Priority: HIGH when reaching the bounding ceiling would save at least 10% of the forward, MEDIUM 3-10%."
         )));
     } else {
-        doc.push(Block::Paragraph("No component-synced runs: no ranking or distribution.".into()));
+        doc.push(Block::Paragraph("No component-synced or attributed runs: no ranking or distribution.".into()));
     }
 
     doc.push(Block::Heading(2, "Scaling with sequence length".into()));
@@ -321,36 +348,60 @@ pub fn document(report: &Report) -> Vec<Block> {
     }
 
     if let Some(d) = &report.distribution {
-        doc.push(Block::Heading(2, format!("Time distribution ({} frames, {} tokens)", d.frames, d.tokens)));
+        doc.push(Block::Heading(2, format!("Time distribution ({} frames, {} tokens, {})", d.frames, d.tokens, method_words(d.method))));
         doc.push(Block::Pre(tree_text(&d.root)));
+        if let (Some(fused), Some(rest)) = (d.fused_ms, d.rest_ms) {
+            doc.push(Block::Paragraph(format!(
+                "Shares of the attributed costs' sum, {} ms; the plain fused forward took {} ms, so {} ms are unattributed (the interaction between components that no single duplicate accounts for, and noise).",
+                ms(d.root.ns / 1e6),
+                ms(fused),
+                ms(rest)
+            )));
+        }
         doc.push(Block::Chart(ChartKind::Distribution));
     }
 
     let o = &report.overhead;
-    if o.rows.iter().any(|r| r.component_pct.is_some() || r.block_pct.is_some()) {
-        doc.push(Block::Heading(2, "Instrumentation overhead".into()));
+    if o.rows.iter().any(|r| r.component_pct.is_some() || r.block_pct.is_some() || r.attributed_sum.is_some()) {
+        doc.push(Block::Heading(2, "Instrumentation overhead and each method's sum".into()));
         let graph = o.rows.iter().any(|r| r.graph_ms.is_some());
-        let mut head = vec!["Frames", "Tokens", "component-synced (ms)", "block-synced (ms)", "fused (ms)", "component overhead", "block overhead"];
+        let attributed = o.rows.iter().any(|r| r.attributed_sum.is_some());
+        let mut head = vec!["Frames", "Tokens", "fused (ms)", "component-synced (ms)", "component overhead", "block-synced (ms)", "block overhead", "synced sum (ms)", "synced sum vs fused"];
+        if attributed {
+            head.extend(["attributed sum (ms)", "95% interval", "attributed sum vs fused", "unattributed rest (ms)"]);
+        }
         if graph {
             head.push("fused: host graph build (ms)");
         }
         let mut t = Table::new(&head);
+        let signed = |v: f64| format!("{v:+.1}%");
         for r in &o.rows {
             let mut row = vec![
                 r.frames.to_string(),
                 r.tokens.to_string(),
-                opt(r.component_ms, ms),
-                opt(r.block_ms, ms),
                 opt(r.fused_ms, ms),
-                opt(r.component_pct, |v| format!("{v:+.1}%")),
-                opt(r.block_pct, |v| format!("{v:+.1}%")),
+                opt(r.component_ms, ms),
+                opt(r.component_pct, signed),
+                opt(r.block_ms, ms),
+                opt(r.block_pct, signed),
+                opt(r.synced_sum_ms, ms),
+                opt(r.synced_sum_pct, signed),
             ];
+            if attributed {
+                row.push(opt(r.attributed_sum.map(|e| e.ms), ms));
+                row.push(r.attributed_sum.and_then(|e| e.ci95).map_or_else(|| "-".into(), |[lo, hi]| format!("{} to {}", ms(lo), ms(hi))));
+                row.push(opt(r.attributed_sum_pct, signed));
+                row.push(opt(r.attributed_rest_ms, ms));
+            }
             if graph {
                 row.push(opt(r.graph_ms, ms));
             }
             t.rows.push(row);
         }
         doc.push(Block::Table(t));
+        doc.push(Block::Paragraph(
+            "Overhead: how much slower a synchronised forward is than the fused one. Sum vs fused: how much of the fused forward each method's per-component times account for; the synced sum includes the synchronisation it adds, the attributed sum is compared with its own plain fused references, and the rest is what no component's duplicate accounts for.".into(),
+        ));
         if graph {
             doc.push(Block::Paragraph(
                 "Host graph build: the part of a fused forward spent building MLX's lazy graph before evaluation starts, during which the accelerator has nothing queued.".into(),
@@ -472,6 +523,14 @@ fn comparison_blocks(doc: &mut Vec<Block>, c: &Comparison) {
 }
 
 /// A ratio with three decimals, or three significant digits when it is tiny (CPU against GPU).
+/// How a table's component times were measured, in a few words.
+fn method_words(m: Method) -> &'static str {
+    match m {
+        Method::Attributed => "attributed costs inside the fused forward",
+        Method::Synced => "component-synced times",
+    }
+}
+
 fn ratio_text(v: f64) -> String {
     if v != 0.0 && v.abs() < 0.01 { format!("{v:.2e}") } else { format!("{v:.3}") }
 }
@@ -577,9 +636,14 @@ fn variant_blocks(doc: &mut Vec<Block>, c: &Comparison) {
 /// The seed report's claims, point by point.
 fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims) {
     doc.push(Block::Heading(2, "Seed report claims against this data".into()));
-    doc.push(Block::Paragraph(
-        "The seed report's numbers are quoted from that document; every number on the right is computed from the traces loaded here (the shown variant's component-synced runs, shares of the summed component time).".into(),
-    ));
+    let source = match s.method {
+        Some(Method::Attributed) => "the shown variant's attributed costs inside the fused forward, shares of their sum; the component-synced shares, the seed's own method, in parentheses",
+        Some(Method::Synced) => "the shown variant's component-synced runs, shares of the summed component time",
+        None => "attributed costs where a frame count has them, else component-synced times; shares of the summed component time",
+    };
+    doc.push(Block::Paragraph(format!(
+        "The seed report's numbers are quoted from that document; every number on the right is computed from the traces loaded here ({source})."
+    )));
     let mut t = Table::new(&["Claim", "The seed says", "This data", "Verdict"]).left(&[1, 2, 3]);
     // (a) tokens
     let recorded: Vec<&TokenClaim> = s.tokens.iter().filter(|c| c.tokens.is_some()).collect();
@@ -613,7 +677,16 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims) {
         t.rows.push(vec![
             "(b) Norms bucket".into(),
             format!("Norms {}-{} (norm1 only; norm2 counted in FFN, norm3 in Cross-Attention)", pct(SEED_NORMS.0), pct(SEED_NORMS.1)),
-            format!("norm1 alone {}, norm1+norm2+norm3 {} over L = {l}-{h}", range(&|n| n.norm1), range(&|n| n.all)),
+            format!(
+                "norm1 alone {}, norm1+norm2+norm3 {} over L = {l}-{h}{}",
+                range(&|n| n.norm1),
+                range(&|n| n.all),
+                if s.norms.iter().all(|n| n.synced.is_some()) {
+                    format!(" (synced: {} and {})", range(&|n| n.synced.map_or(0.0, |x| x.0)), range(&|n| n.synced.map_or(0.0, |x| x.1)))
+                } else {
+                    String::new()
+                }
+            ),
             if ratio_lo.is_finite() {
                 format!("the seed's bucket misses norm2 and norm3: the three norms take {ratio_lo:.1}-{ratio_hi:.1}x norm1's time")
             } else {
@@ -684,7 +757,14 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims) {
         if b.shares.is_empty() {
             continue;
         }
-        let cells: Vec<String> = b.shares.iter().map(|(_, t, x)| format!("L={t}: {}", pct(*x))).collect();
+        let cells: Vec<String> = b
+            .shares
+            .iter()
+            .map(|(f, t, x)| match b.synced_shares.iter().find(|y| y.0 == *f) {
+                Some(y) => format!("L={t}: {} ({})", pct(*x), pct(y.2)),
+                None => format!("L={t}: {}", pct(*x)),
+            })
+            .collect();
         let inside = b.shares.iter().filter(|(_, _, x)| *x >= b.seed_low - 0.005 && *x <= b.seed_high + 0.005).count();
         let lo = b.shares.iter().map(|x| x.2).fold(f64::INFINITY, f64::min);
         let hi = b.shares.iter().map(|x| x.2).fold(f64::NEG_INFINITY, f64::max);
@@ -705,6 +785,23 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims) {
         ]);
     }
     doc.push(Block::Table(t));
+    // What attribution changes against the seed's method, at the largest L both cover.
+    let changes: Vec<String> = s
+        .buckets
+        .iter()
+        .filter_map(|b| {
+            let (f, t, x) = *b.shares.iter().rev().find(|x| b.synced_shares.iter().any(|y| y.0 == x.0))?;
+            let y = b.synced_shares.iter().find(|y| y.0 == f)?.2;
+            Some((b.bucket.clone(), t, x, y))
+        })
+        .map(|(bucket, t, x, y)| format!("{bucket} at L={t}: {} attributed against {} synced ({:+.1} points)", pct(x), pct(y), (x - y) * 100.0))
+        .collect();
+    if !changes.is_empty() {
+        doc.push(Block::Paragraph(format!(
+            "What changes when the shares come from attribution instead of component-synced runs: {}. The synced shares carry a synchronisation per component, which inflates small components most.",
+            changes.join("; ")
+        )));
+    }
 }
 
 /// The tree as indented text with box-drawing branches, like the seed report's.

@@ -1,0 +1,388 @@
+//! Attribution: each component's cost inside the fused forward, from the attributed runs.
+//!
+//! An attribution set (one trace, variant and frame count) holds plain fused forwards (the
+//! references, mean `T0`), controls (every component's outputs reduced once as extra outputs,
+//! mean `Tc`) and, per component X, forwards with X's work done `k` more times (mean `TX`). With
+//! `f = reduced bytes of X's copies / reduced bytes of the control`, X's cost per forward is
+//!
+//! ```text
+//! cost(X) = (TX - (1 - f) T0 - f Tc) / k
+//! ```
+//!
+//! a linear combination of independent sample means. Costs of a group of components (a seed
+//! bucket, a tree node, the whole forward) add up the same way, so every estimate gets its 95%
+//! interval from one rule: the variance of the combination, Welch-Satterthwaite degrees of
+//! freedom and Student's t. An estimate whose interval reaches zero is below the noise.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use trace_format::{PerturbKind, SyncMode};
+
+use super::facts::{Facts, RunFacts, Rollup, seed_bucket};
+
+/// Fewest samples of every mean in an estimate for it to get an interval.
+pub const MIN_SAMPLES: usize = 3;
+
+/// A cost with its 95% interval (ms per forward).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Estimate {
+    /// Point estimate.
+    pub ms: f64,
+    /// 95% interval; `None` when a mean has fewer than [`MIN_SAMPLES`] samples.
+    pub ci95: Option<[f64; 2]>,
+}
+
+impl Estimate {
+    /// The interval reaches zero (or below): the cost cannot be told apart from nothing.
+    pub fn below_noise(&self) -> bool {
+        self.ci95.is_some_and(|[lo, _]| lo <= 0.0)
+    }
+}
+
+/// One sample mean of forward times.
+#[derive(Debug, Clone, Default)]
+struct Sample {
+    values: Vec<f64>,
+}
+
+impl Sample {
+    fn n(&self) -> usize {
+        self.values.len()
+    }
+    fn mean(&self) -> f64 {
+        self.values.iter().sum::<f64>() / self.values.len().max(1) as f64
+    }
+    fn var(&self) -> f64 {
+        let n = self.values.len();
+        if n < 2 {
+            return f64::NAN;
+        }
+        let m = self.mean();
+        self.values.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (n - 1) as f64
+    }
+}
+
+/// One component's duplicate runs in a set.
+#[derive(Debug, Clone, Default)]
+struct Target {
+    runs: Sample,
+    copies: f64,
+    /// f of the formula.
+    reduced_fraction: f64,
+    calls: f64,
+    flops: f64,
+    bytes: f64,
+}
+
+/// The runs of one attribution set.
+#[derive(Debug, Clone, Default)]
+struct Set {
+    trace_id: u32,
+    variant: String,
+    frames: u32,
+    tokens: u64,
+    references: Sample,
+    controls: Sample,
+    targets: BTreeMap<String, Target>,
+}
+
+impl Set {
+    /// The estimate of `sum over names of cost(X)`, ms.
+    fn estimate(&self, names: &[&String]) -> Option<Estimate> {
+        let mut coefficient_ref = 0.0;
+        let mut coefficient_ctrl = 0.0;
+        let mut point = 0.0;
+        let mut parts: Vec<(f64, &Sample)> = Vec::new();
+        for name in names {
+            let t = self.targets.get(*name)?;
+            let k = t.copies.max(1.0);
+            let f = if self.controls.n() > 0 { t.reduced_fraction } else { 0.0 };
+            parts.push((1.0 / k, &t.runs));
+            coefficient_ref -= (1.0 - f) / k;
+            coefficient_ctrl -= f / k;
+            point += t.runs.mean() / k;
+        }
+        point += coefficient_ref * self.references.mean();
+        parts.push((coefficient_ref, &self.references));
+        if coefficient_ctrl != 0.0 {
+            point += coefficient_ctrl * self.controls.mean();
+            parts.push((coefficient_ctrl, &self.controls));
+        }
+        let ci95 = combination_interval(&parts);
+        Some(Estimate { ms: point / 1e6, ci95: ci95.map(|(lo, hi)| [(point + lo) / 1e6, (point + hi) / 1e6]) })
+    }
+}
+
+/// The 95% half-range of `sum c_j * mean_j` around its value, as (low offset, high offset).
+fn combination_interval(parts: &[(f64, &Sample)]) -> Option<(f64, f64)> {
+    if parts.iter().any(|(_, s)| s.n() < MIN_SAMPLES) {
+        return None;
+    }
+    let v: Vec<(f64, f64)> = parts.iter().map(|(c, s)| (c * c * s.var() / s.n() as f64, (s.n() - 1) as f64)).collect();
+    let total: f64 = v.iter().map(|x| x.0).sum();
+    if !total.is_finite() {
+        return None;
+    }
+    if total == 0.0 {
+        return Some((0.0, 0.0));
+    }
+    let df = total * total / v.iter().map(|(vi, d)| vi * vi / d).sum::<f64>();
+    let half = t_975(df) * total.sqrt();
+    Some((-half, half))
+}
+
+/// The 0.975 quantile of Student's t with `df` degrees of freedom (not necessarily whole):
+/// tabulated for 1..=30 and interpolated in 1/df, the Cornish-Fisher expansion beyond.
+pub fn t_975(df: f64) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+        2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    ];
+    let df = df.max(1.0);
+    if df >= 30.0 {
+        let z: f64 = 1.959_964;
+        return z + (z.powi(3) + z) / (4.0 * df) + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * df * df);
+    }
+    let lo = df.floor() as usize;
+    let hi = df.ceil() as usize;
+    if lo == hi {
+        return TABLE[lo - 1];
+    }
+    // Linear in 1/df between the neighbours.
+    let w = (1.0 / lo as f64 - 1.0 / df) / (1.0 / lo as f64 - 1.0 / hi as f64);
+    TABLE[lo - 1] + w * (TABLE[hi - 1] - TABLE[lo - 1])
+}
+
+fn sets_of<'a>(runs: impl Iterator<Item = &'a RunFacts>) -> Vec<Set> {
+    let mut sets: BTreeMap<(u32, String, u32), Set> = BTreeMap::new();
+    let mut reduced: BTreeMap<(u32, String, u32), (Vec<f64>, BTreeMap<String, Vec<f64>>)> = BTreeMap::new();
+    for r in runs.filter(|r| r.sync == SyncMode::Attributed && !r.warmup) {
+        let Some(p) = &r.perturbation else { continue };
+        let key = (r.trace_id, r.variant.clone(), r.frames);
+        let set = sets.entry(key.clone()).or_insert_with(|| Set {
+            trace_id: r.trace_id,
+            variant: r.variant.clone(),
+            frames: r.frames,
+            tokens: r.tokens,
+            ..Set::default()
+        });
+        let red = reduced.entry(key).or_default();
+        match (p.kind, &p.target) {
+            (PerturbKind::Reference, _) => set.references.values.push(r.forward_ns),
+            (PerturbKind::Control, _) => {
+                set.controls.values.push(r.forward_ns);
+                red.0.push(p.reduced_bytes as f64);
+            }
+            (PerturbKind::Duplicate, Some(name)) if p.copies > 0 => {
+                let t = set.targets.entry(name.clone()).or_default();
+                t.runs.values.push(r.forward_ns);
+                t.copies = p.copies as f64;
+                t.calls = p.target_calls as f64;
+                t.flops = p.target_flops * p.target_calls as f64;
+                t.bytes = p.target_bytes * p.target_calls as f64;
+                red.1.entry(name.clone()).or_default().push(p.reduced_bytes as f64);
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (key, mut set) in sets {
+        let (ctrl, per_target) = &reduced[&key];
+        let ctrl_bytes = ctrl.iter().sum::<f64>() / ctrl.len().max(1) as f64;
+        for (name, t) in set.targets.iter_mut() {
+            let b = &per_target[name];
+            let mean = b.iter().sum::<f64>() / b.len().max(1) as f64;
+            t.reduced_fraction = if ctrl_bytes > 0.0 { mean / ctrl_bytes } else { 0.0 };
+        }
+        if set.references.n() > 0 && !set.targets.is_empty() {
+            out.push(set);
+        }
+    }
+    out
+}
+
+/// One component (or bucket) of an attribution.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttributedComp {
+    /// Component or bucket name.
+    pub name: String,
+    /// Cost per forward.
+    pub estimate: Estimate,
+    /// Whether the interval reaches zero.
+    pub below_noise: bool,
+    /// Invocations per forward.
+    pub calls: f64,
+    /// Analytic FLOPs per forward.
+    pub flops: f64,
+    /// Analytic minimum bytes per forward.
+    pub bytes: f64,
+    /// Duplicate runs behind the estimate (the smallest count among its components).
+    pub runs: usize,
+}
+
+/// The attribution of one trace, variant and frame count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttributedSet {
+    /// Trace.
+    pub trace_id: u32,
+    /// Variant.
+    pub variant: String,
+    /// Frames.
+    pub frames: u32,
+    /// Tokens.
+    pub tokens: u64,
+    /// Plain fused forwards (references) used.
+    pub references: usize,
+    /// Control runs used.
+    pub controls: usize,
+    /// Rounds (duplicate runs per component, smallest).
+    pub rounds: usize,
+    /// Extra copies per duplicate (largest).
+    pub copies: u32,
+    /// Mean plain fused forward, ms, with its interval.
+    pub fused: Estimate,
+    /// What the control's extra outputs cost (Tc - T0), ms.
+    pub control_ms: Option<f64>,
+    /// Components (or buckets), largest first.
+    pub comps: Vec<AttributedComp>,
+    /// Sum of all components' costs, with its interval.
+    pub sum: Estimate,
+    /// fused - sum: what no component's duplicate accounts for, ms.
+    pub rest_ms: f64,
+    /// (sum / fused - 1) * 100.
+    pub sum_error_pct: f64,
+}
+
+/// The display name of a fine component under a rollup.
+fn group_of(name: &str, rollup: Rollup) -> String {
+    match rollup {
+        Rollup::Fine => name.to_string(),
+        Rollup::Seed => seed_bucket(name),
+    }
+}
+
+fn attributed_set(set: &Set, rollup: Rollup) -> Option<AttributedSet> {
+    let mut groups: BTreeMap<String, Vec<&String>> = BTreeMap::new();
+    for name in set.targets.keys() {
+        groups.entry(group_of(name, rollup)).or_default().push(name);
+    }
+    let mut comps: Vec<AttributedComp> = groups
+        .iter()
+        .filter_map(|(group, names)| {
+            let estimate = set.estimate(names)?;
+            let ts: Vec<&Target> = names.iter().map(|n| &set.targets[*n]).collect();
+            Some(AttributedComp {
+                name: group.clone(),
+                below_noise: estimate.below_noise(),
+                estimate,
+                calls: ts.iter().map(|t| t.calls).sum(),
+                flops: ts.iter().map(|t| t.flops).sum(),
+                bytes: ts.iter().map(|t| t.bytes).sum(),
+                runs: ts.iter().map(|t| t.runs.n()).min().unwrap_or(0),
+            })
+        })
+        .collect();
+    comps.sort_by(|a, b| b.estimate.ms.total_cmp(&a.estimate.ms).then_with(|| a.name.cmp(&b.name)));
+    let all: Vec<&String> = set.targets.keys().collect();
+    let sum = set.estimate(&all)?;
+    let n0 = set.references.n();
+    let fused_ms = set.references.mean() / 1e6;
+    let fused_ci = (n0 >= MIN_SAMPLES).then(|| {
+        let half = t_975((n0 - 1) as f64) * (set.references.var() / n0 as f64).sqrt() / 1e6;
+        [fused_ms - half, fused_ms + half]
+    });
+    Some(AttributedSet {
+        trace_id: set.trace_id,
+        variant: set.variant.clone(),
+        frames: set.frames,
+        tokens: set.tokens,
+        references: n0,
+        controls: set.controls.n(),
+        rounds: set.targets.values().map(|t| t.runs.n()).min().unwrap_or(0),
+        copies: set.targets.values().map(|t| t.copies as u32).max().unwrap_or(0),
+        fused: Estimate { ms: fused_ms, ci95: fused_ci },
+        control_ms: (set.controls.n() > 0).then(|| (set.controls.mean() - set.references.mean()) / 1e6),
+        comps,
+        rest_ms: fused_ms - sum.ms,
+        sum_error_pct: if fused_ms > 0.0 { (sum.ms / fused_ms - 1.0) * 100.0 } else { 0.0 },
+        sum,
+    })
+}
+
+/// Every attribution set of the facts' runs, in the facts' rollup, by frames then trace.
+pub fn attribution(facts: &Facts) -> Vec<AttributedSet> {
+    let mut out: Vec<AttributedSet> = sets_of(facts.runs.iter()).iter().filter_map(|s| attributed_set(s, facts.rollup)).collect();
+    out.sort_by(|a, b| (a.frames, a.trace_id, &a.variant).cmp(&(b.frames, b.trace_id, &b.variant)));
+    out
+}
+
+/// The attribution sets at `frames`.
+pub fn sets_at(facts: &Facts, frames: u32) -> Vec<AttributedSet> {
+    let runs = facts.runs.iter().filter(|r| r.frames == frames);
+    let mut out: Vec<AttributedSet> = sets_of(runs).iter().filter_map(|s| attributed_set(s, facts.rollup)).collect();
+    out.sort_by(|a, b| (a.trace_id, &a.variant).cmp(&(b.trace_id, &b.variant)));
+    out
+}
+
+/// Frame counts with attributed runs, ascending.
+pub fn frame_counts(facts: &Facts) -> Vec<u32> {
+    let mut f: Vec<u32> = facts.runs.iter().filter(|r| r.sync == SyncMode::Attributed && !r.warmup).map(|r| r.frames).collect();
+    f.sort_unstable();
+    f.dedup();
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t_quantiles_match_the_table_and_the_normal_limit() {
+        assert!((t_975(2.0) - 4.303).abs() < 1e-9);
+        assert!((t_975(10.0) - 2.228).abs() < 1e-9);
+        // Beyond the table: t(40) = 2.0211, t(120) = 1.9799, t(inf) = 1.95996.
+        assert!((t_975(40.0) - 2.0211).abs() < 2e-3, "{}", t_975(40.0));
+        assert!((t_975(120.0) - 1.9799).abs() < 1e-3);
+        assert!((t_975(1e9) - 1.95996).abs() < 1e-4);
+        // Between table entries, between the neighbours.
+        let mid = t_975(2.5);
+        assert!(mid < 4.303 && mid > 3.182);
+    }
+
+    fn sample(v: &[f64]) -> Sample {
+        Sample { values: v.to_vec() }
+    }
+
+    #[test]
+    fn the_cost_formula_by_hand() {
+        // T0 = 100, Tc = 110 (the reductions of everything cost 10), X duplicated twice with
+        // reductions of 30% of the control's bytes: TX = 100 + 2 * 20 + 0.3 * 10 = 143.
+        let mut set = Set { references: sample(&[99.0, 100.0, 101.0]), controls: sample(&[110.0, 110.0, 110.0]), ..Set::default() };
+        set.targets.insert(
+            "x".into(),
+            Target { runs: sample(&[142.0, 143.0, 144.0]), copies: 2.0, reduced_fraction: 0.3, calls: 1.0, flops: 0.0, bytes: 0.0 },
+        );
+        let names = [&"x".to_string()];
+        let e = set.estimate(&names).unwrap();
+        assert!((e.ms * 1e6 - 20.0).abs() < 1e-9, "{}", e.ms * 1e6);
+        // Variance: (1/2)^2 * 1/3 + (0.7/2)^2 * 1/3 + (0.15)^2 * 0 (sample variances 1, 1, 0).
+        let v = 0.25 / 3.0 + 0.35f64.powi(2) / 3.0;
+        let [lo, hi] = e.ci95.unwrap();
+        let half = (hi - lo) / 2.0 * 1e6;
+        // Welch-Satterthwaite with two parts of 2 degrees of freedom each.
+        let (a, b) = (0.25 / 3.0, 0.35f64.powi(2) / 3.0);
+        let df = (a + b).powi(2) / (a * a / 2.0 + b * b / 2.0);
+        assert!((half - t_975(df) * v.sqrt()).abs() < 1e-9);
+        assert!(!e.below_noise());
+    }
+
+    #[test]
+    fn fewer_than_three_samples_give_no_interval() {
+        let mut set = Set { references: sample(&[100.0, 101.0]), ..Set::default() };
+        set.targets.insert("x".into(), Target { runs: sample(&[120.0, 121.0, 119.0]), copies: 1.0, ..Target::default() });
+        let e = set.estimate(&[&"x".to_string()]).unwrap();
+        assert!(e.ci95.is_none() && !e.below_noise());
+        assert!((e.ms * 1e6 - 19.5).abs() < 1e-9);
+    }
+}
