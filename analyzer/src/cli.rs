@@ -30,10 +30,16 @@ pub struct Opt {
     #[command(flatten)]
     pub export: ExportArgs,
 
-    /// Decoding and bootstrap threads (0: one per core).
-    #[arg(long, default_value_t = 0, value_name = "N", allow_negative_numbers = true)]
+    /// Decoding and bootstrap threads (0: one per core; at most 1024).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_threads, allow_negative_numbers = true)]
     pub threads: usize,
 }
+
+/// Largest `--resamples`: the intervals are stable long before, and each resample costs memory
+/// and time per group and component.
+pub const MAX_RESAMPLES: usize = 100_000;
+/// Largest `--threads`.
+pub const MAX_THREADS: usize = 1024;
 
 const EXAMPLES: &str = "Examples:
   mlx-analyze traces/*.msgpack
@@ -49,9 +55,12 @@ pub struct OutputArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Write the report to FILE instead of standard output.
+    /// Write the report to FILE instead of standard output (`-`: standard output).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Replace output files that exist (never an input trace, never a device or FIFO).
+    #[arg(long)]
+    pub force: bool,
     /// Also write an HTML report (tables and charts in one file) to FILE.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
@@ -83,8 +92,8 @@ pub struct AnalysisArgs {
     /// Smallest relative change called significant (0.05 = 5%).
     #[arg(long, default_value_t = 0.05, value_name = "FRACTION", value_parser = parse_fraction, allow_negative_numbers = true)]
     pub noise: f64,
-    /// Bootstrap resamples for the comparison intervals.
-    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = parse_positive, allow_negative_numbers = true)]
+    /// Bootstrap resamples for the comparison intervals (1 to 100000).
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = parse_resamples, allow_negative_numbers = true)]
     pub resamples: usize,
     /// Include warm-up runs.
     #[arg(long)]
@@ -149,10 +158,23 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-fn parse_positive(s: &str) -> Result<usize, String> {
+fn parse_resamples(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!("`{s}` is not a whole number of at least 1")),
+        Ok(n) if (1..=MAX_RESAMPLES).contains(&n) => Ok(n),
+        Ok(_) => Err(format!("{s} is outside 1 to {MAX_RESAMPLES}")),
+        Err(_) if s.trim_start_matches('+').bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() => {
+            Err(format!("{s} is outside 1 to {MAX_RESAMPLES}"))
+        }
+        Err(_) => Err(format!("`{s}` is not a whole number of at least 1")),
+    }
+}
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n <= MAX_THREADS => Ok(n),
+        Ok(_) => Err(format!("{s} is more than {MAX_THREADS}")),
+        Err(_) if s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() => Err(format!("{s} is more than {MAX_THREADS}")),
+        Err(_) => Err(format!("`{s}` is not a whole number")),
     }
 }
 
@@ -160,15 +182,10 @@ impl Opt {
     /// Refuses output paths that cannot be written (missing directory, a file where a
     /// directory is wanted) before any work is done, as usage errors.
     pub fn check_paths(&self) -> Result<(), String> {
-        let files = [
-            ("--out", &self.output.out),
-            ("--html", &self.output.html),
-            ("--export-csv", &self.export.export_csv),
-            ("--export-parquet", &self.export.export_parquet),
-            ("--chrome-trace", &self.export.chrome_trace),
-        ];
-        for (flag, path) in files {
-            let Some(path) = path else { continue };
+        for (flag, path) in self.output_files() {
+            if mlx_analyze::output::is_stdout(path) {
+                continue;
+            }
             if path.is_dir() {
                 return Err(format!("{flag} {}: is a directory, expected a file name", path.display()));
             }
@@ -180,7 +197,34 @@ impl Opt {
         if let Some(dir) = self.output.charts.as_ref().filter(|d| d.exists() && !d.is_dir()) {
             return Err(format!("--charts {}: exists and is not a directory", dir.display()));
         }
+        // One file for two outputs: the second would replace the first. Without --out the
+        // report goes to standard output.
+        let stdout = PathBuf::from("-");
+        let mut files = self.output_files();
+        if self.output.out.is_none() {
+            files.insert(0, ("(the report)", &stdout));
+        }
+        for (i, (flag, path)) in files.iter().enumerate() {
+            for (other, other_path) in &files[..i] {
+                if mlx_analyze::output::same_file(path, other_path) {
+                    let what = if mlx_analyze::output::is_stdout(path) { "standard output" } else { "the same file" };
+                    return Err(format!("{flag} {} and {other} {}: {what} for two outputs", path.display(), other_path.display()));
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// Every output file given, with its flag (charts, a directory, excluded).
+    pub fn output_files(&self) -> Vec<(&'static str, &PathBuf)> {
+        let files = [
+            ("--out", &self.output.out),
+            ("--html", &self.output.html),
+            ("--export-csv", &self.export.export_csv),
+            ("--export-parquet", &self.export.export_parquet),
+            ("--chrome-trace", &self.export.chrome_trace),
+        ];
+        files.into_iter().filter_map(|(flag, p)| p.as_ref().map(|p| (flag, p))).collect()
     }
 
     /// Loading options.

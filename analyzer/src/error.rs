@@ -1,24 +1,25 @@
 //! Errors of the analyzer library: loading, analysing, rendering and exporting.
+//!
+//! Every message contains its cause, so [`std::error::Error::source`] returns `None`: printers
+//! that walk the chain (`anyhow`'s `{:#}`) would otherwise print the OS error twice.
 
+use std::fmt;
 use std::path::PathBuf;
 
 /// Why an analyzer step failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
     Io {
-        /// The file concerned.
+        /// The file concerned (for outputs: the destination, not its temporary file).
         path: PathBuf,
         /// The underlying error.
         source: std::io::Error,
     },
     /// Writing to a stream failed.
-    #[error("write failed: {0}")]
-    Write(#[from] std::io::Error),
+    Write(std::io::Error),
     /// A command-line path pattern is malformed.
-    #[error("bad file pattern {pattern:?}: {reason}")]
     Pattern {
         /// The pattern as given.
         pattern: String,
@@ -26,13 +27,10 @@ pub enum Error {
         reason: String,
     },
     /// None of the inputs was a readable trace.
-    #[error("no readable traces among {0} input file(s)")]
     NothingLoaded(usize),
     /// A DataFrame operation failed.
-    #[error("table operation failed: {0}")]
-    Table(#[from] polars::error::PolarsError),
+    Table(polars::error::PolarsError),
     /// A chart could not be drawn.
-    #[error("chart {chart}: {reason}")]
     Chart {
         /// Which chart.
         chart: &'static str,
@@ -40,11 +38,54 @@ pub enum Error {
         reason: String,
     },
     /// JSON encoding failed.
-    #[error("cannot encode JSON: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
     /// The request cannot be served by the loaded data.
-    #[error("{0}")]
     Invalid(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::Write(e) => write!(f, "write failed: {e}"),
+            Error::Pattern { pattern, reason } => write!(f, "bad file pattern {pattern:?}: {reason}"),
+            Error::NothingLoaded(n) => write!(f, "no readable traces among {n} input file(s)"),
+            Error::Table(e) => write!(f, "table operation failed: {e}"),
+            Error::Chart { chart, reason } => write!(f, "chart {chart}: {reason}"),
+            Error::Json(e) => write!(f, "cannot encode JSON: {e}"),
+            Error::Invalid(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Write(e)
+    }
+}
+
+impl From<polars::error::PolarsError> for Error {
+    fn from(e: polars::error::PolarsError) -> Self {
+        Error::Table(e)
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Json(e)
+    }
+}
+
+impl Error {
+    /// The OS error behind this one, if any (for callers that react to its kind).
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        match self {
+            Error::Io { source, .. } | Error::Write(source) => Some(source),
+            _ => None,
+        }
+    }
 }
 
 /// Result with the analyzer's [`Error`].

@@ -14,7 +14,7 @@ use mlx_analyze::export::csv::CsvExport;
 use mlx_analyze::export::parquet::ParquetExport;
 use mlx_analyze::export::export_to_file;
 use mlx_analyze::load::{expand_inputs, load_files};
-use mlx_analyze::output::write_atomic;
+use mlx_analyze::output::{self, write_atomic};
 use mlx_analyze::render::{svg, RenderFormat, RenderManager, Target};
 
 fn main() -> ExitCode {
@@ -23,13 +23,23 @@ fn main() -> ExitCode {
         eprintln!("error: {e}\n\nFor more information, try '--help'.");
         return ExitCode::from(2);
     }
+    output::allow_replace(opt.output.force);
+    // SIGINT, SIGTERM, SIGHUP: no half-written temporary file is left behind.
+    let _ = ctrlc::set_handler(|| {
+        let removed = output::remove_temp_files();
+        let what = if removed > 0 { format!("; {removed} temporary file(s) removed") } else { String::new() };
+        eprintln!("\nmlx-analyze: interrupted{what}; no output was replaced");
+        std::process::exit(130);
+    });
     match run(&opt) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if let Some(io) = e.root_cause().downcast_ref::<std::io::Error>() {
-                if io.kind() == std::io::ErrorKind::BrokenPipe {
-                    return ExitCode::SUCCESS;
-                }
+            let io = e
+                .downcast_ref::<mlx_analyze::Error>()
+                .and_then(mlx_analyze::Error::io_error)
+                .or_else(|| e.root_cause().downcast_ref::<std::io::Error>());
+            if io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+                return ExitCode::SUCCESS;
             }
             eprintln!("mlx-analyze: {e:#}");
             let usage = matches!(e.downcast_ref::<mlx_analyze::Error>(), Some(mlx_analyze::Error::Invalid(_) | mlx_analyze::Error::Pattern { .. }));
@@ -41,8 +51,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// A usage error: exit code 2.
+fn invalid(message: String) -> anyhow::Error {
+    mlx_analyze::Error::Invalid(message).into()
+}
+
+/// Refuses a `--by` key the traces do not have, listing the ones they have.
+fn check_by_key(ds: &mlx_analyze::load::Dataset, key: &str) -> anyhow::Result<()> {
+    const RUN_KEYS: [&str; 3] = ["variant", "sync", "frames"];
+    let columns: Vec<String> = ds.traces.get_column_names().iter().map(|c| c.to_string()).collect();
+    let known = |k: &str| RUN_KEYS.contains(&k) || (k != "trace_id" && (columns.iter().any(|c| c == k) || columns.iter().any(|c| c == &format!("label.{k}"))));
+    if known(key) {
+        return Ok(());
+    }
+    let mut keys: Vec<String> = RUN_KEYS.iter().map(|k| k.to_string()).collect();
+    keys.extend(columns.iter().filter(|c| c.as_str() != "trace_id").map(|c| c.trim_start_matches("label.").to_string()));
+    Err(invalid(format!("--by {key}: no such metadata key; known keys: {}", keys.join(", "))))
+}
+
 fn run(opt: &cli::Opt) -> anyhow::Result<()> {
     let (files, mut skipped) = expand_inputs(&opt.files)?;
+    // No output may replace an input; every output is checked before anything is computed.
+    output::protect(&files);
+    for (flag, path) in opt.output_files() {
+        output::check_target(path).map_err(|reason| invalid(format!("{flag} {}: {reason}", path.display())))?;
+    }
     let mut ds = match load_files(&files, &opt.load_options()) {
         Ok(ds) => ds,
         Err(e) => {
@@ -64,16 +97,31 @@ fn run(opt: &cli::Opt) -> anyhow::Result<()> {
             eprintln!("mlx-analyze: warning: {w}");
         }
     }
+    if let Some(key) = &opt.analysis.by {
+        check_by_key(&ds, key)?;
+    }
 
     let facts = Facts::from_dataset(&ds)?;
     let report = mlx_analyze::analysis::analyze_facts(&ds, &facts, &opt.analyze_options())?;
     let _ = analyze; // the one-call entry point, kept for library users
 
     let mut manager = RenderManager::default();
-    let target = opt.output.out.clone().map_or(Target::Stdout, Target::File);
+    let target = opt.output.out.clone().filter(|p| !output::is_stdout(p)).map_or(Target::Stdout, Target::File);
     manager.add(opt.render_format(), target);
     if let Some(html) = &opt.output.html {
         manager.add(RenderFormat::Html, Target::File(html.clone()));
+    }
+    // The charts' files are known only now: checked like the others before anything is written.
+    let mut charts = Vec::new();
+    if let Some(dir) = &opt.output.charts {
+        for chart in svg::all(&report)? {
+            let path = dir.join(format!("{}.svg", chart.name));
+            output::check_target(&path).map_err(|reason| invalid(format!("--charts {}: {}: {reason}", dir.display(), path.display())))?;
+            if let Some((flag, other)) = opt.output_files().into_iter().find(|(_, p)| output::same_file(p, &path)) {
+                return Err(invalid(format!("--charts {}: chart {} is also {flag}", dir.display(), other.display())));
+            }
+            charts.push((path, chart.svg));
+        }
     }
     // Exports and charts first: the report is the last thing written.
     if let Some(path) = &opt.export.export_csv {
@@ -98,9 +146,8 @@ fn run(opt: &cli::Opt) -> anyhow::Result<()> {
     }
     if let Some(dir) = &opt.output.charts {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        for chart in svg::all(&report)? {
-            let path = dir.join(format!("{}.svg", chart.name));
-            write_atomic(&path, chart.svg.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        for (path, svg) in &charts {
+            write_atomic(path, svg.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
         }
     }
     manager.write(&report)?;

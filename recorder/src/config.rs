@@ -13,6 +13,9 @@ pub const PATCH: [u32; 3] = [1, 2, 2];
 pub const CAMERA_CHANNELS: u32 = 6 * 8 * 8 * 2 * 2;
 /// Largest frame count accepted (1,281 frames = 321 latent frames, 500k tokens at 480x832).
 pub const MAX_FRAMES: u32 = 1281;
+/// Largest height or width accepted, in pixels (1,024 patches a side). Bounds the sequence length
+/// (at most 321 x 1,024 x 1,024 tokens) so that every size derived from it fits 64 bits.
+pub const MAX_SIDE: u32 = 16384;
 /// Forward passes of the DiT per generated clip: 40 sampling steps x (conditional + unconditional).
 pub const FORWARDS_PER_CLIP: u32 = 80;
 
@@ -157,6 +160,9 @@ impl Geometry {
         for (what, v) in [("height", height), ("width", width)] {
             if v == 0 || v % unit != 0 {
                 return Err(format!("invalid {what} {v}: must be a positive multiple of {unit} (VAE stride 8 x patch 2)"));
+            }
+            if v > MAX_SIDE {
+                return Err(format!("invalid {what} {v}: at most {MAX_SIDE} pixels"));
             }
         }
         Ok(Geometry { frames, height, width })

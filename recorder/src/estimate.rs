@@ -7,7 +7,8 @@ use crate::config::{CAMERA_CHANNELS, DType};
 use crate::machine::Backend;
 use crate::model::param_count;
 
-/// Estimated bytes.
+/// Estimated bytes. Every field saturates at `u64::MAX` (16 EiB): a configuration whose
+/// arithmetic would overflow 64 bits needs more than any machine has, and is refused as such.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MemoryEstimate {
     /// Parameters at the compute dtype.
@@ -21,7 +22,9 @@ pub struct MemoryEstimate {
 impl MemoryEstimate {
     /// Everything, with 10% for MLX's allocator slack.
     pub fn total(&self) -> u64 {
-        ((self.weights + self.activations + self.variants) as f64 * 1.1) as u64
+        let sum = self.weights.saturating_add(self.activations).saturating_add(self.variants);
+        // f64 -> u64 casts saturate.
+        (sum as f64 * 1.1) as u64
     }
 }
 
@@ -32,19 +35,21 @@ impl MemoryEstimate {
 /// layer twice (before and after GELU), or, on the CPU, where MLX's attention materialises the
 /// scores, two `heads x L x L` matrices.
 pub fn estimate(config: &ModelConfig, tokens: u64, dtype: DType, backend: Backend, variant_extra: u64) -> MemoryEstimate {
-    let s = dtype.size();
-    let (l, d, f) = (tokens, config.dim as u64, config.ffn_dim as u64);
-    let h = config.heads as u64;
-    let weights = param_count(config) * s;
-    let persistent = l * d * (1 + 1 + 6 + u64::from(config.camera)) * s
-        + config.text_len as u64 * (config.text_dim as u64 + d) * s
-        + l * config.head_dim as u64 * s
-        + l * (config.in_dim as u64 * 4 + if config.camera { CAMERA_CHANNELS as u64 } else { 0 }) * s;
+    // In 128 bits: L x L x heads x 8 overflows 64 bits from about 10^8 tokens.
+    let s = dtype.size() as u128;
+    let (l, d, f) = (tokens as u128, config.dim as u128, config.ffn_dim as u128);
+    let h = config.heads as u128;
+    let weights = param_count(config) as u128 * s;
+    let persistent = l * d * (1 + 1 + 6 + u128::from(config.camera)) * s
+        + config.text_len as u128 * (config.text_dim as u128 + d) * s
+        + l * config.head_dim as u128 * s
+        + l * (config.in_dim as u128 * 4 + if config.camera { CAMERA_CHANNELS as u128 } else { 0 }) * s;
     let ffn = l * (d + 2 * f) * s;
     let attention_scores = if backend.is_gpu() { 0 } else { 2 * h * l * l * s.max(4) };
     let qkv = 6 * l * d * s;
     let stage = ffn.max(attention_scores + 4 * l * d * s).max(qkv);
-    MemoryEstimate { weights, activations: persistent + stage, variants: variant_extra }
+    let cap = |v: u128| u64::try_from(v).unwrap_or(u64::MAX);
+    MemoryEstimate { weights: cap(weights), activations: cap(persistent + stage), variants: variant_extra }
 }
 
 /// The largest block count whose estimate fits `budget` bytes, if any.
@@ -59,12 +64,15 @@ pub fn max_blocks_fitting(
     (1..=config.blocks).rev().find(|&b| {
         let mut c = config.clone();
         c.blocks = b;
-        estimate(&c, tokens, dtype, backend, variant_extra_per_block * b as u64).total() <= budget
+        estimate(&c, tokens, dtype, backend, variant_extra_per_block.saturating_mul(b as u64)).total() <= budget
     })
 }
 
 /// Formats bytes as GiB with one decimal.
 pub fn gib(bytes: u64) -> String {
+    if bytes == u64::MAX {
+        return "16+ EiB".into();
+    }
     format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 
@@ -85,6 +93,21 @@ mod tests {
         assert_eq!(max_blocks_fitting(&cfg, 9360, DType::F32, Backend::Cpu, 0, 20 * (1 << 30)), None);
         let fit = max_blocks_fitting(&cfg, 3120, DType::F32, Backend::Cpu, 0, 20 * (1 << 30)).unwrap();
         assert!(fit >= 2, "{fit}");
+    }
+
+    #[test]
+    fn the_largest_geometry_does_not_overflow() {
+        // 1,281 frames at 16384 x 16384: 336,592,896 tokens; the CPU scores alone are 3.6e19 bytes.
+        let cfg = Preset::Lingbot14b.config();
+        let g = crate::config::Geometry::new(crate::config::MAX_FRAMES, crate::config::MAX_SIDE, crate::config::MAX_SIDE).unwrap();
+        assert_eq!(g.tokens(), 321 * 1024 * 1024);
+        let cpu = estimate(&cfg, g.tokens(), DType::F32, Backend::Cpu, u64::MAX);
+        assert_eq!(cpu.activations, u64::MAX);
+        assert_eq!(cpu.total(), u64::MAX);
+        assert_eq!(gib(cpu.total()), "16+ EiB");
+        let gpu = estimate(&cfg, g.tokens(), DType::Bf16, Backend::Cuda, 0);
+        assert!(gpu.total() > 1 << 40 && gpu.total() < u64::MAX, "{}", gpu.total());
+        assert_eq!(max_blocks_fitting(&cfg, g.tokens(), DType::F32, Backend::Cpu, u64::MAX, u64::MAX - 1), None);
     }
 
     #[test]

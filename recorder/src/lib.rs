@@ -18,12 +18,113 @@ pub mod progress;
 pub mod session;
 pub mod variants;
 
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
 use anyhow::Result;
+use trace_format::{Header, TraceFile};
 
 /// A command-line value that is wrong: reported like clap's own errors, exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+/// How this process creates its trace, set by [`run`] from the command line. Callers of
+/// [`session::record`] that never call [`run`] (tests, benchmarks) get the safe default: the
+/// `.partial` is created exclusively and nothing existing is ever replaced.
+struct OutputState {
+    /// `--force`: a finished trace at the destination is replaced when the recording completes.
+    replace: bool,
+    /// The name was generated: take the next free numbered name instead of failing.
+    next_free_name: bool,
+    /// The `.partial` this process created, for the failure message.
+    partial: Option<PathBuf>,
+}
+
+static OUTPUT: Mutex<OutputState> = Mutex::new(OutputState { replace: false, next_free_name: false, partial: None });
+
+fn output_state() -> std::sync::MutexGuard<'static, OutputState> {
+    OUTPUT.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Creates the trace file of a recording as [`run`] configured it (see [`OutputState`]).
+pub fn create_trace(path: &Path, header: &Header) -> Result<TraceFile, trace_format::Error> {
+    let mut state = output_state();
+    let file = TraceFile::create_with(path, header, state.replace, state.next_free_name)?;
+    state.partial = Some(file.partial_path().to_path_buf());
+    Ok(file)
+}
+
+/// MLX's messages end with the source location of the build machine (` at /path/file.cpp:12`):
+/// of no use to the user, and not theirs to see. Removes every such location.
+pub fn clean_mlx_message(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find(" at /") {
+        let tail = &rest[i + 4..];
+        // The location runs to the first whitespace; it must end in `:LINE`.
+        let end = tail.find(char::is_whitespace).unwrap_or(tail.len());
+        let location = &tail[..end];
+        let is_location = location
+            .rsplit_once(':')
+            .is_some_and(|(file, line)| !file.is_empty() && !line.is_empty() && line.trim_end_matches(['.', ',', ')']).chars().all(|c| c.is_ascii_digit()));
+        if is_location {
+            out.push_str(&rest[..i]);
+            rest = &tail[end..];
+        } else {
+            out.push_str(&rest[..i + 4]);
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A failure after the trace file was created: the message says what is kept. A `.partial`
+/// holding no run (failure during calibration or model set-up) is removed: it has nothing the
+/// analyzer could use.
+fn explain_failure(e: anyhow::Error) -> anyhow::Error {
+    let partial = output_state().partial.clone();
+    let Some(partial) = partial else { return e };
+    let already_says = matches!(e.downcast_ref::<trace_format::Error>(), Some(trace_format::Error::Record { .. } | trace_format::Error::Exists { .. }));
+    let mut message = clean_mlx_message(&format!("{e:#}"));
+    if message.contains("Unable to allocate") || message.contains("out of memory") {
+        message.push_str(
+            "\nMLX could not allocate memory: the recording needs more than this process may use \
+             (available memory, ulimit -v, the cgroup's memory.max); try fewer --blocks or fewer or smaller --frames",
+        );
+    }
+    if !already_says {
+        match trace_format::read_trace_file(&partial) {
+            Ok(t) if t.runs.is_empty() => {
+                let _ = std::fs::remove_file(&partial);
+            }
+            Ok(t) => message.push_str(&format!(
+                "\n{} completed run(s) are kept in {} (mlx-analyze reads it)",
+                t.runs.len(),
+                partial.display()
+            )),
+            Err(_) => {}
+        }
+    }
+    anyhow::anyhow!(message)
+}
+
+/// The memory budget of the plan: what the backend has (see [`session::memory_budget`]) and,
+/// where the process's memory is host memory (CPU, Metal), what its limits leave.
+pub fn memory_budget(backend: machine::Backend, host: &machine::Host) -> (u64, String) {
+    let (mut budget, what) = session::memory_budget(backend, host);
+    let mut what = what.to_string();
+    if backend != machine::Backend::Cuda {
+        for limit in machine::process_memory_limits() {
+            if limit.room < budget {
+                budget = limit.room;
+                what = limit.what;
+            }
+        }
+    }
+    (budget, what)
+}
 
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(opt: cli::Opt, command_line: &str) -> Result<i32> {
@@ -32,14 +133,19 @@ pub fn run(opt: cli::Opt, command_line: &str) -> Result<i32> {
         backend = machine::Backend::Cpu;
     }
     let plan = opt.to_plan(backend).map_err(|e| anyhow::Error::new(UsageError(format!("{e:#}"))))?;
+    {
+        let mut state = output_state();
+        state.replace = opt.force;
+        state.next_free_name = opt.out.is_none();
+    }
     let host = machine::host();
     if !plan.skip_memory_check {
-        let (budget, what) = session::memory_budget(backend, &host);
-        plan.check_memory(budget, what)?;
+        let (budget, what) = memory_budget(backend, &host);
+        plan.check_memory(budget, &what)?;
     }
     machine::use_backend(backend);
     let header = session::header(&plan, command_line);
-    let summary = session::record(&plan, &header)?;
+    let summary = session::record(&plan, &header).map_err(explain_failure)?;
     if summary.interrupted {
         eprintln!(
             "mlx-record: interrupted; {} completed run(s) kept in {} (mlx-analyze reads it)",
@@ -48,9 +154,25 @@ pub fn run(opt: cli::Opt, command_line: &str) -> Result<i32> {
         );
         return Ok(130);
     }
+    if session::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        eprintln!("mlx-record: the interrupted run was the last one: the recording is complete");
+    }
     if !plan.quiet {
         eprintln!("mlx-record: {} run(s) written to {}", summary.runs, summary.path.display());
     }
     println!("{}", summary.path.display());
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn build_locations_are_removed_from_mlx_messages() {
+        let m = "[load_safetensors] Invalid json header at /home/ci/mlx/mlx/io/safetensors.cpp:120 and more";
+        assert_eq!(super::clean_mlx_message(m), "[load_safetensors] Invalid json header and more");
+        let m = "[malloc] Unable to allocate 8 bytes. at /b/mlx/c/array.cpp:9";
+        assert_eq!(super::clean_mlx_message(m), "[malloc] Unable to allocate 8 bytes.");
+        // Not a location: kept.
+        assert_eq!(super::clean_mlx_message("look at /tmp/x for details"), "look at /tmp/x for details");
+    }
 }

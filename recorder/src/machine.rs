@@ -220,3 +220,91 @@ pub fn loaded_blas() -> String {
         s
     }
 }
+
+/// A memory limit on this process that may be lower than what the machine has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryLimit {
+    /// Bytes the process may still take under the limit.
+    pub room: u64,
+    /// The limit, as the memory check's message names it ("... more than the N GiB {what}").
+    pub what: String,
+}
+
+/// `VmSize:`-style fields of /proc/self/status, in bytes.
+#[cfg(target_os = "linux")]
+fn proc_status_bytes(key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    line.split_whitespace().nth(1)?.parse::<u64>().ok()?.checked_mul(1024)
+}
+
+/// The soft limit of `resource`, if finite.
+#[cfg(target_os = "linux")]
+fn rlimit(resource: libc::__rlimit_resource_t) -> Option<u64> {
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes the struct it is given.
+    if unsafe { libc::getrlimit(resource, &mut r) } != 0 || r.rlim_cur == libc::RLIM_INFINITY {
+        return None;
+    }
+    Some(r.rlim_cur as u64)
+}
+
+/// A cgroup file holding one number (`max` reads as no limit).
+#[cfg(target_os = "linux")]
+fn cgroup_number(path: &std::path::Path) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.trim().parse::<u64>().ok()
+}
+
+/// The memory limits of this process: the address-space (`ulimit -v`) and data (`ulimit -d`)
+/// resource limits, less what the process uses already, and the memory.max of its cgroup and
+/// every cgroup above it (v2; memory.limit_in_bytes on v1), less their current usage.
+pub fn process_memory_limits() -> Vec<MemoryLimit> {
+    #[allow(unused_mut)]
+    let mut limits = Vec::new();
+    #[cfg(target_os = "linux")]
+    {
+        for (resource, used_key, name) in [
+            (libc::RLIMIT_AS, "VmSize:", "address-space limit (ulimit -v)"),
+            (libc::RLIMIT_DATA, "VmData:", "data-segment limit (ulimit -d)"),
+        ] {
+            if let Some(limit) = rlimit(resource) {
+                let used = proc_status_bytes(used_key).unwrap_or(0);
+                limits.push(MemoryLimit {
+                    room: limit.saturating_sub(used),
+                    what: format!("left under this process's {name} of {}", crate::estimate::gib(limit)),
+                });
+            }
+        }
+        let cgroups = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        for line in cgroups.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else { continue };
+            let (root, max_file, current_file) = if controllers.is_empty() {
+                (std::path::PathBuf::from("/sys/fs/cgroup"), "memory.max", "memory.current")
+            } else if controllers.split(',').any(|c| c == "memory") {
+                (std::path::PathBuf::from("/sys/fs/cgroup/memory"), "memory.limit_in_bytes", "memory.usage_in_bytes")
+            } else {
+                continue;
+            };
+            // The cgroup and each one above it, up to the root of the hierarchy.
+            let mut dir = root.join(path.trim_start_matches('/'));
+            loop {
+                if let Some(max) = cgroup_number(&dir.join(max_file)) {
+                    // cgroup v1 writes "no limit" as a huge page-aligned number.
+                    if max < (1u64 << 62) {
+                        let used = cgroup_number(&dir.join(current_file)).unwrap_or(0);
+                        limits.push(MemoryLimit {
+                            room: max.saturating_sub(used),
+                            what: format!("left under the cgroup's {max_file} of {}", crate::estimate::gib(max)),
+                        });
+                    }
+                }
+                if dir == root || !dir.pop() || !dir.starts_with(&root) {
+                    break;
+                }
+            }
+        }
+    }
+    limits
+}

@@ -146,12 +146,16 @@ impl Weights {
 
     /// Loads every `*.safetensors` file in `dir`, checks each expected key's presence, shape and
     /// dtype, and casts to the compute dtype. Keys the model does not use are ignored.
+    ///
+    /// The checkpoint is [`validate`]d first, so that a bad one is reported by file and tensor
+    /// rather than by MLX. Parameters holding NaN or infinite values (after the cast) are
+    /// named in one warning on standard error: the run's times stay real, its outputs do not.
     pub fn load(dir: &Path, config: &ModelConfig, dtype: DType) -> Result<Self, WeightError> {
-        let files = checkpoint_files(dir)?;
+        let files = validate(dir, config)?;
         let mut found: HashMap<String, (Array, PathBuf)> = HashMap::new();
         for file in &files {
             let arrays = Array::load_safetensors(file)
-                .map_err(|e| WeightError::Unreadable { file: file.clone(), reason: e.to_string() })?;
+                .map_err(|e| WeightError::Unreadable { file: file.clone(), reason: crate::clean_mlx_message(&e.to_string()) })?;
             for (key, array) in arrays {
                 if let Some((_, first)) = found.get(&key) {
                     return Err(WeightError::Duplicate { key, first: first.clone(), second: file.clone() });
@@ -160,6 +164,7 @@ impl Weights {
             }
         }
         let mut map = HashMap::new();
+        let mut non_finite = Vec::new();
         for spec in param_specs(config) {
             let Some((array, file)) = found.remove(&spec.name) else {
                 return Err(WeightError::Missing { key: spec.name, dir: dir.to_path_buf() });
@@ -170,11 +175,142 @@ impl Weights {
             if !matches!(array.dtype(), Dtype::Float32 | Dtype::Float16 | Dtype::Bfloat16) {
                 return Err(WeightError::Dtype { key: spec.name, file, found: format!("{:?}", array.dtype()) });
             }
-            let array = array.as_dtype(dtype.mlx()).map_err(|e| WeightError::Unreadable { file, reason: e.to_string() })?;
+            let array = array
+                .as_dtype(dtype.mlx())
+                .map_err(|e| WeightError::Unreadable { file: file.clone(), reason: crate::clean_mlx_message(&e.to_string()) })?;
+            if !all_finite(&array).map_err(|e| WeightError::Unreadable { file: file.clone(), reason: crate::clean_mlx_message(&e.to_string()) })? {
+                non_finite.push(format!("`{}` in {}", spec.name, file.display()));
+            }
             map.insert(spec.name, array);
+        }
+        if !non_finite.is_empty() {
+            let shown: Vec<&str> = non_finite.iter().take(3).map(String::as_str).collect();
+            eprintln!(
+                "mlx-record: warning: {} parameter(s) hold NaN or infinite values in {}: {}{}; times are recorded, outputs and drift are meaningless",
+                non_finite.len(),
+                dtype.name(),
+                shown.join(", "),
+                if non_finite.len() > shown.len() { ", ..." } else { "" }
+            );
         }
         Ok(Weights { map })
     }
+}
+
+/// Whether every element of `array` is finite (evaluates it).
+fn all_finite(array: &Array) -> mlx_rs::error::Result<bool> {
+    let bad = array.is_nan()?.logical_or(&array.is_inf()?)?.any(None)?;
+    bad.eval()?;
+    Ok(!bad.item_exact::<bool>())
+}
+
+/// Bytes per element of a safetensors dtype name, where known.
+fn safetensors_dtype_size(dtype: &str) -> Option<u64> {
+    Some(match dtype {
+        "F64" | "I64" | "U64" => 8,
+        "F32" | "I32" | "U32" => 4,
+        "F16" | "BF16" | "I16" | "U16" => 2,
+        "I8" | "U8" | "BOOL" | "F8_E4M3" | "F8_E5M2" => 1,
+        _ => return None,
+    })
+}
+
+/// Largest safetensors header accepted (the format's own readers cap it at 100 MB).
+const MAX_HEADER_BYTES: u64 = 100 << 20;
+
+/// One tensor as a safetensors header describes it.
+struct TensorEntry {
+    dtype: String,
+    shape: Vec<u64>,
+    file: PathBuf,
+}
+
+/// Reads the header of one safetensors file and checks that every tensor's data lies inside the
+/// file and has the size its dtype and shape give.
+fn read_safetensors_header(file: &Path) -> Result<Vec<(String, TensorEntry)>, WeightError> {
+    use std::io::Read;
+    let bad = |reason: String| WeightError::Unreadable { file: file.to_path_buf(), reason };
+    let mut f = std::fs::File::open(file).map_err(|e| bad(e.to_string()))?;
+    let len = f.metadata().map_err(|e| bad(e.to_string()))?.len();
+    if len < 8 {
+        return Err(bad(format!("{len} byte(s), too short for a safetensors file")));
+    }
+    let mut prefix = [0u8; 8];
+    f.read_exact(&mut prefix).map_err(|e| bad(e.to_string()))?;
+    let n = u64::from_le_bytes(prefix);
+    if n > MAX_HEADER_BYTES || n > len - 8 {
+        return Err(bad(format!("the header claims {n} bytes, the file has {} after the length prefix", len - 8)));
+    }
+    let mut header = vec![0u8; n as usize];
+    f.read_exact(&mut header).map_err(|e| bad(e.to_string()))?;
+    let json: serde_json::Value = serde_json::from_slice(&header).map_err(|e| bad(format!("the header is not JSON ({e})")))?;
+    let serde_json::Value::Object(map) = json else {
+        return Err(bad("the header is not a JSON object".into()));
+    };
+    let data_len = len - 8 - n;
+    let mut out = Vec::new();
+    for (key, value) in map {
+        if key == "__metadata__" {
+            continue;
+        }
+        let tensor = |reason: &str| bad(format!("tensor `{key}`: {reason}"));
+        let dtype = value.get("dtype").and_then(|d| d.as_str()).ok_or_else(|| tensor("no dtype"))?.to_string();
+        let shape: Vec<u64> = value
+            .get("shape")
+            .and_then(|s| s.as_array())
+            .and_then(|dims| dims.iter().map(serde_json::Value::as_u64).collect::<Option<Vec<u64>>>())
+            .ok_or_else(|| tensor("no shape of whole numbers"))?;
+        let offsets: Vec<u64> = value
+            .get("data_offsets")
+            .and_then(|s| s.as_array())
+            .and_then(|o| o.iter().map(serde_json::Value::as_u64).collect::<Option<Vec<u64>>>())
+            .filter(|o| o.len() == 2)
+            .ok_or_else(|| tensor("no data_offsets [begin, end]"))?;
+        let (begin, end) = (offsets[0], offsets[1]);
+        if begin > end || end > data_len {
+            return Err(tensor(&format!("data at bytes {begin}..{end} of {data_len} (file truncated?)")));
+        }
+        if let Some(size) = safetensors_dtype_size(&dtype) {
+            let expected = shape.iter().try_fold(size, |acc, &d| acc.checked_mul(d));
+            if expected != Some(end - begin) {
+                return Err(tensor(&format!("{} data byte(s), its {dtype} shape {shape:?} needs {}", end - begin, expected.map_or("more than 2^64".into(), |e| e.to_string()))));
+            }
+        }
+        out.push((key, TensorEntry { dtype, shape, file: file.to_path_buf() }));
+    }
+    Ok(out)
+}
+
+/// Checks a checkpoint directory without loading it (and without MLX): every `*.safetensors`
+/// file has a well-formed header whose tensors lie inside the file, no key is in two files, and
+/// every parameter `config` needs is present with its shape and a float dtype. Returns the
+/// checkpoint files. Errors name the file and the tensor.
+pub fn validate(dir: &Path, config: &ModelConfig) -> Result<Vec<PathBuf>, WeightError> {
+    let files = checkpoint_files(dir)?;
+    let mut found: HashMap<String, TensorEntry> = HashMap::new();
+    for file in &files {
+        for (key, entry) in read_safetensors_header(file)? {
+            if let Some(first) = found.get(&key) {
+                return Err(WeightError::Duplicate { key, first: first.file.clone(), second: file.clone() });
+            }
+            found.insert(key, entry);
+        }
+    }
+    for spec in param_specs(config) {
+        let Some(entry) = found.get(&spec.name) else {
+            return Err(WeightError::Missing { key: spec.name, dir: dir.to_path_buf() });
+        };
+        let shape_matches =
+            entry.shape.len() == spec.shape.len() && entry.shape.iter().zip(&spec.shape).all(|(&a, &b)| a == b as u64);
+        if !shape_matches {
+            let found = entry.shape.iter().map(|&v| i32::try_from(v).unwrap_or(i32::MAX)).collect();
+            return Err(WeightError::Shape { key: spec.name, file: entry.file.clone(), expected: spec.shape, found });
+        }
+        if !matches!(entry.dtype.as_str(), "F32" | "F16" | "BF16") {
+            return Err(WeightError::Dtype { key: spec.name, file: entry.file.clone(), found: entry.dtype.clone() });
+        }
+    }
+    Ok(files)
 }
 
 fn checkpoint_files(dir: &Path) -> Result<Vec<PathBuf>, WeightError> {
