@@ -479,7 +479,7 @@ pub fn component_totals(ds: &Dataset) -> Result<Vec<ComponentTotal>> {
             sparse.entry((r, c)).or_insert(Acc { total: 0, calls: 0, max_block: -1 })
         };
         acc.max_block = if acc.calls == 0 { b } else { acc.max_block.max(b) };
-        acc.total += d;
+        acc.total = acc.total.saturating_add(d);
         acc.calls += 1;
     }
     let aligned = run.chunks().len() == comp.chunks().len()
@@ -497,7 +497,7 @@ pub fn component_totals(ds: &Dataset) -> Result<Vec<ComponentTotal>> {
                 for i in 0..r.len() {
                     let acc = &mut grid[r[i] as usize * n_comp + c[i] as usize];
                     acc.max_block = if acc.calls == 0 { b[i] } else { acc.max_block.max(b[i]) };
-                    acc.total += d[i];
+                    acc.total = acc.total.saturating_add(d[i]);
                     acc.calls += 1;
                 }
             } else {
