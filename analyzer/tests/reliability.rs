@@ -22,8 +22,11 @@ fn a_thousand_traces_with_a_few_corrupt_ones_analyze_and_name_the_bad_ones() {
     spec.runs = 1;
     spec.warmup_runs = 0;
     let good = generate(&spec, true);
+    // A thousand distinct recordings (identical files would count once).
     for i in 0..1000 {
-        fs::write(dir.join(format!("t{i:04}.msgpack")), &good).unwrap();
+        let mut one = spec.clone();
+        one.metadata.start_time = format!("2025-01-01 00:{:02}:{:02}", i / 60, i % 60);
+        fs::write(dir.join(format!("t{i:04}.msgpack")), generate(&one, true)).unwrap();
     }
     // Overwrite a few with damage of different kinds.
     let bad: Vec<(&str, Vec<u8>)> = vec![

@@ -1,5 +1,7 @@
 //! Small numeric helpers: medians and quantiles, least squares, non-negative least squares for
-//! a handful of unknowns, and the bootstrap of a ratio of medians.
+//! a handful of unknowns, Student's t distribution, the Welch t interval of a ratio of times on
+//! log scale (what comparisons use), and the percentile bootstrap of a ratio of medians (kept
+//! for comparison: it covers too rarely at a few runs a side, see `docs/statistics.md`).
 
 use crate::synth::SplitMix;
 
@@ -146,10 +148,11 @@ fn least_squares(columns: &[&[f64]], y: &[f64]) -> Option<Vec<f64>> {
     Some((0..k).map(|c| m[c][k] / m[c][c]).collect())
 }
 
-/// Bootstrap percentile interval of median(b) / median(a).
+/// An estimate of a ratio b / a with an interval.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RatioInterval {
-    /// median(b) / median(a) on the data.
+    /// The estimate: median(b) / median(a) for the bootstrap, the ratio of geometric means for
+    /// the Welch interval.
     pub ratio: f64,
     /// Lower end of the interval.
     pub low: f64,
@@ -194,6 +197,142 @@ pub fn bootstrap_median_ratio(a: &[f64], b: &[f64], resamples: usize, level: f64
     Some(RatioInterval { ratio, low: quantile_sorted(&ratios, tail), high: quantile_sorted(&ratios, 1.0 - tail) })
 }
 
+/// ln Gamma(x) for x > 0 (Lanczos approximation, g = 7, 9 terms; relative error near 1e-15).
+pub fn ln_gamma(x: f64) -> f64 {
+    const G: f64 = 7.0;
+    const C: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // Reflection: Gamma(x) Gamma(1 - x) = pi / sin(pi x).
+        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut sum = C[0];
+    for (i, c) in C.iter().enumerate().skip(1) {
+        sum += c / (x + i as f64);
+    }
+    let t = x + G + 0.5;
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
+}
+
+/// Regularized incomplete beta function I_x(a, b), by its continued fraction (modified Lentz),
+/// evaluated on the side where it converges fast.
+pub fn incomplete_beta(x: f64, a: f64, b: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    let front = (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp();
+    if x < (a + 1.0) / (a + b + 2.0) {
+        front * beta_fraction(x, a, b) / a
+    } else {
+        1.0 - front * beta_fraction(1.0 - x, b, a) / b
+    }
+}
+
+fn beta_fraction(x: f64, a: f64, b: f64) -> f64 {
+    const TINY: f64 = 1e-300;
+    let guard = |v: f64| if v.abs() < TINY { TINY } else { v };
+    let mut c = 1.0;
+    let mut d = 1.0 / guard(1.0 - (a + b) * x / (a + 1.0));
+    let mut h = d;
+    for m in 1..=500 {
+        let m = m as f64;
+        // Even step.
+        let num = m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m));
+        d = 1.0 / guard(1.0 + num * d);
+        c = guard(1.0 + num / c);
+        h *= d * c;
+        // Odd step.
+        let num = -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0));
+        d = 1.0 / guard(1.0 + num * d);
+        c = guard(1.0 + num / c);
+        let step = d * c;
+        h *= step;
+        if (step - 1.0).abs() < 1e-15 {
+            break;
+        }
+    }
+    h
+}
+
+/// P(T <= t) for Student's t with `df` (> 0, not necessarily whole) degrees of freedom.
+pub fn student_t_cdf(t: f64, df: f64) -> f64 {
+    let tail = 0.5 * incomplete_beta(df / (df + t * t), df / 2.0, 0.5);
+    if t >= 0.0 { 1.0 - tail } else { tail }
+}
+
+/// The `p` quantile of Student's t with `df` degrees of freedom (bisection on the CDF, to
+/// about 1e-12 relative).
+pub fn student_t_quantile(p: f64, df: f64) -> f64 {
+    if p == 0.5 {
+        return 0.0;
+    }
+    if p < 0.5 {
+        return -student_t_quantile(1.0 - p, df);
+    }
+    let mut hi = 1.0;
+    while student_t_cdf(hi, df) < p && hi < 1e300 {
+        hi *= 2.0;
+    }
+    let mut lo = 0.0;
+    for _ in 0..2000 {
+        let mid = 0.5 * (lo + hi);
+        if student_t_cdf(mid, df) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+        if hi - lo <= 1e-12 * hi {
+            break;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// Welch t interval, on log scale, of the ratio of `b`'s times to `a`'s: the logs of each side
+/// are taken as normal with their own variance (times with multiplicative, log-normal noise),
+/// the difference of the mean logs gets a t interval with Welch-Satterthwaite degrees of
+/// freedom, and everything is exponentiated back. `ratio` is the ratio of geometric means, the
+/// interval's centre on log scale. Under the log-normal model the geometric mean estimates the
+/// median, so this is an interval of the ratio of median times. `None` with fewer than two
+/// values a side or a value that is not positive and finite. Both sides constant: the interval
+/// is the point.
+pub fn welch_log_ratio(a: &[f64], b: &[f64], level: f64) -> Option<RatioInterval> {
+    if a.len() < 2 || b.len() < 2 || a.iter().chain(b).any(|v| !(v.is_finite() && *v > 0.0)) {
+        return None;
+    }
+    let moments = |v: &[f64]| {
+        let logs: Vec<f64> = v.iter().map(|x| x.ln()).collect();
+        let n = logs.len() as f64;
+        let mean = logs.iter().sum::<f64>() / n;
+        let var = logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        (mean, var / n, n - 1.0)
+    };
+    let (ma, wa, da) = moments(a);
+    let (mb, wb, db) = moments(b);
+    let diff = mb - ma;
+    let ratio = diff.exp();
+    let se2 = wa + wb;
+    if se2 <= 0.0 {
+        return Some(RatioInterval { ratio, low: ratio, high: ratio });
+    }
+    let df = se2 * se2 / (wa * wa / da + wb * wb / db);
+    let half = student_t_quantile(0.5 + level / 2.0, df) * se2.sqrt();
+    Some(RatioInterval { ratio, low: (diff - half).exp(), high: (diff + half).exp() })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +371,45 @@ mod tests {
         let sol = nnls(&[ones, x.to_vec()], &y);
         assert_eq!(sol[0], 0.0);
         assert!((sol[1] - 20.0 / 30.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn gamma_and_t_against_closed_forms_and_tables() {
+        // Gamma(n) = (n-1)!, Gamma(1/2) = sqrt(pi).
+        assert!((ln_gamma(5.0) - 24f64.ln()).abs() < 1e-13);
+        assert!((ln_gamma(0.5) - std::f64::consts::PI.sqrt().ln()).abs() < 1e-13);
+        assert!((ln_gamma(0.25) - 3.625_609_908_221_908_f64.ln()).abs() < 1e-12);
+        // df = 1 is the Cauchy distribution, df = 2 has a closed form too.
+        for t in [-30.0, -2.5, -0.3, 0.0, 0.7, 1.0, 4.0, 100.0] {
+            let cauchy = 0.5 + f64::atan(t) / std::f64::consts::PI;
+            assert!((student_t_cdf(t, 1.0) - cauchy).abs() < 1e-12, "df 1, t {t}");
+            let two = 0.5 + t / (2.0 * (2.0 + t * t).sqrt());
+            assert!((student_t_cdf(t, 2.0) - two).abs() < 1e-12, "df 2, t {t}");
+        }
+        // Two-sided 95% critical values from printed tables.
+        for (df, t) in [(1.0, 12.706_204_7), (2.0, 4.302_652_7), (3.0, 3.182_446_3), (5.0, 2.570_581_8), (10.0, 2.228_138_9), (30.0, 2.042_272_5)] {
+            let q = student_t_quantile(0.975, df);
+            assert!((q - t).abs() < 1e-6, "df {df}: {q} against {t}");
+        }
+        // A large df approaches the normal quantile.
+        assert!((student_t_quantile(0.975, 1e7) - 1.959_964).abs() < 1e-5);
+        assert!((student_t_quantile(0.025, 3.0) + 3.182_446_3).abs() < 1e-6);
+    }
+
+    #[test]
+    fn welch_interval_by_hand() {
+        // Logs of a: 0, ln 2, ln 4 (mean ln 2, var (ln 2)^2); b = 3 x a: the same spread.
+        let a = [1.0, 2.0, 4.0];
+        let b = [3.0, 6.0, 12.0];
+        let ci = welch_log_ratio(&a, &b, 0.95).unwrap();
+        assert!((ci.ratio - 3.0).abs() < 1e-12);
+        // se^2 = 2 x (ln 2)^2 / 3; equal variances and sizes: df = 4; t(0.975, 4) = 2.776445.
+        let half = 2.776_445_105 * (2.0 * 2f64.ln().powi(2) / 3.0).sqrt();
+        assert!((ci.low - 3.0 * (-half).exp()).abs() < 1e-6 && (ci.high - 3.0 * half.exp()).abs() < 1e-6);
+        assert!(welch_log_ratio(&[1.0], &b, 0.95).is_none());
+        assert!(welch_log_ratio(&[1.0, 0.0], &b, 0.95).is_none());
+        let flat = welch_log_ratio(&[2.0, 2.0, 2.0], &[5.0, 5.0, 5.0], 0.95).unwrap();
+        assert!((flat.low - 2.5).abs() < 1e-12 && (flat.high - 2.5).abs() < 1e-12);
     }
 
     #[test]
