@@ -1,17 +1,49 @@
-//! Fuzz target: the analyzer's loading path (decode, validate, build the tables) on arbitrary
-//! bytes, as one trace among two, beside a known-good one.
+//! Fuzz target: the analyzer on arbitrary bytes, as one trace among two beside a known-good
+//! one: decoding, validation and the tables (loading), then every analysis, every report
+//! format, the charts and every export, all in memory. Errors are allowed (a request the data
+//! cannot serve); panics, overflows in debug builds and unbounded allocation are not.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use mlx_analyze::analysis::comparison::CompareOptions;
+use mlx_analyze::analysis::{analyze, AnalyzeOptions, Rollup};
+use mlx_analyze::export::chrome_trace::ChromeTraceExport;
+use mlx_analyze::export::csv::CsvExport;
+use mlx_analyze::export::parquet::ParquetExport;
+use mlx_analyze::export::Export;
 use mlx_analyze::load::{load_bytes, LoadOptions};
+use mlx_analyze::render::{svg, RenderFormat};
 
 const GOOD: &[u8] = include_bytes!("../../trace-format/tests/data/tiny-variants.msgpack");
 
 fuzz_target!(|data: &[u8]| {
-    let options = LoadOptions { include_warmup: data.first().is_some_and(|b| b & 1 == 1), threads: 1 };
+    let flags = data.first().copied().unwrap_or(0);
+    let options = LoadOptions { include_warmup: flags & 1 == 1, threads: 1 };
     let traces = vec![("good.msgpack".to_string(), GOOD.to_vec()), ("fuzzed.msgpack".to_string(), data.to_vec())];
     let ds = load_bytes(traces, &options).expect("the good trace always loads");
     assert!(!ds.trace_info.is_empty());
     // Either the fuzzed trace loaded or it is named among the skipped files.
     assert!(ds.trace_info.len() == 2 || ds.skipped.iter().any(|s| s.file == "fuzzed.msgpack"));
+
+    // The analyses, with the options the first byte picks: rollup, and a comparison by one of
+    // the keys the command line offers.
+    let key = ["variant", "sync", "frames", "machine", "file"][(flags as usize >> 1) % 5];
+    let analyze_options = AnalyzeOptions {
+        rollup: if flags & 0x40 != 0 { Rollup::Seed } else { Rollup::Fine },
+        compare: (flags & 0x80 != 0).then(|| CompareOptions { key: key.into(), resamples: 16, threads: 1, ..CompareOptions::default() }),
+        ..AnalyzeOptions::default()
+    };
+    let Ok(report) = analyze(&ds, &analyze_options) else { return };
+    for format in [RenderFormat::Table, RenderFormat::Markdown, RenderFormat::Json, RenderFormat::Html] {
+        let _ = format.renderer().render(&report);
+    }
+    let _ = svg::all(&report);
+    let mut sink = Vec::new();
+    let _ = CsvExport.write(&ds, &mut sink);
+    sink.clear();
+    let _ = ParquetExport.write(&ds, &mut sink);
+    for run_id in 0..ds.runs.height().min(4) as u32 {
+        sink.clear();
+        let _ = ChromeTraceExport { run_id }.write(&ds, &mut sink);
+    }
 });
