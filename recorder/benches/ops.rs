@@ -14,7 +14,8 @@
 //! Run with `cargo bench -p mlx-record --bench ops`. OPS_BENCH_TOKENS (default 9360 on a GPU,
 //! 1560 on the CPU), OPS_BENCH_REPS (default 10), OPS_BENCH_SAMPLES (default 5) and
 //! OPS_BENCH_FRAMES (the component table's frame count at 480x832, default 21 on a GPU, 5 on
-//! the CPU; OPS_BENCH_COMPONENTS=0 skips it) override.
+//! the CPU; OPS_BENCH_COMPONENTS=0 skips it; OPS_BENCH_PRESET picks another preset, e.g. `tiny`
+//! for a quick check on the CPU) override.
 
 use std::time::Instant;
 
@@ -195,15 +196,16 @@ fn main() {
     }
 }
 
-/// Every component of the baseline forward of the 14B model (2 blocks built; block components
-/// scaled to 40 blocks) timed in isolation through the model's code.
+/// Every component of the baseline forward (the 14B model by default; 2 blocks built, block
+/// components scaled to the preset's block count) timed in isolation through the model's code.
 fn components(dtype: DType, frames: u32, reps: u32, samples: usize) {
     use mlx_record::cost::CostModel;
     use mlx_record::instrument::{Perturb, Probe};
     use mlx_record::model::{ForwardOptions, Inputs, Model, Weights};
     use trace_format::{RunRecord, SyncMode};
 
-    let mut config = Preset::Lingbot14b.config();
+    let preset: Preset = std::env::var("OPS_BENCH_PRESET").ok().map_or(Preset::Lingbot14b, |p| p.parse().expect("OPS_BENCH_PRESET: a preset name"));
+    let mut config = preset.config();
     let full_blocks = config.blocks;
     config.blocks = 2;
     let geometry = mlx_record::config::Geometry::new(frames, 480, 832).unwrap();
@@ -222,7 +224,8 @@ fn components(dtype: DType, frames: u32, reps: u32, samples: usize) {
     let stages = forward(Perturb::Nothing).stages().to_vec();
     println!();
     println!(
-        "Components of the baseline lingbot-14b forward in isolation at L = {} ({frames} frames, {}), {reps} copies per evaluation, median of {} invocations x {samples} forwards",
+        "Components of the baseline {} forward in isolation at L = {} ({frames} frames, {}), {reps} copies per evaluation, median of {} invocations x {samples} forwards",
+        preset.name(),
         geometry.tokens(),
         dtype.name(),
         config.blocks
