@@ -120,12 +120,13 @@ pub struct ExportArgs {
     /// Write the tidy events table as Parquet.
     #[arg(long, value_name = "FILE")]
     pub export_parquet: Option<PathBuf>,
-    /// Write one run of the first trace as Chrome trace-event JSON (Perfetto, speedscope).
+    /// Write runs as Chrome trace-event JSON, one track each (Perfetto, speedscope); see --run.
     #[arg(long, value_name = "FILE")]
     pub chrome_trace: Option<PathBuf>,
-    /// Run index (as recorded) for --chrome-trace; default: the first component-synced run.
-    #[arg(long, value_name = "N", requires = "chrome_trace", allow_negative_numbers = true)]
-    pub run: Option<u32>,
+    /// Runs for --chrome-trace, one track each: run indices as recorded (3, 1,4 or 2-5), a sync
+    /// mode (component, none), or all; FILE:ITEM limits an item to one trace. Default: all.
+    #[arg(long, value_name = "RUNS", requires = "chrome_trace", allow_negative_numbers = true, value_parser = mlx_analyze::export::chrome_trace::RunSelection::parse)]
+    pub run: Option<mlx_analyze::export::chrome_trace::RunSelection>,
 }
 
 /// Report formats.

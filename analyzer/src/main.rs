@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Parser;
 
 use mlx_analyze::analysis::{analyze, Facts};
-use mlx_analyze::export::chrome_trace::{find_run, ChromeTraceExport};
+use mlx_analyze::export::chrome_trace;
 use mlx_analyze::export::csv::CsvExport;
 use mlx_analyze::export::parquet::ParquetExport;
 use mlx_analyze::export::export_to_file;
@@ -131,17 +131,12 @@ fn run(opt: &cli::Opt) -> anyhow::Result<()> {
         export_to_file(&ParquetExport, &ds, path).with_context(|| format!("exporting Parquet to {}", path.display()))?;
     }
     if let Some(path) = &opt.export.chrome_trace {
-        let run_id = match opt.export.run {
-            Some(n) => find_run(&ds, 0, n)?,
-            None => facts
-                .runs
-                .iter()
-                .find(|r| r.trace_id == 0 && r.sync == trace_format::SyncMode::Component)
-                .or_else(|| facts.runs.iter().find(|r| r.trace_id == 0))
-                .map(|r| r.run_id)
-                .context("the first trace has no runs to export")?,
-        };
-        export_to_file(&ChromeTraceExport { run_id }, &ds, path)
+        // Every chosen run (default: all), one track each, and a line saying which.
+        let run_ids = opt.export.run.clone().unwrap_or_else(chrome_trace::RunSelection::all).resolve(&ds)?;
+        if !opt.output.quiet {
+            eprintln!("mlx-analyze: {}", chrome_trace::describe(&ds, &run_ids)?);
+        }
+        export_to_file(&chrome_trace::ChromeTraceRuns { run_ids }, &ds, path)
             .with_context(|| format!("exporting Chrome trace to {}", path.display()))?;
     }
     if let Some(dir) = &opt.output.charts {

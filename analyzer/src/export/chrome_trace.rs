@@ -1,6 +1,18 @@
-//! One run as Chrome trace-event JSON (complete "X" events, microseconds), which Perfetto,
-//! chrome://tracing and speedscope open as a timeline. Component events sit inside a
-//! synthetic span per block and one for the whole forward, so the nesting is visible.
+//! Runs as Chrome trace-event JSON (complete "X" events, microseconds), which Perfetto,
+//! chrome://tracing and speedscope open as a timeline. Every chosen run is its own track: the
+//! process is the trace file, the thread the run. Component events sit inside a synthetic span
+//! per block and one for the whole forward, so the nesting is visible.
+//!
+//! Times are derived from the recorded integer nanoseconds so that nesting survives the
+//! viewers' floating point: starts and ends are rounded once each to a grid of 1/1024 µs, finer
+//! than a nanosecond, on which double-precision addition is exact, so `ts + dur` as a viewer
+//! computes it is the end's grid point, and rounding is monotone: an event that ends inside its
+//! parent in nanoseconds ends inside it on screen. (Converting start and duration to decimal
+//! microseconds separately put child ends one unit in the last place after their parent's.)
+//!
+//! Names are what should merge across blocks: a component event is named by the component alone
+//! and carries no per-block arguments (speedscope keys frames by name and arguments, so a
+//! block number there made one `sdpa` row per block); the block is the parent span's name.
 
 use std::io::Write;
 
@@ -11,10 +23,16 @@ use crate::load::Dataset;
 
 use super::Export;
 
-/// Exports the run with this `run_id` (row of the runs table).
+/// Exports the run with this `run_id` (row of the runs table) alone.
 pub struct ChromeTraceExport {
     /// Row of the runs table.
     pub run_id: u32,
+}
+
+/// Exports several runs, one track each, in the order given.
+pub struct ChromeTraceRuns {
+    /// Rows of the runs table.
+    pub run_ids: Vec<u32>,
 }
 
 #[derive(Serialize)]
@@ -55,77 +73,382 @@ pub fn find_run(ds: &Dataset, trace_id: u32, run: u32) -> Result<u32> {
         })
 }
 
+/// Grid points per microsecond: a power of two, so that times on the grid add exactly in
+/// double precision, and more than 1000, so that every nanosecond has its own point.
+pub const GRID_PER_US: u64 = 1024;
+
+/// `ns` in microseconds on the 1/1024 µs grid (nearest point; exact in a double).
+fn grid(ns: u64) -> u64 {
+    ((u128::from(ns) * u128::from(GRID_PER_US) + 500) / 1000) as u64
+}
+
+/// Start and duration in microseconds for an event from `start_ns` to `end_ns`: both on the
+/// 1/1024 µs grid, so `ts + dur` in double precision is exactly the end's grid point, and
+/// rounding to the grid is monotone: an event inside another in nanoseconds is inside it as
+/// any viewer computes it. `(ts * 1000).round()` gives back the nanoseconds (below 2^43 µs).
+pub fn micros(start_ns: u64, end_ns: u64) -> (f64, f64) {
+    let a = grid(start_ns);
+    let b = grid(end_ns.max(start_ns));
+    (a as f64 / GRID_PER_US as f64, (b - a) as f64 / GRID_PER_US as f64)
+}
+
+/// Which runs to export: parsed from `--run`. Items separated by commas: a run index as
+/// recorded (`3`), a range (`2-5`), a synchronisation mode (`component`, `none`, ...: every run
+/// of that mode), or `all`; any item may be prefixed by a trace file name and `:` to apply to
+/// that trace only (`cpu.msgpack:3`); otherwise it applies to every loaded trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSelection {
+    items: Vec<(Option<String>, Pick)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pick {
+    All,
+    Sync(String),
+    Range(u32, u32),
+}
+
+impl RunSelection {
+    /// Every loaded run.
+    pub fn all() -> Self {
+        RunSelection { items: vec![(None, Pick::All)] }
+    }
+
+    /// Parses a selection (see the type's documentation).
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        let mut items = Vec::new();
+        for raw in text.split(',') {
+            let raw = raw.trim();
+            if raw.is_empty() {
+                return Err(format!("`{text}`: empty item; expected run numbers such as 3, 1,4 or 2-5, a sync mode, or all"));
+            }
+            let (file, what) = match raw.rsplit_once(':') {
+                Some((f, w)) if !f.is_empty() => (Some(f.to_string()), w),
+                _ => (None, raw),
+            };
+            let number = |s: &str| -> std::result::Result<u32, String> {
+                s.trim().parse::<u32>().map_err(|_| format!("`{raw}` is not a run number, a range such as 2-5, a sync mode, or all"))
+            };
+            let pick = match what {
+                "all" => Pick::All,
+                w if w.chars().all(|c| c.is_ascii_alphabetic()) && !w.is_empty() => Pick::Sync(w.to_string()),
+                w => match w.split_once('-') {
+                    Some((a, b)) if !a.is_empty() => {
+                        let (a, b) = (number(a)?, number(b)?);
+                        if a > b {
+                            return Err(format!("`{raw}`: the range runs backwards"));
+                        }
+                        Pick::Range(a, b)
+                    }
+                    _ => {
+                        let n = number(w)?;
+                        Pick::Range(n, n)
+                    }
+                },
+            };
+            items.push((file, pick));
+        }
+        Ok(RunSelection { items })
+    }
+
+    /// The runs table rows selected, in table order. Errors name what matched nothing.
+    pub fn resolve(&self, ds: &Dataset) -> Result<Vec<u32>> {
+        let traces = ds.runs.column("trace_id")?.u32()?;
+        let runs = ds.runs.column("run")?.u32()?;
+        let syncs = ds.runs.column("sync")?.str()?;
+        let rows: Vec<(u32, u32, String)> = traces
+            .iter()
+            .zip(runs.iter())
+            .zip(syncs.iter())
+            .map(|((t, r), s)| (t.unwrap_or(0), r.unwrap_or(0), s.unwrap_or("").to_string()))
+            .collect();
+        let matches_file = |file: &Option<String>, trace: u32| -> bool {
+            let Some(f) = file else { return true };
+            let name = ds.trace_info.get(trace as usize).map_or("", |t| t.file.as_str());
+            name == f || std::path::Path::new(name).file_name().is_some_and(|b| b.to_string_lossy() == *f)
+        };
+        let mut chosen = vec![false; rows.len()];
+        for (file, pick) in &self.items {
+            if file.is_some() && !(0..ds.trace_info.len() as u32).any(|t| matches_file(file, t)) {
+                let names: Vec<&str> = ds.trace_info.iter().map(|t| t.file.as_str()).collect();
+                return Err(Error::Invalid(format!(
+                    "--run: no loaded trace is named {:?}; loaded: {}",
+                    file.as_deref().unwrap_or(""),
+                    names.join(", ")
+                )));
+            }
+            let mut any = false;
+            for (i, (trace, run, sync)) in rows.iter().enumerate() {
+                let hit = matches_file(file, *trace)
+                    && match pick {
+                        Pick::All => true,
+                        Pick::Sync(s) => sync == s,
+                        Pick::Range(a, b) => (*a..=*b).contains(run),
+                    };
+                if hit {
+                    chosen[i] = true;
+                    any = true;
+                }
+            }
+            if !any {
+                let what = match pick {
+                    Pick::All => "runs".to_string(),
+                    Pick::Sync(s) => format!("{s}-synced runs"),
+                    Pick::Range(a, b) if a == b => format!("run {a}"),
+                    Pick::Range(a, b) => format!("run in {a}-{b}"),
+                };
+                let text = match (file, ds.trace_info.as_slice()) {
+                    (Some(f), _) => format!("{f} has no {what}"),
+                    (None, [one]) => format!("{} has no {what}", one.file),
+                    (None, _) => format!("no loaded trace has {what}"),
+                };
+                return Err(Error::Invalid(format!("--run: {text} (warm-up runs count only with --include-warmup)")));
+            }
+        }
+        Ok(chosen.iter().enumerate().filter(|(_, c)| **c).map(|(i, _)| i as u32).collect())
+    }
+}
+
+/// One line for the user: how many runs of which traces were exported, one track each.
+pub fn describe(ds: &Dataset, run_ids: &[u32]) -> Result<String> {
+    let traces = ds.runs.column("trace_id")?.u32()?;
+    let runs = ds.runs.column("run")?.u32()?;
+    let mut per_trace: Vec<(u32, Vec<u32>)> = Vec::new();
+    for &id in run_ids {
+        let t = traces.get(id as usize).unwrap_or(0);
+        let r = runs.get(id as usize).unwrap_or(0);
+        match per_trace.iter_mut().find(|(x, _)| *x == t) {
+            Some((_, v)) => v.push(r),
+            None => per_trace.push((t, vec![r])),
+        }
+    }
+    let parts: Vec<String> = per_trace
+        .iter()
+        .map(|(t, v)| {
+            let file = ds.trace_info.get(*t as usize).map_or("?", |i| i.file.as_str());
+            format!("{file}: run(s) {}", ranges(v))
+        })
+        .collect();
+    Ok(format!(
+        "Chrome trace: {} run(s), one track each (process: trace file, thread: run); {}",
+        run_ids.len(),
+        parts.join("; ")
+    ))
+}
+
+/// `0-3, 7, 9-10` for a list of numbers.
+fn ranges(values: &[u32]) -> String {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
+            j += 1;
+        }
+        out.push(if j > i { format!("{}-{}", v[i], v[j]) } else { v[i].to_string() });
+        i = j + 1;
+    }
+    out.join(", ")
+}
+
 impl Export for ChromeTraceExport {
     fn write(&self, ds: &Dataset, out: &mut dyn Write) -> Result<()> {
-        let i = self.run_id as usize;
-        if i >= ds.runs.height() {
-            return Err(Error::Invalid(format!("no run with id {i}")));
-        }
-        let trace_id = ds.runs.column("trace_id")?.u32()?.get(i).unwrap_or(0);
-        let frames = ds.runs.column("frames")?.u32()?.get(i).unwrap_or(0);
-        let tokens = ds.runs.column("tokens")?.u64()?.get(i).unwrap_or(0);
-        let forward = ds.runs.column("forward_ns")?.u64()?.get(i).unwrap_or(0);
-        let sync = ds.runs.column("sync")?.str()?.get(i).unwrap_or("").to_string();
-        let variant = ds.runs.column("variant")?.str()?.get(i).unwrap_or("").to_string();
-        let run = ds.runs.column("run")?.u32()?.get(i).unwrap_or(0);
-        let file = ds.trace_info.get(trace_id as usize).map_or(String::new(), |t| t.file.clone());
+        ChromeTraceRuns { run_ids: vec![self.run_id] }.write(ds, out)
+    }
+}
 
-        // This run's events.
+/// Per-run values read once from the runs table.
+struct RunInfo {
+    trace_id: u32,
+    run: u32,
+    frames: u32,
+    tokens: u64,
+    forward_ns: u64,
+    sync: String,
+    variant: String,
+}
+
+impl Export for ChromeTraceRuns {
+    fn write(&self, ds: &Dataset, out: &mut dyn Write) -> Result<()> {
+        if self.run_ids.is_empty() {
+            return Err(Error::Invalid("no runs chosen for the Chrome trace".into()));
+        }
+        let n = ds.runs.height();
+        if let Some(bad) = self.run_ids.iter().find(|&&i| i as usize >= n) {
+            return Err(Error::Invalid(format!("no run with id {bad}")));
+        }
+        let col_u32 = |name: &str| -> Result<Vec<u32>> { Ok(ds.runs.column(name)?.u32()?.iter().map(|v| v.unwrap_or(0)).collect()) };
+        let col_u64 = |name: &str| -> Result<Vec<u64>> { Ok(ds.runs.column(name)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect()) };
+        let col_str = |name: &str| -> Result<Vec<String>> {
+            Ok(ds.runs.column(name)?.str()?.iter().map(|v| v.unwrap_or("").to_string()).collect())
+        };
+        let (trace_ids, run_nos, frames, tokens, forwards, syncs, variants) =
+            (col_u32("trace_id")?, col_u32("run")?, col_u32("frames")?, col_u64("tokens")?, col_u64("forward_ns")?, col_str("sync")?, col_str("variant")?);
+        let info = |i: u32| {
+            let i = i as usize;
+            RunInfo {
+                trace_id: trace_ids[i],
+                run: run_nos[i],
+                frames: frames[i],
+                tokens: tokens[i],
+                forward_ns: forwards[i],
+                sync: syncs[i].clone(),
+                variant: variants[i].clone(),
+            }
+        };
+
+        // The chosen runs' events, grouped by run, in time order.
+        let wanted: std::collections::HashMap<u32, usize> = self.run_ids.iter().enumerate().map(|(k, &id)| (id, k)).collect();
         let ev = &ds.events;
         let runs = ev.column("run_id")?.u32()?;
         let comp = ev.column("component_id")?.u32()?;
         let block = ev.column("block")?.i32()?;
         let start = ev.column("start_ns")?.u64()?;
         let dur = ev.column("duration_ns")?.u64()?;
-        let mut rows: Vec<(u32, i32, u64, u64)> = runs
-            .iter()
-            .zip(comp.iter())
-            .zip(block.iter())
-            .zip(start.iter())
-            .zip(dur.iter())
-            .filter(|((((r, _), _), _), _)| *r == Some(self.run_id))
-            .map(|((((_, c), b), s), d)| (c.unwrap_or(0), b.unwrap_or(-1), s.unwrap_or(0), d.unwrap_or(0)))
-            .collect();
-        rows.sort_by_key(|r| r.2);
+        let mut rows: Vec<Vec<(u32, i32, u64, u64)>> = vec![Vec::new(); self.run_ids.len()];
+        for ((((r, c), b), s), d) in runs.iter().zip(comp.iter()).zip(block.iter()).zip(start.iter()).zip(dur.iter()) {
+            if let Some(&k) = r.and_then(|r| wanted.get(&r)) {
+                rows[k].push((c.unwrap_or(0), b.unwrap_or(-1), s.unwrap_or(0), d.unwrap_or(0)));
+            }
+        }
 
-        let us = |ns: u64| ns as f64 / 1000.0;
-        let mut events = vec![
-            TraceEvent { name: "process_name", cat: "__metadata", ph: "M", ts: 0.0, dur: None, pid: 1, tid: 1, args: serde_json::json!({ "name": format!("{file} run {run}") }) },
-            TraceEvent { name: "thread_name", cat: "__metadata", ph: "M", ts: 0.0, dur: None, pid: 1, tid: 1, args: serde_json::json!({ "name": format!("forward ({sync}-synced)") }) },
-        ];
-        let end = rows.iter().map(|r| r.2 + r.3).max().unwrap_or(0).max(forward);
-        events.push(TraceEvent { name: "forward", cat: "forward", ph: "X", ts: 0.0, dur: Some(us(end)), pid: 1, tid: 1, args: serde_json::json!({ "frames": frames, "tokens": tokens, "variant": variant, "forward_ns": forward }) });
-        // Block spans from first start to last end of each block's events.
-        let mut spans: Vec<(i32, u64, u64)> = Vec::new();
-        for r in rows.iter().filter(|r| r.1 >= 0) {
-            match spans.iter_mut().find(|s| s.0 == r.1) {
-                Some(s) => {
-                    s.1 = s.1.min(r.2);
-                    s.2 = s.2.max(r.2 + r.3);
-                }
-                None => spans.push((r.1, r.2, r.2 + r.3)),
-            }
-        }
-        let block_names: Vec<String> = spans.iter().map(|s| format!("block {}", s.0)).collect();
-        let only_block_events = rows.iter().all(|r| r.1 < 0 || ds.component_names.get(r.0 as usize).is_some_and(|n| n == "block"));
-        if !only_block_events {
-            for (s, name) in spans.iter().zip(&block_names) {
-                events.push(TraceEvent { name, cat: "block", ph: "X", ts: us(s.1), dur: Some(us(s.2 - s.1)), pid: 1, tid: 1, args: serde_json::json!({ "block": s.0 }) });
-            }
-        }
-        for r in &rows {
-            let name = ds.component_names.get(r.0 as usize).map_or("?", |s| s.as_str());
-            let cat = if r.1 >= 0 { "block" } else { "overhead" };
-            let args = if r.1 >= 0 { serde_json::json!({ "block": r.1 }) } else { serde_json::json!({}) };
-            events.push(TraceEvent { name, cat, ph: "X", ts: us(r.2), dur: Some(us(r.3)), pid: 1, tid: 1, args });
-        }
-        let doc = Document {
-            trace_events: events,
-            display_time_unit: "ms",
-            metadata: serde_json::json!({ "file": file, "run": run, "sync": sync, "frames": frames, "tokens": tokens }),
+        let block_names: Vec<String> = {
+            let max = rows.iter().flatten().map(|r| r.1).max().unwrap_or(-1);
+            (0..=max.max(-1)).map(|b| format!("block {b}")).collect()
         };
+        let files: Vec<String> = ds.trace_info.iter().map(|t| t.file.clone()).collect();
+        let mut events: Vec<TraceEvent> = Vec::new();
+        let mut named_processes: Vec<u32> = Vec::new();
+        let mut listed = Vec::new();
+        for (k, &id) in self.run_ids.iter().enumerate() {
+            let r = info(id);
+            let pid = r.trace_id + 1;
+            let tid = r.run + 1;
+            let file = files.get(r.trace_id as usize).map_or("", |f| f.as_str());
+            if !named_processes.contains(&pid) {
+                named_processes.push(pid);
+                events.push(TraceEvent { name: "process_name", cat: "__metadata", ph: "M", ts: 0.0, dur: None, pid, tid: 0, args: serde_json::json!({ "name": file }) });
+            }
+            let label = format!("run {}: {}, {}-synced, {} frames ({} tokens)", r.run, r.variant, r.sync, r.frames, r.tokens);
+            events.push(TraceEvent { name: "thread_name", cat: "__metadata", ph: "M", ts: 0.0, dur: None, pid, tid, args: serde_json::json!({ "name": label }) });
+            events.push(TraceEvent { name: "thread_sort_index", cat: "__metadata", ph: "M", ts: 0.0, dur: None, pid, tid, args: serde_json::json!({ "sort_index": k }) });
+            listed.push(serde_json::json!({
+                "file": file, "run": r.run, "variant": r.variant, "sync": r.sync, "frames": r.frames,
+                "tokens": r.tokens, "forward_ns": r.forward_ns, "pid": pid, "tid": tid,
+            }));
+
+            let evs = &mut rows[k];
+            evs.sort_by_key(|e| (e.2, std::cmp::Reverse(e.3)));
+            let end = evs.iter().map(|e| e.2 + e.3).max().unwrap_or(0).max(r.forward_ns);
+            // A fused run's one event is the forward itself: no second span around it.
+            let has_forward = evs.iter().any(|e| e.1 < 0 && ds.component_names.get(e.0 as usize).is_some_and(|n| n == "forward"));
+            if !has_forward {
+                let (ts, d) = micros(0, end);
+                events.push(TraceEvent {
+                    name: "forward",
+                    cat: "forward",
+                    ph: "X",
+                    ts,
+                    dur: Some(d),
+                    pid,
+                    tid,
+                    args: serde_json::json!({ "frames": r.frames, "tokens": r.tokens, "variant": r.variant, "sync": r.sync, "forward_ns": r.forward_ns }),
+                });
+            }
+            // Block spans from the first start to the last end of each block's events.
+            let mut spans: Vec<(i32, u64, u64)> = Vec::new();
+            for e in evs.iter().filter(|e| e.1 >= 0) {
+                match spans.iter_mut().find(|s| s.0 == e.1) {
+                    Some(s) => {
+                        s.1 = s.1.min(e.2);
+                        s.2 = s.2.max(e.2 + e.3);
+                    }
+                    None => spans.push((e.1, e.2, e.2 + e.3)),
+                }
+            }
+            let only_block_events = evs.iter().all(|e| e.1 < 0 || ds.component_names.get(e.0 as usize).is_some_and(|n| n == "block"));
+            // Spans first, then the events, each in time order: viewers that sort stably by
+            // start then by length keep a span before a child of the same extent.
+            let mut items: Vec<(u64, std::cmp::Reverse<u64>, u8, TraceEvent)> = Vec::new();
+            if !only_block_events {
+                for s in &spans {
+                    let (ts, d) = micros(s.1, s.2);
+                    let name = block_names[s.0 as usize].as_str();
+                    items.push((s.1, std::cmp::Reverse(s.2 - s.1), 0, TraceEvent { name, cat: "block", ph: "X", ts, dur: Some(d), pid, tid, args: serde_json::json!({ "block": s.0 }) }));
+                }
+            }
+            for e in evs.iter() {
+                let name = match ds.component_names.get(e.0 as usize) {
+                    Some(n) if n == "block" && e.1 >= 0 => block_names[e.1 as usize].as_str(),
+                    Some(n) => n.as_str(),
+                    None => "?",
+                };
+                let cat = if e.1 >= 0 { "block" } else { "overhead" };
+                let (ts, d) = micros(e.2, e.2 + e.3);
+                items.push((e.2, std::cmp::Reverse(e.3), 1, TraceEvent { name, cat, ph: "X", ts, dur: Some(d), pid, tid, args: serde_json::json!({}) }));
+            }
+            items.sort_by_key(|(s, d, order, _)| (*s, *d, *order));
+            events.extend(items.into_iter().map(|i| i.3));
+        }
+        let mut metadata = serde_json::json!({ "runs": listed, "time": "ts and dur in microseconds on a 1/1024 us grid from the recorded nanoseconds; ts + dur is exact in double precision; round(ts * 1000) gives the nanoseconds back" });
+        if self.run_ids.len() == 1 {
+            let r = info(self.run_ids[0]);
+            let file = files.get(r.trace_id as usize).cloned().unwrap_or_default();
+            metadata["file"] = file.into();
+            metadata["run"] = r.run.into();
+            metadata["sync"] = r.sync.into();
+            metadata["frames"] = r.frames.into();
+            metadata["tokens"] = r.tokens.into();
+        }
+        let doc = Document { trace_events: events, display_time_unit: "ms", metadata };
         serde_json::to_writer(&mut *out, &doc)?;
         out.write_all(b"\n")?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn micros_add_up_to_the_end_exactly_and_give_back_the_nanoseconds() {
+        // Pairs where start and duration converted separately to decimal microseconds
+        // overshoot the end.
+        let mut overshoot = 0;
+        for start in (0..2_000_000u64).step_by(7_919).chain([3_691_897, 24_989_363, 299_999_999_999]) {
+            for len in [0u64, 1, 999, 1_001, 123_457, 4_000_003, 987_654_321, 8_260_394] {
+                let end = start + len;
+                if start as f64 / 1000.0 + len as f64 / 1000.0 > end as f64 / 1000.0 {
+                    overshoot += 1;
+                }
+                let (ts, dur) = micros(start, end);
+                assert_eq!((ts * 1000.0).round() as u64, start, "{start}");
+                assert_eq!(((ts + dur) * 1000.0).round() as u64, end, "{start} {len}");
+                // The sum is the end's own grid point: the same double as an event starting
+                // at 0 and ending there (which a parent ending at `end` could be).
+                let (_, whole) = micros(0, end);
+                assert_eq!(ts + dur, whole, "{start} {len}");
+                // Monotone: one nanosecond later never maps earlier.
+                assert!(micros(0, end + 1).1 > whole);
+            }
+        }
+        assert!(overshoot > 0, "the case the export guards against does occur");
+    }
+
+    #[test]
+    fn selections_parse() {
+        assert_eq!(RunSelection::parse("3").unwrap().items, vec![(None, Pick::Range(3, 3))]);
+        assert_eq!(RunSelection::parse("1,4-6").unwrap().items, vec![(None, Pick::Range(1, 1)), (None, Pick::Range(4, 6))]);
+        assert_eq!(RunSelection::parse("all").unwrap(), RunSelection::all());
+        assert_eq!(RunSelection::parse("component").unwrap().items, vec![(None, Pick::Sync("component".into()))]);
+        assert_eq!(RunSelection::parse("a.msgpack:2").unwrap().items, vec![(Some("a.msgpack".into()), Pick::Range(2, 2))]);
+        for bad in ["", "-1", "abc1", "5-2", "1,,2", "x-"] {
+            assert!(RunSelection::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(ranges(&[5, 1, 2, 3, 9, 10, 7]), "1-3, 5, 7, 9-10");
     }
 }
