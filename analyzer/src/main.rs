@@ -66,7 +66,7 @@ fn check_by_key(ds: &mlx_analyze::load::Dataset, key: &str) -> anyhow::Result<()
     }
     let mut keys: Vec<String> = RUN_KEYS.iter().map(|k| k.to_string()).collect();
     keys.extend(columns.iter().filter(|c| c.as_str() != "trace_id").map(|c| c.trim_start_matches("label.").to_string()));
-    Err(invalid(format!("--by {key}: no such metadata key; known keys: {}", keys.join(", "))))
+    Err(invalid(format!("--by {key}: no metadata key {key:?}; known keys: {}", keys.join(", "))))
 }
 
 fn run(opt: &cli::Opt) -> anyhow::Result<()> {
