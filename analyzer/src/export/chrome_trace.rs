@@ -45,6 +45,9 @@ struct TraceEvent<'a> {
     dur: Option<f64>,
     pid: u32,
     tid: u32,
+    /// Left out where it would only repeat the name: speedscope keys (and shows) frames by
+    /// name and arguments, even empty ones.
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
     args: serde_json::Value,
 }
 
@@ -377,7 +380,7 @@ impl Export for ChromeTraceRuns {
                 for s in &spans {
                     let (ts, d) = micros(s.1, s.2);
                     let name = block_names[s.0 as usize].as_str();
-                    items.push((s.1, std::cmp::Reverse(s.2 - s.1), 0, TraceEvent { name, cat: "block", ph: "X", ts, dur: Some(d), pid, tid, args: serde_json::json!({ "block": s.0 }) }));
+                    items.push((s.1, std::cmp::Reverse(s.2 - s.1), 0, TraceEvent { name, cat: "block", ph: "X", ts, dur: Some(d), pid, tid, args: serde_json::Value::Null }));
                 }
             }
             for e in evs.iter() {
@@ -388,7 +391,7 @@ impl Export for ChromeTraceRuns {
                 };
                 let cat = if e.1 >= 0 { "block" } else { "overhead" };
                 let (ts, d) = micros(e.2, e.2 + e.3);
-                items.push((e.2, std::cmp::Reverse(e.3), 1, TraceEvent { name, cat, ph: "X", ts, dur: Some(d), pid, tid, args: serde_json::json!({}) }));
+                items.push((e.2, std::cmp::Reverse(e.3), 1, TraceEvent { name, cat, ph: "X", ts, dur: Some(d), pid, tid, args: serde_json::Value::Null }));
             }
             items.sort_by_key(|(s, d, order, _)| (*s, *d, *order));
             events.extend(items.into_iter().map(|i| i.3));
