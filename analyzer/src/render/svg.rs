@@ -192,6 +192,23 @@ fn distribution(report: &Report) -> Result<Option<Chart>> {
     Ok(Some(Chart { name: NAME, title: "Time distribution: blocks and overhead", svg }))
 }
 
+/// Marker shapes, so that series of similar size stay apart without colour.
+fn marker<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<plotters::coord::combinators::WithKeyPoints<plotters::coord::combinators::LogCoord<f64>>, plotters::coord::combinators::LogCoord<f64>>>,
+    shape: usize,
+    points: &[(f64, f64)],
+    color: RGBAColor,
+) -> std::result::Result<(), String> {
+    let style = color.filled();
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    match shape % 4 {
+        0 => chart.draw_series(points.iter().map(|p| Circle::new(*p, 5, style))).map(|_| ()).map_err(e),
+        1 => chart.draw_series(points.iter().map(|p| TriangleMarker::new(*p, 6, style))).map(|_| ()).map_err(e),
+        2 => chart.draw_series(points.iter().map(|p| EmptyElement::at(*p) + Rectangle::new([(-4, -4), (4, 4)], style))).map(|_| ()).map_err(e),
+        _ => chart.draw_series(points.iter().map(|p| Cross::new(*p, 5, color.stroke_width(2)))).map(|_| ()).map_err(e),
+    }
+}
+
 fn scaling(report: &Report) -> Result<Option<Chart>> {
     const NAME: &str = "scaling";
     let s = &report.scaling;
@@ -199,77 +216,132 @@ fn scaling(report: &Report) -> Result<Option<Chart>> {
     let order = |name: &str| report.ranking.as_ref().and_then(|r| r.rows.iter().position(|x| x.name == name)).unwrap_or(usize::MAX);
     let mut fits: Vec<_> = s.fits.iter().filter(|f| f.points.iter().filter(|p| p.0 > 0.0 && p.1 > 0.0).count() >= 2).collect();
     fits.sort_by_key(|f| (f.name != "forward", order(&f.name)));
-    fits.truncate(7);
-    if fits.is_empty() {
+    // Two panels, each in one unit: the forward and overhead components per forward, block
+    // components per block.
+    let per_forward: Vec<_> = fits.iter().copied().filter(|f| f.name == "forward" || f.area != crate::analysis::facts::Area::Blocks).take(4).collect();
+    let per_block: Vec<_> = fits.iter().copied().filter(|f| f.name != "forward" && f.area == crate::analysis::facts::Area::Blocks).take(6).collect();
+    if per_forward.is_empty() && per_block.is_empty() {
         return Ok(None);
     }
-    let xs: Vec<f64> = fits.iter().flat_map(|f| f.points.iter().map(|p| p.0)).filter(|v| *v > 0.0).collect();
-    let ys: Vec<f64> = fits.iter().flat_map(|f| f.points.iter().map(|p| p.1)).filter(|v| *v > 0.0).collect();
-    let (xmin, xmax) = (xs.iter().copied().fold(f64::MAX, f64::min) / 1.3, xs.iter().copied().fold(0.0, f64::max) * 1.3);
-    let (ymin, ymax) = (ys.iter().copied().fold(f64::MAX, f64::min) / 2.0, ys.iter().copied().fold(0.0, f64::max) * 2.0);
+    // Ticks at the measured token counts.
+    let mut ls: Vec<f64> = fits.iter().flat_map(|f| f.points.iter().map(|p| p.0)).filter(|v| *v > 0.0).collect();
+    ls.sort_by(f64::total_cmp);
+    ls.dedup();
+    let (xmin, xmax) = (ls[0] / 1.25, ls[ls.len() - 1] * 1.25);
+    let panels: Vec<(&str, Vec<_>)> = [("ms (per forward): fused forward and components outside the blocks", per_forward), ("ms (per block): components inside each block", per_block)]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    let panel_h = 330u32;
+    let height = 40 + panel_h * panels.len() as u32;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (1000, height)).into_drawing_area();
         try_draw!(NAME, root.fill(&WHITE));
-        let mut chart = try_draw!(
-            NAME,
-            ChartBuilder::on(&root)
-                .caption("Time against sequence length (log-log), with fits a + bL + cL^2", (FONT, 18))
-                .margin(12)
-                .x_label_area_size(44)
-                .y_label_area_size(70)
-                .build_cartesian_2d((xmin..xmax).log_scale(), (ymin..ymax).log_scale())
-        );
+        let (title, body) = root.split_vertically(36);
         try_draw!(
             NAME,
-            chart
-                .configure_mesh()
-                .x_desc("tokens L")
-                .y_desc("ms (per block; forward and overhead per forward)")
-                .x_label_formatter(&|v| format!("{v:.0}"))
-                .y_label_formatter(&|v| format!("{v:.3}"))
-                .label_style((FONT, 12))
-                .draw()
+            title.draw(&Text::new("Time against sequence length L (log-log); lines: fits a + bL + cL^2, p: power-law exponent", (20, 10), (FONT, 17)))
         );
-        for (i, f) in fits.iter().enumerate() {
-            let color = Palette99::pick(i);
-            let pts: Vec<(f64, f64)> = f.points.iter().copied().filter(|p| p.0 > 0.0 && p.1 > 0.0).collect();
-            let label = match (f.power, f.poly) {
-                (Some(p), _) => format!("{} (p={:.2})", f.name, p.exponent),
-                _ => f.name.clone(),
-            };
-            let anno = try_draw!(NAME, chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled()))));
-            let legend_color = color.to_rgba();
-            anno.label(label).legend(move |(x, y)| Circle::new((x + 10, y), 4, legend_color.filled()));
-            if let Some(poly) = f.poly {
-                let (lo, hi) = (pts[0].0, pts[pts.len() - 1].0);
-                let curve: Vec<(f64, f64)> = (0..=60)
-                    .map(|k| lo * (hi / lo).powf(k as f64 / 60.0))
-                    .map(|l| (l, poly.at(l)))
-                    .filter(|p| p.1 > 0.0)
-                    .collect();
-                try_draw!(NAME, chart.draw_series(LineSeries::new(curve, color.stroke_width(2))));
+        let mut color_index = 0usize;
+        for (k, (unit, series)) in panels.iter().enumerate() {
+            let area = body.split_evenly((panels.len(), 1))[k].clone();
+            let (plot, legend) = area.split_horizontally(700);
+            let ys: Vec<f64> = series.iter().flat_map(|f| f.points.iter().map(|p| p.1)).filter(|v| *v > 0.0).collect();
+            let (ymin, ymax) = (ys.iter().copied().fold(f64::MAX, f64::min) / 1.6, ys.iter().copied().fold(0.0, f64::max) * 1.6);
+            let mut chart = try_draw!(
+                NAME,
+                ChartBuilder::on(&plot)
+                    .margin(12)
+                    .x_label_area_size(40)
+                    .y_label_area_size(64)
+                    .build_cartesian_2d((xmin..xmax).log_scale().with_key_points(ls.clone()), (ymin..ymax).log_scale())
+            );
+            try_draw!(
+                NAME,
+                chart
+                    .configure_mesh()
+                    .x_desc("tokens L (ticks: measured)")
+                    .y_desc(*unit)
+                    .y_labels(6)
+                    .x_label_formatter(&|v| format!("{v:.0}"))
+                    .y_label_formatter(&|v| if *v >= 10.0 { format!("{v:.0}") } else if *v >= 1.0 { format!("{v:.1}") } else { format!("{v:.2}") })
+                    .label_style((FONT, 12))
+                    .axis_desc_style((FONT, 13))
+                    .draw()
+            );
+            for (i, f) in series.iter().enumerate() {
+                let color = Palette99::pick(color_index).to_rgba();
+                color_index += 1;
+                let pts: Vec<(f64, f64)> = f.points.iter().copied().filter(|p| p.0 > 0.0 && p.1 > 0.0).collect();
+                try_draw!(NAME, marker(&mut chart, i, &pts, color));
+                if let Some(poly) = f.poly {
+                    let (lo, hi) = (pts[0].0, pts[pts.len() - 1].0);
+                    let curve: Vec<(f64, f64)> =
+                        (0..=60).map(|k| lo * (hi / lo).powf(k as f64 / 60.0)).map(|l| (l, poly.at(l))).filter(|p| p.1 > 0.0).collect();
+                    try_draw!(NAME, chart.draw_series(LineSeries::new(curve, color.stroke_width(2))));
+                }
+                // Legend beside the plot, never over the data.
+                let label = match f.power {
+                    Some(p) => format!("{} (p = {:.2})", f.name, p.exponent),
+                    None => f.name.clone(),
+                };
+                let y = 24 + 24 * i as i32;
+                try_draw!(NAME, legend.draw(&PathElement::new(vec![(4, y + 6), (30, y + 6)], color.stroke_width(2))));
+                let swatch: DynElement<'_, _, (i32, i32)> = match i % 4 {
+                    0 => Circle::new((17, y + 6), 5, color.filled()).into_dyn(),
+                    1 => TriangleMarker::new((17, y + 6), 6, color.filled()).into_dyn(),
+                    2 => Rectangle::new([(13, y + 2), (21, y + 10)], color.filled()).into_dyn(),
+                    _ => Cross::new((17, y + 6), 5, color.stroke_width(2)).into_dyn(),
+                };
+                try_draw!(NAME, legend.draw(&swatch));
+                try_draw!(NAME, legend.draw(&Text::new(label, (38, y), (FONT, 12))));
             }
         }
-        try_draw!(
-            NAME,
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font((FONT, 12))
-                .draw()
-        );
         try_draw!(NAME, root.present());
     }
     Ok(Some(Chart { name: NAME, title: "Scaling with sequence length", svg }))
 }
 
+/// A ratio of times in words: `21,000x faster`, `1.15x slower`, `same`.
+pub fn ratio_words(ratio: f64) -> String {
+    if !ratio.is_finite() || ratio <= 0.0 {
+        return "-".into();
+    }
+    if (ratio - 1.0).abs() < 0.005 {
+        return "same".into();
+    }
+    let (factor, word) = if ratio < 1.0 { (1.0 / ratio, "faster") } else { (ratio, "slower") };
+    format!("{}x {word}", factor_text(factor))
+}
+
+/// A factor of at least 1 with precision that reads: 1.15, 12.3, 210, 21,000.
+pub fn factor_text(f: f64) -> String {
+    if f < 10.0 {
+        format!("{f:.2}")
+    } else if f < 100.0 {
+        format!("{f:.1}")
+    } else {
+        // Two significant digits for large factors, with thousands separators.
+        let digits = f.log10().floor() as i32;
+        let step = 10f64.powi((digits - 1).max(0));
+        let rounded = ((f / step).round() * step) as u64;
+        let text = rounded.to_string();
+        let mut out = String::new();
+        for (k, ch) in text.chars().enumerate() {
+            if k > 0 && (text.len() - k) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(ch);
+        }
+        out
+    }
+}
+
 fn comparison(report: &Report) -> Result<Option<Chart>> {
     const NAME: &str = "comparison";
     let Some(c) = &report.comparison else { return Ok(None) };
-    let mut rows: Vec<_> = c.rows.iter().collect();
+    let mut rows: Vec<_> = c.rows.iter().filter(|r| r.ratio.is_finite() && r.ratio > 0.0).collect();
     rows.sort_by(|a, b| (a.component != FORWARD_ROW).cmp(&(b.component != FORWARD_ROW)).then(b.baseline_ms.total_cmp(&a.baseline_ms)));
     rows.truncate(16);
     if rows.is_empty() {
@@ -279,65 +351,130 @@ fn comparison(report: &Report) -> Result<Option<Chart>> {
     let labels: Vec<String> =
         rows.iter().map(|r| if multi { format!("{} [{}]", r.component, r.group) } else { r.component.clone() }).collect();
     let n = rows.len();
-    let max = rows.iter().map(|r| r.high.max(r.ratio)).fold(1.0, f64::max) * 1.15;
+    // The values drawn: ratios and the ends of the intervals there are.
+    let values: Vec<f64> = rows.iter().flat_map(|r| [r.ratio, r.low, r.high]).filter(|v| v.is_finite() && *v > 0.0).chain([1.0]).collect();
+    let (vmin, vmax) = (values.iter().copied().fold(f64::INFINITY, f64::min), values.iter().copied().fold(0.0, f64::max));
+    // Ratios spanning more than 10x (a CPU against a GPU): a log axis, bars from 1.
+    let log = vmax / vmin > 10.0;
+    let f = move |v: f64| if log { v.log10() } else { v };
+    let (lo, hi) = if log { (f(vmin) - 0.3, f(vmax) + 0.3) } else { (0.0, vmax * 1.12) };
+    // Room on the right of each bar for its words.
+    let hi = hi + (hi - lo) * 0.22;
+    let mut frames: Vec<u32> = rows.iter().map(|r| r.frames).collect();
+    frames.sort_unstable();
+    frames.dedup();
+    let at = match frames.as_slice() {
+        [one] => format!("{one} frames"),
+        _ => "each group at its largest frame count shared with the baseline".to_string(),
+    };
+    let height = (130 + 26 * n as u32).max(260);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (900, (90 + 26 * n as u32).max(240))).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (900, height)).into_drawing_area();
         try_draw!(NAME, root.fill(&WHITE));
+        let (plot, legend_area) = root.split_vertically(height - 34);
         let mut chart = try_draw!(
             NAME,
-            ChartBuilder::on(&root)
-                .caption(format!("Time ratio against {} = {} ({} frames)", c.key, c.baseline, c.frames), (FONT, 18))
+            ChartBuilder::on(&plot)
+                .caption(format!("Time against {} = {} ({at})", c.key, c.baseline), (FONT, 18))
                 .margin(12)
-                .x_label_area_size(40)
+                .x_label_area_size(44)
                 .y_label_area_size(label_width(&labels))
-                .build_cartesian_2d(0.0..max, (0..n).into_segmented())
+                .build_cartesian_2d(lo..hi, (0..n).into_segmented())
         );
         let names = labels.clone();
+        let decades = (hi - lo).ceil() as usize + 1;
+        let desc = if log {
+            format!("group time / baseline time, log scale; whiskers: {:.0}% Welch t interval", c.level * 100.0)
+        } else {
+            format!("ratio of median times (x, group / baseline); whiskers: {:.0}% Welch t interval", c.level * 100.0)
+        };
         try_draw!(
             NAME,
             chart
                 .configure_mesh()
                 .disable_y_mesh()
-                .x_desc(format!("ratio of median times (x), {:.0}% bootstrap interval", c.level * 100.0))
+                .x_desc(desc)
+                .x_labels(if log { decades.min(12) } else { 8 })
+                .x_label_formatter(&move |v| {
+                    if log {
+                        // Ticks at whole decades only: 1x, 10x slower, 1,000x faster.
+                        let decade = v.round();
+                        if (decade - v).abs() > 1e-6 {
+                            String::new()
+                        } else if decade == 0.0 {
+                            "1x".into()
+                        } else {
+                            let factor = factor_text(10f64.powi(decade.abs() as i32)).replace(".00", "").replace(".0", "");
+                            format!("{factor}x {}", if decade < 0.0 { "faster" } else { "slower" })
+                        }
+                    } else {
+                        format!("{v:.2}")
+                    }
+                })
                 .y_labels(n)
                 .y_label_formatter(&move |v| match v {
                     SegmentValue::CenterOf(i) => n.checked_sub(1 + *i).and_then(|k| names.get(k)).cloned().unwrap_or_default(),
                     _ => String::new(),
                 })
-                .label_style((FONT, 13))
+                .label_style((FONT, 12))
                 .draw()
         );
+        let base = if log { 0.0 } else { 0.0_f64.max(lo) };
+        let significant = RGBColor(214, 96, 77);
+        let unchanged = RGBColor(150, 150, 150);
+        let no_interval = RGBColor(196, 196, 220);
         for (i, r) in rows.iter().enumerate() {
             let y = n - 1 - i;
-            let color = if r.significant { Palette99::pick(1) } else { Palette99::pick(5) };
-            let mut bar = Rectangle::new([(0.0, SegmentValue::Exact(y)), (r.ratio, SegmentValue::Exact(y + 1))], color.mix(0.7).filled());
-            bar.set_margin(5, 5, 0, 0);
+            let color = if !r.has_interval() { no_interval } else if r.significant { significant } else { unchanged };
+            let mut bar = Rectangle::new([(base, SegmentValue::Exact(y)), (f(r.ratio), SegmentValue::Exact(y + 1))], color.filled());
+            bar.set_margin(6, 6, 0, 0);
             try_draw!(NAME, chart.draw_series(std::iter::once(bar)));
+            let mut right = f(r.ratio).max(base);
+            if r.has_interval() {
+                // Whisker with end caps, drawn over the bar, and never thinner than a few pixels.
+                let (a, b) = (f(r.low), f(r.high));
+                right = right.max(b);
+                try_draw!(
+                    NAME,
+                    chart.draw_series(std::iter::once(PathElement::new(
+                        vec![(a, SegmentValue::CenterOf(y)), (b, SegmentValue::CenterOf(y))],
+                        BLACK.stroke_width(2)
+                    )))
+                );
+                for end in [a, b] {
+                    try_draw!(
+                        NAME,
+                        chart.draw_series(std::iter::once(EmptyElement::at((end, SegmentValue::CenterOf(y))) + PathElement::new(vec![(0, -7), (0, 7)], BLACK.stroke_width(2))))
+                    );
+                }
+            }
+            let words = if r.has_interval() { ratio_words(r.ratio) } else { format!("{} (no interval)", ratio_words(r.ratio)) };
             try_draw!(
                 NAME,
-                chart.draw_series(std::iter::once(PathElement::new(
-                    vec![(r.low, SegmentValue::CenterOf(y)), (r.high, SegmentValue::CenterOf(y))],
-                    BLACK.stroke_width(2)
-                )))
-            );
-            try_draw!(
-                NAME,
-                chart.draw_series(std::iter::once(Text::new(
-                    format!("{:.2}x", r.ratio),
-                    (r.high.max(r.ratio) + max * 0.01, SegmentValue::CenterOf(y)),
-                    (FONT, 12)
-                )))
+                chart.draw_series(std::iter::once(Text::new(words, (right + (hi - lo) * 0.01, SegmentValue::CenterOf(y)), (FONT, 12))))
             );
         }
         try_draw!(
             NAME,
             chart.draw_series(std::iter::once(PathElement::new(
-                vec![(1.0, SegmentValue::Exact(0)), (1.0, SegmentValue::Exact(n))],
-                RED.stroke_width(1)
+                vec![(f(1.0), SegmentValue::Exact(0)), (f(1.0), SegmentValue::Exact(n))],
+                BLACK.stroke_width(1)
             )))
         );
+        // Legend of the colours, below the plot.
+        let entries = [
+            (significant, format!("significant (interval excludes 1, change > {:.0}%)", c.noise * 100.0)),
+            (unchanged, "not significant".to_string()),
+            (no_interval, "no interval (fewer than 3 samples a side)".to_string()),
+        ];
+        let mut x = 20;
+        for (color, text) in entries {
+            try_draw!(NAME, legend_area.draw(&Rectangle::new([(x, 8), (x + 14, 22)], color.filled())));
+            try_draw!(NAME, legend_area.draw(&Text::new(text.clone(), (x + 20, 9), (FONT, 12))));
+            x += 40 + 7 * text.chars().count() as i32;
+        }
         try_draw!(NAME, root.present());
     }
-    Ok(Some(Chart { name: NAME, title: "Comparison: ratios with bootstrap intervals", svg }))
+    Ok(Some(Chart { name: NAME, title: "Comparison: ratios of times with their intervals", svg }))
 }
