@@ -22,7 +22,8 @@ body {{ font-family: sans-serif; max-width: 1200px; margin: 2em auto; color: #22
 table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}\n\
 th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; }}\n\
 th {{ background: #f0f0f0; }}\n\
-td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}\n\
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }}\n\
+figure svg {{ max-width: 100%; height: auto; }}\n\
 pre {{ background: #f7f7f7; padding: 1em; }}\n\
 figure {{ margin: 1em 0; }}\n\
 </style>\n</head>\n<body>\n",

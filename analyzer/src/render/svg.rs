@@ -111,7 +111,8 @@ fn ranking(report: &Report) -> Result<Option<Chart>> {
         try_draw!(
             NAME,
             chart.draw_series(values.iter().enumerate().map(|(i, v)| {
-                Text::new(format!("{v:.1}%"), (*v + max * 0.01, SegmentValue::CenterOf(n - 1 - i)), (FONT, 12))
+                let text = if *v > 0.0 && *v < 0.05 { "<0.1%".to_string() } else { format!("{v:.1}%") };
+                Text::new(text, (*v + max * 0.01, SegmentValue::CenterOf(n - 1 - i)), (FONT, 12))
             }))
         );
         try_draw!(NAME, root.present());
