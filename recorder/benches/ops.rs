@@ -217,8 +217,7 @@ fn components(dtype: DType, frames: u32, reps: u32, samples: usize) {
         let run = RunRecord::new(0, "baseline", SyncMode::None, frames, geometry.tokens());
         let mut probe = Probe::new(run, &costs).with_perturbation(perturb);
         let out = model.forward(&inputs, &mut probe, &opts).unwrap();
-        let extras = probe.take_extras();
-        mlx_rs::transforms::eval(extras.iter().chain(std::iter::once(&out))).unwrap();
+        out.eval().unwrap();
         probe
     };
     let stages = forward(Perturb::Nothing).stages().to_vec();

@@ -8,9 +8,11 @@
 //!
 //! In `attributed` mode the forward is fused as in `none`, and the probe may add work to it: the
 //! outputs of every stage reduced to scalars (the control), or one target stage's work done
-//! `copies` more times with each copy reduced to a scalar (a duplicate). The extra scalars are
-//! evaluated in the same `eval` as the forward's output, so nothing is split or pruned; the
-//! difference of the forward times is the target's cost inside the fused forward.
+//! `copies` more times with each copy reduced to a scalar (a duplicate). The stage's outputs are
+//! then made to depend on those scalars (MLX's `depends`, which moves no data), so the extra
+//! work runs inside the same evaluation, is never pruned, and runs right where the stage runs:
+//! its buffers are freed at once instead of every block's waiting for the end of the forward.
+//! The difference of the forward times is the target's cost inside the fused forward.
 
 use std::time::Instant;
 
@@ -20,15 +22,20 @@ use trace_format::{RunRecord, SyncMode};
 
 use crate::cost::{Cost, CostModel};
 
-/// The arrays a stage produces, so the probe can evaluate them.
-pub trait Outputs {
+/// The arrays a stage produces, so the probe can evaluate them or attach work to them.
+pub trait Outputs: Sized {
     /// Borrow every output array.
     fn arrays(&self) -> Vec<&Array>;
+    /// The same outputs rebuilt from `arrays` (as many, in the order of [`Outputs::arrays`]).
+    fn from_arrays(arrays: Vec<Array>) -> Self;
 }
 
 impl Outputs for Array {
     fn arrays(&self) -> Vec<&Array> {
         vec![self]
+    }
+    fn from_arrays(mut arrays: Vec<Array>) -> Self {
+        arrays.swap_remove(0)
     }
 }
 
@@ -36,17 +43,68 @@ impl Outputs for (Array, Array) {
     fn arrays(&self) -> Vec<&Array> {
         vec![&self.0, &self.1]
     }
+    fn from_arrays(arrays: Vec<Array>) -> Self {
+        let mut it = arrays.into_iter();
+        let (a, b) = (it.next(), it.next());
+        (a.expect("two outputs"), b.expect("two outputs"))
+    }
 }
 
 impl Outputs for (Array, Array, Array) {
     fn arrays(&self) -> Vec<&Array> {
         vec![&self.0, &self.1, &self.2]
     }
+    fn from_arrays(arrays: Vec<Array>) -> Self {
+        let mut it = arrays.into_iter();
+        let (a, b, c) = (it.next(), it.next(), it.next());
+        (a.expect("three outputs"), b.expect("three outputs"), c.expect("three outputs"))
+    }
 }
 
 impl Outputs for Vec<Array> {
     fn arrays(&self) -> Vec<&Array> {
         self.iter().collect()
+    }
+    fn from_arrays(arrays: Vec<Array>) -> Self {
+        arrays
+    }
+}
+
+/// `inputs`, made to depend on `dependencies`: the same values and buffers (nothing is copied),
+/// but whatever consumes them runs after the dependencies are computed (MLX's `depends`).
+pub fn depends(inputs: &[&Array], dependencies: &[Array]) -> Result<Vec<Array>> {
+    // SAFETY: every vector is created, filled with live arrays (mlx-c takes its own references),
+    // read and freed here; each output handle is owned by the returned `Array`.
+    unsafe {
+        let vector = |arrays: &mut dyn Iterator<Item = &Array>| {
+            let v = mlx_sys::mlx_vector_array_new();
+            for a in arrays {
+                mlx_sys::mlx_vector_array_append_value(v, a.as_ptr());
+            }
+            v
+        };
+        let ins = vector(&mut inputs.iter().copied());
+        let deps = vector(&mut dependencies.iter());
+        let mut outs = mlx_sys::mlx_vector_array_new();
+        let status = mlx_sys::mlx_depends(&mut outs, ins, deps);
+        mlx_sys::mlx_vector_array_free(ins);
+        mlx_sys::mlx_vector_array_free(deps);
+        let mut result = Vec::with_capacity(inputs.len());
+        if status == 0 {
+            for i in 0..mlx_sys::mlx_vector_array_size(outs) {
+                let mut a = mlx_sys::mlx_array_new();
+                if mlx_sys::mlx_vector_array_get(&mut a, outs, i) != 0 {
+                    mlx_sys::mlx_array_free(a);
+                    break;
+                }
+                result.push(Array::from_ptr(a));
+            }
+        }
+        mlx_sys::mlx_vector_array_free(outs);
+        if status != 0 || result.len() != inputs.len() {
+            anyhow::bail!("MLX could not attach the attribution's extra work to a stage's outputs (depends failed)");
+        }
+        Ok(result)
     }
 }
 
@@ -97,7 +155,6 @@ pub struct Probe<'a> {
     run: RunRecord,
     perturb: Perturb,
     inflate: Option<(String, u32)>,
-    extras: Vec<Array>,
     reduced_bytes: u64,
     stages: Vec<StageInfo>,
     isolated_ns: Vec<f64>,
@@ -114,7 +171,6 @@ impl<'a> Probe<'a> {
             run,
             perturb: Perturb::Nothing,
             inflate: None,
-            extras: Vec::new(),
             reduced_bytes: 0,
             stages: Vec::new(),
             isolated_ns: Vec::new(),
@@ -150,10 +206,6 @@ impl<'a> Probe<'a> {
         &self.isolated_ns
     }
 
-    /// Takes the extra outputs that must be evaluated with the forward's output.
-    pub fn take_extras(&mut self) -> Vec<Array> {
-        std::mem::take(&mut self.extras)
-    }
 
     /// The synchronisation mode.
     pub fn mode(&self) -> SyncMode {
@@ -180,18 +232,23 @@ impl<'a> Probe<'a> {
         cost: Cost,
         mut f: impl FnMut() -> Result<T>,
     ) -> Result<T> {
-        let start = Instant::now();
-        let out = f()?;
-        self.note(name, cost, &out);
-        // Test builds' deliberately slower stage: extra copies of its work, part of the stage.
+        // Test builds' deliberately slower stage: its work is done `inflated` more times inside
+        // the stage itself, so a duplicate of the stage duplicates that too.
         let inflated = match &self.inflate {
             Some((target, n)) if target == name => *n,
             _ => 0,
         };
-        let mut own_extras = Vec::new();
-        for _ in 0..inflated {
-            own_extras.extend(reduced(&f()?)?.0);
-        }
+        let mut work = || -> Result<(T, Vec<Array>)> {
+            let out = f()?;
+            let mut own = Vec::new();
+            for _ in 0..inflated {
+                own.extend(reduced(&f()?)?.0);
+            }
+            Ok((out, own))
+        };
+        let start = Instant::now();
+        let (mut out, own_extras) = work()?;
+        self.note(name, cost, &out);
         if self.mode == SyncMode::Component {
             mlx_rs::transforms::eval(own_extras.iter().chain(out.arrays()))?;
             let end = Instant::now();
@@ -199,31 +256,36 @@ impl<'a> Probe<'a> {
             self.push(id, block, start, end);
             return Ok(out);
         }
-        self.extras.append(&mut own_extras);
+        let mut extras = own_extras;
         if let Perturb::Isolate { target, reps } = &self.perturb {
             if target == name {
                 let reps = (*reps).max(1);
                 // Everything upstream, and one warm-up copy, evaluated before the clock starts.
-                mlx_rs::transforms::eval(self.extras.iter().chain(out.arrays()))?;
-                let warm = f()?;
-                mlx_rs::transforms::eval(warm.arrays())?;
-                drop(warm);
+                mlx_rs::transforms::eval(extras.iter().chain(out.arrays()))?;
+                let (warm, warm_own) = work()?;
+                mlx_rs::transforms::eval(warm_own.iter().chain(warm.arrays()))?;
+                drop((warm, warm_own));
                 let start = Instant::now();
-                let copies = (0..reps).map(|_| f()).collect::<Result<Vec<T>>>()?;
-                mlx_rs::transforms::eval(copies.iter().flat_map(|c| c.arrays()))?;
+                let copies = (0..reps).map(|_| work()).collect::<Result<Vec<(T, Vec<Array>)>>>()?;
+                mlx_rs::transforms::eval(copies.iter().flat_map(|(c, own)| c.arrays().into_iter().chain(own.iter())))?;
                 self.isolated_ns.push(start.elapsed().as_nanos() as f64 / reps as f64);
             }
         }
         if self.mode == SyncMode::Attributed {
             match &self.perturb {
-                Perturb::Control => self.keep_reduced(&out)?,
+                Perturb::Control => extras.extend(self.reduced_counted(&out)?),
                 Perturb::Duplicate { target, copies } if target == name => {
                     for _ in 0..*copies {
-                        self.keep_reduced(&f()?)?;
+                        let (copy, own) = work()?;
+                        extras.extend(own);
+                        extras.extend(self.reduced_counted(&copy)?);
                     }
                 }
                 _ => {}
             }
+        }
+        if !extras.is_empty() {
+            out = T::from_arrays(depends(&out.arrays(), &extras)?);
         }
         Ok(out)
     }
@@ -236,13 +298,13 @@ impl<'a> Probe<'a> {
         }
     }
 
-    /// Keeps a scalar reduction of each output as an extra output: the work that produced them
-    /// must run, while their buffers can be freed as soon as the reduction has read them.
-    fn keep_reduced<T: Outputs>(&mut self, out: &T) -> Result<()> {
+    /// A scalar reduction of each output, counted in the perturbation's reduced bytes: the work
+    /// that produced them must run, while their buffers can be freed as soon as the reduction
+    /// has read them.
+    fn reduced_counted<T: Outputs>(&mut self, out: &T) -> Result<Vec<Array>> {
         let (sums, bytes) = reduced(out)?;
-        self.extras.extend(sums);
         self.reduced_bytes += bytes;
-        Ok(())
+        Ok(sums)
     }
 
     /// Opens a group (`embed`, `block`, `head`) timed in `block` mode.

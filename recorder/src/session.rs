@@ -390,12 +390,9 @@ fn forward_once(
     let start = Instant::now();
     let out = model.forward(inputs, &mut probe, &opts)?;
     let built = Instant::now();
-    // The extra outputs first: each is then computed as soon as its inputs are, and its
-    // buffers freed, instead of every block's inputs to it waiting for the end of the forward.
-    let extras = probe.take_extras();
-    mlx_rs::transforms::eval(extras.iter().chain(std::iter::once(&out)))?;
+    // One evaluation; a perturbation's extra work is attached to the stages' outputs.
+    out.eval()?;
     let end = Instant::now();
-    drop(extras);
     if fused {
         probe.record(names::FORWARD, None, costs.of(names::FORWARD).unwrap_or_default(), start, end);
     }
