@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Regenerates docs/results.md (Markdown) and docs/results.html (with inline charts) from the
 # committed traces/*.msgpack, in a fixed order:
-#   1. the GPU traces (every trace not named cpu-*), baseline variant, with the variant table
-#      (--by variant) and the seed report's claims;
-#   2. a CPU-against-GPU comparison (--by backend) of the lingbot CPU traces and the GPU traces,
-#      when traces/cpu-*lingbot*.msgpack exist;
-#   3. one report per CPU trace (traces/cpu-*.msgpack).
+#   1. the GPU traces with attributed runs (*-attributed-*): where the fused forward's time goes,
+#      component by component, and the seed report's claims checked against it;
+#   2. the other GPU traces (every trace not named cpu-*): the variants against the baseline
+#      (--by variant);
+#   3. a CPU-against-GPU comparison (--by backend) of the lingbot CPU traces and the GPU traces
+#      of part 1, when traces/cpu-*lingbot*.msgpack exist;
+#   4. one report per CPU trace (traces/cpu-*.msgpack).
 # The output depends only on the traces (fixed bootstrap seeds, no dates or directories).
 #
 # Usage: scripts/make-results.sh            build mlx-analyze, write docs/results.md and .html
@@ -23,8 +25,13 @@ fi
 
 shopt -s nullglob
 gpu=()
+attributed=()
 for f in traces/*.msgpack; do
-    case "$(basename "$f")" in cpu-*) ;; *) gpu+=("$f") ;; esac
+    case "$(basename "$f")" in
+        cpu-*) ;;
+        *-attributed-*) attributed+=("$f") ;;
+        *) gpu+=("$f") ;;
+    esac
 done
 cpu=(traces/cpu-*.msgpack)
 cpu_lingbot=(traces/cpu-*lingbot*.msgpack)
@@ -41,17 +48,22 @@ run() { # NAME ARGS...: one report, Markdown into $tmp/NAME.md, HTML into $tmp/N
     parts+=("$name")
 }
 
-if [ ${#gpu[@]} -gt 0 ]; then
-    run 1-gpu "${gpu[@]}" --by variant --title "GPU traces: profile, variants and seed claims"
+if [ ${#attributed[@]} -gt 0 ]; then
+    run 1-attributed "${attributed[@]}" --title "GPU: where the fused forward's time goes (attribution), and the seed claims"
 fi
-if [ ${#gpu[@]} -gt 0 ] && [ ${#cpu_lingbot[@]} -gt 0 ]; then
-    run 2-backend "${gpu[@]}" "${cpu_lingbot[@]}" --by backend --comparison-only \
+if [ ${#gpu[@]} -gt 0 ]; then
+    run 2-gpu "${gpu[@]}" --by variant --title "GPU traces: profile, variants and seed claims (component-synced)"
+fi
+reference=("${attributed[@]}")
+[ ${#reference[@]} -gt 0 ] || reference=("${gpu[@]}")
+if [ ${#reference[@]} -gt 0 ] && [ ${#cpu_lingbot[@]} -gt 0 ]; then
+    run 3-backend "${reference[@]}" "${cpu_lingbot[@]}" --by backend --comparison-only \
         --title "CPU against GPU (--by backend)"
 fi
 i=0
 for f in "${cpu[@]}"; do
     i=$((i + 1))
-    run "3-cpu-$i" "$f" --title "CPU trace $(basename "$f")"
+    run "4-cpu-$i" "$f" --title "CPU trace $(basename "$f")"
 done
 
 md() {
