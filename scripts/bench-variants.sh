@@ -10,5 +10,5 @@ scripts/setup.sh >/dev/null
 cargo build --quiet -p mlx-record -p mlx-analyze
 out=${BENCH_VARIANTS_OUT:-target/bench-variants.msgpack}
 target/debug/mlx-record --preset wan-1.3b --blocks 2 --dtype f32 --cpu --frames 5 \
-    --height 240 --width 416 --runs 3 --variant all --out "$out" "$@" >/dev/null
+    --height 240 --width 416 --runs 3 --variant all --force --out "$out" "$@" >/dev/null
 target/debug/mlx-analyze "$out" --by variant --comparison-only
