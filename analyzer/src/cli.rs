@@ -45,6 +45,7 @@ const EXAMPLES: &str = "Examples:
   mlx-analyze traces/*.msgpack
   mlx-analyze traces/ --format markdown --out report.md --charts charts/
   mlx-analyze 'traces/*.msgpack' --rollup seed --frames 21
+  mlx-analyze traces/*.msgpack --workload 2
   mlx-analyze m2/*.msgpack h100/*.msgpack --by machine --baseline m2-max
   mlx-analyze trace.msgpack --chrome-trace run3.json --run 3";
 
@@ -108,6 +109,19 @@ pub struct AnalysisArgs {
     /// With --by: report only the summary, the comparison and how it was run.
     #[arg(long, requires = "by")]
     pub comparison_only: bool,
+    /// Workloads to analyse, by the numbers the report lists (2, 1,3 or 1-2). A workload is a
+    /// model (preset, dimensions, blocks), dtype, resolution and machine; runs of different
+    /// workloads are never pooled: each gets its own section. Default: all.
+    #[arg(long, value_name = "N", value_parser = parse_workloads, allow_negative_numbers = true)]
+    pub workload: Option<Workloads>,
+}
+
+/// The workload numbers of `--workload`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workloads(pub Vec<usize>);
+
+fn parse_workloads(s: &str) -> Result<Workloads, String> {
+    mlx_analyze::analysis::workload::parse_selection(s).map(Workloads)
 }
 
 /// Exports of the loaded events.
@@ -253,6 +267,7 @@ impl Opt {
             variant: self.analysis.variant.clone(),
             title: self.analysis.title.clone(),
             comparison_only: self.analysis.comparison_only,
+            workloads: self.analysis.workload.clone().map(|w| w.0),
         }
     }
 
@@ -285,5 +300,9 @@ mod tests {
         assert_eq!(a.compare.unwrap().key, "machine");
         assert!(Opt::try_parse_from(["mlx-analyze"]).is_err());
         assert!(Opt::try_parse_from(["mlx-analyze", "a", "--baseline", "x"]).is_err());
+        let o = Opt::try_parse_from(["mlx-analyze", "a", "--workload", "3,1-2"]).unwrap();
+        assert_eq!(o.analyze_options().workloads, Some(vec![1, 2, 3]));
+        assert!(Opt::try_parse_from(["mlx-analyze", "a", "--workload", "0"]).is_err());
+        assert!(Opt::try_parse_from(["mlx-analyze", "a", "--workload", "2-1"]).is_err());
     }
 }

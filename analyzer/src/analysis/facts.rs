@@ -330,6 +330,18 @@ impl Facts {
         }
     }
 
+    /// Only the runs and setups of the given traces (trace ids stay as they are).
+    pub fn only_traces(&self, traces: &[u32]) -> Facts {
+        Facts {
+            names: self.names.clone(),
+            areas: self.areas.clone(),
+            traces: self.traces.clone(),
+            runs: self.runs.iter().filter(|r| traces.contains(&r.trace_id)).cloned().collect(),
+            setups: self.setups.iter().filter(|s| traces.contains(&s.trace_id)).cloned().collect(),
+            rollup: self.rollup,
+        }
+    }
+
     /// Distinct variant names, sorted.
     pub fn variants(&self) -> Vec<String> {
         let mut v: Vec<String> = self.runs.iter().map(|r| r.variant.clone()).collect();

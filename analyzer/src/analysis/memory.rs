@@ -7,7 +7,7 @@ use super::facts::Facts;
 use super::stats::median;
 
 /// Memory per run and per frame count.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Memory {
     /// Every run.
     pub runs: Vec<MemoryRun>,
@@ -53,9 +53,13 @@ pub struct MemorySummary {
 
 /// Builds the memory tables.
 pub fn memory(facts: &Facts) -> Memory {
+    // Perturbed attribution runs do extra work with extra memory: only their plain references
+    // count as forwards here.
+    let plain = |r: &&super::facts::RunFacts| r.perturbation.as_ref().is_none_or(|p| p.kind == trace_format::PerturbKind::Reference);
     let runs: Vec<MemoryRun> = facts
         .runs
         .iter()
+        .filter(plain)
         .map(|r| MemoryRun {
             file: facts.traces.get(r.trace_id as usize).map(|t| t.file.clone()).unwrap_or_default(),
             run: r.run,

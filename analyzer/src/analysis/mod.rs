@@ -12,6 +12,7 @@ pub mod scaling;
 pub mod seed;
 pub mod stats;
 pub mod tree;
+pub mod workload;
 
 use serde::Serialize;
 
@@ -36,6 +37,9 @@ pub struct AnalyzeOptions {
     pub title: Option<String>,
     /// Render only the summary, the comparison and how it was run.
     pub comparison_only: bool,
+    /// Workloads analysed, by number (1-based, see [`workload::workloads`]); `None`: all, one
+    /// section each.
+    pub workloads: Option<Vec<usize>>,
 }
 
 /// Default report title.
@@ -77,6 +81,14 @@ pub struct Report {
     pub comparison_only: bool,
     /// Inputs.
     pub inputs: Inputs,
+    /// The workload this report describes; `None` when it holds several, one per section.
+    pub workload: Option<workload::Workload>,
+    /// Every workload of the inputs (top-level report only).
+    pub workloads: Vec<workload::Workload>,
+    /// One line saying which workloads were separated or left out, and the flag that picks them.
+    pub separation: Option<String>,
+    /// Lines about analyses that could not be made for this workload, and why.
+    pub notes: Vec<String>,
     /// Ranking (absent without component-synced or attributed runs).
     pub ranking: Option<ranking::Ranking>,
     /// Attribution sets of the shown variant (empty without attributed runs), in the rollup.
@@ -97,6 +109,10 @@ pub struct Report {
     pub seed_claims: seed::SeedClaims,
     /// Recommendations, largest saving first.
     pub recommendations: Vec<recommend::Recommendation>,
+    /// With several workloads: one report per workload (the fields above then hold only the
+    /// title, the inputs of all of them, the separation line and a comparison by a trace key
+    /// across them); empty otherwise.
+    pub sections: Vec<Report>,
 }
 
 /// Runs every analysis.
@@ -105,16 +121,181 @@ pub fn analyze(ds: &Dataset, options: &AnalyzeOptions) -> Result<Report> {
     analyze_facts(ds, &fine, options)
 }
 
-/// Runs every analysis on facts already read from `ds`.
+/// Keys read from the run rather than the trace: grouping by them compares runs inside one
+/// workload, so such a comparison is made in every workload's section.
+pub const RUN_KEYS: [&str; 3] = ["variant", "sync", "frames"];
+
+/// Runs every analysis on facts already read from `ds`. Runs of different workloads
+/// ([`workload::Workload`]) are never pooled: with several workloads, the report holds one
+/// section per workload ([`Report::sections`]), and a comparison by a trace key (machine,
+/// backend, ...) is made once across them, each group being one workload.
 pub fn analyze_facts(ds: &Dataset, all: &Facts, options: &AnalyzeOptions) -> Result<Report> {
-    let variants = all.variants();
-    let shown = match &options.variant {
-        Some(v) if variants.contains(v) => Some(v.clone()),
-        Some(v) => return Err(Error::Invalid(format!("--variant {v:?}: no run has this variant; variants: {}", variants.join(", ")))),
-        None if variants.iter().any(|v| v == "baseline") && variants.len() > 1 => Some("baseline".to_string()),
-        None if variants.len() == 1 => Some(variants[0].clone()),
+    let workloads = workload::workloads(ds);
+    let list = |ws: &[workload::Workload]| ws.iter().map(|w| format!("{}: {}", w.index, w.label)).collect::<Vec<_>>().join("; ");
+    let chosen: Vec<&workload::Workload> = match &options.workloads {
+        None => workloads.iter().collect(),
+        Some(picked) => {
+            if let Some(bad) = picked.iter().find(|n| **n == 0 || **n > workloads.len()) {
+                return Err(Error::Invalid(format!(
+                    "--workload {bad}: the inputs hold {} workload(s): {}",
+                    workloads.len(),
+                    list(&workloads)
+                )));
+            }
+            workloads.iter().filter(|w| picked.contains(&w.index)).collect()
+        }
+    };
+    let trace_key = options.compare.as_ref().filter(|c| !RUN_KEYS.contains(&c.key.as_str()));
+    if chosen.len() == 1 {
+        let w = chosen[0];
+        let mut report = analyze_workload(ds, &all.only_traces(&w.traces), options, w, false)?;
+        if workloads.len() > 1 {
+            let others: Vec<String> = workloads.iter().filter(|x| x.index != w.index).map(|x| format!("{}: {}", x.index, x.label)).collect();
+            report.separation = Some(format!(
+                "The inputs hold {} workloads; this report is workload {} alone (--workload {}), the others are left out: {}.",
+                workloads.len(),
+                w.index,
+                w.index,
+                others.join("; ")
+            ));
+        }
+        report.workloads = workloads.clone();
+        return Ok(report);
+    }
+
+    // Several workloads: one section each; a trace-key comparison across them.
+    let section_options = AnalyzeOptions { compare: options.compare.clone().filter(|_| trace_key.is_none()), ..options.clone() };
+    let mut sections = Vec::new();
+    for w in &chosen {
+        sections.push(analyze_workload(ds, &all.only_traces(&w.traces), &section_options, w, true)?);
+    }
+    let comparison = match trace_key {
+        Some(c) => Some(compare_workloads(ds, all, options, c, &chosen, &sections)?),
         None => None,
     };
+    let chosen_traces: Vec<u32> = chosen.iter().flat_map(|w| w.traces.iter().copied()).collect();
+    let picked = match &options.workloads {
+        Some(_) => format!(" (--workload {})", chosen.iter().map(|w| w.index.to_string()).collect::<Vec<_>>().join(",")),
+        None => String::new(),
+    };
+    let left_out = workloads.len() - chosen.len();
+    let separation = format!(
+        "The inputs hold {} workloads{}; they are analysed separately, one section each, and never pooled: {}.{} `--workload N` (or a list such as 1,3) picks which.",
+        workloads.len(),
+        picked,
+        chosen.iter().map(|w| format!("{}: {}", w.index, w.label)).collect::<Vec<_>>().join("; "),
+        if left_out > 0 { format!(" {left_out} other workload(s) left out.") } else { String::new() }
+    );
+    let mut inputs = inputs(ds, all, &chosen_traces, options.rollup);
+    inputs.variants = all.only_traces(&chosen_traces).variants();
+    Ok(Report {
+        title: options.title.clone().unwrap_or_else(|| DEFAULT_TITLE.to_string()),
+        comparison_only: options.comparison_only && options.compare.is_some(),
+        inputs,
+        workload: None,
+        workloads: workloads.clone(),
+        separation: Some(separation),
+        notes: Vec::new(),
+        ranking: None,
+        attribution: Vec::new(),
+        distribution: None,
+        scaling: scaling::Scaling::default(),
+        overhead: overhead::Overhead::default(),
+        memory: memory::Memory::default(),
+        comparison,
+        variants: None,
+        seed_claims: seed::SeedClaims::default(),
+        recommendations: Vec::new(),
+        sections,
+    })
+}
+
+/// The variant the single-variant analyses show: `--variant`, else `baseline` when the runs hold
+/// it, else the first variant in sort order (variants are never pooled).
+fn shown_variant(variants: &[String], asked: Option<&String>, w: &workload::Workload, several: bool) -> Result<Option<String>> {
+    Ok(match asked {
+        Some(v) if variants.contains(v) => Some(v.clone()),
+        Some(v) if several => {
+            return Err(Error::Invalid(format!(
+                "--variant {v:?}: workload {} ({}) has no run of this variant; its variants: {}; `--workload N` picks workloads",
+                w.index,
+                w.label,
+                variants.join(", ")
+            )))
+        }
+        Some(v) => return Err(Error::Invalid(format!("--variant {v:?}: no run has this variant; variants: {}", variants.join(", ")))),
+        None if variants.iter().any(|v| v == "baseline") => Some("baseline".to_string()),
+        None => variants.first().cloned(),
+    })
+}
+
+/// The comparison by a trace key across several workloads: the shown variant of each workload,
+/// every group one workload (so that each row compares one workload with another, never a pool).
+fn compare_workloads(
+    ds: &Dataset,
+    all: &Facts,
+    options: &AnalyzeOptions,
+    c: &comparison::CompareOptions,
+    chosen: &[&workload::Workload],
+    sections: &[Report],
+) -> Result<comparison::Comparison> {
+    let mut runs = Vec::new();
+    for (w, s) in chosen.iter().zip(sections) {
+        let f = all.only_traces(&w.traces);
+        let f = match &s.inputs.variant {
+            Some(v) => f.only_variant(v),
+            None => f,
+        };
+        runs.extend(f.runs);
+    }
+    let facts = Facts { runs, ..all.clone() }.rolled_up(options.rollup);
+    let trace_values = trace_key_values(&ds.traces, &c.key)?;
+    let groups = comparison::run_groups(&facts, &c.key, Some(&trace_values));
+    let of_trace = workload::workload_of_trace(chosen.iter().map(|w| (*w).clone()).collect::<Vec<_>>().as_slice(), ds.trace_info.len());
+    let mut values: Vec<&String> = groups.iter().collect();
+    values.sort();
+    values.dedup();
+    let mut group_workload: Vec<(String, usize)> = Vec::new();
+    for v in values {
+        let mut ws: Vec<usize> = facts.runs.iter().zip(&groups).filter(|(_, g)| *g == v).map(|(r, _)| of_trace[r.trace_id as usize]).collect();
+        ws.sort_unstable();
+        ws.dedup();
+        if ws.len() > 1 {
+            return Err(Error::Invalid(format!(
+                "--by {}: group {v:?} holds runs of {} workloads ({}); a comparison group must be one workload, else its runs would be pooled. Choose the workloads with --workload (e.g. --workload {})",
+                c.key,
+                ws.len(),
+                ws.iter().map(|&i| format!("{}: {}", chosen[i].index, chosen[i].label)).collect::<Vec<_>>().join("; "),
+                ws.iter().map(|&i| chosen[i].index.to_string()).collect::<Vec<_>>().join(","),
+            )));
+        }
+        group_workload.push((v.clone(), ws[0]));
+    }
+    let mut result = comparison::compare(&facts, &groups, c).map_err(Error::Invalid)?;
+    let base = group_workload.iter().find(|(g, _)| *g == result.baseline).map(|x| x.1);
+    if let Some(b) = base {
+        for (g, w) in group_workload.iter().filter(|(g, _)| *g != result.baseline) {
+            let d = chosen[b].differences(chosen[*w]);
+            if !d.is_empty() {
+                result.notes.push(format!(
+                    "{} (workload {}) against {} (workload {}): the groups differ in more than {}: {}.",
+                    g,
+                    chosen[*w].index,
+                    result.baseline,
+                    chosen[b].index,
+                    c.key,
+                    d.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(result)
+}
+
+/// Every analysis of one workload's runs (`facts` holds only them).
+fn analyze_workload(ds: &Dataset, all: &Facts, options: &AnalyzeOptions, w: &workload::Workload, several: bool) -> Result<Report> {
+    let variants = all.variants();
+    let shown = shown_variant(&variants, options.variant.as_ref(), w, several)?;
     let fine_owned;
     let fine = match &shown {
         Some(v) if variants.len() > 1 => {
@@ -126,7 +307,11 @@ pub fn analyze_facts(ds: &Dataset, all: &Facts, options: &AnalyzeOptions) -> Res
     let facts = fine.rolled_up(options.rollup);
     if let Some(f) = options.frames {
         if !facts.runs.iter().any(|r| r.frames == f) {
-            return Err(Error::Invalid(format!("--frames {f}: no run has {f} frames")));
+            return Err(Error::Invalid(if several {
+                format!("--frames {f}: workload {} ({}) has no run at {f} frames; `--workload N` picks workloads", w.index, w.label)
+            } else {
+                format!("--frames {f}: no run has {f} frames")
+            }));
         }
     }
     let ranking = ranking::rank(&facts, options.frames);
@@ -144,11 +329,27 @@ pub fn analyze_facts(ds: &Dataset, all: &Facts, options: &AnalyzeOptions) -> Res
     } else {
         None
     };
+    let mut notes = Vec::new();
     let comparison = match &options.compare {
-        // Grouped by variant: every run, in the chosen rollup.
-        Some(c) if c.key == "variant" => Some(compare(ds, &all.rolled_up(options.rollup), c)?),
-        // Grouped by anything else: the shown variant's runs only.
-        Some(c) => Some(compare(ds, &facts, c)?),
+        Some(c) => {
+            let result = if c.key == "variant" {
+                // Grouped by variant: every run, in the chosen rollup.
+                compare(ds, &all.rolled_up(options.rollup), c)
+            } else {
+                // Grouped by anything else: the shown variant's runs only.
+                compare(ds, &facts, c)
+            };
+            match result {
+                Ok(c) => Some(c),
+                // With several workloads, one that cannot be compared by this key is said so
+                // in its section; the others still are.
+                Err(Error::Invalid(why)) if several => {
+                    notes.push(format!("No comparison in this workload: {why}."));
+                    None
+                }
+                Err(e) => return Err(e),
+            }
+        }
         None => None,
     };
     // Recommendations always look at the fine components (the buckets blur bound and caching).
@@ -162,13 +363,17 @@ pub fn analyze_facts(ds: &Dataset, all: &Facts, options: &AnalyzeOptions) -> Res
         variant_comparison.as_ref(),
     );
     let seed_claims = seed::seed_claims(fine);
-    let mut inputs = inputs(ds, &facts, options.rollup);
+    let mut inputs = inputs(ds, all, &w.traces, options.rollup);
     inputs.variant = shown;
     inputs.variants = variants;
     Ok(Report {
         title: options.title.clone().unwrap_or_else(|| DEFAULT_TITLE.to_string()),
         comparison_only: options.comparison_only && options.compare.is_some(),
         inputs,
+        workload: Some(w.clone()),
+        workloads: Vec::new(),
+        separation: None,
+        notes,
         ranking,
         attribution,
         distribution,
@@ -179,6 +384,7 @@ pub fn analyze_facts(ds: &Dataset, all: &Facts, options: &AnalyzeOptions) -> Res
         variants: variant_comparison,
         recommendations,
         seed_claims,
+        sections: Vec::new(),
     })
 }
 
@@ -192,27 +398,30 @@ pub fn compare(ds: &Dataset, facts: &Facts, options: &comparison::CompareOptions
     comparison::compare(facts, &groups, options).map_err(Error::Invalid)
 }
 
-fn inputs(ds: &Dataset, facts: &Facts, rollup: Rollup) -> Inputs {
+/// What the report is made from: the given traces of `ds` and their runs in `facts`.
+fn inputs(ds: &Dataset, facts: &Facts, traces: &[u32], rollup: Rollup) -> Inputs {
     let distinct = |mut v: Vec<String>| {
         v.sort();
         v.dedup();
         v.retain(|s| !s.is_empty());
         v
     };
+    let info: Vec<&crate::load::TraceInfo> = traces.iter().filter_map(|&t| ds.trace_info.get(t as usize)).collect();
+    let runs: Vec<&facts::RunFacts> = facts.runs.iter().filter(|r| traces.contains(&r.trace_id)).collect();
+    let events = if info.len() == ds.trace_info.len() {
+        ds.event_count()
+    } else {
+        runs.iter().flat_map(|r| r.comps.iter()).map(|c| c.calls as usize).sum()
+    };
     Inputs {
-        files: ds.trace_info.iter().map(|t| base_name(&t.file)).collect(),
+        files: info.iter().map(|t| base_name(&t.file)).collect(),
         skipped: ds.skipped.iter().map(|s| Skipped { file: base_name(&s.file), reason: strip_dirs(&s.reason) }).collect(),
         warnings: ds.warnings.iter().map(|w| strip_dirs(w)).collect(),
-        runs: facts.runs.len(),
-        events: ds.event_count(),
-        machines: distinct(ds.trace_info.iter().map(|t| crate::load::machine_of(&t.metadata)).collect()),
-        commands: distinct(ds.trace_info.iter().map(|t| strip_dirs(&t.metadata.command_line)).collect()),
-        setups: distinct(
-            ds.trace_info
-                .iter()
-                .map(|t| format!("{}/{}/{}", t.metadata.backend, t.metadata.dtype, t.metadata.preset))
-                .collect(),
-        ),
+        runs: runs.len(),
+        events,
+        machines: distinct(info.iter().map(|t| crate::load::machine_of(&t.metadata)).collect()),
+        commands: distinct(info.iter().map(|t| strip_dirs(&t.metadata.command_line)).collect()),
+        setups: distinct(info.iter().map(|t| format!("{}/{}/{}", t.metadata.backend, t.metadata.dtype, t.metadata.preset)).collect()),
         rollup,
         variant: None,
         variants: Vec::new(),

@@ -10,7 +10,7 @@ use super::facts::Facts;
 use super::stats::median;
 
 /// Overhead per frame count.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Overhead {
     /// Rows, ascending frame count.
     pub rows: Vec<OverheadRow>,

@@ -16,7 +16,7 @@ use super::stats::{fit_line, median, nnls, r_squared};
 pub const MIN_POINTS: usize = 3;
 
 /// The scaling analysis.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Scaling {
     /// One row per frame count, ascending.
     pub rows: Vec<ScaleRow>,

@@ -23,7 +23,7 @@ pub const SELF_ATTN_PARTS: [&str; 4] = ["block/self_attn/qkv", "block/self_attn/
 pub const NORMS: [&str; 3] = ["block/norm1", "block/norm2", "block/cross_attn/norm3"];
 
 /// Every checked claim.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SeedClaims {
     /// Where the shares and times come from: attributed when every frame count checked has
     /// attributed runs, synced when none has, `None` when mixed or absent.

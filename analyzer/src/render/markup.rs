@@ -71,8 +71,8 @@ pub enum Block {
     Pre(String),
     /// Numbered list.
     List(Vec<String>),
-    /// A chart (only formats that can show it do).
-    Chart(ChartKind),
+    /// A chart (only formats that can show it do), of the report or of its section N.
+    Chart(ChartKind, Option<usize>),
 }
 
 /// A format that writes document blocks.
@@ -108,7 +108,10 @@ impl<T: Markup> Render for T {
                 Block::Table(t) => self.table(&mut out, t),
                 Block::Pre(t) => self.pre(&mut out, t),
                 Block::List(items) => self.list(&mut out, items),
-                Block::Chart(kind) => self.chart(&mut out, *kind, report)?,
+                Block::Chart(kind, sec) => {
+                    let of = sec.and_then(|k| report.sections.get(k)).unwrap_or(report);
+                    self.chart(&mut out, *kind, of)?
+                }
             }
         }
         self.end(&mut out);
@@ -158,6 +161,62 @@ pub fn document(report: &Report) -> Vec<Block> {
         i.runs,
         i.events
     );
+    if let Some(w) = &report.workload {
+        summary.push_str(&format!(" Workload: {}.", w.label));
+    }
+    if report.sections.is_empty() {
+        summary.push_str(&findings(report));
+    }
+    doc.push(Block::Paragraph(summary));
+    if let Some(line) = &report.separation {
+        doc.push(Block::Paragraph(line.clone()));
+    }
+    if !i.skipped.is_empty() {
+        doc.push(Block::List(i.skipped.iter().map(|s| format!("skipped {}: {}", s.file, s.reason)).collect()));
+    }
+    if !i.warnings.is_empty() {
+        let mut w: Vec<String> = i.warnings.iter().take(20).map(|w| format!("warning: {w}")).collect();
+        if i.warnings.len() > 20 {
+            w.push(format!("... and {} more warnings", i.warnings.len() - 20));
+        }
+        doc.push(Block::List(w));
+    }
+    if report.sections.is_empty() {
+        if report.comparison_only {
+            if let Some(c) = &report.comparison {
+                comparison_blocks(&mut doc, c, 2, None);
+            }
+        } else {
+            body(&mut doc, report, None, 2);
+        }
+    } else {
+        if !report.comparison_only {
+            for (k, s) in report.sections.iter().enumerate() {
+                let si = &s.inputs;
+                doc.push(Block::Heading(2, s.workload.as_ref().map_or_else(|| format!("Workload {}", k + 1), |w| w.heading())));
+                doc.push(Block::Paragraph(format!(
+                    "{} trace(s) ({}), {} runs, {} events.{}",
+                    si.files.len(),
+                    si.files.join(", "),
+                    si.runs,
+                    si.events,
+                    findings(s)
+                )));
+                body(&mut doc, s, Some(k), 3);
+            }
+        }
+        if let Some(c) = &report.comparison {
+            comparison_blocks(&mut doc, c, 2, None);
+        }
+    }
+    how_blocks(&mut doc, report);
+    doc
+}
+
+/// The summary's findings of one workload: the ranking's top, the fused forward, the variant shown.
+fn findings(report: &Report) -> String {
+    let i = &report.inputs;
+    let mut summary = String::new();
     if let Some(r) = &report.ranking {
         let top: Vec<String> = r.rows.iter().take(3).map(|x| format!("{} {}", x.name, pct(x.share))).collect();
         match (r.method, r.fused_ms) {
@@ -185,38 +244,31 @@ pub fn document(report: &Report) -> Vec<Block> {
     }
     if let Some(v) = &i.variant {
         if i.variants.len() > 1 {
+            let why = if i.variants.iter().any(|x| x == "baseline") || v != "baseline" && i.variants.contains(&"baseline".to_string()) {
+                String::new()
+            } else {
+                " (no `baseline` run; variants are never pooled)".to_string()
+            };
             summary.push_str(&format!(
-                " Variant shown in the ranking, distribution, scaling, overhead and memory sections: `{v}` (the traces hold {}; `--variant NAME` shows another).",
+                " Variant shown in the ranking, distribution, scaling, overhead and memory sections: `{v}`{why} (the traces hold {}; `--variant NAME` shows another).",
                 i.variants.join(", ")
             ));
         }
-    } else if i.variants.len() > 1 {
-        summary.push_str(&format!(" All variants ({}) are pooled: the traces hold no `baseline`; `--variant NAME` picks one.", i.variants.join(", ")));
     }
-    doc.push(Block::Paragraph(summary));
-    if !i.skipped.is_empty() {
-        doc.push(Block::List(i.skipped.iter().map(|s| format!("skipped {}: {}", s.file, s.reason)).collect()));
-    }
-    if !i.warnings.is_empty() {
-        let mut w: Vec<String> = i.warnings.iter().take(20).map(|w| format!("warning: {w}")).collect();
-        if i.warnings.len() > 20 {
-            w.push(format!("... and {} more warnings", i.warnings.len() - 20));
-        }
-        doc.push(Block::List(w));
-    }
+    summary
+}
 
-    if report.comparison_only {
-        if let Some(c) = &report.comparison {
-            comparison_blocks(&mut doc, c);
-        }
-        how_blocks(&mut doc, report);
-        return doc;
+/// The analyses of one workload, headings at level `h`; `sec`: its section index in a report of
+/// several workloads (for its charts).
+fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
+    let i = &report.inputs;
+    for n in &report.notes {
+        doc.push(Block::Paragraph(n.clone()));
     }
-
     if let Some(r) = &report.ranking {
         let attributed = r.method == Method::Attributed;
         let runs = if attributed { format!("{} rounds", r.runs) } else { format!("{} runs", r.runs) };
-        doc.push(Block::Heading(2, format!("Bottleneck ranking ({} frames, {} tokens, {runs}, {})", r.frames, r.tokens, method_words(r.method))));
+        doc.push(Block::Heading(h, format!("Bottleneck ranking ({} frames, {} tokens, {runs}, {})", r.frames, r.tokens, method_words(r.method))));
         let mut t = Table::new(&[
             "Component",
             "% of time",
@@ -268,7 +320,7 @@ pub fn document(report: &Report) -> Vec<Block> {
                 exceeded.join(", ")
             )));
         }
-        doc.push(Block::Chart(ChartKind::Ranking));
+        doc.push(Block::Chart(ChartKind::Ranking, sec));
         let note = if i.rollup == Rollup::Seed {
             "Buckets as in the seed report (Norms holds norm1 only; norm2 is inside FFN, norm3 inside Cross-Attention)."
         } else {
@@ -290,7 +342,7 @@ pub fn document(report: &Report) -> Vec<Block> {
         doc.push(Block::Paragraph("No component-synced or attributed runs: no ranking or distribution.".into()));
     }
 
-    doc.push(Block::Heading(2, "Scaling with sequence length".into()));
+    doc.push(Block::Heading(h, "Scaling with sequence length".into()));
     let s = &report.scaling;
     let mut t = Table::new(&["Frames", "Tokens", "Forward fused (ms)", "Forward synced (ms)", "Fused TFLOP/s", "% of matmul ceiling"]);
     for row in &s.rows {
@@ -344,11 +396,11 @@ pub fn document(report: &Report) -> Vec<Block> {
         doc.push(Block::Paragraph(
             "Fits per component over the distinct token counts: power law t = k*L^p (log-log least squares) and t = a + b*L + c*L^2 with non-negative coefficients; the quadratic term overtakes the linear one at L = b/c.".into(),
         ));
-        doc.push(Block::Chart(ChartKind::Scaling));
+        doc.push(Block::Chart(ChartKind::Scaling, sec));
     }
 
     if let Some(d) = &report.distribution {
-        doc.push(Block::Heading(2, format!("Time distribution ({} frames, {} tokens, {})", d.frames, d.tokens, method_words(d.method))));
+        doc.push(Block::Heading(h, format!("Time distribution ({} frames, {} tokens, {})", d.frames, d.tokens, method_words(d.method))));
         doc.push(Block::Pre(tree_text(&d.root)));
         if let (Some(fused), Some(rest)) = (d.fused_ms, d.rest_ms) {
             doc.push(Block::Paragraph(format!(
@@ -358,12 +410,12 @@ pub fn document(report: &Report) -> Vec<Block> {
                 ms(rest)
             )));
         }
-        doc.push(Block::Chart(ChartKind::Distribution));
+        doc.push(Block::Chart(ChartKind::Distribution, sec));
     }
 
     let o = &report.overhead;
     if o.rows.iter().any(|r| r.component_pct.is_some() || r.block_pct.is_some() || r.attributed_sum.is_some()) {
-        doc.push(Block::Heading(2, "Instrumentation overhead and each method's sum".into()));
+        doc.push(Block::Heading(h, "Instrumentation overhead and each method's sum".into()));
         let graph = o.rows.iter().any(|r| r.graph_ms.is_some());
         let attributed = o.rows.iter().any(|r| r.attributed_sum.is_some());
         let mut head = vec!["Frames", "Tokens", "fused (ms)", "component-synced (ms)", "component overhead", "block-synced (ms)", "block overhead", "synced sum (ms)", "synced sum vs fused"];
@@ -409,7 +461,7 @@ pub fn document(report: &Report) -> Vec<Block> {
         }
     }
 
-    doc.push(Block::Heading(2, "Memory".into()));
+    doc.push(Block::Heading(h, "Memory".into()));
     let mut t = Table::new(&["Frames", "Tokens", "Runs", "Active, median (GiB)", "Peak, max (GiB)"]);
     for m in &report.memory.by_frames {
         t.rows.push(vec![m.frames.to_string(), m.tokens.to_string(), m.runs.to_string(), gib(m.active_median_bytes), gib(m.peak_max_bytes as f64)]);
@@ -417,21 +469,21 @@ pub fn document(report: &Report) -> Vec<Block> {
     doc.push(Block::Table(t));
 
     match (&report.comparison, &report.variants) {
-        (Some(c), _) if c.key == "variant" => comparison_blocks(&mut doc, c),
+        (Some(c), _) if c.key == "variant" => comparison_blocks(doc, c, h, sec),
         (c, v) => {
             if let Some(v) = v {
-                doc.push(Block::Heading(2, format!("Variants against {}", v.baseline)));
-                variant_blocks(&mut doc, v);
+                doc.push(Block::Heading(h, format!("Variants against {}", v.baseline)));
+                variant_blocks(doc, v);
             }
             if let Some(c) = c {
-                comparison_blocks(&mut doc, c);
+                comparison_blocks(doc, c, h, sec);
             }
         }
     }
 
-    seed_blocks(&mut doc, &report.seed_claims);
+    seed_blocks(doc, &report.seed_claims, h);
 
-    doc.push(Block::Heading(2, "Recommendations".into()));
+    doc.push(Block::Heading(h, "Recommendations".into()));
     if report.recommendations.is_empty() {
         doc.push(Block::Paragraph("None: the data holds no component with a known bound, no cacheable component and no quadratic trend.".into()));
     } else {
@@ -447,8 +499,6 @@ pub fn document(report: &Report) -> Vec<Block> {
         ));
     }
 
-    how_blocks(&mut doc, report);
-    doc
 }
 
 fn how_blocks(doc: &mut Vec<Block>, report: &Report) {
@@ -461,7 +511,7 @@ fn how_blocks(doc: &mut Vec<Block>, report: &Report) {
     doc.push(Block::List(how));
 }
 
-fn comparison_blocks(doc: &mut Vec<Block>, c: &Comparison) {
+fn comparison_blocks(doc: &mut Vec<Block>, c: &Comparison, h: u8, sec: Option<usize>) {
     let mut fs: Vec<u32> = c.groups.iter().filter(|g| g.value != c.baseline).filter_map(|g| g.frames).collect();
     fs.sort_unstable();
     fs.dedup();
@@ -469,7 +519,7 @@ fn comparison_blocks(doc: &mut Vec<Block>, c: &Comparison) {
         [one] => format!("{one} frames"),
         _ => "each group at the largest frame count it shares with the baseline".into(),
     };
-    doc.push(Block::Heading(2, format!("Comparison by {} (baseline {}, {at})", c.key, c.baseline)));
+    doc.push(Block::Heading(h, format!("Comparison by {} (baseline {}, {at})", c.key, c.baseline)));
     let groups: Vec<String> = c
         .groups
         .iter()
@@ -519,7 +569,7 @@ fn comparison_blocks(doc: &mut Vec<Block>, c: &Comparison) {
         ]);
     }
     doc.push(Block::Table(t));
-    doc.push(Block::Chart(ChartKind::Comparison));
+    doc.push(Block::Chart(ChartKind::Comparison, sec));
 }
 
 /// A ratio with three decimals, or three significant digits when it is tiny (CPU against GPU).
@@ -634,8 +684,8 @@ fn variant_blocks(doc: &mut Vec<Block>, c: &Comparison) {
 }
 
 /// The seed report's claims, point by point.
-fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims) {
-    doc.push(Block::Heading(2, "Seed report claims against this data".into()));
+fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
+    doc.push(Block::Heading(h, "Seed report claims against this data".into()));
     let source = match s.method {
         Some(Method::Attributed) => "the shown variant's attributed costs inside the fused forward, shares of their sum; the component-synced shares, the seed's own method, in parentheses",
         Some(Method::Synced) => "the shown variant's component-synced runs, shares of the summed component time",

@@ -13,8 +13,8 @@ use super::markup::ChartKind;
 /// A drawn chart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chart {
-    /// File stem, e.g. `ranking`.
-    pub name: &'static str,
+    /// File stem, e.g. `ranking`, or `workload2-ranking` in a report of several workloads.
+    pub name: String,
     /// Caption.
     pub title: &'static str,
     /// The SVG document.
@@ -36,6 +36,14 @@ macro_rules! try_draw {
 /// Every chart the report has data for.
 pub fn all(report: &Report) -> Result<Vec<Chart>> {
     let mut out = Vec::new();
+    // Several workloads: each section's charts, named after its workload number.
+    for s in &report.sections {
+        let n = s.workload.as_ref().map_or(0, |w| w.index);
+        for mut c in all(s)? {
+            c.name = format!("workload{n}-{}", c.name);
+            out.push(c);
+        }
+    }
     for kind in [ChartKind::Ranking, ChartKind::Distribution, ChartKind::Scaling, ChartKind::Comparison] {
         if let Some(c) = chart(kind, report)? {
             out.push(c);
@@ -117,7 +125,7 @@ fn ranking(report: &Report) -> Result<Option<Chart>> {
         );
         try_draw!(NAME, root.present());
     }
-    Ok(Some(Chart { name: NAME, title: "Share of forward time by component", svg }))
+    Ok(Some(Chart { name: NAME.to_string(), title: "Share of forward time by component", svg }))
 }
 
 fn distribution(report: &Report) -> Result<Option<Chart>> {
@@ -190,7 +198,7 @@ fn distribution(report: &Report) -> Result<Option<Chart>> {
         }
         try_draw!(NAME, root.present());
     }
-    Ok(Some(Chart { name: NAME, title: "Time distribution: blocks and overhead", svg }))
+    Ok(Some(Chart { name: NAME.to_string(), title: "Time distribution: blocks and overhead", svg }))
 }
 
 /// Marker shapes, so that series of similar size stay apart without colour.
@@ -301,7 +309,7 @@ fn scaling(report: &Report) -> Result<Option<Chart>> {
         }
         try_draw!(NAME, root.present());
     }
-    Ok(Some(Chart { name: NAME, title: "Scaling with sequence length", svg }))
+    Ok(Some(Chart { name: NAME.to_string(), title: "Scaling with sequence length", svg }))
 }
 
 /// A ratio of times in words: `21,000x faster`, `1.15x slower`, `same`.
@@ -477,5 +485,5 @@ fn comparison(report: &Report) -> Result<Option<Chart>> {
         }
         try_draw!(NAME, root.present());
     }
-    Ok(Some(Chart { name: NAME, title: "Comparison: ratios of times with their intervals", svg }))
+    Ok(Some(Chart { name: NAME.to_string(), title: "Comparison: ratios of times with their intervals", svg }))
 }

@@ -1,0 +1,193 @@
+//! Workloads: what a run computed and where. Runs of different workloads are never pooled: the
+//! analyses run once per workload, and comparisons (`--by KEY`) compare groups that are each one
+//! workload.
+//!
+//! A workload is the model (preset and every dimension of its configuration, blocks run
+//! included), the compute dtype, the video resolution (height x width) and the machine
+//! ([`crate::load::machine_of`]). The variant is not part of it: the single-variant analyses of a
+//! workload show one variant (see [`super::AnalyzeOptions::variant`]), and the variants of a
+//! workload are compared with one another.
+
+use serde::Serialize;
+use trace_format::Metadata;
+
+use crate::load::{machine_of, Dataset};
+
+/// One workload of the loaded traces.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Workload {
+    /// Number shown to the user and taken by `--workload` (1-based, in input order).
+    pub index: usize,
+    /// Human-readable name, e.g. `lingbot-14b (dim 5120), 40 blocks, bf16, 480x832, NVIDIA H200`.
+    pub label: String,
+    /// Model preset.
+    pub preset: String,
+    /// Hidden size.
+    pub dim: u32,
+    /// Blocks run.
+    pub blocks: u32,
+    /// Whether the model has the camera injection.
+    pub camera: bool,
+    /// Compute dtype.
+    pub dtype: String,
+    /// Video height, pixels.
+    pub height: u32,
+    /// Video width, pixels.
+    pub width: u32,
+    /// Machine.
+    pub machine: String,
+    /// Trace ids (rows of the traces table) of this workload.
+    pub traces: Vec<u32>,
+    /// Their file names (without directories).
+    pub files: Vec<String>,
+}
+
+/// The fields that make two traces the same workload. The model configuration is compared as a
+/// whole (every dimension), apart from the normalisation epsilon and the preset's full block
+/// count (a `--blocks N` run of a preset is its own workload through `blocks`).
+fn key(m: &Metadata) -> String {
+    let c = &m.model;
+    format!(
+        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{:?}|{}|{}x{}|{}",
+        m.preset,
+        c.dim,
+        c.heads,
+        c.head_dim,
+        c.blocks,
+        c.ffn_dim,
+        c.text_dim,
+        c.text_len,
+        c.freq_dim,
+        c.in_dim,
+        c.out_dim,
+        c.camera,
+        c.patch,
+        m.dtype,
+        m.height,
+        m.width,
+        machine_of(m)
+    )
+}
+
+/// The workloads of a dataset, numbered in the order their first trace was loaded.
+pub fn workloads(ds: &Dataset) -> Vec<Workload> {
+    let mut keys: Vec<String> = Vec::new();
+    let mut out: Vec<Workload> = Vec::new();
+    for (id, t) in ds.trace_info.iter().enumerate() {
+        let m = &t.metadata;
+        let k = key(m);
+        let file = super::base_name(&t.file);
+        match keys.iter().position(|x| *x == k) {
+            Some(i) => {
+                out[i].traces.push(id as u32);
+                out[i].files.push(file);
+            }
+            None => {
+                keys.push(k);
+                out.push(Workload {
+                    index: out.len() + 1,
+                    label: String::new(),
+                    preset: m.preset.clone(),
+                    dim: m.model.dim,
+                    blocks: m.model.blocks,
+                    camera: m.model.camera,
+                    dtype: m.dtype.clone(),
+                    height: m.height,
+                    width: m.width,
+                    machine: machine_of(m),
+                    traces: vec![id as u32],
+                    files: vec![file],
+                });
+            }
+        }
+    }
+    for w in &mut out {
+        w.label = base_label(w);
+    }
+    // Workloads that differ only in dimensions the label does not name: number them apart.
+    let labels: Vec<String> = out.iter().map(|w| w.label.clone()).collect();
+    for w in &mut out {
+        if labels.iter().filter(|l| **l == w.label).count() > 1 {
+            w.label = format!("{} (model config {})", w.label, w.index);
+        }
+    }
+    out
+}
+
+fn base_label(w: &Workload) -> String {
+    let preset = if w.preset.is_empty() { "unnamed model".to_string() } else { w.preset.clone() };
+    let blocks = if w.blocks == 1 { "1 block".to_string() } else { format!("{} blocks", w.blocks) };
+    let resolution = if w.height > 0 && w.width > 0 { format!("{}x{}", w.height, w.width) } else { "resolution unknown".into() };
+    let machine = if w.machine.is_empty() { "unknown machine".to_string() } else { w.machine.clone() };
+    let dtype = if w.dtype.is_empty() { "dtype unknown".to_string() } else { w.dtype.clone() };
+    format!("{preset} (dim {}), {blocks}, {dtype}, {resolution}, {machine}", w.dim)
+}
+
+impl Workload {
+    /// `Workload N: label`.
+    pub fn heading(&self) -> String {
+        format!("Workload {}: {}", self.index, self.label)
+    }
+
+    /// The fields in which `self` and `other` differ, as `name (a vs b)` phrases.
+    pub fn differences(&self, other: &Workload) -> Vec<String> {
+        let mut d = Vec::new();
+        let mut field = |name: &str, a: String, b: String| {
+            if a != b {
+                d.push(format!("{name} ({a} vs {b})"));
+            }
+        };
+        field("preset", self.preset.clone(), other.preset.clone());
+        field("dim", self.dim.to_string(), other.dim.to_string());
+        field("blocks", self.blocks.to_string(), other.blocks.to_string());
+        field("dtype", self.dtype.clone(), other.dtype.clone());
+        field("resolution", format!("{}x{}", self.height, self.width), format!("{}x{}", other.height, other.width));
+        field("machine", self.machine.clone(), other.machine.clone());
+        if d.is_empty() && self.label != other.label {
+            d.push("other model dimensions".into());
+        }
+        d
+    }
+}
+
+/// The workload of each trace id.
+pub fn workload_of_trace(workloads: &[Workload], traces: usize) -> Vec<usize> {
+    let mut of = vec![0usize; traces];
+    for (i, w) in workloads.iter().enumerate() {
+        for &t in &w.traces {
+            if let Some(x) = of.get_mut(t as usize) {
+                *x = i;
+            }
+        }
+    }
+    of
+}
+
+/// Parses `--workload`: numbers and ranges separated by commas (`2`, `1,3`, `1-2`).
+pub fn parse_selection(text: &str) -> Result<Vec<usize>, String> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        let number = |s: &str| -> Result<usize, String> {
+            match s.parse::<usize>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(format!("`{s}` is not a workload number (1, 2, ...); lists and ranges: 1,3 or 1-2")),
+            }
+        };
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (number(a.trim())?, number(b.trim())?);
+                if a > b {
+                    return Err(format!("`{part}`: a range runs from the smaller number to the larger"));
+                }
+                if b - a > 10_000 {
+                    return Err(format!("`{part}`: range too long"));
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(number(part)?),
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
