@@ -168,6 +168,9 @@ impl Default for SynthSpec {
                 mlx_version: "0.0.0".into(),
                 command_line: "mlx-record --synthetic".into(),
                 model: ModelConfig { dim: 5120, heads: 40, head_dim: 128, ffn_dim: 13824, camera: true, ..Default::default() },
+                // The resolution of `tokens_for_frames`.
+                height: 480,
+                width: 832,
                 ..Default::default()
             },
             calibration: Some(Calibration {

@@ -37,17 +37,22 @@ fn texts(doc: &roxmltree::Document) -> String {
 fn svg_charts_are_well_formed_with_labels_and_units() {
     let r = report();
     let charts = svg::all(&r).unwrap();
-    let names: Vec<&str> = charts.iter().map(|c| c.name).collect();
-    assert_eq!(names, ["ranking", "distribution", "scaling", "comparison"]);
+    // Two machines are two workloads: each has its own charts, the comparison is made across them.
+    let names: Vec<&str> = charts.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["workload1-ranking", "workload1-distribution", "workload1-scaling", "workload2-ranking", "workload2-distribution", "workload2-scaling", "comparison"]
+    );
     for c in &charts {
         let doc = roxmltree::Document::parse(&c.svg).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         assert_eq!(doc.root_element().tag_name().name(), "svg");
         let t = texts(&doc);
-        match c.name {
+        match c.name.rsplit('-').next().unwrap() {
             "ranking" => {
                 assert!(t.contains("share of summed component time (%)"));
                 assert!(t.contains("block/ffn/up"));
-                let top = &r.ranking.as_ref().unwrap().rows[0];
+                let section = &r.sections[if c.name.starts_with("workload1") { 0 } else { 1 }];
+                let top = &section.ranking.as_ref().unwrap().rows[0];
                 assert!(t.contains(&format!("{:.1}%", top.share * 100.0)));
             }
             "distribution" => assert!(t.contains("share of forward (%)") && t.contains("Blocks") && t.contains("Overhead")),
@@ -65,7 +70,7 @@ fn html_report_is_self_contained_and_well_formed() {
     assert!(html.starts_with("<!DOCTYPE html>"));
     let body = html.trim_start_matches("<!DOCTYPE html>");
     let doc = roxmltree::Document::parse(body).expect("HTML is well-formed XML");
-    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("svg")).count(), 4, "four inline charts");
+    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("svg")).count(), 7, "three inline charts per workload and the comparison");
     assert!(doc.descendants().filter(|n| n.has_tag_name("table")).count() >= 5);
     assert!(!html.contains("src=\"http"), "no external resources");
     let t = texts(&doc);
@@ -76,17 +81,32 @@ fn html_report_is_self_contained_and_well_formed() {
 fn markdown_has_the_seed_sections_and_json_reads_back() {
     let r = report();
     let md = String::from_utf8(RenderFormat::Markdown.renderer().render(&r).unwrap()).unwrap();
-    let order = ["## Summary", "## Bottleneck ranking", "## Scaling with sequence length", "## Time distribution", "## Recommendations", "## How it was run"];
-    let pos: Vec<usize> = order.iter().map(|h| md.find(h).unwrap_or_else(|| panic!("{h} missing"))).collect();
-    assert!(pos.windows(2).all(|w| w[0] < w[1]));
+    let order = [
+        "## Summary",
+        "## Workload 1: synthetic (dim 5120), 2 blocks, bf16, 480x832, m1",
+        "### Bottleneck ranking",
+        "### Scaling with sequence length",
+        "### Time distribution",
+        "### Recommendations",
+        "## Workload 2: synthetic (dim 5120), 2 blocks, bf16, 480x832, m2",
+        "### Bottleneck ranking",
+        "## Comparison by machine",
+        "## How it was run",
+    ];
+    let mut from = 0;
+    for h in order {
+        from += md[from..].find(h).unwrap_or_else(|| panic!("{h} missing after byte {from}")) + h.len();
+    }
     assert!(md.contains("Blocks: ") && md.contains("├── ") && md.contains("└── "));
     assert!(md.contains("| block/ffn/up |"));
 
     let json = RenderFormat::Json.renderer().render(&r).unwrap();
     let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
-    let rows = v["ranking"]["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), r.ranking.as_ref().unwrap().rows.len());
-    assert_eq!(rows[0]["name"], r.ranking.as_ref().unwrap().rows[0].name.as_str());
+    let rows = v["sections"][0]["ranking"]["rows"].as_array().unwrap();
+    let ranking = r.sections[0].ranking.as_ref().unwrap();
+    assert_eq!(rows.len(), ranking.rows.len());
+    assert_eq!(rows[0]["name"], ranking.rows[0].name.as_str());
+    assert!(v["ranking"].is_null(), "nothing is pooled at the top level");
     assert_eq!(v["comparison"]["baseline"], "m1");
     let table = String::from_utf8(RenderFormat::Table.renderer().render(&r).unwrap()).unwrap();
     // Aligned: every line of the ranking table has the same width up to trailing spaces.
