@@ -255,21 +255,37 @@ fn compare_workloads(
     let mut values: Vec<&String> = groups.iter().collect();
     values.sort();
     values.dedup();
-    let mut group_workload: Vec<(String, usize)> = Vec::new();
-    for v in values {
+    let workloads_of = |v: &String| -> Vec<usize> {
         let mut ws: Vec<usize> = facts.runs.iter().zip(&groups).filter(|(_, g)| *g == v).map(|(r, _)| of_trace[r.trace_id as usize]).collect();
         ws.sort_unstable();
         ws.dedup();
+        ws
+    };
+    let mut group_workload: Vec<(String, usize)> = Vec::new();
+    for v in &values {
+        let ws = workloads_of(v);
         if ws.len() > 1 {
+            // Selections that leave one workload per group: each of this group's workloads
+            // with the first workload of every other group.
+            let others: Vec<usize> = values.iter().filter(|o| *o != v).filter_map(|o| workloads_of(o).first().copied()).collect();
+            let picks: Vec<String> = ws
+                .iter()
+                .map(|&w| {
+                    let mut pick: Vec<usize> = others.iter().copied().chain(std::iter::once(w)).map(|i| chosen[i].index).collect();
+                    pick.sort_unstable();
+                    pick.dedup();
+                    format!("--workload {}", pick.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(","))
+                })
+                .collect();
             return Err(Error::Invalid(format!(
-                "--by {}: group {v:?} holds runs of {} workloads ({}); a comparison group must be one workload, else its runs would be pooled. Choose the workloads with --workload (e.g. --workload {})",
+                "--by {}: group {v:?} holds runs of {} workloads ({}); a comparison group must be one workload, else its runs would be pooled. Choose one workload per group with --workload: {}",
                 c.key,
                 ws.len(),
                 ws.iter().map(|&i| format!("{}: {}", chosen[i].index, chosen[i].label)).collect::<Vec<_>>().join("; "),
-                ws.iter().map(|&i| chosen[i].index.to_string()).collect::<Vec<_>>().join(","),
+                picks.join(" or "),
             )));
         }
-        group_workload.push((v.clone(), ws[0]));
+        group_workload.push(((*v).clone(), ws[0]));
     }
     let mut result = comparison::compare(&facts, &groups, c).map_err(Error::Invalid)?;
     let base = group_workload.iter().find(|(g, _)| *g == result.baseline).map(|x| x.1);
