@@ -119,6 +119,9 @@ pub struct BucketShare {
     /// The shares from component-synced runs at the same frame counts, when `shares` are
     /// attributed: what the seed's method would say on this data.
     pub synced_shares: Vec<(u32, u64, f64)>,
+    /// Whether the model has a component of this bucket at all (wan-1.3b has no camera): when
+    /// not, the claim is not applicable and the zero shares mean nothing.
+    pub present: bool,
 }
 
 fn share_of(snap: &Snapshot, names: &[&str]) -> f64 {
@@ -224,6 +227,7 @@ pub fn seed_claims(fine: &Facts) -> SeedClaims {
             seed_high: hi,
             shares: seed_snaps.iter().map(|s| (s.frames, s.tokens, share_of(s, &[bucket]))).collect(),
             synced_shares: seed_snaps.iter().filter_map(|s| synced_at(&seed, s)).map(|y| (y.frames, y.tokens, share_of(&y, &[bucket]))).collect(),
+            present: seed.id_of(bucket).is_some_and(|id| seed.runs.iter().any(|r| r.comp(id).is_some())),
         })
         .collect();
     debug_assert!(SELF_ATTN_PARTS.iter().all(|p| seed_bucket(p) == "Self-Attention"));

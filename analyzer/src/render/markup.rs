@@ -135,7 +135,25 @@ pub fn ms(v: f64) -> String {
 
 /// A 0..1 fraction as a percentage.
 pub fn pct(v: f64) -> String {
-    if v > 0.0 && v < 0.001 { "<0.1%".into() } else { format!("{:.1}%", v * 100.0) }
+    if v > 0.0 && v < 0.001 {
+        "<0.1%".into()
+    } else {
+        no_negative_zero(format!("{:.1}%", v * 100.0))
+    }
+}
+
+/// A percentage (already in percent) with its sign, `+1.5%`; `0.0%` where it rounds to zero.
+pub fn signed_pct(v: f64) -> String {
+    let text = format!("{v:+.1}%");
+    if text == "+0.0%" || text == "-0.0%" { "0.0%".into() } else { text }
+}
+
+/// `-0.0...` (a tiny negative number rounded) written without its sign.
+pub fn no_negative_zero(text: String) -> String {
+    match text.strip_prefix('-') {
+        Some(rest) if rest.chars().all(|c| !c.is_ascii_digit() || c == '0') => rest.to_string(),
+        _ => text,
+    }
 }
 
 /// Bytes in GiB.
@@ -426,7 +444,7 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
             head.push("fused: host graph build (ms)");
         }
         let mut t = Table::new(&head);
-        let signed = |v: f64| format!("{v:+.1}%");
+        let signed = signed_pct;
         for r in &o.rows {
             let mut row = vec![
                 r.frames.to_string(),
@@ -473,7 +491,7 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
         (c, v) => {
             if let Some(v) = v {
                 doc.push(Block::Heading(h, format!("Variants against {}", v.baseline)));
-                variant_blocks(doc, v);
+                variant_blocks(doc, v, true);
             }
             if let Some(c) = c {
                 comparison_blocks(doc, c, h, sec);
@@ -525,21 +543,23 @@ fn comparison_blocks(doc: &mut Vec<Block>, c: &Comparison, h: u8, sec: Option<us
         .iter()
         .map(|g| format!("{}: {} trace(s), {} run(s) at {} frames", g.value, g.traces, g.runs, g.frames.map_or("-".into(), |f| f.to_string())))
         .collect();
-    let units: Vec<String> = c.units.iter().map(|u| format!("{} resampled by {}", u.group, u.unit)).collect();
+    let units: Vec<String> = c.units.iter().map(|u| format!("{}: {}s", u.group, u.unit)).collect();
     let per_block = if c.per_block {
         " The groups run different block counts: block components are compared in ms per block, overhead components in ms per forward; whole forwards are not compared."
     } else {
         ""
     };
     doc.push(Block::Paragraph(format!(
-        "Groups: {}. Each group is compared at the largest frame count it shares with the baseline. Ratio = group median / baseline median of ms per forward; {:.0}% bootstrap interval on the ratio of medians ({}; whole traces when both sides have at least 3); significant when the interval excludes 1 and the change exceeds {:.0}%.{per_block}",
+        "Groups: {}. Each group is compared at the largest frame count it shares with the baseline; the baseline and group columns are medians (ms per forward). {} Samples: {}.{per_block}",
         groups.join("; "),
-        c.level * 100.0,
+        c.method,
         units.join(", "),
-        c.noise * 100.0
     )));
+    if !c.notes.is_empty() {
+        doc.push(Block::List(c.notes.clone()));
+    }
     if c.key == "variant" {
-        variant_blocks(doc, c);
+        variant_blocks(doc, c, false);
     } else if !c.forward.is_empty() {
         let mut t = Table::new(&["Group", "Frames", "Tokens", "baseline fused (ms)", "group fused (ms)", "speedup", "95% CI", "significant"]).left(&[7]);
         for r in &c.forward {
@@ -564,7 +584,7 @@ fn comparison_blocks(doc: &mut Vec<Block>, c: &Comparison, h: u8, sec: Option<us
             ms(r.baseline_ms),
             ms(r.group_ms),
             ratio_text(r.ratio),
-            format!("{}-{}", ratio_text(r.low), ratio_text(r.high)),
+            if r.has_interval() { interval_text(r.low, r.high) } else { "-".into() },
             yes_no(r.significant),
         ]);
     }
@@ -582,7 +602,20 @@ fn method_words(m: Method) -> &'static str {
 }
 
 fn ratio_text(v: f64) -> String {
-    if v != 0.0 && v.abs() < 0.01 { format!("{v:.2e}") } else { format!("{v:.3}") }
+    if v > 0.0 && !(0.01..=100.0).contains(&v) { super::svg::ratio_words(v) } else { format!("{v:.3}") }
+}
+
+/// An interval of a ratio: `0.951-1.120`, or in words where both ends are tiny or huge
+/// (`2,700-3,100x faster`).
+fn interval_text(low: f64, high: f64) -> String {
+    use super::svg::factor_text;
+    if low > 0.0 && high < 0.01 {
+        format!("{}-{}x faster", factor_text(1.0 / high), factor_text(1.0 / low))
+    } else if low > 100.0 {
+        format!("{}-{}x slower", factor_text(low), factor_text(high))
+    } else {
+        format!("{}-{}", ratio_text(low), ratio_text(high))
+    }
 }
 
 fn yes_no(b: bool) -> String {
@@ -600,7 +633,8 @@ fn drift(v: Option<f64>) -> String {
 
 /// GiB with a sign.
 fn gib_signed(v: f64) -> String {
-    format!("{:+.2}", v / (1u64 << 30) as f64)
+    let text = format!("{:+.2}", v / (1u64 << 30) as f64);
+    if text == "-0.00" || text == "+0.00" { "0.00".into() } else { text }
 }
 
 /// Group, frames, tokens, both fused times, speedup, its interval and significance of one
@@ -612,21 +646,27 @@ fn forward_cells(r: &ForwardRow) -> Vec<String> {
         r.tokens.to_string(),
         ms(r.baseline_ms),
         ms(r.group_ms),
-        format!("{:.3}x", r.speedup),
-        format!("{:.3}-{:.3}", r.low, r.high),
+        if r.speedup > 0.0 && !(0.01..=100.0).contains(&r.speedup) { super::svg::ratio_words(1.0 / r.speedup) } else { format!("{:.3}x", r.speedup) },
+        if r.has_interval() { interval_text(r.low, r.high) } else { "-".into() },
         yes_no(r.significant),
     ]
 }
 
 /// The variant tables: fused forward per frame count, and what each variant changes.
-fn variant_blocks(doc: &mut Vec<Block>, c: &Comparison) {
+fn variant_blocks(doc: &mut Vec<Block>, c: &Comparison, standalone: bool) {
     doc.push(Block::Paragraph(format!(
-        "Fused forward (sync none) of each variant against `{}` at every frame count both recorded. Speedup = baseline median / variant median with a {:.0}% bootstrap interval; significant when it excludes 1 and the change exceeds {:.0}%. Setup: one-off cost per clip (a setup recorded at one frame count only, such as quantizing weights, counts at every frame count). Per clip: {} forwards x saving - setup. Peak delta: median peak memory of the variant's fused runs minus the baseline's. Drift: largest max_rel and median mean_rel of the variant's output against the baseline.",
+        "Fused forward (sync none) of each variant against `{}` at every frame count both recorded. Speedup = baseline over variant with its {:.0}% interval (\"-\" where there is none); significant when the interval excludes 1 and the change exceeds {:.0}%. Setup: one-off cost per clip (a setup recorded at one frame count only, such as quantizing weights, counts at every frame count). Per clip: {} forwards x saving - setup. Peak delta: median peak memory of the variant's fused runs minus the baseline's. Drift: largest max_rel and median mean_rel of the variant's output against the baseline.",
         c.baseline,
         c.level * 100.0,
         c.noise * 100.0,
         crate::analysis::comparison::FORWARDS_PER_CLIP
     )));
+    if standalone {
+        doc.push(Block::Paragraph(c.method.clone()));
+        if !c.notes.is_empty() {
+            doc.push(Block::List(c.notes.clone()));
+        }
+    }
     let mut t = Table::new(&[
         "Variant",
         "Frames",
@@ -807,6 +847,15 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
         if b.shares.is_empty() {
             continue;
         }
+        if !b.present {
+            t.rows.push(vec![
+                format!("(e) {} share (--rollup seed)", b.bucket),
+                format!("{:.0}-{:.0}%", b.seed_low * 100.0, b.seed_high * 100.0),
+                "not applicable: this model has no component of this bucket".into(),
+                "not applicable".into(),
+            ]);
+            continue;
+        }
         let cells: Vec<String> = b
             .shares
             .iter()
@@ -839,12 +888,13 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
     let changes: Vec<String> = s
         .buckets
         .iter()
+        .filter(|b| b.present)
         .filter_map(|b| {
             let (f, t, x) = *b.shares.iter().rev().find(|x| b.synced_shares.iter().any(|y| y.0 == x.0))?;
             let y = b.synced_shares.iter().find(|y| y.0 == f)?.2;
             Some((b.bucket.clone(), t, x, y))
         })
-        .map(|(bucket, t, x, y)| format!("{bucket} at L={t}: {} attributed against {} synced ({:+.1} points)", pct(x), pct(y), (x - y) * 100.0))
+        .map(|(bucket, t, x, y)| format!("{bucket} at L={t}: {} attributed against {} synced ({} points)", pct(x), pct(y), signed_pct((x - y) * 100.0).trim_end_matches('%')))
         .collect();
     if !changes.is_empty() {
         doc.push(Block::Paragraph(format!(

@@ -119,7 +119,7 @@ fn ranking(report: &Report) -> Result<Option<Chart>> {
         try_draw!(
             NAME,
             chart.draw_series(values.iter().enumerate().map(|(i, v)| {
-                let text = if *v > 0.0 && *v < 0.05 { "<0.1%".to_string() } else { format!("{v:.1}%") };
+                let text = if *v > 0.0 && *v < 0.05 { "<0.1%".to_string() } else { super::markup::no_negative_zero(format!("{v:.1}%")) };
                 Text::new(text, (*v + max * 0.01, SegmentValue::CenterOf(n - 1 - i)), (FONT, 12))
             }))
         );
@@ -142,7 +142,7 @@ fn distribution(report: &Report) -> Result<Option<Chart>> {
             .into_drawing_area();
         try_draw!(NAME, root.fill(&WHITE));
         let (upper, lower) = root.split_vertically(150);
-        let labels: Vec<String> = tops.iter().map(|t| format!("{} {:.1}%", t.name, t.share * 100.0)).collect();
+        let labels: Vec<String> = tops.iter().map(|t| format!("{} {}", t.name, super::markup::pct(t.share))).collect();
         let mut chart = try_draw!(
             NAME,
             ChartBuilder::on(&upper)
@@ -182,7 +182,7 @@ fn distribution(report: &Report) -> Result<Option<Chart>> {
                 let mut bar = Rectangle::new([(x, SegmentValue::Exact(y)), (x + w, SegmentValue::Exact(y + 1))], style);
                 bar.set_margin(4, 4, 0, 0);
                 try_draw!(NAME, chart.draw_series(std::iter::once(bar)));
-                legend.push((format!("{}: {name} {w:.1}%", top.name), color));
+                legend.push((format!("{}: {name} {}", top.name, super::markup::no_negative_zero(format!("{w:.1}%"))), color));
                 color += 1;
                 x += w;
             }
