@@ -35,7 +35,7 @@ fn plan(out: PathBuf, extra: &[&str]) -> session::Plan {
 fn recorded_trace_reads_back_with_every_run() {
     let dir = temp_dir("roundtrip");
     let out = dir.join("t.msgpack");
-    let mut p = plan(out.clone(), &["--no-calibrate"]);
+    let mut p = plan(out.clone(), &["--no-calibrate", "--sync", "component,none"]);
     p.calibrate = false;
     let header = session::header(&p, "test");
     let summary = session::record(&p, &header).unwrap();
@@ -72,7 +72,7 @@ fn recorded_trace_reads_back_with_every_run() {
                 assert_eq!(events.len(), 1);
                 assert_eq!(run.components[0].name, "forward");
             }
-            SyncMode::Block => unreachable!("not requested"),
+            SyncMode::Block | SyncMode::Attributed => unreachable!("not requested"),
         }
     }
     assert_eq!(trace.runs.iter().filter(|r| r.warmup).count(), 4);
