@@ -100,8 +100,13 @@ fn below_three_runs_a_side_there_is_no_interval_and_no_significance() {
         for r in &c.forward {
             assert!(!r.has_interval() && !r.significant);
         }
-        // Every row left without an interval is named with the reason.
-        assert_eq!(c.notes.len(), c.rows.len() + c.forward.len(), "{:?}", c.notes);
+        // Every row left without an interval is named with the reason: the component rows of
+        // one group, frame count and reason in one note, each fused-forward row in its own.
+        for r in &c.rows {
+            assert!(c.notes.iter().any(|n| n.contains(&r.component) && n.contains(&format!("at {} frames", r.frames))), "{}: {:?}", r.component, c.notes);
+        }
+        assert_eq!(c.notes.len(), 1 + c.forward.len(), "{:?}", c.notes);
+        assert!(c.notes[0].contains(&format!("{} components (", c.rows.len())), "{}", c.notes[0]);
         let ffn = c.notes.iter().find(|n| n.contains("block/ffn/up")).unwrap();
         assert!(ffn.contains(&format!("{fast} baseline and {slow} group sample(s)")) && ffn.contains("at least 3 a side"), "{ffn}");
         assert!(c.method.contains("Welch") && c.method.contains("Below 3 samples a side"), "{}", c.method);

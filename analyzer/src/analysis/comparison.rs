@@ -519,10 +519,20 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
         Vec::new()
     };
     let mut notes: Vec<String> = Vec::new();
+    // Rows without interval, one note per group, frame count and reason (listing the components).
+    let mut missing: Vec<((String, u32, String), Vec<String>)> = Vec::new();
     for r in rows.iter().filter(|r| !r.has_interval()) {
         if let Some(why) = why_no_interval(r.n_baseline, r.n_group) {
-            notes.push(format!("{} {} at {} frames: no interval or significance ({why}).", r.group, r.component, r.frames));
+            let k = (r.group.clone(), r.frames, why);
+            match missing.iter_mut().find(|(x, _)| *x == k) {
+                Some((_, list)) => list.push(r.component.clone()),
+                None => missing.push((k, vec![r.component.clone()])),
+            }
         }
+    }
+    for ((group, frames, why), comps) in missing {
+        let what = if comps.len() == 1 { comps[0].clone() } else { format!("{} components ({})", comps.len(), comps.join(", ")) };
+        notes.push(format!("{group} {what} at {frames} frames: no interval or significance ({why})."));
     }
     for r in forward.iter().filter(|r| !r.has_interval()) {
         if let Some(why) = why_no_interval(r.n_baseline, r.n_group) {

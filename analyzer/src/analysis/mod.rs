@@ -179,8 +179,13 @@ pub fn analyze_facts(ds: &Dataset, all: &Facts, options: &AnalyzeOptions) -> Res
         None => String::new(),
     };
     let left_out = workloads.len() - chosen.len();
+    let how = if options.comparison_only && trace_key.is_some() {
+        format!("the comparison by {} below compares them, one workload per group, never pooling two", trace_key.map_or("", |c| c.key.as_str()))
+    } else {
+        "they are analysed separately, one section each, and never pooled".to_string()
+    };
     let separation = format!(
-        "The inputs hold {} workloads{}; they are analysed separately, one section each, and never pooled: {}.{} `--workload N` (or a list such as 1,3) picks which.",
+        "The inputs hold {} workloads{}; {how}: {}.{} `--workload N` (or a list such as 1,3) picks which.",
         workloads.len(),
         picked,
         chosen.iter().map(|w| format!("{}: {}", w.index, w.label)).collect::<Vec<_>>().join("; "),
@@ -294,11 +299,11 @@ fn compare_workloads(
             let d = chosen[b].differences(chosen[*w]);
             if !d.is_empty() {
                 result.notes.push(format!(
-                    "{} (workload {}) against {} (workload {}): the groups differ in more than {}: {}.",
-                    g,
-                    chosen[*w].index,
+                    "{} (the baseline, workload {}) and {} (workload {}) differ in more than {}: {}.",
                     result.baseline,
                     chosen[b].index,
+                    g,
+                    chosen[*w].index,
                     c.key,
                     d.join(", ")
                 ));
