@@ -112,3 +112,94 @@ fn markdown_has_the_seed_sections_and_json_reads_back() {
     // Aligned: every line of the ranking table has the same width up to trailing spaces.
     assert!(table.contains("% of time") && table.contains("ms/block"));
 }
+
+fn markdown(r: &Report) -> String {
+    String::from_utf8(RenderFormat::Markdown.renderer().render(r).unwrap()).unwrap()
+}
+
+/// The comparison table's row of `component`, as Markdown cells.
+fn comparison_row(md: &str, component: &str) -> Vec<String> {
+    let line = md
+        .lines()
+        .find(|l| l.starts_with(&format!("| {component} | ")) && l.contains(" | m2 | "))
+        .unwrap_or_else(|| panic!("no comparison row for {component}"));
+    line.trim_matches('|').split('|').map(|c| c.trim().to_string()).collect()
+}
+
+#[test]
+fn comparison_rows_without_interval_show_a_dash_the_method_and_why() {
+    // One run a side: no interval (fewer than 3 samples), which the table shows as "-".
+    let spec = |name: &str, speed: f64| SynthSpec {
+        metadata: with_label(SynthSpec::default().metadata, "machine", name),
+        speed,
+        runs: 1,
+        frames: vec![5],
+        ..SynthSpec::default()
+    };
+    let (ds, f) = facts(&[spec("m1", 1.0), spec("m2", 2.0)]);
+    let opts = AnalyzeOptions { compare: Some(CompareOptions { key: "machine".into(), ..CompareOptions::default() }), ..AnalyzeOptions::default() };
+    let r = analyze_facts(&ds, &f, &opts).unwrap();
+    let c = r.comparison.as_ref().unwrap();
+    let md = markdown(&r);
+    assert!(!md.contains("NaN"), "an interval printed from NaN");
+    // Component, group, frames, baseline, group, ratio, interval, significant.
+    let row = comparison_row(&md, "block/ffn/up");
+    assert_eq!(row[5], "2.000", "{row:?}");
+    assert_eq!(row[6], "-", "{row:?}");
+    assert_eq!(row[7], "no", "{row:?}");
+    let fused = md.lines().find(|l| l.starts_with("| m2 | 5 | 3120 |")).expect("fused forward row");
+    assert!(fused.contains("| 0.500x | - | no |"), "{fused}");
+    // The comparison's own method and its notes, not a fixed wording.
+    assert!(md.contains(&c.method) && !md.contains("bootstrap"), "method text missing");
+    assert!(!c.notes.is_empty());
+    for n in &c.notes {
+        assert!(md.contains(n.as_str()), "note missing: {n}");
+    }
+}
+
+#[test]
+fn tiny_ratios_are_words_and_no_negative_zero() {
+    // m2 takes 1/3000 of m1's time: "3,000x faster", never "3.33e-4".
+    let spec = |name: &str, speed: f64| SynthSpec {
+        metadata: with_label(SynthSpec::default().metadata, "machine", name),
+        speed,
+        frames: vec![5],
+        ..SynthSpec::default()
+    };
+    let (ds, f) = facts(&[spec("m1", 3000.0), spec("m2", 1.0)]);
+    let opts = AnalyzeOptions { compare: Some(CompareOptions { key: "machine".into(), ..CompareOptions::default() }), ..AnalyzeOptions::default() };
+    let md = markdown(&analyze_facts(&ds, &f, &opts).unwrap());
+    let row = comparison_row(&md, "block/ffn/up");
+    assert_eq!(row[5], "3,000x faster", "{row:?}");
+    assert_eq!(row[6], "3,000-3,000x faster", "{row:?}");
+    assert!(!md.contains("e-4") && !md.contains("e-3"), "a ratio in exponent notation");
+    let fused = md.lines().find(|l| l.starts_with("| m2 | 5 | 3120 |")).expect("fused forward row");
+    assert!(fused.contains("| 3,000x faster | 3,000-3,000x faster |"), "{fused}");
+
+    use mlx_analyze::render::markup::{pct, signed_pct};
+    assert_eq!(pct(-0.00001), "0.0%");
+    assert_eq!(pct(-0.02), "-2.0%");
+    assert_eq!(pct(0.0004), "<0.1%");
+    assert_eq!(signed_pct(-0.04), "0.0%");
+    assert_eq!(signed_pct(0.04), "0.0%");
+    assert_eq!(signed_pct(-1.5), "-1.5%");
+    assert_eq!(signed_pct(53.25), "+53.2%");
+}
+
+#[test]
+fn a_bucket_the_model_lacks_is_not_applicable() {
+    // A model without camera (like wan-1.3b): the seed's Camera Injection claim does not apply.
+    let mut spec = SynthSpec { frames: vec![5], ..SynthSpec::default() };
+    spec.components.retain(|c| !c.name.contains("camera"));
+    spec.metadata.model.camera = false;
+    let (ds, f) = facts(&[spec]);
+    let r = analyze_facts(&ds, &f, &AnalyzeOptions::default()).unwrap();
+    let camera = r.seed_claims.buckets.iter().find(|b| b.bucket == "Camera Injection").unwrap();
+    assert!(!camera.present);
+    assert!(r.seed_claims.buckets.iter().find(|b| b.bucket == "FFN").unwrap().present);
+    let md = markdown(&r);
+    let line = md.lines().find(|l| l.starts_with("| (e) Camera Injection share")).unwrap();
+    assert!(line.ends_with("| not applicable |") && !line.contains("0.0%"), "{line}");
+    let ffn = md.lines().find(|l| l.starts_with("| (e) FFN share")).unwrap();
+    assert!(!ffn.contains("not applicable"), "{ffn}");
+}

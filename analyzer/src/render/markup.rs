@@ -605,6 +605,16 @@ fn ratio_text(v: f64) -> String {
     if v > 0.0 && !(0.01..=100.0).contains(&v) { super::svg::ratio_words(v) } else { format!("{v:.3}") }
 }
 
+/// Whether a speedup is shown in words (far from 1: a CPU against a GPU).
+fn speedup_in_words(speedup: f64) -> bool {
+    speedup > 0.0 && !(0.01..=100.0).contains(&speedup)
+}
+
+/// A speedup (baseline over group): `1.299x`, or the time ratio in words when far from 1.
+fn speedup_text(speedup: f64) -> String {
+    if speedup_in_words(speedup) { super::svg::ratio_words(1.0 / speedup) } else { format!("{speedup:.3}x") }
+}
+
 /// An interval of a ratio: `0.951-1.120`, or in words where both ends are tiny or huge
 /// (`2,700-3,100x faster`).
 fn interval_text(low: f64, high: f64) -> String {
@@ -640,14 +650,20 @@ fn gib_signed(v: f64) -> String {
 /// Group, frames, tokens, both fused times, speedup, its interval and significance of one
 /// fused-forward comparison row.
 fn forward_cells(r: &ForwardRow) -> Vec<String> {
+    let words = speedup_in_words(r.speedup);
     vec![
         r.group.clone(),
         r.frames.to_string(),
         r.tokens.to_string(),
         ms(r.baseline_ms),
         ms(r.group_ms),
-        if r.speedup > 0.0 && !(0.01..=100.0).contains(&r.speedup) { super::svg::ratio_words(1.0 / r.speedup) } else { format!("{:.3}x", r.speedup) },
-        if r.has_interval() { interval_text(r.low, r.high) } else { "-".into() },
+        speedup_text(r.speedup),
+        match (r.has_interval(), words) {
+            (false, _) => "-".into(),
+            // In words, the interval of the time ratio (the inverse of the speedup's).
+            (true, true) => interval_text(1.0 / r.high, 1.0 / r.low),
+            (true, false) => format!("{:.3}-{:.3}", r.low, r.high),
+        },
         yes_no(r.significant),
     ]
 }
