@@ -442,7 +442,10 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
             let ms = c.total_ns / 1e6;
             let savable_ms = bound_util.map_or(0.0, |u| ms * (1.0 - u.min(1.0)));
             let savable_share = savable_ms * 1e6 / total;
-            let priority = if bound_util.is_some() {
+            // A cost that cannot be told apart from zero earns no priority from its point value.
+            let priority = if c.below_noise {
+                Priority::Low
+            } else if bound_util.is_some() {
                 if savable_share >= 0.10 {
                     Priority::High
                 } else if savable_share >= 0.03 {
