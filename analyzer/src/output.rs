@@ -17,6 +17,8 @@ use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use trace_format::special_kind;
+
 use crate::error::{Error, Result};
 
 #[derive(Default)]
@@ -93,31 +95,6 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
         Some(std::fs::canonicalize(dir).ok()?.join(p.file_name()?))
     };
     matches!((absolute(a), absolute(b)), (Some(x), Some(y)) if x == y)
-}
-
-/// What a non-regular file is, for messages; `None` for a regular file.
-fn special_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
-    let t = meta.file_type();
-    if t.is_file() {
-        return None;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_char_device() {
-            return Some("a character device");
-        }
-        if t.is_block_device() {
-            return Some("a block device");
-        }
-        if t.is_fifo() {
-            return Some("a FIFO (named pipe)");
-        }
-        if t.is_socket() {
-            return Some("a socket");
-        }
-    }
-    Some(if t.is_dir() { "a directory" } else { "not a regular file" })
 }
 
 /// Why `path` may not be written, if it may not: it is special, an input, or exists without

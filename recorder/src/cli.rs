@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::Parser;
-use trace_format::{SyncMode, partial_path};
+use trace_format::{SyncMode, partial_path, special_kind};
 
 use crate::config::{DType, Geometry, Preset, parse_frames};
 use crate::machine::Backend;
@@ -275,31 +275,6 @@ fn check_out(path: &Path, force: bool, checkpoint: &[PathBuf]) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// What a non-regular file is, for messages; `None` for a regular file.
-fn special_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
-    let t = meta.file_type();
-    if t.is_file() {
-        return None;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_char_device() {
-            return Some("a character device");
-        }
-        if t.is_block_device() {
-            return Some("a block device");
-        }
-        if t.is_fifo() {
-            return Some("a FIFO (named pipe)");
-        }
-        if t.is_socket() {
-            return Some("a socket");
-        }
-    }
-    Some("not a regular file")
 }
 
 #[cfg(test)]

@@ -32,4 +32,4 @@ pub use types::{
     Calibration, ComponentInfo, Drift, Event, EventView, Header, Metadata, ModelConfig, PerturbKind,
     Perturbation, Record, RunRecord, SetupRecord, SyncMode, FORMAT_VERSION, MAGIC,
 };
-pub use writer::{partial_path, TraceFile, TraceWriter};
+pub use writer::{partial_path, special_kind, TraceFile, TraceWriter};

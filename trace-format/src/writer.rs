@@ -106,8 +106,9 @@ pub struct TraceFile {
     replace: bool,
 }
 
-/// What a file that is not a regular file is, for messages; `None` for a regular file.
-fn special_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
+/// What a file that is not a regular file is, for messages; `None` for a regular file. Shared by
+/// every program that refuses to write over such files.
+pub fn special_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
     let t = meta.file_type();
     if t.is_file() {
         return None;
