@@ -408,6 +408,7 @@ struct Merger {
     r_perturb_copies: Vec<Option<u32>>,
     r_perturb_round: Vec<Option<u32>>,
     r_reduced_bytes: Vec<Option<u64>>,
+    r_reduced_arrays: Vec<Option<u64>>,
     r_target_calls: Vec<Option<u32>>,
     r_target_flops: Vec<Option<f64>>,
     r_target_bytes: Vec<Option<f64>>,
@@ -487,6 +488,7 @@ impl Merger {
             self.r_perturb_copies.push(p.map(|p| p.copies));
             self.r_perturb_round.push(p.map(|p| p.round));
             self.r_reduced_bytes.push(p.map(|p| p.reduced_bytes));
+            self.r_reduced_arrays.push(p.map(|p| p.reduced_arrays));
             self.r_target_calls.push(p.map(|p| p.target_calls));
             self.r_target_flops.push(p.map(|p| p.target_flops));
             self.r_target_bytes.push(p.map(|p| p.target_bytes));
@@ -571,6 +573,7 @@ impl Merger {
                 Column::new("perturb_copies".into(), self.r_perturb_copies),
                 Column::new("perturb_round".into(), self.r_perturb_round),
                 Column::new("reduced_bytes".into(), self.r_reduced_bytes),
+                Column::new("reduced_arrays".into(), self.r_reduced_arrays),
                 Column::new("target_calls".into(), self.r_target_calls),
                 Column::new("target_flops".into(), self.r_target_flops),
                 Column::new("target_bytes".into(), self.r_target_bytes),

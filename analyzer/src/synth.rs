@@ -369,6 +369,8 @@ fn attributed_round(spec: &SynthSpec, index: &mut u32, frames: u32, tokens: u64,
             copies: if target.is_some() { SYNTH_COPIES } else { 0 },
             round,
             reduced_bytes: reduced as u64,
+            // Shared out by bytes, as in traces recorded when whole outputs were summed.
+            reduced_arrays: 0,
             target_calls: target.map_or(0, calls),
             target_flops: target.map_or(0.0, |c| c.flops_at(tokens)),
             target_bytes: target.map_or(0.0, |c| c.bytes_at(tokens)),

@@ -156,6 +156,7 @@ pub struct Probe<'a> {
     perturb: Perturb,
     inflate: Option<(String, u32)>,
     reduced_bytes: u64,
+    reduced_arrays: u64,
     stages: Vec<StageInfo>,
     isolated_ns: Vec<f64>,
 }
@@ -172,6 +173,7 @@ impl<'a> Probe<'a> {
             perturb: Perturb::Nothing,
             inflate: None,
             reduced_bytes: 0,
+            reduced_arrays: 0,
             stages: Vec::new(),
             isolated_ns: Vec::new(),
         }
@@ -196,9 +198,14 @@ impl<'a> Probe<'a> {
         &self.stages
     }
 
-    /// Bytes of the extra outputs added by the perturbation.
+    /// Bytes of the outputs whose computation the perturbation forced.
     pub fn reduced_bytes(&self) -> u64 {
         self.reduced_bytes
+    }
+
+    /// Extra scalar outputs the perturbation added (one per output array it forced).
+    pub fn reduced_arrays(&self) -> u64 {
+        self.reduced_arrays
     }
 
     /// [`Perturb::Isolate`]: the time of one copy of the target, ns, per invocation.
@@ -304,6 +311,7 @@ impl<'a> Probe<'a> {
     fn reduced_counted<T: Outputs>(&mut self, out: &T) -> Result<Vec<Array>> {
         let (sums, bytes) = reduced(out)?;
         self.reduced_bytes += bytes;
+        self.reduced_arrays += sums.len() as u64;
         Ok(sums)
     }
 
@@ -349,13 +357,35 @@ impl<'a> Probe<'a> {
     }
 }
 
-/// One scalar sum per output array, and the bytes they read.
+/// One scalar per output array, and the bytes of the outputs: the sum of the array's first
+/// element. MLX computes whole arrays, so depending on one element forces all of the work that
+/// produced it, while reading nothing more: the cost of the scalar is a fixed cost per output,
+/// whatever its size or layout (summing whole outputs cost 6% of the forward on an H200, and
+/// more for strided views).
 fn reduced<T: Outputs>(out: &T) -> Result<(Vec<Array>, u64)> {
-    let mut sums = Vec::new();
+    let mut scalars = Vec::new();
     let mut bytes = 0;
     for a in out.arrays() {
         bytes += a.nbytes() as u64;
-        sums.push(a.sum(None)?);
+        scalars.push(first_element(a)?.sum(None)?);
     }
-    Ok((sums, bytes))
+    Ok((scalars, bytes))
+}
+
+/// The `[1, 1, ...]` slice at the origin of `a` (a view: nothing is copied).
+fn first_element(a: &Array) -> Result<Array> {
+    let n = a.ndim();
+    let (start, stop, strides) = (vec![0i32; n], vec![1i32; n], vec![1i32; n]);
+    let stream = mlx_rs::Stream::thread_local_or_default();
+    // SAFETY: the result handle is created here and owned by the returned `Array`; the index
+    // vectors outlive the call.
+    unsafe {
+        let mut res = mlx_sys::mlx_array_new();
+        let status = mlx_sys::mlx_slice(&mut res, a.as_ptr(), start.as_ptr(), n, stop.as_ptr(), n, strides.as_ptr(), n, stream.as_ptr());
+        if status != 0 {
+            mlx_sys::mlx_array_free(res);
+            anyhow::bail!("MLX could not slice a stage's output for the attribution");
+        }
+        Ok(Array::from_ptr(res))
+    }
 }

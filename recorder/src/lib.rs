@@ -24,6 +24,9 @@ use std::sync::Mutex;
 use anyhow::Result;
 use trace_format::{Header, TraceFile};
 
+/// MLX's CUDA backend reads the size of its graph cache from this variable.
+const CUDA_GRAPH_CACHE: &str = "MLX_CUDA_GRAPH_CACHE_SIZE";
+
 /// A command-line value that is wrong: reported like clap's own errors, exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -128,6 +131,12 @@ pub fn memory_budget(backend: machine::Backend, host: &machine::Host) -> (u64, S
 
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(opt: cli::Opt, command_line: &str) -> Result<i32> {
+    if opt.sync.contains(&trace_format::SyncMode::Attributed) && std::env::var_os(CUDA_GRAPH_CACHE).is_none() {
+        // Each perturbation is a differently shaped graph: with MLX's default CUDA graph cache
+        // (400 entries) the 40-block model stopped with "Cache thrashing is happening".
+        // SAFETY: no other thread exists yet, and MLX reads the variable when it starts.
+        unsafe { std::env::set_var(CUDA_GRAPH_CACHE, "10000") };
+    }
     let mut backend = machine::detect_backend();
     if opt.cpu {
         backend = machine::Backend::Cpu;

@@ -322,7 +322,7 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
                             _ => Perturb::Nothing,
                         };
                         let plain = perturb == Perturb::Nothing;
-                        let (mut run, output, reduced) = forward_once(&model, &inputs, &costs, run, &prepared, perturb, plan.inflate.clone())?;
+                        let (mut run, output, (reduced, reduced_arrays)) = forward_once(&model, &inputs, &costs, run, &prepared, perturb, plan.inflate.clone())?;
                         if mode == SyncMode::Attributed {
                             run.perturbation = Some(Perturbation {
                                 kind,
@@ -330,6 +330,7 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
                                 copies,
                                 round: rep.saturating_sub(plan.warmup),
                                 reduced_bytes: reduced,
+                                reduced_arrays,
                                 target_calls: target.map_or(0, |t| t.calls),
                                 target_flops: target.map_or(0.0, |t| t.cost.flops),
                                 target_bytes: target.map_or(0.0, |t| t.cost.bytes),
@@ -370,7 +371,7 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
 }
 
 /// One timed forward pass with `perturb` added; returns the run record, the (evaluated) output
-/// and the bytes of the extra outputs the perturbation reduced.
+/// and the bytes and count of the outputs the perturbation forced.
 #[allow(clippy::too_many_arguments)]
 fn forward_once(
     model: &Model,
@@ -380,7 +381,7 @@ fn forward_once(
     prepared: &variants::Prepared,
     perturb: Perturb,
     inflate: Option<(String, u32)>,
-) -> Result<(RunRecord, Array, u64)> {
+) -> Result<(RunRecord, Array, (u64, u64))> {
     let mode = run.sync;
     let fused = matches!(mode, SyncMode::None | SyncMode::Attributed);
     mlx_rs::memory::reset_peak_memory()?;
@@ -396,7 +397,7 @@ fn forward_once(
     if fused {
         probe.record(names::FORWARD, None, costs.of(names::FORWARD).unwrap_or_default(), start, end);
     }
-    let reduced = probe.reduced_bytes();
+    let reduced = (probe.reduced_bytes(), probe.reduced_arrays());
     let mut run = probe.into_run();
     run.forward_ns = end.duration_since(start).as_nanos() as u64;
     if fused {

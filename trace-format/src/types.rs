@@ -333,7 +333,8 @@ impl PerturbKind {
 
 /// The perturbation of one attributed run. The cost of the target is
 /// `(T(duplicate) - T(reference) - f * (T(control) - T(reference))) / copies` with
-/// `f = reduced_bytes(duplicate) / reduced_bytes(control)` (docs/trace-format.md).
+/// `f = reduced_arrays(duplicate) / reduced_arrays(control)` (bytes where arrays are not
+/// recorded; docs/trace-format.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Perturbation {
@@ -345,8 +346,11 @@ pub struct Perturbation {
     pub copies: u32,
     /// Round of the attribution schedule (a round runs every perturbation once).
     pub round: u32,
-    /// Bytes of the extra outputs that were reduced, per forward.
+    /// Bytes of the outputs whose computation the extra scalars forced, per forward.
     pub reduced_bytes: u64,
+    /// Extra scalar outputs per forward (one per output array forced); 0 in traces recorded
+    /// when every output was summed whole, whose control is then shared out by bytes.
+    pub reduced_arrays: u64,
     /// Duplicate runs: invocations of the target per forward.
     pub target_calls: u32,
     /// Duplicate runs: analytic FLOPs of one invocation of the target.
@@ -363,6 +367,7 @@ impl Default for Perturbation {
             copies: 0,
             round: 0,
             reduced_bytes: 0,
+            reduced_arrays: 0,
             target_calls: 0,
             target_flops: 0.0,
             target_bytes: 0.0,

@@ -1,9 +1,10 @@
 //! Attribution: each component's cost inside the fused forward, from the attributed runs.
 //!
 //! An attribution set (one trace, variant and frame count) holds plain fused forwards (the
-//! references, mean `T0`), controls (every component's outputs reduced once as extra outputs,
-//! mean `Tc`) and, per component X, forwards with X's work done `k` more times (mean `TX`). With
-//! `f = reduced bytes of X's copies / reduced bytes of the control`, X's cost per forward is
+//! references, mean `T0`), controls (every component's outputs forced once through an extra
+//! scalar, mean `Tc`) and, per component X, forwards with X's work done `k` more times (mean
+//! `TX`). With `f = extra scalars of X's copies / extra scalars of the control` (their bytes in
+//! older traces, which summed whole outputs), X's cost per forward is
 //!
 //! ```text
 //! cost(X) = (TX - (1 - f) T0 - f Tc) / k
@@ -171,6 +172,12 @@ pub fn t_975(df: f64) -> f64 {
     TABLE[lo - 1] + w * (TABLE[hi - 1] - TABLE[lo - 1])
 }
 
+/// What the control's cost is shared out by: the count of extra scalar outputs, each of which
+/// costs a fixed amount; the bytes they reduced in traces that summed whole outputs.
+fn extra_measure(p: &super::facts::PerturbFacts) -> f64 {
+    if p.reduced_arrays > 0 { p.reduced_arrays as f64 } else { p.reduced_bytes as f64 }
+}
+
 fn sets_of<'a>(runs: impl Iterator<Item = &'a RunFacts>) -> Vec<Set> {
     let mut sets: BTreeMap<(u32, String, u32), Set> = BTreeMap::new();
     let mut reduced: BTreeMap<(u32, String, u32), (Vec<f64>, BTreeMap<String, Vec<f64>>)> = BTreeMap::new();
@@ -189,7 +196,7 @@ fn sets_of<'a>(runs: impl Iterator<Item = &'a RunFacts>) -> Vec<Set> {
             (PerturbKind::Reference, _) => set.references.values.push(r.forward_ns),
             (PerturbKind::Control, _) => {
                 set.controls.values.push(r.forward_ns);
-                red.0.push(p.reduced_bytes as f64);
+                red.0.push(extra_measure(p));
             }
             (PerturbKind::Duplicate, Some(name)) if p.copies > 0 => {
                 let t = set.targets.entry(name.clone()).or_default();
@@ -198,7 +205,7 @@ fn sets_of<'a>(runs: impl Iterator<Item = &'a RunFacts>) -> Vec<Set> {
                 t.calls = p.target_calls as f64;
                 t.flops = p.target_flops * p.target_calls as f64;
                 t.bytes = p.target_bytes * p.target_calls as f64;
-                red.1.entry(name.clone()).or_default().push(p.reduced_bytes as f64);
+                red.1.entry(name.clone()).or_default().push(extra_measure(p));
             }
             _ => {}
         }

@@ -97,8 +97,10 @@ pub struct PerturbFacts {
     pub copies: u32,
     /// Round of the schedule.
     pub round: u32,
-    /// Bytes of the extra outputs reduced per forward.
+    /// Bytes of the outputs forced per forward.
     pub reduced_bytes: u64,
+    /// Extra scalar outputs per forward (0: not recorded; the control is shared out by bytes).
+    pub reduced_arrays: u64,
     /// Invocations of the target per forward.
     pub target_calls: u32,
     /// FLOPs of one invocation of the target.
@@ -395,6 +397,7 @@ fn run_facts(runs: &DataFrame) -> Result<Vec<RunFacts>> {
     let p_copies = runs.column("perturb_copies")?.u32()?;
     let p_round = runs.column("perturb_round")?.u32()?;
     let p_reduced = runs.column("reduced_bytes")?.u64()?;
+    let p_arrays = runs.column("reduced_arrays")?.u64()?;
     let p_calls = runs.column("target_calls")?.u32()?;
     let p_flops = runs.column("target_flops")?.f64()?;
     let p_bytes = runs.column("target_bytes")?.f64()?;
@@ -418,6 +421,7 @@ fn run_facts(runs: &DataFrame) -> Result<Vec<RunFacts>> {
             copies: p_copies.get(i).unwrap_or(0),
             round: p_round.get(i).unwrap_or(0),
             reduced_bytes: p_reduced.get(i).unwrap_or(0),
+            reduced_arrays: p_arrays.get(i).unwrap_or(0),
             target_calls: p_calls.get(i).unwrap_or(0),
             target_flops: p_flops.get(i).unwrap_or(0.0),
             target_bytes: p_bytes.get(i).unwrap_or(0.0),

@@ -900,21 +900,22 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
         ]);
     }
     doc.push(Block::Table(t));
-    // What attribution changes against the seed's method, at the largest L both cover.
+    // What attribution changes against the seed's method: each bucket at the L where the two
+    // methods differ most.
     let changes: Vec<String> = s
         .buckets
         .iter()
         .filter(|b| b.present)
         .filter_map(|b| {
-            let (f, t, x) = *b.shares.iter().rev().find(|x| b.synced_shares.iter().any(|y| y.0 == x.0))?;
-            let y = b.synced_shares.iter().find(|y| y.0 == f)?.2;
+            let pairs = b.shares.iter().filter_map(|&(f, t, x)| Some((t, x, b.synced_shares.iter().find(|y| y.0 == f)?.2)));
+            let (t, x, y) = pairs.max_by(|a, b| (a.1 - a.2).abs().total_cmp(&(b.1 - b.2).abs()))?;
             Some((b.bucket.clone(), t, x, y))
         })
         .map(|(bucket, t, x, y)| format!("{bucket} at L={t}: {} attributed against {} synced ({} points)", pct(x), pct(y), signed_pct((x - y) * 100.0).trim_end_matches('%')))
         .collect();
     if !changes.is_empty() {
         doc.push(Block::Paragraph(format!(
-            "What changes when the shares come from attribution instead of component-synced runs: {}. The synced shares carry a synchronisation per component, which inflates small components most.",
+            "What changes when the shares come from attribution instead of component-synced runs, for each bucket at the length where the two differ most: {}. The synced shares carry a synchronisation per component, which inflates small components most.",
             changes.join("; ")
         )));
     }
