@@ -174,7 +174,7 @@ pub fn t_975(df: f64) -> f64 {
 
 /// What the control's cost is shared out by: the count of extra scalar outputs, each of which
 /// costs a fixed amount; the bytes they reduced in traces that summed whole outputs.
-fn extra_measure(p: &super::facts::PerturbFacts) -> f64 {
+fn extra_measure(p: &trace_format::Perturbation) -> f64 {
     if p.reduced_arrays > 0 { p.reduced_arrays as f64 } else { p.reduced_bytes as f64 }
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use polars::prelude::*;
 use serde::Serialize;
-use trace_format::{PerturbKind, SyncMode};
+use trace_format::{PerturbKind, Perturbation, SyncMode};
 
 use crate::error::Result;
 use crate::load::Dataset;
@@ -81,32 +81,9 @@ pub struct RunFacts {
     /// (max_rel, mean_rel) drift against the baseline.
     pub drift: Option<(f64, f64)>,
     /// Attributed runs: what was added to the fused forward.
-    pub perturbation: Option<PerturbFacts>,
+    pub perturbation: Option<Perturbation>,
     /// Totals per component, sorted by component.
     pub comps: Vec<CompStat>,
-}
-
-/// The perturbation of an attributed run (trace_format::Perturbation, as the analyses use it).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PerturbFacts {
-    /// What was added.
-    pub kind: PerturbKind,
-    /// Duplicate runs: the component duplicated (its fine name).
-    pub target: Option<String>,
-    /// Extra copies per invocation.
-    pub copies: u32,
-    /// Round of the schedule.
-    pub round: u32,
-    /// Bytes of the outputs forced per forward.
-    pub reduced_bytes: u64,
-    /// Extra scalar outputs per forward (0: not recorded; the control is shared out by bytes).
-    pub reduced_arrays: u64,
-    /// Invocations of the target per forward.
-    pub target_calls: u32,
-    /// FLOPs of one invocation of the target.
-    pub target_flops: f64,
-    /// Bytes of one invocation of the target.
-    pub target_bytes: f64,
 }
 
 impl RunFacts {
@@ -415,7 +392,7 @@ fn run_facts(runs: &DataFrame) -> Result<Vec<RunFacts>> {
             Some("duplicate") => Some(PerturbKind::Duplicate),
             _ => None,
         };
-        let perturbation = kind.filter(|_| sync == SyncMode::Attributed).map(|kind| PerturbFacts {
+        let perturbation = kind.filter(|_| sync == SyncMode::Attributed).map(|kind| Perturbation {
             kind,
             target: p_target.get(i).map(str::to_string),
             copies: p_copies.get(i).unwrap_or(0),
