@@ -56,6 +56,12 @@ impl Progress {
         let _ = err.flush();
     }
 
+    /// A line for the user that stays (above the bar on a terminal, on its own line otherwise).
+    pub fn note(&self, msg: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = if self.enabled { writeln!(err, "\r\x1b[2K{msg}") } else { writeln!(err, "{msg}") };
+    }
+
     /// One step of `weight` finished.
     pub fn inc_weighted(&mut self, weight: f64) {
         self.done += 1;

@@ -157,6 +157,19 @@ fn baseline_stage_count(config: &ModelConfig) -> usize {
     names::EMBED.iter().filter(kept).count() + names::BLOCK.iter().filter(kept).count() + 1
 }
 
+/// The extra copies of `stage`'s work an attributed run may add within `headroom` bytes, at most
+/// `requested` and at least 1. It assumes the worst case, every invocation's copies alive at
+/// once: a stage whose inputs do not depend on the previous block (the modulation, which reads
+/// only the time embedding) can be scheduled that way, and on an H200 at 32,760 tokens its four
+/// copies ran out of memory.
+pub fn copies_within(requested: u32, stage: &StageInfo, headroom: u64) -> u32 {
+    let per_copy = stage.output_bytes.saturating_mul(stage.calls as u64);
+    if per_copy == 0 {
+        return requested;
+    }
+    (headroom / per_copy).clamp(1, requested.max(1) as u64) as u32
+}
+
 /// A plain reference forward after every this many duplicates, so that the reference mean, which
 /// every component's cost is taken against, has several samples per round.
 const REFERENCE_EVERY: usize = 4;
@@ -293,6 +306,22 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
             }
             // The stages this variant's forward runs: the targets of its attribution rounds.
             let stages = if plan.sync_modes.contains(&SyncMode::Attributed) { stages_of(&model, &inputs, &costs, &prepared)? } else { Vec::new() };
+            // Copies per stage, within the memory the plain forward leaves.
+            let headroom = memory_budget(plan.backend, &machine::host())
+                .0
+                .saturating_sub(estimate::estimate(&plan.config, tokens, plan.dtype, plan.backend, 0).total());
+            let stage_copies: Vec<u32> = stages.iter().map(|st| copies_within(plan.copies, st, headroom)).collect();
+            for (st, &k) in stages.iter().zip(&stage_copies) {
+                if k < plan.copies && !plan.quiet {
+                    progress.note(&format!(
+                        "attribution at {tokens} tokens: {} gets {k} extra copies instead of {} (all its copies could need {} of the {} the forward leaves)",
+                        st.name,
+                        plan.copies,
+                        gib(st.output_bytes.saturating_mul(st.calls as u64).saturating_mul(plan.copies as u64)),
+                        gib(headroom)
+                    ));
+                }
+            }
             let forward_weight = costs.of(names::FORWARD).unwrap_or_default().flops.max(1.0);
             for rep in 0..plan.warmup + plan.runs {
                 let warmup = rep < plan.warmup;
@@ -303,6 +332,7 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
                         vec![(PerturbKind::Reference, None, 0)]
                     };
                     for (kind, target, copies) in schedule {
+                        let copies = target.map_or(copies, |i| stage_copies[i]);
                         if INTERRUPTED.load(Ordering::SeqCst) {
                             break 'outer;
                         }
@@ -436,6 +466,30 @@ fn rfc3339_now() -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn copies_fit_the_memory_left() {
+        use crate::cost::Cost;
+        use crate::instrument::StageInfo;
+        // The 14B modulation at 32,760 tokens: 6 x 32,760 x 5,120 bf16 values per block, 40
+        // blocks: 80.5 GB per copy of every block's work.
+        let modulation = StageInfo { name: "block/modulation".into(), calls: 40, cost: Cost::default(), output_bytes: 6 * 32_760 * 5_120 * 2 };
+        let gib = 1u64 << 30;
+        assert_eq!(super::copies_within(4, &modulation, 80 * gib), 1);
+        assert_eq!(super::copies_within(4, &modulation, 160 * gib), 2);
+        assert_eq!(super::copies_within(4, &modulation, 1000 * gib), 4);
+        // Never fewer than one copy, never more than asked.
+        assert_eq!(super::copies_within(4, &modulation, 0), 1);
+        let empty = StageInfo { output_bytes: 0, ..modulation.clone() };
+        assert_eq!(super::copies_within(4, &empty, 0), 4);
+        // On an H200 (143,771 MiB), what the 40-block forward leaves at 9,360 and 32,760 tokens.
+        let config = crate::config::Preset::Lingbot14b.config();
+        let h200 = 143_771u64 << 20;
+        let left = |tokens: u64| h200.saturating_sub(crate::estimate::estimate(&config, tokens, crate::config::DType::Bf16, super::Backend::Cuda, 0).total());
+        let at_9360 = StageInfo { output_bytes: 6 * 9_360 * 5_120 * 2, ..modulation.clone() };
+        assert_eq!(super::copies_within(4, &at_9360, left(9_360)), 4, "all four copies at 9,360 tokens");
+        assert!(super::copies_within(4, &modulation, left(32_760)) <= 2, "at most the two copies that ran at 32,760 tokens");
+    }
+
     #[test]
     fn timestamp_is_rfc3339() {
         let t = super::rfc3339_now();
