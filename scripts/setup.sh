@@ -2,7 +2,8 @@
 # One-time (idempotent) set-up of a fresh Debian/Ubuntu machine for building mlx-trace:
 #   1. system packages: cmake, clang + libclang-dev (bindgen), OpenBLAS, pkg-config, python3-venv
 #   2. .venv/ with the pinned MLX wheel (mlx-cpu==0.32.2, the version mlx-c 0.7.0 was written for)
-#      and the Python packages the benchmarks compare against (numpy, pandas, msgpack)
+#      and the Python packages the benchmarks compare against (numpy, pandas, msgpack), and
+#      DuckDB (duckdb==2.0.1), which the Parquet tests query the analyzer's exports with
 # Every step says what it does; a failing step stops the script with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,11 +55,13 @@ PY
 need=()
 [ "${have##*==}" = "$want_version" ] || need+=("$MLX_WHEEL")
 .venv/bin/python3 -c 'import numpy, pandas, msgpack' >/dev/null 2>&1 || need+=(numpy pandas msgpack)
+DUCKDB_WHEEL=duckdb==2.0.1
+[ "$(.venv/bin/python3 -c 'import duckdb; print(duckdb.__version__)' 2>/dev/null || true)" = "${DUCKDB_WHEEL##*==}" ] || need+=("$DUCKDB_WHEEL")
 if [ ${#need[@]} -gt 0 ]; then
   say "installing into .venv: ${need[*]}"
   .venv/bin/python3 -m pip install --quiet --disable-pip-version-check "${need[@]}" \
     || die "pip install ${need[*]} failed"
 else
-  say "MLX wheel ${have} and benchmark packages present in .venv"
+  say "MLX wheel ${have}, benchmark packages and ${DUCKDB_WHEEL} present in .venv"
 fi
 say "ready"
