@@ -1,0 +1,230 @@
+"""The recording loop: warm-up and timed repetitions of a forward in each mode, the attribution
+schedule, memory counters, one trace record per forward.
+
+The schedule and the fields written are those of the Rust recorder (``recorder/src/session.rs``),
+so ``mlx-analyze`` attributes Python traces with no change.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import time
+
+import mlx.core as mx
+
+from . import format as fmt
+from . import machine
+from .calibrate import calibrate as _calibrate
+from .probe import Probe, arrays_of, recording
+
+#: A plain reference forward after every this many duplicates (as in the Rust recorder).
+REFERENCE_EVERY = 4
+
+
+def attribution_round(warmup: bool, round_: int, targets: int, copies: int) -> list:
+    """The perturbations of one attribution round: ``(kind, target index or None, copies)``.
+
+    Warm-up rounds run one reference; a timed round runs a reference, the control and every
+    target once, the targets rotated by the round, with a reference after every
+    :data:`REFERENCE_EVERY` of them.
+    """
+    out = [("reference", None, 0)]
+    if warmup:
+        return out
+    out.append(("control", None, 0))
+    offset = 0 if targets == 0 else (round_ * max(math.ceil(targets / 3), 1)) % targets
+    for i in range(targets):
+        out.append(("duplicate", (i + offset) % targets, copies))
+        if (i + 1) % REFERENCE_EVERY == 0 and i + 1 < targets:
+            out.append(("reference", None, 0))
+    return out
+
+
+def copies_within(requested: int, stage, headroom: int) -> int:
+    """Extra copies of ``stage`` that fit in ``headroom`` bytes, assuming every invocation's copies
+    alive at once; at most ``requested``, at least 1."""
+    per_copy = stage.output_bytes * stage.calls
+    if per_copy == 0:
+        return requested
+    return int(min(max(headroom // per_copy, 1), max(requested, 1)))
+
+
+class Recorder:
+    """Writes one trace: a header with machine metadata, calibrations, runs.
+
+    ``model``: the model's name (the trace's ``preset``); ``dtype``: ``f32``, ``bf16`` or ``f16``;
+    ``config``: the ``metadata.model`` fields that apply (``dim``, ``heads``, ``head_dim``,
+    ``blocks``, ``ffn_dim``, ...; others are 0); ``labels``: free-form strings. ``force``
+    replaces an existing trace at ``path`` when the recording completes.
+
+    Use as a context manager, or call :meth:`finish`. An exception or Ctrl-C inside the ``with``
+    leaves ``path.partial`` with every completed run (``mlx-analyze`` reads it).
+    """
+
+    def __init__(self, path, *, model: str = "custom", dtype: str = "f32", config: dict | None = None,
+                 labels: dict | None = None, height: int = 0, width: int = 0, seed: int = 0,
+                 weights: str = "synthetic", force: bool = False, quiet: bool = True):
+        if dtype not in ("f32", "bf16", "f16"):
+            raise ValueError(f"dtype must be 'f32', 'bf16' or 'f16', got {dtype!r}")
+        meta = machine.machine_metadata(mx)
+        meta.update(dtype=dtype, preset=model, model=fmt.model_config(**(config or {})), height=height,
+                    width=width, weights=weights, seed=seed, labels=labels or {})
+        self.metadata = fmt.metadata(**meta)
+        self.backend = self.metadata["backend"]
+        self.dtype = dtype
+        self.quiet = quiet
+        self.file = fmt.TraceFile(path, fmt.header(self.metadata), force=force)
+        self.run_index = 0
+        self.interrupted = False
+
+    # -- context manager -------------------------------------------------------------------------
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.finish()
+        else:
+            partial = self.file.abandon()
+            if exc_type is not KeyboardInterrupt:
+                print(f"mlx-trace: {self.file.runs} completed run(s) kept in {partial}", file=sys.stderr)
+        return False
+
+    def calibrate(self, dtype: str | None = None, quick: bool = False) -> dict:
+        """Measures the machine's matmul rate and bandwidth and writes the calibration record."""
+        c = fmt.calibration(**_calibrate(dtype or self.dtype, gpu=self.backend != "cpu", quick=quick))
+        self.file.add_calibration(c)
+        return c
+
+    def _say(self, msg: str) -> None:
+        if not self.quiet:
+            print(f"mlx-trace: {msg}", file=sys.stderr)
+
+    def forward_once(self, forward, mode: str, *, frames: int, tokens: int, variant: str = "baseline",
+                     warmup: bool = False, perturb=None, inflate=None):
+        """One timed forward in ``mode`` with ``perturb`` added; returns (run, output, probe).
+
+        The run is not written (see :meth:`record`, which writes it)."""
+        run = fmt.Run(self.run_index, variant, mode, frames, tokens, warmup=warmup)
+        mx.reset_peak_memory()
+        probe = Probe(mode, run=run, perturb=perturb, inflate=inflate)
+        with recording(probe):
+            probe.start_clock()
+            start = time.perf_counter_ns()
+            out = forward()
+            built = time.perf_counter_ns()
+            arrays = arrays_of(out)
+            if not arrays:
+                raise TypeError("the forward must return an array, or a tuple, list or dict of arrays")
+            mx.eval(arrays)
+            end = time.perf_counter_ns()
+        fused = mode in ("none", "attributed")
+        if fused:
+            total_f = sum(s.flops * s.calls for s in probe.stages.values())
+            total_b = sum(s.bytes * s.calls for s in probe.stages.values())
+            run.push_event(run.component("forward", total_f, total_b), None, start - probe.t0, end - start)
+            run.graph_ns = built - start
+        run.forward_ns = end - start
+        run.active_memory_bytes = mx.get_active_memory()
+        run.peak_memory_bytes = mx.get_peak_memory()
+        return run, out, probe
+
+    def stages_of(self, forward) -> list:
+        """The components one forward runs, in first-seen order (its graph is built, not run)."""
+        probe = Probe("none")
+        with recording(probe):
+            out = forward()
+        del out
+        return list(probe.stages.values())
+
+    def record(self, forward, *, tokens: int, frames: int | None = None, variant: str = "baseline",
+               modes=("none", "attributed"), runs: int = 3, warmup: int = 1, copies: int = 4,
+               inflate=None) -> int:
+        """Records ``forward`` (a function of no arguments returning the output arrays) at one
+        input shape: ``warmup`` + ``runs`` repetitions, each running every mode of ``modes``;
+        an ``attributed`` repetition is a whole attribution round (a reference, the control,
+        every component duplicated ``copies`` times, a reference after every four).
+
+        ``tokens``: the sequence length; ``frames``: the analyzer's key of one input shape
+        (a video model's frame count; for other models any number that tells the shapes apart,
+        by default ``tokens``). Returns the number of runs written.
+        """
+        modes = list(modes)
+        for m in modes:
+            if m not in fmt.MODES:
+                raise ValueError(f"unknown mode {m!r}: choose from {', '.join(fmt.MODES)}")
+        if not modes:
+            raise ValueError("no mode to record")
+        if runs < 1 or warmup < 0 or copies < 1:
+            raise ValueError(f"need runs >= 1, warmup >= 0, copies >= 1 (got runs={runs}, warmup={warmup}, copies={copies})")
+        tokens = int(tokens)
+        frames = int(tokens if frames is None else frames)
+        if frames > 2 ** 32 - 1:
+            raise ValueError(f"frames must fit in 32 bits, got {frames}")
+        stages = self.stages_of(forward) if "attributed" in modes else []
+        stage_copies = None
+        written = 0
+        previous = signal.getsignal(signal.SIGINT)
+
+        def on_sigint(signum, frame):
+            if self.interrupted:
+                raise KeyboardInterrupt
+            self.interrupted = True
+            print("\nmlx-trace: interrupted, finishing the current run (interrupt again to stop now)", file=sys.stderr)
+
+        try:
+            signal.signal(signal.SIGINT, on_sigint)
+        except ValueError:  # not the main thread
+            previous = None
+        try:
+            for rep in range(warmup + runs):
+                is_warmup = rep < warmup
+                round_ = max(rep - warmup, 0)
+                for mode in modes:
+                    schedule = attribution_round(is_warmup, round_, len(stages), copies) if mode == "attributed" else [("reference", None, 0)]
+                    for kind, target, k in schedule:
+                        if self.interrupted:
+                            return written
+                        if target is not None:
+                            k = stage_copies[target]
+                        st = stages[target] if target is not None else None
+                        perturb = None
+                        if mode == "attributed" and kind == "control":
+                            perturb = "control"
+                        elif mode == "attributed" and kind == "duplicate":
+                            perturb = ("duplicate", st.name, k)
+                        self._say(f"{variant} {tokens} tokens, {mode}" + (f" {kind}" if mode == "attributed" else "") + (f" {st.name} x{k}" if st else ""))
+                        run, out, probe = self.forward_once(forward, mode, frames=frames, tokens=tokens, variant=variant,
+                                                            warmup=is_warmup, perturb=perturb, inflate=inflate)
+                        del out
+                        if mode == "attributed":
+                            run.perturbation = fmt.perturbation(
+                                kind=kind, target=st.name if st else None, copies=k, round=round_,
+                                reduced_bytes=probe.reduced_bytes, reduced_arrays=probe.reduced_arrays,
+                                target_calls=st.calls if st else 0, target_flops=st.flops if st else 0.0,
+                                target_bytes=st.bytes if st else 0.0)
+                        if stage_copies is None and perturb is None and stages:
+                            # Copies per stage within the memory this plain forward leaves.
+                            headroom = max(machine.memory_budget(mx, self.backend) - run.peak_memory_bytes, 0)
+                            stage_copies = [copies_within(copies, s, headroom) for s in stages]
+                            for s, c in zip(stages, stage_copies):
+                                if c < copies:
+                                    self._say(f"{s.name} gets {c} extra copies instead of {copies} (memory)")
+                        self.file.add_run(run)
+                        self.run_index += 1
+                        written += 1
+            return written
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+
+    def finish(self) -> str:
+        """Ends the trace and renames it into place; returns its path. After an interrupted
+        :meth:`record` the trace stays ``NAME.partial`` (its path is returned)."""
+        if self.interrupted:
+            partial = self.file.abandon()
+            print(f"mlx-trace: interrupted; {self.file.runs} completed run(s) kept in {partial} (mlx-analyze reads it)", file=sys.stderr)
+            return partial
+        return self.file.finish()

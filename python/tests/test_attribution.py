@@ -1,0 +1,117 @@
+"""Attributed recording of the demo's decoder on the CPU with the Python recorder, checked as the
+Rust recorder's attribution is (recorder/tests/attribution.rs): the costs add up to the fused
+forward, a component made deliberately more expensive is charged the extra, the control keeps no
+more memory alive than the plain forward. The costs are computed here with plain arithmetic from
+the trace, and mlx-analyze must compute the same ones from the same trace."""
+
+import os
+import unittest
+from collections import defaultdict
+
+import mlx_trace as mt
+import mlx.core as mx
+from mlx_trace.demo import Config, Llama
+
+from helpers import TempDirCase, analyze_json
+
+SEQ = 256
+
+
+def record(path, inflate=None, runs=5):
+    model = Llama(Config(layers=2, dim=256, heads=4, ffn=688, vocab=1024), mx.float32, seed=3)
+    tokens = mx.random.randint(0, 1024, (SEQ,), key=mx.random.key(4))
+    mx.eval(tokens)
+    with mt.Recorder(path, model="llama-test", dtype="f32", config={"dim": 256, "blocks": 2}) as rec:
+        rec.record(lambda: model(tokens), tokens=SEQ, modes=("attributed",), runs=runs, warmup=1, copies=4, inflate=inflate)
+    return mt.read_trace(path)
+
+
+def median(v):
+    v = sorted(v)
+    return (v[len(v) // 2] + v[(len(v) - 1) // 2]) / 2
+
+
+def costs(trace, mean=lambda v: sum(v) / len(v)):
+    """Per component: cost per forward (ns) by the documented formula (docs/attribution.md), with
+    `mean` as the average of each kind's forward times; plus the reference average, the number
+    of references and the peak memory of references and controls."""
+    refs, ctrls, dups, arrays = [], [], defaultdict(list), {}
+    ctrl_arrays, peaks = [], {"reference": [], "control": []}
+    for r in trace["runs"]:
+        if r["warmup"]:
+            continue
+        p = r["perturbation"]
+        if p["kind"] == "reference":
+            refs.append(r["forward_ns"])
+        elif p["kind"] == "control":
+            ctrls.append(r["forward_ns"])
+            ctrl_arrays.append(p["reduced_arrays"])
+        else:
+            dups[p["target"]].append(r["forward_ns"])
+            arrays[p["target"]] = (p["reduced_arrays"], p["copies"])
+        if p["kind"] in peaks:
+            peaks[p["kind"]].append(r["peak_memory_bytes"])
+    t0, tc = mean(refs), mean(ctrls)
+    out = {}
+    for name, times in dups.items():
+        n, k = arrays[name]
+        f = n / ctrl_arrays[0]
+        out[name] = (mean(times) - (1 - f) * t0 - f * tc) / k
+    return out, t0, len(refs), peaks
+
+
+class Attribution(TempDirCase):
+    def test_costs_sum_to_the_fused_forward_and_an_inflated_component_is_charged(self):
+        plain_path = self.path("plain.msgpack")
+        trace = record(plain_path)
+        plain, fused, references, peaks = costs(trace)
+        self.assertEqual(len(plain), 11, sorted(plain))
+        self.assertGreaterEqual(references, 5 * 3)
+        # Attached with mx.depends, the control's scalars free every output where it is made.
+        peak = lambda v: sorted(v)[len(v) // 2]
+        self.assertLessEqual(peak(peaks["control"]), 1.1 * peak(peaks["reference"]))
+
+        # mlx-analyze attributes the Python trace by the same formula, with no change.
+        report = analyze_json(plain_path)
+        (aset,) = report["attribution"]
+        self.assertEqual(aset["rounds"], 5)
+        got = {c["name"]: c["estimate"]["ms"] for c in aset["comps"]}
+        self.assertEqual(set(got), set(plain))
+        for name, ns in plain.items():
+            self.assertAlmostEqual(got[name], ns / 1e6, delta=1e-6 * max(1.0, abs(ns / 1e6)), msg=name)
+        self.assertAlmostEqual(aset["fused"]["ms"], fused / 1e6, delta=1e-6 * fused / 1e6)
+
+        # Timing on a shared 2-core CPU: another process's burst can move one recording's means
+        # by a third, so a recording whose sums miss is repeated once; two misses fail.
+        # Medians: robust to the odd run slowed by another process.
+        problems = self.timing_problems(*costs(trace, median)[:2])
+        if problems:
+            again, fused_again, _, _ = costs(record(self.path("again.msgpack")), median)
+            retry = self.timing_problems(again, fused_again)
+            self.assertEqual(retry, [], f"twice out of tolerance (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores); first: {problems}")
+
+    def timing_problems(self, plain, fused):
+        """What is out of tolerance in a plain recording's costs and an inflated one's."""
+        problems = []
+        # The sum against the fused forward: the Rust recorder's tiny model came within -3% to
+        # +15% on a busy 2-core machine (docs/attribution.md); 25% as in its test.
+        total = sum(plain.values())
+        if abs(total / fused - 1) >= 0.25:
+            problems.append(f"attributed sum {total / 1e6:.2f} ms against fused {fused / 1e6:.2f} ms ({100 * (total / fused - 1):+.1f}%)")
+        # The MLP's gate/up projection with 2 extra copies of its work in every invocation.
+        inflated, fused_inflated, _, _ = costs(record(self.path("inflated.msgpack"), inflate=("layer/mlp/up", 2)), median)
+        os.remove(self.path("inflated.msgpack"))
+        extra = fused_inflated - fused
+        if extra <= 0.15 * fused:
+            problems.append(f"the inflation must be well above the noise: {extra / 1e6:.2f} of {fused / 1e6:.2f} ms")
+        else:
+            charged = inflated["layer/mlp/up"] - plain["layer/mlp/up"]
+            if abs(charged / extra - 1) >= 0.3:
+                problems.append(f"charged {charged / 1e6:.2f} ms of an extra {extra / 1e6:.2f} ms")
+        total_inflated = sum(inflated.values())
+        if abs(total_inflated / fused_inflated - 1) >= 0.25:
+            problems.append(f"inflated: sum {total_inflated / 1e6:.2f} ms against {fused_inflated / 1e6:.2f} ms")
+        return problems
+
+if __name__ == "__main__":
+    unittest.main()
