@@ -57,11 +57,27 @@ need=()
 .venv/bin/python3 -c 'import numpy, pandas, msgpack' >/dev/null 2>&1 || need+=(numpy pandas msgpack)
 DUCKDB_WHEEL=duckdb==2.0.1
 [ "$(.venv/bin/python3 -c 'import duckdb; print(duckdb.__version__)' 2>/dev/null || true)" = "${DUCKDB_WHEEL##*==}" ] || need+=("$DUCKDB_WHEEL")
+# Python recorder (python/): MLX's Python bindings of the same version (on Linux the `mlx` wheel
+# carries no libmlx and loads mlx-cpu's, so the Rust build keeps the same library) and msgpack.
+MLX_PY_WHEEL=mlx==$want_version MSGPACK_WHEEL=msgpack==1.2.4
+[ "$(.venv/bin/python3 -c 'import mlx.core as mx; print(mx.__version__)' 2>/dev/null || true)" = "$want_version" ] || need+=("$MLX_PY_WHEEL")
+[ "$(.venv/bin/python3 -c 'import msgpack; print(msgpack.version_string if hasattr(msgpack, "version_string") else ".".join(map(str, msgpack.version)))' 2>/dev/null || true)" = "${MSGPACK_WHEEL##*==}" ] || need+=("$MSGPACK_WHEEL")
 if [ ${#need[@]} -gt 0 ]; then
   say "installing into .venv: ${need[*]}"
   .venv/bin/python3 -m pip install --quiet --disable-pip-version-check "${need[@]}" \
     || die "pip install ${need[*]} failed"
 else
   say "MLX wheel ${have}, benchmark packages and ${DUCKDB_WHEEL} present in .venv"
+fi
+# The mlx_trace package itself, reinstalled whenever its sources change.
+py_hash=$(cd python && find . -path ./build -prune -o \( -name '*.py' -o -name pyproject.toml \) -print | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
+if [ "$(cat .venv/.mlx_trace-sources 2>/dev/null || true)" != "$py_hash" ] || ! .venv/bin/python3 -c 'import mlx_trace' >/dev/null 2>&1; then
+  say "installing the mlx_trace Python recorder (python/) into .venv"
+  .venv/bin/python3 -m pip install --quiet --disable-pip-version-check --no-deps ./python \
+    || die "pip install ./python failed"
+  rm -rf python/build python/mlx_trace.egg-info
+  echo "$py_hash" > .venv/.mlx_trace-sources
+else
+  say "mlx_trace Python recorder (python/) present in .venv"
 fi
 say "ready"

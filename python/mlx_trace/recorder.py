@@ -23,17 +23,15 @@ from .probe import Probe, arrays_of, recording
 REFERENCE_EVERY = 4
 
 
-def attribution_round(warmup: bool, round_: int, targets: int, copies: int) -> list:
+def attribution_round(round_: int, targets: int, copies: int) -> list:
     """The perturbations of one attribution round: ``(kind, target index or None, copies)``.
 
-    Warm-up rounds run one reference; a timed round runs a reference, the control and every
-    target once, the targets rotated by the round, with a reference after every
-    :data:`REFERENCE_EVERY` of them.
+    A reference, the control and every target once, the targets rotated by the round so that
+    slow drift does not always fall on the same components, with a reference after every
+    :data:`REFERENCE_EVERY` of them. Warm-up rounds run the same schedule, untimed: every
+    perturbation is a graph of its own, whose first run pays for what later runs reuse.
     """
-    out = [("reference", None, 0)]
-    if warmup:
-        return out
-    out.append(("control", None, 0))
+    out = [("reference", None, 0), ("control", None, 0)]
     offset = 0 if targets == 0 else (round_ * max(math.ceil(targets / 3), 1)) % targets
     for i in range(targets):
         out.append(("duplicate", (i + offset) % targets, copies))
@@ -145,7 +143,8 @@ class Recorder:
         """Records ``forward`` (a function of no arguments returning the output arrays) at one
         input shape: ``warmup`` + ``runs`` repetitions, each running every mode of ``modes``;
         an ``attributed`` repetition is a whole attribution round (a reference, the control,
-        every component duplicated ``copies`` times, a reference after every four).
+        every component duplicated ``copies`` times, a reference after every four), warm-ups
+        included.
 
         ``tokens``: the sequence length; ``frames``: the analyzer's key of one input shape
         (a video model's frame count; for other models any number that tells the shapes apart,
@@ -183,7 +182,7 @@ class Recorder:
                 is_warmup = rep < warmup
                 round_ = max(rep - warmup, 0)
                 for mode in modes:
-                    schedule = attribution_round(is_warmup, round_, len(stages), copies) if mode == "attributed" else [("reference", None, 0)]
+                    schedule = attribution_round(round_, len(stages), copies) if mode == "attributed" else [("reference", None, 0)]
                     for kind, target, k in schedule:
                         if self.interrupted:
                             return written

@@ -78,9 +78,9 @@ class TraceLayout(TempDirCase):
             for e in r["events"]:
                 self.assertEqual(len(e), 4)
                 self.assertTrue(all(isinstance(v, int) for v in e))
-        # Per repetition: none 1, component 1, attributed 1 (warm-up) or 1 + 1 + 4 = 6: four
+        # Per repetition (warm-up included): none 1, component 1, attributed 1 + 1 + 4 = 6: four
         # stages, no reference after the last duplicate.
-        self.assertEqual(n, 3 * 1 + 3 * 1 + 1 + 2 * 6)
+        self.assertEqual(n, 3 * (1 + 1 + 6))
         comp = [r for r in runs if r["sync"] == "component" and not r["warmup"]][0]
         names = [comp["components"][e[0]]["name"] for e in comp["events"]]
         self.assertEqual(names, ["embed/in", "layer/proj", "layer/act", "layer/proj", "layer/act", "head"])
@@ -114,8 +114,10 @@ class TraceLayout(TempDirCase):
                 self.assertEqual((p["target"], p["copies"], p["reduced_arrays"]), (None, 0, 0))
         # Every round rotates the targets: round 0 starts with the first, round 1 with the third
         # (offset ceil(4/3) = 2), as the Rust schedule does.
+        # The warm-up round runs round 0's schedule.
         order = [r["perturbation"]["target"] for r in runs if r["sync"] == "attributed" and r["perturbation"]["kind"] == "duplicate"]
-        self.assertEqual(order, ["embed/in", "layer/proj", "layer/act", "head", "layer/act", "head", "embed/in", "layer/proj"])
+        self.assertEqual(order, ["embed/in", "layer/proj", "layer/act", "head"] * 2 + ["layer/act", "head", "embed/in", "layer/proj"])
+        self.assertEqual([r["perturbation"]["round"] for r in runs if r["sync"] == "attributed"], [0] * 12 + [1] * 6)
 
         # The analyzer loads it, with the model's own names.
         report = analyze_json(path)
@@ -126,15 +128,14 @@ class TraceLayout(TempDirCase):
     def test_schedule_matches_the_rust_recorder(self):
         # The Rust recorder's round for its 22 stages (recorder/src/session.rs): a reference, the
         # control, 22 duplicates with a reference after every 4th: 29 runs.
-        r = mt.attribution_round(False, 0, 22, 4)
+        r = mt.attribution_round(0, 22, 4)
         self.assertEqual(len(r), 29)
         self.assertEqual(r[:3], [("reference", None, 0), ("control", None, 0), ("duplicate", 0, 4)])
         self.assertEqual(r[6], ("reference", None, 0))
         self.assertEqual(sorted(t for k, t, _ in r if k == "duplicate"), list(range(22)))
         # Round 2 starts at (2 * ceil(22 / 3)) % 22 = 16.
-        self.assertEqual(mt.attribution_round(False, 2, 22, 4)[2], ("duplicate", 16, 4))
-        self.assertEqual(mt.attribution_round(True, 5, 22, 4), [("reference", None, 0)])
-        self.assertEqual(mt.attribution_round(False, 0, 0, 4), [("reference", None, 0), ("control", None, 0)])
+        self.assertEqual(mt.attribution_round(2, 22, 4)[2], ("duplicate", 16, 4))
+        self.assertEqual(mt.attribution_round(0, 0, 4), [("reference", None, 0), ("control", None, 0)])
 
 
 class Outputs(unittest.TestCase):
