@@ -19,12 +19,17 @@ Modules: :mod:`mlx_trace.probe` (marking and timing components), :mod:`mlx_trace
 
 __version__ = "0.1.0"
 
+import os as _os
 import sys as _sys
 
 from . import machine as _machine
 
 if "mlx.core" not in _sys.modules:
     _machine.prefer_openblas()
+    # Every perturbation of an attributed recording is a differently shaped graph: with MLX's
+    # default CUDA graph cache (400 entries) the Rust recorder's 40-block runs stopped with
+    # "Cache thrashing is happening". MLX reads the variable when it starts; a user's value wins.
+    _os.environ.setdefault("MLX_CUDA_GRAPH_CACHE_SIZE", "10000")
 
 from .format import FORMAT_VERSION, MODES, TraceError, read_trace  # noqa: E402
 from .probe import Probe, block, component, current_probe, mark  # noqa: E402

@@ -124,3 +124,49 @@ class LingbotBlock(TempDirCase):
         self.assertEqual(y.shape, (L, 256))
         self.assertTrue(mx.isfinite(y).all().item())
         self.assertEqual(set(cost), set(rust_block_names()))
+
+
+class Compare(TempDirCase):
+    def test_two_traces_side_by_side(self):
+        path = self.path("lb.msgpack")
+        out = run("mlx_trace.examples.lingbot_block", "--preset", "tiny", "--frames", "5", "--height", "64", "--width", "96", "--dtype", "f32",
+                  "--sync", "none,attributed", "--runs", "1", "--warmup", "0", "--copies", "1", "--quiet", "--no-calibrate", "--out", path)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        out = run("mlx_trace.compare", path, path, "--names", "A,B")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        rows = [l for l in out.stdout.splitlines() if l.startswith("| block/")]
+        self.assertEqual(len(rows), len(rust_block_names()))
+        # The same trace twice: every rank the same, every ratio 1 (or '-' below the noise).
+        for row in rows:
+            cells = [c.strip() for c in row.strip("|").split("|")]
+            self.assertEqual(cells[2], cells[4], row)
+            self.assertIn(cells[5], ("1.00", "-"), row)
+        out = run("mlx_trace.compare", path, path, "--frames", "99")
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("no attributed runs at 99 frames", out.stderr)
+
+
+class Docs(TempDirCase):
+    """docs/instrumenting.md shows the two minimal examples verbatim, each under 30 lines."""
+
+    def blocks(self):
+        with open(os.path.join(REPO, "docs", "instrumenting.md")) as f:
+            doc = f.read()
+        return dict(re.findall(r"```(rust|python)\n(.*?)```", doc, re.S))
+
+    def test_the_walk_through_shows_the_examples_as_they_are(self):
+        blocks = self.blocks()
+        for lang, path in (("rust", "recorder/examples/minimal.rs"), ("python", "python/mlx_trace/examples/minimal.py")):
+            with open(os.path.join(REPO, path)) as f:
+                self.assertEqual(blocks[lang], f.read(), f"docs/instrumenting.md's {lang} block differs from {path}")
+            self.assertLess(len(blocks[lang].strip().splitlines()), 30, lang)
+
+    def test_the_python_example_runs_and_the_analyzer_reads_it(self):
+        path = self.path("my-model.msgpack")
+        env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"))
+        out = subprocess.run([sys.executable, os.path.join(REPO, "python", "mlx_trace", "examples", "minimal.py"), path],
+                             capture_output=True, text=True, env=env, timeout=600)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        report = analyze_json(path)
+        self.assertEqual({r["name"] for r in report["ranking"]["rows"]}, {"layer/mlp/up", "layer/mlp/act"})
+        self.assertEqual(report["ranking"]["rows"][0]["method"], "attributed")
