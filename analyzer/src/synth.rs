@@ -186,9 +186,9 @@ impl Default for SynthSpec {
     }
 }
 
-/// Tokens of a 480x832 video of `frames` frames: 1560 per latent frame.
+/// Tokens of a 480x832 video of `frames` frames: 1560 per latent frame (the taxonomy's formula).
 pub fn tokens_for_frames(frames: u32) -> u64 {
-    1560 * (u64::from(frames.saturating_sub(1)) / 4 + 1)
+    trace_format::taxonomy::tokens(frames, 480, 832)
 }
 
 /// The recorder's component taxonomy with costs loosely shaped like the 14B model

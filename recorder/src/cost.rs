@@ -6,6 +6,7 @@
 //! read once + outputs written once, at the run's dtype; intermediates that a fused kernel could
 //! keep on chip are not counted. These are lower bounds for bytes and exact for matmul FLOPs.
 
+use trace_format::taxonomy;
 use trace_format::ModelConfig;
 
 /// FLOPs and minimum bytes of one invocation.
@@ -106,8 +107,23 @@ impl CostModel {
         Cost { flops: n * flops_per, bytes: self.s * n * (reads + writes) }
     }
 
-    /// Cost of a named component (see [`crate::model::names`]); `None` for unknown names.
+    /// Cost of a named component (see [`trace_format::taxonomy`]); `None` for unknown names.
+    /// The built-in model times only names of the taxonomy, each with a cost: in debug builds,
+    /// a name outside it (a misspelling would silently cost 0) or without a cost panics.
     pub fn of(&self, name: &str) -> Option<Cost> {
+        let cost = self.cost_of(name);
+        debug_assert!(
+            cost.is_some() || !taxonomy::is_builtin(name),
+            "component {name:?} is in the taxonomy but has no cost in recorder/src/cost.rs"
+        );
+        debug_assert!(
+            taxonomy::is_builtin(name),
+            "component {name:?} is not in the taxonomy (trace-format/src/taxonomy.rs); add it there with its cost"
+        );
+        cost
+    }
+
+    fn cost_of(&self, name: &str) -> Option<Cost> {
         use per_element::*;
         let (d, f, l, t, h) = (self.d, self.f, self.l, self.t, self.h);
         let ld = l * d;
@@ -191,18 +207,18 @@ impl CostModel {
                     + self.elementwise(l * self.patch_out, 0.0, 1.0, 1.0)
             }
             // Groups timed in `block` and `none` synchronisation modes.
-            "embed" => crate::model::names::EMBED
+            taxonomy::GROUP_EMBED => taxonomy::EMBED
                 .iter()
                 .filter(|n| self.camera || **n != "embed/camera")
-                .filter_map(|n| self.of(n))
+                .filter_map(|n| self.cost_of(n))
                 .fold(Cost::default(), |a, b| a + b),
-            "block" => self.block_total(self.camera),
+            taxonomy::GROUP_BLOCK => self.block_total(self.camera),
             // Always the standard per-token forward, whatever the variant (see
             // `with_uniform_time`), so forward rates compare across variants.
-            "forward" => {
+            taxonomy::FORWARD => {
                 let standard = CostModel { time_rows: l, ..self.clone() };
                 let blocks = standard.block_total(self.camera);
-                let mut c = standard.of("embed")? + standard.of("head")?;
+                let mut c = standard.cost_of(taxonomy::GROUP_EMBED)? + standard.cost_of(taxonomy::HEAD)?;
                 c.flops += self.blocks * blocks.flops;
                 c.bytes += self.blocks * blocks.bytes;
                 c
@@ -223,10 +239,10 @@ impl CostModel {
 
     /// Sum over one block's standard components.
     pub fn block_total(&self, camera: bool) -> Cost {
-        crate::model::names::BLOCK
+        taxonomy::BLOCK
             .iter()
             .filter(|n| camera || !n.starts_with("block/camera"))
-            .map(|n| self.of(n).unwrap_or_default())
+            .map(|n| self.cost_of(n).unwrap_or_default())
             .fold(Cost::default(), |a, b| a + b)
     }
 }
@@ -238,12 +254,32 @@ mod tests {
 
     fn share(c: &CostModel, prefix: &[&str]) -> f64 {
         let total = c.block_total(true).flops;
-        let part: f64 = crate::model::names::BLOCK
+        let part: f64 = taxonomy::BLOCK
             .iter()
             .filter(|n| prefix.iter().any(|p| n.starts_with(p)))
             .map(|n| c.of(n).unwrap().flops)
             .sum();
         part / total
+    }
+
+    #[test]
+    fn every_taxonomy_name_has_a_cost() {
+        for preset in [Preset::Lingbot14b, Preset::Tiny] {
+            let c = CostModel::new(&preset.config(), 3120, 2);
+            for name in taxonomy::components().chain(taxonomy::GROUPS) {
+                let cost = c.of(name).unwrap_or_else(|| panic!("{name} has no cost"));
+                assert!(cost.flops > 0.0 && cost.bytes > 0.0, "{name}: {cost:?}");
+            }
+        }
+        // Names outside the taxonomy have no cost (and are refused in debug builds).
+        assert_eq!(CostModel::new(&Preset::Tiny.config(), 3120, 2).cost_of("block/ffn/upp"), None);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "not in the taxonomy")]
+    fn a_misspelled_name_is_an_error_in_debug_builds() {
+        let _ = CostModel::new(&Preset::Tiny.config(), 3120, 2).of("block/self_attn/sdpa_");
     }
 
     #[test]

@@ -23,6 +23,7 @@
 
 mod error;
 mod reader;
+pub mod taxonomy;
 mod types;
 mod writer;
 

@@ -30,6 +30,11 @@ const MIN_SHARE: f64 = 0.02;
 /// growing super-linearly.
 const SUPERLINEAR_EXPONENT: f64 = 1.3;
 
+/// Components whose result depends only on an input that does not change across a clip's
+/// forwards (computed once and cached by a variant), with that input.
+pub const CACHEABLE: [(&[&str], &str); 2] =
+    [(&["block/camera/injector", "block/camera/scale_shift"], "the camera input"), (&["block/cross_attn/kv"], "the text context")];
+
 fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
@@ -200,9 +205,7 @@ pub fn recommend_measured(
                 _ => {}
             }
         }
-        let caches: [(&[&str], &str); 2] =
-            [(&["block/camera/injector", "block/camera/scale_shift"], "the camera input"), (&["block/cross_attn/kv"], "the text context")];
-        for (names, input) in caches {
+        for (names, input) in CACHEABLE {
             let rows: Vec<_> = names.iter().filter_map(|n| r.rows.iter().find(|x| x.name == *n)).collect();
             if rows.is_empty() {
                 continue;
