@@ -30,6 +30,9 @@ pub struct Opt {
     #[command(flatten)]
     pub export: ExportArgs,
 
+    #[command(flatten)]
+    pub query: QueryArgs,
+
     /// Decoding and bootstrap threads (0: one per core; at most 1024).
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_threads, allow_negative_numbers = true)]
     pub threads: usize,
@@ -47,7 +50,34 @@ const EXAMPLES: &str = "Examples:
   mlx-analyze 'traces/*.msgpack' --rollup seed --frames 21
   mlx-analyze traces/*.msgpack --workload 2
   mlx-analyze m2/*.msgpack h100/*.msgpack --by machine --baseline m2-max
-  mlx-analyze trace.msgpack --chrome-trace run3.json --run 3";
+  mlx-analyze trace.msgpack --chrome-trace run3.json --run 3
+  mlx-analyze traces/ --export-parquet events.parquet && mlx-analyze events.parquet
+  mlx-analyze traces/ --export-summary summaries/
+  mlx-analyze traces/ --sql \"SELECT variant, MEDIAN(forward_ns) / 1000000.0 AS ms FROM runs GROUP BY variant\"";
+
+/// `--sql`'s long help: the tables and three examples.
+const SQL_HELP: &str = "Run one SQL query (polars SQL) on the loaded tables instead of the report, and print its \
+result (--format table, markdown, html, csv or json; -o FILE). Tables:
+  traces           one row per trace: trace_id, file, machine, host, backend, gpu_name, dtype, preset,
+                   blocks, dim, height, width, calibration, \"label.KEY\" columns
+  runs             one row per run: run_id, trace_id, run, variant, sync, warmup, frames, tokens,
+                   forward_ns, graph_ns, memory, drift_max_rel, drift_mean_rel, perturbation
+  components       per run and component: run_id, component_id, component, flops, bytes, calls, total_ns
+  events           one row per event: run_id, component_id, block (-1 outside), start_ns, duration_ns
+  setups           one-off costs: trace_id, variant, name, frames, tokens, duration_ns, memory_bytes
+  component_names  component_id, component
+  events_wide      events with their keys, as --export-parquet writes them (block NULL outside)
+Examples:
+  median of one self-attention call per machine and frame count:
+    SELECT machine, frames, MEDIAN(duration_ns) / 1000000.0 AS ms FROM events_wide
+    WHERE component = 'block/self_attn/sdpa' AND sync = 'component' GROUP BY machine, frames ORDER BY machine, frames
+  the slowest blocks:
+    SELECT file, run, block, SUM(duration_ns) / 1000000.0 AS ms FROM events_wide
+    WHERE sync = 'component' AND block IS NOT NULL GROUP BY file, run, block ORDER BY ms DESC LIMIT 10
+  drift and speed per variant:
+    SELECT variant, frames, COUNT(*) AS runs, MAX(drift_max_rel) AS drift_max, MEDIAN(forward_ns) / 1000000.0 AS forward_ms
+    FROM runs WHERE sync = 'none' GROUP BY variant, frames ORDER BY frames, forward_ms
+docs/tables.md lists every column. A query that cannot run is a usage error (exit code 2).";
 
 /// Report format and destinations.
 #[derive(Debug, clap::Args)]
@@ -141,6 +171,21 @@ pub struct ExportArgs {
     /// mode (component, none), or all; FILE:ITEM limits an item to one trace. Default: all.
     #[arg(long, value_name = "RUNS", requires = "chrome_trace", allow_negative_numbers = true, value_parser = mlx_analyze::export::chrome_trace::RunSelection::parse)]
     pub run: Option<mlx_analyze::export::chrome_trace::RunSelection>,
+    /// Write per-trace summaries (medians per trace, variant, sync, frames and component) as
+    /// hive-partitioned Parquet under DIR (machine=/backend=/preset=/part-*.parquet), for
+    /// DuckDB or Spark; files that exist are replaced only with --force.
+    #[arg(long, value_name = "DIR")]
+    pub export_summary: Option<PathBuf>,
+}
+
+/// A query instead of the report.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Query")]
+pub struct QueryArgs {
+    /// Run one SQL query (polars SQL) on the loaded tables and print its result instead of the
+    /// report (tables: traces, runs, components, events, setups, component_names, events_wide).
+    #[arg(long, value_name = "QUERY", long_help = SQL_HELP, conflicts_with_all = ["html", "charts", "by"])]
+    pub sql: Option<String>,
 }
 
 /// Report formats.
@@ -154,6 +199,8 @@ pub enum Format {
     Json,
     /// Self-contained HTML with inline SVG charts.
     Html,
+    /// CSV (--sql results only).
+    Csv,
 }
 
 /// Rollups.
@@ -197,6 +244,12 @@ impl Opt {
     /// Refuses output paths that cannot be written (missing directory, a file where a
     /// directory is wanted) before any work is done, as usage errors.
     pub fn check_paths(&self) -> Result<(), String> {
+        if self.output.format == Format::Csv && self.query.sql.is_none() {
+            return Err("--format csv applies to --sql results; the report is written as table, markdown, json or html".into());
+        }
+        if let Some(dir) = self.export.export_summary.as_ref().filter(|d| d.exists() && !d.is_dir()) {
+            return Err(format!("--export-summary {}: exists and is not a directory", dir.display()));
+        }
         for (flag, path) in self.output_files() {
             if mlx_analyze::output::is_stdout(path) {
                 continue;
@@ -247,6 +300,18 @@ impl Opt {
         LoadOptions { include_warmup: self.analysis.include_warmup, threads: self.threads }
     }
 
+    /// The format of a --sql result.
+    pub fn sql_format(&self) -> mlx_analyze::sql::SqlFormat {
+        use mlx_analyze::sql::SqlFormat;
+        match self.output.format {
+            Format::Table => SqlFormat::Table,
+            Format::Markdown => SqlFormat::Markdown,
+            Format::Json => SqlFormat::Json,
+            Format::Html => SqlFormat::Html,
+            Format::Csv => SqlFormat::Csv,
+        }
+    }
+
     /// Analysis options.
     pub fn analyze_options(&self) -> AnalyzeOptions {
         AnalyzeOptions {
@@ -278,6 +343,8 @@ impl Opt {
             Format::Markdown => RenderFormat::Markdown,
             Format::Json => RenderFormat::Json,
             Format::Html => RenderFormat::Html,
+            // Refused by check_paths without --sql, whose results are written by sql_format.
+            Format::Csv => RenderFormat::Table,
         }
     }
 }

@@ -10,8 +10,10 @@ pub mod analysis;
 pub mod error;
 pub mod export;
 pub mod load;
+pub mod load_parquet;
 pub mod output;
 pub mod render;
+pub mod sql;
 pub mod synth;
 
 pub use error::{Error, Result};

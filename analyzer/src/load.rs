@@ -5,23 +5,27 @@
 //! - `traces`: one row per loaded file: machine, software, model and calibration columns, plus
 //!   one `label.KEY` column per user label.
 //! - `runs`: one row per forward pass (warm-up runs only with `include_warmup`).
-//! - `components`: per run and component, the FLOPs and bytes of one invocation.
+//! - `components`: per run and component, the FLOPs and bytes of one invocation, and the run's
+//!   totals of its events (`calls`, `total_ns`, `max_block`): the common input of the analyses.
 //! - `events`: one row per timed interval: run, component, block (-1 outside), start, duration.
 //! - `setups`: one-off costs per variant.
 //!
-//! Files are decoded on all cores; each file's events become one chunk of the event columns
-//! (moved, not copied), so memory stays close to the size of the decoded events.
+//! Files are decoded on all cores (rayon), each into its own small frames: the per-run
+//! component totals are a polars group-by over the file's events, joined to the component
+//! costs, while the file is decoded. The events themselves are kept only when asked
+//! ([`LoadOptions::skip_events`] false, the default): each file's events then become one chunk of
+//! the event columns (moved, not copied). Without them, memory holds only the totals, so ten
+//! thousand traces (170 million events) fit in a few GiB.
 //!
 //! Each trace counts once: a file whose bytes equal those of a file loaded before it (the same
 //! file named twice, or by a glob and by its directory, or a copy) is listed in
 //! [`Dataset::skipped`] with the file it repeats, and not loaded again.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 use trace_format::{Calibration, Metadata, SetupRecord, SyncMode};
 
 use crate::error::{Error, Result};
@@ -33,6 +37,9 @@ pub struct LoadOptions {
     pub include_warmup: bool,
     /// Decoding threads (0: one per core).
     pub threads: usize,
+    /// Leave the `events` table empty (with its columns): the analyses read the per-run totals
+    /// of `components`, which are computed either way; the event exports need the events.
+    pub skip_events: bool,
 }
 
 /// A file that was not analysed, and why.
@@ -64,9 +71,10 @@ pub struct Dataset {
     pub traces: DataFrame,
     /// One row per run (`run_id` = row index).
     pub runs: DataFrame,
-    /// FLOPs and bytes per invocation, per run and component.
+    /// Per run and component: FLOPs and bytes per invocation, and the totals of the run's events
+    /// (`calls`, `total_ns`, `max_block`; 0, 0 and -1 when it has none).
     pub components: DataFrame,
-    /// One row per event.
+    /// One row per event (no rows when loaded with [`LoadOptions::skip_events`]).
     pub events: DataFrame,
     /// One-off setup costs.
     pub setups: DataFrame,
@@ -81,9 +89,14 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Number of events loaded.
+    /// Number of events loaded (the sum of the per-run component totals' calls, so it is known
+    /// whether the events table was kept or not).
     pub fn event_count(&self) -> usize {
-        self.events.height()
+        self.components
+            .column("calls")
+            .ok()
+            .and_then(|c| c.as_materialized_series().sum::<u64>().ok())
+            .map_or(self.events.height(), |n| n as usize)
     }
 }
 
@@ -175,13 +188,10 @@ struct FileChunk {
     warnings: Vec<String>,
     names: Vec<String>,
     runs: Vec<RunRow>,
-    /// (run index in this file, local component id, flops, bytes)
-    costs: Vec<(u32, u32, f64, f64)>,
-    ev_run: Vec<u32>,
-    ev_component: Vec<u32>,
-    ev_block: Vec<i32>,
-    ev_start: Vec<u64>,
-    ev_duration: Vec<u64>,
+    /// Per (run index in this file, local component id): costs and event totals.
+    components: DataFrame,
+    /// The file's events with local ids (no rows with [`LoadOptions::skip_events`]).
+    events: DataFrame,
     setups: Vec<SetupRecord>,
 }
 
@@ -200,7 +210,49 @@ struct RunRow {
     perturbation: Option<trace_format::Perturbation>,
 }
 
-fn decode(source: &Source, options: &LoadOptions) -> std::result::Result<FileChunk, String> {
+/// Columns of the `components` table, in order.
+pub const COMPONENT_COLUMNS: [&str; 7] = ["run_id", "component_id", "flops", "bytes", "calls", "total_ns", "max_block"];
+
+fn component_schema() -> Schema {
+    Schema::from_iter([
+        Field::new("run_id".into(), DataType::UInt32),
+        Field::new("component_id".into(), DataType::UInt32),
+        Field::new("flops".into(), DataType::Float64),
+        Field::new("bytes".into(), DataType::Float64),
+        Field::new("calls".into(), DataType::UInt64),
+        Field::new("total_ns".into(), DataType::UInt64),
+        Field::new("max_block".into(), DataType::Int32),
+    ])
+}
+
+/// Adds the totals of the events to a per-run component table (`run_id`, `component_id`,
+/// `flops`, `bytes`): `calls`, `total_ns` and `max_block` of each (run, component), by a polars
+/// group-by over `events` left-joined to the table (0, 0 and -1 where a component has no
+/// event), sorted by run and component. Loading calls it per file; a reader of other inputs that has the events can call it.
+pub fn with_event_totals(costs: DataFrame, events: &DataFrame) -> Result<DataFrame> {
+    let totals = events.clone().lazy().group_by([col("run_id"), col("component_id")]).agg([
+        len().cast(DataType::UInt64).alias("calls"),
+        // Summed as f64 (exact below 2^53 ns, 104 days), saturating at u64::MAX instead of
+        // wrapping: the cast of a sum past 2^64 is null.
+        col("duration_ns").cast(DataType::Float64).sum().cast(DataType::UInt64).fill_null(lit(u64::MAX)).alias("total_ns"),
+        col("block").max().cast(DataType::Int32).alias("max_block"),
+    ]);
+    let keys = [col("run_id"), col("component_id")];
+    Ok(costs
+        .lazy()
+        .join(totals, keys.clone(), keys, JoinArgs::new(JoinType::Left))
+        .sort(["run_id", "component_id"], SortMultipleOptions::default())
+        .with_columns([
+            col("calls").fill_null(lit(0u64)),
+            col("total_ns").fill_null(lit(0u64)),
+            col("max_block").fill_null(lit(-1i32)),
+        ])
+        .select(COMPONENT_COLUMNS.map(col))
+        .collect()?)
+}
+
+/// One input: a trace file.
+fn decode(source: &Source, options: &LoadOptions) -> std::result::Result<Vec<FileChunk>, String> {
     let name = source.name();
     let read;
     let bytes: &[u8] = match source {
@@ -216,6 +268,11 @@ fn decode(source: &Source, options: &LoadOptions) -> std::result::Result<FileChu
     };
     let content = content_key(bytes);
     let trace = trace_format::read_trace(bytes).map_err(|e| e.to_string())?;
+    Ok(vec![decode_trace(name, content, trace, options)?])
+}
+
+/// One decoded trace, named `name`, into its frames.
+fn decode_trace(name: String, content: ContentKey, trace: trace_format::Trace, options: &LoadOptions) -> std::result::Result<FileChunk, String> {
 
     let mut warnings: Vec<String> = trace.warnings.iter().map(|w| format!("{name}: {w}")).collect();
     if name.ends_with(".partial") {
@@ -223,42 +280,29 @@ fn decode(source: &Source, options: &LoadOptions) -> std::result::Result<FileChu
     }
     let mut names: Vec<String> = Vec::new();
     let mut index: HashMap<String, u32> = HashMap::new();
-    let mut chunk = FileChunk {
-        content,
-        info: TraceInfo {
-            file: name.clone(),
-            metadata: trace.header.metadata.clone(),
-            calibration: trace.calibrations.first().cloned(),
-            complete: trace.complete,
-        },
-        warnings: Vec::new(),
-        names: Vec::new(),
-        runs: Vec::new(),
-        costs: Vec::new(),
-        ev_run: Vec::new(),
-        ev_component: Vec::new(),
-        ev_block: Vec::new(),
-        ev_start: Vec::new(),
-        ev_duration: Vec::new(),
-        setups: trace.setups,
-    };
+    let mut runs = Vec::new();
+    let mut events = EventBuf::default();
+    // (run index in this file, local component id, flops, bytes), one row per (run, component).
+    let (mut c_run, mut c_component, mut c_flops, mut c_bytes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let kept: Vec<_> = trace.runs.into_iter().filter(|r| options.include_warmup || !r.warmup).collect();
     let total: usize = kept.iter().map(|r| r.events.len()).sum();
-    chunk.ev_run.reserve_exact(total);
-    chunk.ev_component.reserve_exact(total);
-    chunk.ev_block.reserve_exact(total);
-    chunk.ev_start.reserve_exact(total);
-    chunk.ev_duration.reserve_exact(total);
+    events.reserve(total);
     for run in &kept {
-        let r = chunk.runs.len() as u32;
+        let r = runs.len() as u32;
         let mut local = Vec::with_capacity(run.components.len());
         for c in &run.components {
             let id = *index.entry(c.name.clone()).or_insert_with(|| {
                 names.push(c.name.clone());
                 (names.len() - 1) as u32
             });
+            // A name listed twice in one run keeps its first costs (its events are one component).
+            if !local.contains(&id) {
+                c_run.push(r);
+                c_component.push(id);
+                c_flops.push(c.flops);
+                c_bytes.push(c.bytes);
+            }
             local.push(id);
-            chunk.costs.push((r, id, c.flops, c.bytes));
         }
         let mut bad = 0usize;
         for e in run.events() {
@@ -266,16 +310,16 @@ fn decode(source: &Source, options: &LoadOptions) -> std::result::Result<FileChu
                 bad += 1;
                 continue;
             };
-            chunk.ev_run.push(r);
-            chunk.ev_component.push(id);
-            chunk.ev_block.push(e.block.map_or(-1, |b| b as i32));
-            chunk.ev_start.push(e.start_ns);
-            chunk.ev_duration.push(e.duration_ns);
+            events.run.push(r);
+            events.component.push(id);
+            events.block.push(e.block.map_or(-1, |b| b as i32));
+            events.start.push(e.start_ns);
+            events.duration.push(e.duration_ns);
         }
         if bad > 0 {
             warnings.push(format!("{name}: run {}: {bad} event(s) name no component of the run; dropped", run.run));
         }
-        chunk.runs.push(RunRow {
+        runs.push(RunRow {
             run: run.run,
             variant: run.variant.clone(),
             sync: run.sync,
@@ -290,51 +334,61 @@ fn decode(source: &Source, options: &LoadOptions) -> std::result::Result<FileChu
             perturbation: run.perturbation.clone(),
         });
     }
-    if chunk.runs.is_empty() {
+    drop(kept);
+    if runs.is_empty() {
         warnings.push(format!("{name}: no {}runs to analyse", if options.include_warmup { "" } else { "timed (non-warm-up) " }));
     }
-    chunk.names = names;
-    chunk.warnings = warnings;
-    Ok(chunk)
+    let costs = DataFrame::new(
+        c_run.len(),
+        vec![
+            Column::new("run_id".into(), c_run),
+            Column::new("component_id".into(), c_component),
+            Column::new("flops".into(), c_flops),
+            Column::new("bytes".into(), c_bytes),
+        ],
+    )
+    .map_err(|e| e.to_string())?;
+    let mut events = events.into_frame().map_err(|e| e.to_string())?;
+    let components = with_event_totals(costs, &events).map_err(|e| e.to_string())?;
+    if options.skip_events {
+        events = events.clear();
+    }
+    Ok(FileChunk {
+        content,
+        info: TraceInfo {
+            file: name,
+            metadata: trace.header.metadata,
+            calibration: trace.calibrations.first().cloned(),
+            complete: trace.complete,
+        },
+        warnings,
+        names,
+        runs,
+        components,
+        events,
+        setups: trace.setups,
+    })
 }
 
 fn load_sources(sources: Vec<Source>, options: &LoadOptions) -> Result<Dataset> {
-    let n = sources.len();
-    let threads = if options.threads == 0 {
-        std::thread::available_parallelism().map_or(1, |p| p.get())
+    let decode_all = || -> Vec<std::result::Result<Vec<FileChunk>, String>> { sources.par_iter().map(|s| decode(s, options)).collect() };
+    // Decoded in parallel, merged in input order so that ids do not depend on thread timing.
+    // A panic while decoding propagates (rayon re-raises it) instead of losing the file.
+    let decoded = if options.threads == 0 {
+        decode_all()
     } else {
-        options.threads
-    }
-    .clamp(1, n.max(1));
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(options.threads)
+            .build()
+            .map_err(|e| Error::Invalid(format!("--threads {}: {e}", options.threads)))?
+            .install(decode_all)
+    };
     let mut merger = Merger::default();
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::sync_channel::<(usize, std::result::Result<FileChunk, String>)>(threads * 2);
-    std::thread::scope(|scope| -> Result<()> {
-        for _ in 0..threads {
-            let tx = tx.clone();
-            let next = &next;
-            let sources = &sources;
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= sources.len() {
-                        break;
-                    }
-                    if tx.send((i, decode(&sources[i], options))).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        // Merge in input order so ids do not depend on thread timing.
-        let mut pending: BTreeMap<usize, std::result::Result<FileChunk, String>> = BTreeMap::new();
-        let mut want = 0usize;
-        for (i, result) in rx {
-            pending.insert(i, result);
-            while let Some(result) = pending.remove(&want) {
-                match result {
-                    Ok(chunk) => match merger.seen.get(&chunk.content) {
+    for (source, result) in sources.iter().zip(decoded) {
+        match result {
+            Ok(chunks) => {
+                for chunk in chunks {
+                    match merger.seen.get(&chunk.content) {
                         Some(first) => {
                             let reason = if *first == chunk.info.file {
                                 "named more than once; counted once".to_string()
@@ -347,14 +401,12 @@ fn load_sources(sources: Vec<Source>, options: &LoadOptions) -> Result<Dataset> 
                             merger.seen.insert(chunk.content, chunk.info.file.clone());
                             merger.add(chunk)?;
                         }
-                    },
-                    Err(reason) => merger.skipped.push(Skipped { file: sources[want].name(), reason }),
+                    }
                 }
-                want += 1;
             }
+            Err(reason) => merger.skipped.push(Skipped { file: source.name(), reason }),
         }
-        Ok(())
-    })?;
+    }
     if merger.trace_info.is_empty() {
         return Err(nothing_loaded(&merger.skipped));
     }
@@ -412,11 +464,8 @@ struct Merger {
     r_target_calls: Vec<Option<u32>>,
     r_target_flops: Vec<Option<f64>>,
     r_target_bytes: Vec<Option<f64>>,
-    // components table
-    c_run: Vec<u32>,
-    c_component: Vec<u32>,
-    c_flops: Vec<f64>,
-    c_bytes: Vec<f64>,
+    // components table: one frame per file, ids made global
+    components: Vec<DataFrame>,
     // setups table
     s_trace: Vec<u32>,
     s_variant: Vec<String>,
@@ -439,6 +488,14 @@ struct EventBuf {
 }
 
 impl EventBuf {
+    fn reserve(&mut self, n: usize) {
+        self.run.reserve_exact(n);
+        self.component.reserve_exact(n);
+        self.block.reserve_exact(n);
+        self.start.reserve_exact(n);
+        self.duration.reserve_exact(n);
+    }
+
     fn into_frame(self) -> Result<DataFrame> {
         let height = self.run.len();
         Ok(DataFrame::new(
@@ -493,12 +550,14 @@ impl Merger {
             self.r_target_flops.push(p.map(|p| p.target_flops));
             self.r_target_bytes.push(p.map(|p| p.target_bytes));
         }
-        for &(run, id, flops, bytes) in &chunk.costs {
-            self.c_run.push(first_run + run);
-            self.c_component.push(remap[id as usize]);
-            self.c_flops.push(flops);
-            self.c_bytes.push(bytes);
-        }
+        // Local ids made global: runs by their offset, components through the file's remap.
+        let mut components = chunk.components;
+        let run = components.column("run_id")?.u32()? + first_run;
+        let local = components.column("component_id")?.u32()?.clone();
+        let component = UInt32Chunked::from_slice("component_id".into(), &remap).take(&local)?;
+        components.with_column(run.into_column())?;
+        components.with_column(component.into_column())?;
+        self.components.push(components);
         for s in &chunk.setups {
             self.s_trace.push(trace_id);
             self.s_variant.push(s.variant.clone());
@@ -510,33 +569,21 @@ impl Merger {
         }
         // The file's columns become one chunk of each events column, without copying: run
         // and component ids are made global in place.
-        if !chunk.ev_run.is_empty() {
-            let mut chunk = chunk;
-            for r in &mut chunk.ev_run {
-                *r += first_run;
-            }
-            for c in &mut chunk.ev_component {
-                *c = remap[*c as usize];
-            }
-            let buf = EventBuf {
-                run: std::mem::take(&mut chunk.ev_run),
-                component: std::mem::take(&mut chunk.ev_component),
-                block: std::mem::take(&mut chunk.ev_block),
-                start: std::mem::take(&mut chunk.ev_start),
-                duration: std::mem::take(&mut chunk.ev_duration),
-            };
-            self.append(buf)?;
-            self.warnings.extend(chunk.warnings);
-            self.trace_info.push(chunk.info);
-            return Ok(());
+        let mut events = chunk.events;
+        if events.height() > 0 {
+            let run = events.column("run_id")?.u32()? + first_run;
+            let local = events.column("component_id")?.u32()?.clone();
+            let component = UInt32Chunked::from_slice("component_id".into(), &remap).take(&local)?;
+            events.with_column(run.into_column())?;
+            events.with_column(component.into_column())?;
+            self.append(events)?;
         }
         self.warnings.extend(chunk.warnings);
         self.trace_info.push(chunk.info);
         Ok(())
     }
 
-    fn append(&mut self, buf: EventBuf) -> Result<()> {
-        let frame = buf.into_frame()?;
+    fn append(&mut self, frame: DataFrame) -> Result<()> {
         match &mut self.events {
             None => self.events = Some(frame),
             Some(events) => {
@@ -548,7 +595,7 @@ impl Merger {
 
     fn finish(mut self) -> Result<Dataset> {
         if self.events.is_none() {
-            self.append(EventBuf::default())?;
+            self.append(EventBuf::default().into_frame()?)?;
         }
         let traces = traces_frame(&self.trace_info)?;
         let runs = DataFrame::new(
@@ -579,15 +626,17 @@ impl Merger {
                 Column::new("target_bytes".into(), self.r_target_bytes),
             ],
         )?;
-        let components = DataFrame::new(
-            self.c_run.len(),
-            vec![
-                Column::new("run_id".into(), self.c_run),
-                Column::new("component_id".into(), self.c_component),
-                Column::new("flops".into(), self.c_flops),
-                Column::new("bytes".into(), self.c_bytes),
-            ],
-        )?;
+        let mut components = match self.components.split_first_mut() {
+            Some((first, rest)) => {
+                let mut all = std::mem::take(first);
+                for frame in rest {
+                    all.vstack_mut_owned(std::mem::take(frame))?;
+                }
+                all
+            }
+            None => DataFrame::empty_with_schema(&component_schema()),
+        };
+        components.rechunk_mut();
         let setups = DataFrame::new(
             self.s_trace.len(),
             vec![

@@ -288,17 +288,47 @@ fn unknown_component_names_are_kept_and_treed() {
 }
 
 #[test]
-fn column_scan_totals_equal_the_polars_group_by() {
-    use mlx_analyze::analysis::facts::{component_totals, component_totals_grouped};
-    let (ds, _) = facts(&[machine("a", 1.0, 3), scaling_spec(vec![1000, 2000, 4000])]);
-    let scan = component_totals(&ds).unwrap();
-    let grouped = component_totals_grouped(&ds).unwrap();
-    assert!(!scan.is_empty());
-    assert_eq!(scan, grouped);
-    // Hand check: every component-synced run of the simple spec has FFN twice at 3 ms.
-    let ffn = ds.component_names.iter().position(|n| n == "block/ffn/up").unwrap() as u32;
-    let t = scan.iter().find(|t| t.component == ffn).unwrap();
-    assert_eq!((t.calls, t.max_block), (2, 1));
+fn loaded_totals_equal_a_naive_sum_over_the_decoded_records() {
+    use mlx_analyze::analysis::facts::component_totals;
+    use mlx_analyze::load::{load_bytes, LoadOptions};
+    use mlx_analyze::synth::generate;
+    use std::collections::BTreeMap;
+    let specs = [machine("a", 1.0, 3), scaling_spec(vec![1000, 2000, 4000])];
+    let bytes: Vec<Vec<u8>> = specs.iter().map(|s| generate(s, true)).collect();
+    // Naive reference: every timed run of every file in order, events summed by component name.
+    let mut naive: Vec<BTreeMap<String, (u64, u64, i32, f64)>> = Vec::new();
+    for b in &bytes {
+        let trace = trace_format::read_trace(b).unwrap();
+        for run in trace.runs.iter().filter(|r| !r.warmup) {
+            let mut m = BTreeMap::new();
+            for e in run.events() {
+                let c = &run.components[e.component as usize];
+                let t = m.entry(c.name.clone()).or_insert((0u64, 0u64, -1i32, c.flops));
+                t.0 += e.duration_ns;
+                t.1 += 1;
+                t.2 = t.2.max(e.block.map_or(-1, |b| b as i32));
+            }
+            naive.push(m);
+        }
+    }
+    for skip_events in [false, true] {
+        let inputs = bytes.iter().enumerate().map(|(i, b)| (format!("t{i}.msgpack"), b.clone())).collect();
+        let ds = load_bytes(inputs, &LoadOptions { skip_events, ..Default::default() }).unwrap();
+        assert_eq!(ds.events.height() == 0, skip_events);
+        let totals = component_totals(&ds).unwrap();
+        assert!(!totals.is_empty());
+        let mut got: Vec<BTreeMap<String, (u64, u64, i32, f64)>> = vec![BTreeMap::new(); ds.runs.height()];
+        for t in &totals {
+            got[t.run_id as usize].insert(ds.component_names[t.component as usize].clone(), (t.total_ns, t.calls, t.max_block, t.flops));
+        }
+        assert_eq!(got, naive, "skip_events {skip_events}");
+        let events: u64 = naive.iter().flat_map(|m| m.values()).map(|t| t.1).sum();
+        assert_eq!(ds.event_count() as u64, events);
+        // Hand check: every component-synced run of the simple spec has FFN twice at 3 ms.
+        let ffn = ds.component_names.iter().position(|n| n == "block/ffn/up").unwrap() as u32;
+        let t = totals.iter().find(|t| t.component == ffn).unwrap();
+        assert_eq!((t.calls, t.max_block), (2, 1));
+    }
 }
 
 #[test]

@@ -237,7 +237,7 @@ fn huge_trace() -> Vec<u8> {
 fn everything(name: &str, bytes: &[u8]) {
     let good = generate(&simple_spec(), true);
     for include_warmup in [false, true] {
-        let ds = load_bytes(vec![("good.msgpack".into(), good.clone()), (name.into(), bytes.to_vec())], &LoadOptions { include_warmup, threads: 1 })
+        let ds = load_bytes(vec![("good.msgpack".into(), good.clone()), (name.into(), bytes.to_vec())], &LoadOptions { include_warmup, threads: 1, ..Default::default() })
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         for (rollup, key) in [(Rollup::Fine, None), (Rollup::Seed, Some("file")), (Rollup::Fine, Some("variant")), (Rollup::Fine, Some("frames"))] {
             let options = AnalyzeOptions {

@@ -79,7 +79,7 @@ fn regression_corpus_goes_through_the_loading_path() {
             let name = path.file_name().unwrap().to_string_lossy().to_string();
             let bytes = fs::read(&path).unwrap();
             for include_warmup in [false, true] {
-                let ds = load_bytes(vec![("good".into(), good.clone()), (name.clone(), bytes.clone())], &LoadOptions { include_warmup, threads: 1 })
+                let ds = load_bytes(vec![("good".into(), good.clone()), (name.clone(), bytes.clone())], &LoadOptions { include_warmup, threads: 1, ..Default::default() })
                     .unwrap_or_else(|e| panic!("{name}: {e}"));
                 let loaded = ds.trace_info.len() == 2;
                 let skipped = ds.skipped.iter().any(|s| s.file == name && !s.reason.is_empty() && !s.reason.contains('\n'));

@@ -1,27 +1,17 @@
 //! Per-run component totals, read out of the loaded DataFrames: the common input of every
-//! analysis. The heavy step sums millions of events per run and component. It is one pass over
-//! the events table's column buffers into a dense (run x component) accumulator: several times
-//! faster than a hash group-by and without its temporary memory. [`component_totals_grouped`]
-//! is the same aggregation as a polars group-by, kept as the reference the tests compare with.
-
-use std::collections::HashMap;
+//! analysis. The heavy step, summing millions of events per run and component, is a polars
+//! group-by made while loading (the `components` table of [`Dataset`]); this module turns that
+//! table's rows, a few dozen per run, into the typed [`Facts`] the statistics work on.
 
 use polars::prelude::*;
 use serde::Serialize;
 use trace_format::{PerturbKind, Perturbation, SyncMode};
 
 use crate::error::Result;
-use crate::load::Dataset;
 
-/// Where a component runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Area {
-    /// Inside the transformer blocks (once per block).
-    Blocks,
-    /// Outside the blocks: embeddings and head.
-    Overhead,
-}
+/// The taxonomy's areas and seed buckets, defined in the format crate (shared with the recorder).
+pub use trace_format::taxonomy::{area_of, seed_bucket, Area};
+use crate::load::Dataset;
 
 /// How components are grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -144,63 +134,20 @@ pub struct Facts {
     pub rollup: Rollup,
 }
 
-/// The area of a component name: `block/...` and `block` are inside the blocks.
-pub fn area_of(name: &str) -> Area {
-    if name == "block" || name.starts_with("block/") { Area::Blocks } else { Area::Overhead }
-}
-
-/// The seed report's bucket of a fine component name. Names the seed had no bucket for keep
-/// a bucket of their own so that nothing is lost.
-pub fn seed_bucket(name: &str) -> String {
-    let bucket = match name {
-        "block/norm2" => "FFN",
-        "block/self_attn/rope" => "RoPE",
-        "block/modulation" => "Modulation",
-        "block/norm1" => "Norms",
-        "embed/time" => "Time Embedding",
-        "embed/camera" => "Camera Embedding",
-        "embed/text" => "Text Embedding",
-        "embed/patch" | "head" => "Other",
-        n if n.starts_with("block/ffn/") => "FFN",
-        n if n.starts_with("block/self_attn/") => "Self-Attention",
-        n if n.starts_with("block/camera/") => "Camera Injection",
-        n if n.starts_with("block/cross_attn/") => "Cross-Attention",
-        n => return n.to_string(),
-    };
-    bucket.to_string()
-}
-
 impl Facts {
     /// Reads the facts out of a dataset.
     pub fn from_dataset(ds: &Dataset) -> Result<Facts> {
         let traces = trace_facts(ds)?;
         let mut runs = run_facts(&ds.runs)?;
 
-        // Per-invocation costs, per run (a run has a few dozen components: linear search).
-        let mut costs: Vec<Vec<(u32, f64, f64)>> = vec![Vec::new(); runs.len()];
-        {
-            let run = ds.components.column("run_id")?.u32()?;
-            let comp = ds.components.column("component_id")?.u32()?;
-            let flops = ds.components.column("flops")?.f64()?;
-            let bytes = ds.components.column("bytes")?.f64()?;
-            for (((r, c), f), b) in run.iter().zip(comp.iter()).zip(flops.iter()).zip(bytes.iter()) {
-                if let (Some(r), Some(c)) = (r, c) {
-                    if let Some(list) = costs.get_mut(r as usize) {
-                        list.push((c, f.unwrap_or(0.0), b.unwrap_or(0.0)));
-                    }
-                }
-            }
-        }
-
         for t in component_totals(ds)? {
             let Some(facts) = runs.get_mut(t.run_id as usize) else { continue };
-            let (f, b) = costs[t.run_id as usize].iter().find(|x| x.0 == t.component).map_or((0.0, 0.0), |x| (x.1, x.2));
             facts.comps.push(CompStat {
                 component: t.component,
                 total_ns: t.total_ns as f64,
                 calls: t.calls,
-                flops: f * t.calls as f64,
-                bytes: b * t.calls as f64,
+                flops: t.flops * t.calls as f64,
+                bytes: t.bytes * t.calls as f64,
                 max_block: t.max_block,
             });
         }
@@ -427,8 +374,8 @@ fn run_facts(runs: &DataFrame) -> Result<Vec<RunFacts>> {
     Ok(out)
 }
 
-/// Sum, count and highest block of one (run, component).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// Sum, count and highest block of one (run, component) that has events, with its costs.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub struct ComponentTotal {
     /// Run.
     pub run_id: u32,
@@ -440,117 +387,45 @@ pub struct ComponentTotal {
     pub calls: u64,
     /// Highest block index (-1: none).
     pub max_block: i32,
+    /// FLOPs of one invocation.
+    pub flops: f64,
+    /// Bytes of one invocation.
+    pub bytes: f64,
 }
 
-#[derive(Clone, Copy, Default)]
-struct Acc {
-    total: u64,
-    calls: u64,
-    max_block: i32,
-}
-
-/// Totals per (run, component) by one pass over the event columns, sorted by run and component.
+/// Totals per (run, component) with at least one event, sorted by run and component: the rows
+/// of the `components` table the loading's group-by filled.
 pub fn component_totals(ds: &Dataset) -> Result<Vec<ComponentTotal>> {
-    let ev = &ds.events;
-    let run = ev.column("run_id")?.u32()?;
-    let comp = ev.column("component_id")?.u32()?;
-    let block = ev.column("block")?.i32()?;
-    let dur = ev.column("duration_ns")?.u64()?;
-    let n_runs = ds.runs.height();
-    let n_comp = ds.component_names.len();
-    let dense = n_runs.saturating_mul(n_comp) <= 32 << 20;
-    let mut grid: Vec<Acc> = if dense { vec![Acc::default(); n_runs * n_comp] } else { Vec::new() };
-    let mut sparse: HashMap<(u32, u32), Acc> = HashMap::new();
-    fn add(grid: &mut [Acc], sparse: &mut HashMap<(u32, u32), Acc>, dense: bool, n_runs: usize, n_comp: usize, e: (u32, u32, i32, u64)) {
-        let (r, c, b, d) = e;
-        let acc = if dense {
-            if (r as usize) >= n_runs || (c as usize) >= n_comp {
-                return;
-            }
-            &mut grid[r as usize * n_comp + c as usize]
-        } else {
-            sparse.entry((r, c)).or_insert(Acc { total: 0, calls: 0, max_block: -1 })
-        };
-        acc.max_block = if acc.calls == 0 { b } else { acc.max_block.max(b) };
-        acc.total = acc.total.saturating_add(d);
-        acc.calls += 1;
-    }
-    let aligned = run.chunks().len() == comp.chunks().len()
-        && run.chunks().len() == block.chunks().len()
-        && run.chunks().len() == dur.chunks().len()
-        && run.null_count() + comp.null_count() + block.null_count() + dur.null_count() == 0
-        && run.downcast_iter().zip(comp.downcast_iter()).zip(block.downcast_iter()).zip(dur.downcast_iter()).all(
-            |(((a, b), c), d)| a.len() == b.len() && a.len() == c.len() && a.len() == d.len(),
-        );
-    if aligned {
-        // Fast path: plain slices, chunk by chunk.
-        for (((r, c), b), d) in run.downcast_iter().zip(comp.downcast_iter()).zip(block.downcast_iter()).zip(dur.downcast_iter()) {
-            let (r, c, b, d) = (r.values().as_slice(), c.values().as_slice(), b.values().as_slice(), d.values().as_slice());
-            if dense && r.iter().all(|&x| (x as usize) < n_runs) && c.iter().all(|&x| (x as usize) < n_comp) {
-                for i in 0..r.len() {
-                    let acc = &mut grid[r[i] as usize * n_comp + c[i] as usize];
-                    acc.max_block = if acc.calls == 0 { b[i] } else { acc.max_block.max(b[i]) };
-                    acc.total = acc.total.saturating_add(d[i]);
-                    acc.calls += 1;
-                }
-            } else {
-                for i in 0..r.len() {
-                    add(&mut grid, &mut sparse, dense, n_runs, n_comp, (r[i], c[i], b[i], d[i]));
-                }
-            }
-        }
+    // A table made elsewhere than by loading may lack the totals: made from the events.
+    let components = if ds.components.schema().contains("calls") {
+        ds.components.clone()
     } else {
-        for (((r, c), b), d) in run.iter().zip(comp.iter()).zip(block.iter()).zip(dur.iter()) {
-            if let (Some(r), Some(c)) = (r, c) {
-                add(&mut grid, &mut sparse, dense, n_runs, n_comp, (r, c, b.unwrap_or(-1), d.unwrap_or(0)));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    if dense {
-        for (i, acc) in grid.iter().enumerate().filter(|(_, a)| a.calls > 0) {
-            out.push(ComponentTotal {
-                run_id: (i / n_comp) as u32,
-                component: (i % n_comp) as u32,
-                total_ns: acc.total,
-                calls: acc.calls,
-                max_block: acc.max_block,
-            });
-        }
-    } else {
-        for ((r, c), acc) in sparse {
-            out.push(ComponentTotal { run_id: r, component: c, total_ns: acc.total, calls: acc.calls, max_block: acc.max_block });
-        }
-        out.sort();
-    }
-    Ok(out)
-}
-
-/// The same totals through a polars group-by (reference implementation), sorted.
-pub fn component_totals_grouped(ds: &Dataset) -> Result<Vec<ComponentTotal>> {
-    let agg = ds
-        .events
-        .clone()
+        crate::load::with_event_totals(ds.components.select(["run_id", "component_id", "flops", "bytes"])?, &ds.events)?
+    };
+    let table = components
         .lazy()
-        .group_by([col("run_id"), col("component_id")])
-        .agg([col("duration_ns").sum().alias("total_ns"), len().alias("calls"), col("block").max().alias("max_block")])
+        .filter(col("calls").gt(lit(0u64)))
+        .sort(["run_id", "component_id"], SortMultipleOptions::default())
         .collect()?;
-    let run = agg.column("run_id")?.u32()?;
-    let comp = agg.column("component_id")?.u32()?;
-    let total = agg.column("total_ns")?.u64()?;
-    let calls = agg.column("calls")?.cast(&DataType::UInt64)?;
-    let calls = calls.u64()?;
-    let max_block = agg.column("max_block")?.i32()?;
-    let mut out: Vec<ComponentTotal> = run
-        .iter()
-        .zip(comp.iter())
-        .zip(total.iter())
-        .zip(calls.iter())
-        .zip(max_block.iter())
-        .filter_map(|((((r, c), t), n), b)| {
-            Some(ComponentTotal { run_id: r?, component: c?, total_ns: t.unwrap_or(0), calls: n.unwrap_or(0), max_block: b.unwrap_or(-1) })
-        })
-        .collect();
-    out.sort();
+    let run = table.column("run_id")?.u32()?;
+    let comp = table.column("component_id")?.u32()?;
+    let total = table.column("total_ns")?.u64()?;
+    let calls = table.column("calls")?.u64()?;
+    let max_block = table.column("max_block")?.i32()?;
+    let flops = table.column("flops")?.f64()?;
+    let bytes = table.column("bytes")?.f64()?;
+    let mut out = Vec::with_capacity(table.height());
+    for i in 0..table.height() {
+        let (Some(run_id), Some(component)) = (run.get(i), comp.get(i)) else { continue };
+        out.push(ComponentTotal {
+            run_id,
+            component,
+            total_ns: total.get(i).unwrap_or(0),
+            calls: calls.get(i).unwrap_or(0),
+            max_block: max_block.get(i).unwrap_or(-1),
+            flops: flops.get(i).unwrap_or(0.0),
+            bytes: bytes.get(i).unwrap_or(0.0),
+        });
+    }
     Ok(out)
 }

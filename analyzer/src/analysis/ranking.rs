@@ -356,6 +356,38 @@ pub struct Ranking {
     pub total_ms: f64,
     /// Rows, largest share first.
     pub rows: Vec<RankRow>,
+    /// Rates above the trace's calibrated ceiling, in row order: the calibration is then likely
+    /// too low, and the utilisation and bound it implies uncertain.
+    pub above_ceiling: Vec<CeilingExcess>,
+}
+
+/// A component whose achieved rate exceeds a calibrated ceiling.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CeilingExcess {
+    /// Component or bucket.
+    pub name: String,
+    /// The ceiling exceeded.
+    pub ceiling: Ceiling,
+}
+
+/// A calibrated ceiling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ceiling {
+    /// The matmul rate.
+    Matmul,
+    /// The memory bandwidth.
+    Bandwidth,
+}
+
+impl Ceiling {
+    /// The ceiling's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ceiling::Matmul => "matmul",
+            Ceiling::Bandwidth => "bandwidth",
+        }
+    }
 }
 
 /// One component of the ranking.
@@ -486,6 +518,15 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
         })
         .collect();
     rows.sort_by(|a, b| b.share.total_cmp(&a.share).then_with(|| a.name.cmp(&b.name)));
+    let above_ceiling = rows
+        .iter()
+        .flat_map(|r| {
+            [(r.flops_util, Ceiling::Matmul), (r.bytes_util, Ceiling::Bandwidth)]
+                .into_iter()
+                .filter(|(u, _)| u.is_some_and(|u| u > 1.0))
+                .map(|(_, ceiling)| CeilingExcess { name: r.name.clone(), ceiling })
+        })
+        .collect();
     Some(Ranking {
         method: snap.method,
         fused_ms: snap.fused_ns.map(|v| v / 1e6),
@@ -496,5 +537,6 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
         blocks: snap.blocks,
         total_ms: total / 1e6,
         rows,
+        above_ceiling,
     })
 }

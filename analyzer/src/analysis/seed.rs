@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::facts::{seed_bucket, Area, Facts, Rollup};
+use super::facts::{Area, Facts, Rollup};
 use super::ranking::{frame_counts, snapshot, snapshot_by, Method, Snapshot};
 use super::scaling::fit_points;
 use super::stats::median;
@@ -38,6 +38,228 @@ pub struct SeedClaims {
     pub ffn: Vec<FfnBound>,
     /// (e) bucket shares.
     pub buckets: Vec<BucketShare>,
+    /// The verdict on each claim, decided here so that every output carries it.
+    pub verdicts: SeedVerdicts,
+    /// Per bucket with attributed and synced shares: the length where the two methods differ
+    /// most (what attribution changes against the seed's method).
+    pub method_changes: Vec<MethodChange>,
+}
+
+/// The verdict on each of the seed's claims (absent where the data holds nothing to check).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SeedVerdicts {
+    /// (a) token counts.
+    pub tokens: Option<TokensVerdict>,
+    /// (b) the Norms bucket.
+    pub norms: Option<NormsVerdict>,
+    /// (c) self-attention scaling.
+    pub self_attention: Option<AttentionVerdict>,
+    /// (d) FFN bound.
+    pub ffn: Option<FfnVerdict>,
+    /// (e) one per bucket of [`SeedClaims::buckets`] with shares, in its order.
+    pub buckets: Vec<BucketVerdict>,
+}
+
+/// (a) The seed's token counts against the traces'.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum TokensVerdict {
+    /// No run at the seed's frame counts.
+    NotChecked,
+    /// Within 1% at every recorded frame count.
+    Agrees,
+    /// The traces hold `low`-`high` times the seed's counts.
+    TooSmall {
+        /// Smallest ratio (ours / seed's).
+        low: f64,
+        /// Largest ratio.
+        high: f64,
+    },
+}
+
+/// (b) Whether the seed's Norms bucket holds the block's norms.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum NormsVerdict {
+    /// No norm1 time recorded.
+    NoNorm1,
+    /// The three norms take `low`-`high` times norm1's time, which the seed's bucket alone holds.
+    MissesNorm2AndNorm3 {
+        /// Smallest ratio over the recorded lengths.
+        low: f64,
+        /// Largest ratio.
+        high: f64,
+    },
+}
+
+/// (c) Whether self-attention grows like L^2.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum AttentionVerdict {
+    /// Too few lengths to fit.
+    TooFewLengths,
+    /// Exponent below 1.5: the projections, linear in L, dominate.
+    NotQuadratic {
+        /// The bucket's exponent.
+        exponent: f64,
+    },
+    /// Exponent at least 1.5.
+    CloseToQuadratic {
+        /// The bucket's exponent.
+        exponent: f64,
+    },
+}
+
+/// (d) Whether the FFN is memory-bandwidth bound.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum FfnVerdict {
+    /// No FLOP/byte counts or calibration.
+    Unknown,
+    /// Intensity at or above the ridge at every length with both.
+    ComputeBound,
+    /// Below the ridge at every such length (the seed's claim holds).
+    MemoryBound,
+    /// Compute-bound at some lengths only.
+    Mixed {
+        /// Lengths at or above the ridge.
+        compute_bound: usize,
+        /// Lengths with intensity and ridge.
+        known: usize,
+    },
+}
+
+/// (e) A bucket's shares against the seed's range.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum BucketVerdict {
+    /// The model has no component of this bucket.
+    NotApplicable {
+        /// Bucket.
+        bucket: String,
+    },
+    /// Inside the range (within half a point) at every length.
+    Within {
+        /// Bucket.
+        bucket: String,
+    },
+    /// Below the range at every length; `low`-`high` the shares.
+    Below {
+        /// Bucket.
+        bucket: String,
+        /// Smallest share.
+        low: f64,
+        /// Largest share.
+        high: f64,
+    },
+    /// Above the range at every length.
+    Above {
+        /// Bucket.
+        bucket: String,
+        /// Smallest share.
+        low: f64,
+        /// Largest share.
+        high: f64,
+    },
+    /// Inside at `inside` of `lengths` lengths.
+    Partly {
+        /// Bucket.
+        bucket: String,
+        /// Lengths inside the range.
+        inside: usize,
+        /// Lengths with a share.
+        lengths: usize,
+        /// Smallest share.
+        low: f64,
+        /// Largest share.
+        high: f64,
+    },
+}
+
+/// One bucket at the length where its attributed and synced shares differ most.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MethodChange {
+    /// Bucket.
+    pub bucket: String,
+    /// Tokens.
+    pub tokens: u64,
+    /// Attributed share.
+    pub attributed: f64,
+    /// Component-synced share.
+    pub synced: f64,
+}
+
+fn range(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
+    (values.clone().fold(f64::INFINITY, f64::min), values.fold(f64::NEG_INFINITY, f64::max))
+}
+
+/// The verdicts on the claims; the thresholds are those the report states.
+pub fn verdicts(c: &SeedClaims) -> SeedVerdicts {
+    let ratios: Vec<f64> = c.tokens.iter().filter(|t| t.tokens.is_some()).filter_map(|t| t.ratio).collect();
+    let tokens = if c.tokens.iter().all(|t| t.tokens.is_none()) {
+        TokensVerdict::NotChecked
+    } else {
+        let (lo, hi) = range(ratios.iter().copied());
+        if (lo - 1.0).abs() < 0.01 && (hi - 1.0).abs() < 0.01 { TokensVerdict::Agrees } else { TokensVerdict::TooSmall { low: lo, high: hi } }
+    };
+    let norms = (!c.norms.is_empty()).then(|| {
+        let (lo, hi) = range(c.norms.iter().filter(|n| n.norm1 > 0.0).map(|n| n.all / n.norm1));
+        if lo.is_finite() { NormsVerdict::MissesNorm2AndNorm3 { low: lo, high: hi } } else { NormsVerdict::NoNorm1 }
+    });
+    let self_attention = c.self_attention.as_ref().map(|a| match a.exponent {
+        Some(p) if p < 1.5 => AttentionVerdict::NotQuadratic { exponent: p },
+        Some(p) => AttentionVerdict::CloseToQuadratic { exponent: p },
+        None => AttentionVerdict::TooFewLengths,
+    });
+    let ffn = (!c.ffn.is_empty()).then(|| {
+        let above = c.ffn.iter().filter(|f| matches!((f.intensity, f.ridge), (Some(i), Some(r)) if i >= r)).count();
+        let known = c.ffn.iter().filter(|f| f.intensity.is_some() && f.ridge.is_some()).count();
+        if known == 0 {
+            FfnVerdict::Unknown
+        } else if above == known {
+            FfnVerdict::ComputeBound
+        } else if above == 0 {
+            FfnVerdict::MemoryBound
+        } else {
+            FfnVerdict::Mixed { compute_bound: above, known }
+        }
+    });
+    let buckets = c
+        .buckets
+        .iter()
+        .filter(|b| !b.shares.is_empty())
+        .map(|b| {
+            let bucket = b.bucket.clone();
+            if !b.present {
+                return BucketVerdict::NotApplicable { bucket };
+            }
+            let inside = b.shares.iter().filter(|(_, _, x)| *x >= b.seed_low - 0.005 && *x <= b.seed_high + 0.005).count();
+            let (low, high) = range(b.shares.iter().map(|x| x.2));
+            if inside == b.shares.len() {
+                BucketVerdict::Within { bucket }
+            } else if high < b.seed_low {
+                BucketVerdict::Below { bucket, low, high }
+            } else if low > b.seed_high {
+                BucketVerdict::Above { bucket, low, high }
+            } else {
+                BucketVerdict::Partly { bucket, inside, lengths: b.shares.len(), low, high }
+            }
+        })
+        .collect();
+    SeedVerdicts { tokens: Some(tokens), norms, self_attention, ffn, buckets }
+}
+
+/// Per present bucket, the length where attributed and synced shares differ most.
+fn method_changes(buckets: &[BucketShare]) -> Vec<MethodChange> {
+    buckets
+        .iter()
+        .filter(|b| b.present)
+        .filter_map(|b| {
+            let pairs = b.shares.iter().filter_map(|&(f, t, x)| Some((t, x, b.synced_shares.iter().find(|y| y.0 == f)?.2)));
+            let (tokens, attributed, synced) = pairs.max_by(|a, b| (a.1 - a.2).abs().total_cmp(&(b.1 - b.2).abs()))?;
+            Some(MethodChange { bucket: b.bucket.clone(), tokens, attributed, synced })
+        })
+        .collect()
 }
 
 /// (a) One frame count of the seed's table.
@@ -219,7 +441,7 @@ pub fn seed_claims(fine: &Facts) -> SeedClaims {
 
     let seed = fine.rolled_up(Rollup::Seed);
     let seed_snaps: Vec<Snapshot> = frame_counts(&seed).into_iter().filter_map(|f| snapshot(&seed, f)).collect();
-    let buckets = SEED_BUCKETS
+    let buckets: Vec<BucketShare> = SEED_BUCKETS
         .iter()
         .map(|&(bucket, lo, hi)| BucketShare {
             bucket: bucket.to_string(),
@@ -230,6 +452,28 @@ pub fn seed_claims(fine: &Facts) -> SeedClaims {
             present: seed.id_of(bucket).is_some_and(|id| seed.runs.iter().any(|r| r.comp(id).is_some())),
         })
         .collect();
-    debug_assert!(SELF_ATTN_PARTS.iter().all(|p| seed_bucket(p) == "Self-Attention"));
-    SeedClaims { method, tokens, norms, self_attention, ffn, buckets }
+    let method_changes = method_changes(&buckets);
+    let mut claims = SeedClaims { method, tokens, norms, self_attention, ffn, buckets, verdicts: SeedVerdicts::default(), method_changes };
+    claims.verdicts = verdicts(&claims);
+    claims
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trace_format::taxonomy::is_builtin;
+
+    /// The analyzer's own lists of built-in names: a misspelling would silently find nothing.
+    #[test]
+    fn every_name_the_analyses_look_for_is_in_the_taxonomy() {
+        let listed = SELF_ATTN_PARTS.iter().chain(&NORMS).chain(super::super::recommend::CACHEABLE.iter().flat_map(|(n, _)| n.iter()));
+        for name in listed {
+            assert!(is_builtin(name), "{name}");
+        }
+        assert!(SELF_ATTN_PARTS.iter().all(|p| super::super::facts::seed_bucket(p) == "Self-Attention"));
+        for (bucket, lo, hi) in SEED_BUCKETS {
+            assert!(trace_format::taxonomy::SEED_BUCKETS.contains(&bucket), "{bucket}");
+            assert!(lo < hi);
+        }
+    }
 }

@@ -3,9 +3,11 @@
 //! [`Render`] implementation for free. Tables, Markdown and HTML share this.
 
 use crate::analysis::comparison::{Comparison, ForwardRow, FORWARD_ROW};
-use crate::analysis::seed::{NormShare, SeedClaims, TokenClaim, SEED_NORMS, SEED_SELF_ATTN_MS};
+use crate::analysis::seed::{
+    AttentionVerdict, BucketVerdict, FfnVerdict, NormShare, NormsVerdict, SeedClaims, TokenClaim, TokensVerdict, SEED_NORMS, SEED_SELF_ATTN_MS,
+};
 use crate::analysis::facts::{Area, Rollup};
-use crate::analysis::ranking::Method;
+use crate::analysis::ranking::{Ceiling, Method};
 use crate::analysis::tree::TreeNode;
 use crate::analysis::Report;
 use crate::error::Result;
@@ -303,18 +305,11 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
             "priority",
         ])
         .left(&[11, 12]);
-        let mut exceeded = Vec::new();
         for row in &r.rows {
-            let mut mark = |v: f64, what: &str| {
-                if v > 1.0 {
-                    exceeded.push(format!("{} ({what})", row.name));
-                    format!("{}*", pct(v))
-                } else {
-                    pct(v)
-                }
-            };
-            let fu = row.flops_util.map(|v| mark(v, "matmul")).unwrap_or_else(|| "-".into());
-            let bu = row.bytes_util.map(|v| mark(v, "bandwidth")).unwrap_or_else(|| "-".into());
+            let above = |c: Ceiling| r.above_ceiling.iter().any(|x| x.name == row.name && x.ceiling == c);
+            let mark = |v: f64, c: Ceiling| if above(c) { format!("{}*", pct(v)) } else { pct(v) };
+            let fu = row.flops_util.map(|v| mark(v, Ceiling::Matmul)).unwrap_or_else(|| "-".into());
+            let bu = row.bytes_util.map(|v| mark(v, Ceiling::Bandwidth)).unwrap_or_else(|| "-".into());
             t.rows.push(vec![
                 row.name.clone(),
                 pct(row.share),
@@ -332,7 +327,8 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
             ]);
         }
         doc.push(Block::Table(t));
-        if !exceeded.is_empty() {
+        if !r.above_ceiling.is_empty() {
+            let exceeded: Vec<String> = r.above_ceiling.iter().map(|x| format!("{} ({})", x.name, x.ceiling.as_str())).collect();
             doc.push(Block::Paragraph(format!(
                 "* Above 100%: the achieved rate exceeds the trace's calibrated ceiling ({}). The calibration measured is likely too low (a ceiling cannot be exceeded), so these percentages and the bound they imply are uncertain.",
                 exceeded.join(", ")
@@ -758,14 +754,11 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
         t.rows.push(vec!["(a) tokens per frame count".into(), seed_side, "no run at 5, 11 or 21 frames".into(), "not checked".into()]);
     } else {
         let ours = recorded.iter().map(|c| format!("{} frames: {} ({:.1}x)", c.frames, c.tokens.unwrap_or(0), c.ratio.unwrap_or(0.0))).collect::<Vec<_>>().join(", ");
-        let ratios: Vec<f64> = recorded.iter().filter_map(|c| c.ratio).collect();
-        let (lo, hi) = (ratios.iter().copied().fold(f64::INFINITY, f64::min), ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max));
-        let verdict = if (lo - 1.0).abs() < 0.01 && (hi - 1.0).abs() < 0.01 {
-            "agrees".to_string()
-        } else if (hi - lo) / hi < 0.01 {
-            format!("the seed's counts are {lo:.2}x too small")
-        } else {
-            format!("the seed's counts are {lo:.2}-{hi:.2}x too small")
+        let verdict = match s.verdicts.tokens {
+            Some(TokensVerdict::Agrees) => "agrees".to_string(),
+            Some(TokensVerdict::TooSmall { low, high }) if (high - low) / high < 0.01 => format!("the seed's counts are {low:.2}x too small"),
+            Some(TokensVerdict::TooSmall { low, high }) => format!("the seed's counts are {low:.2}-{high:.2}x too small"),
+            Some(TokensVerdict::NotChecked) | None => "not checked".to_string(),
         };
         t.rows.push(vec!["(a) tokens per frame count".into(), seed_side, ours, verdict]);
     }
@@ -778,8 +771,6 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
         };
         let l = s.norms.iter().map(|n| n.tokens).min().unwrap_or(0);
         let h = s.norms.iter().map(|n| n.tokens).max().unwrap_or(0);
-        let ratio_lo = s.norms.iter().filter(|n| n.norm1 > 0.0).map(|n| n.all / n.norm1).fold(f64::INFINITY, f64::min);
-        let ratio_hi = s.norms.iter().filter(|n| n.norm1 > 0.0).map(|n| n.all / n.norm1).fold(f64::NEG_INFINITY, f64::max);
         t.rows.push(vec![
             "(b) Norms bucket".into(),
             format!("Norms {}-{} (norm1 only; norm2 counted in FFN, norm3 in Cross-Attention)", pct(SEED_NORMS.0), pct(SEED_NORMS.1)),
@@ -793,10 +784,11 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
                     String::new()
                 }
             ),
-            if ratio_lo.is_finite() {
-                format!("the seed's bucket misses norm2 and norm3: the three norms take {ratio_lo:.1}-{ratio_hi:.1}x norm1's time")
-            } else {
-                "no norm1 time recorded".to_string()
+            match s.verdicts.norms {
+                Some(NormsVerdict::MissesNorm2AndNorm3 { low, high }) => {
+                    format!("the seed's bucket misses norm2 and norm3: the three norms take {low:.1}-{high:.1}x norm1's time")
+                }
+                Some(NormsVerdict::NoNorm1) | None => "no norm1 time recorded".to_string(),
             },
         ]);
     }
@@ -810,10 +802,12 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
             None => "; no quadratic term in the fit".into(),
         };
         let sdpa_share = a.sdpa_share_at_max.map_or(String::new(), |x| format!("; SDPA is {} of the bucket at L = {h:.0}", pct(x)));
-        let verdict = match a.exponent {
-            Some(p) if p < 1.5 => format!("not O(n^2) at these lengths (exponent {p:.2}): the projections (linear in L) dominate; only SDPA approaches quadratic"),
-            Some(p) => format!("close to quadratic (exponent {p:.2})"),
-            None => "too few lengths to fit".into(),
+        let verdict = match s.verdicts.self_attention {
+            Some(AttentionVerdict::NotQuadratic { exponent: p }) => {
+                format!("not O(n^2) at these lengths (exponent {p:.2}): the projections (linear in L) dominate; only SDPA approaches quadratic")
+            }
+            Some(AttentionVerdict::CloseToQuadratic { exponent: p }) => format!("close to quadratic (exponent {p:.2})"),
+            Some(AttentionVerdict::TooFewLengths) | None => "too few lengths to fit".into(),
         };
         t.rows.push(vec![
             "(c) self-attention ~O(n^2)".into(),
@@ -845,25 +839,17 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
                 )
             })
             .collect();
-        let above = s.ffn.iter().filter(|f| matches!((f.intensity, f.ridge), (Some(i), Some(r)) if i >= r)).count();
-        let known = s.ffn.iter().filter(|f| f.intensity.is_some() && f.ridge.is_some()).count();
-        let verdict = if known == 0 {
-            "no FLOP/byte counts or calibration".to_string()
-        } else if above == known {
-            "compute-bound at every recorded L, not bandwidth-bound".to_string()
-        } else if above == 0 {
-            "memory-bound at every recorded L (agrees)".to_string()
-        } else {
-            format!("compute-bound at {above} of {known} recorded lengths")
+        let verdict = match s.verdicts.ffn {
+            Some(FfnVerdict::ComputeBound) => "compute-bound at every recorded L, not bandwidth-bound".to_string(),
+            Some(FfnVerdict::MemoryBound) => "memory-bound at every recorded L (agrees)".to_string(),
+            Some(FfnVerdict::Mixed { compute_bound, known }) => format!("compute-bound at {compute_bound} of {known} recorded lengths"),
+            Some(FfnVerdict::Unknown) | None => "no FLOP/byte counts or calibration".to_string(),
         };
         t.rows.push(vec!["(d) FFN memory-bandwidth bound".into(), "FFN layers are memory-bandwidth bound".into(), cells.join("; "), verdict]);
     }
     // (e) bucket shares
-    for b in &s.buckets {
-        if b.shares.is_empty() {
-            continue;
-        }
-        if !b.present {
+    for (b, v) in s.buckets.iter().filter(|b| !b.shares.is_empty()).zip(&s.verdicts.buckets) {
+        if let BucketVerdict::NotApplicable { .. } = v {
             t.rows.push(vec![
                 format!("(e) {} share (--rollup seed)", b.bucket),
                 format!("{:.0}-{:.0}%", b.seed_low * 100.0, b.seed_high * 100.0),
@@ -880,17 +866,13 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
                 None => format!("L={t}: {}", pct(*x)),
             })
             .collect();
-        let inside = b.shares.iter().filter(|(_, _, x)| *x >= b.seed_low - 0.005 && *x <= b.seed_high + 0.005).count();
-        let lo = b.shares.iter().map(|x| x.2).fold(f64::INFINITY, f64::min);
-        let hi = b.shares.iter().map(|x| x.2).fold(f64::NEG_INFINITY, f64::max);
-        let verdict = if inside == b.shares.len() {
-            "within the seed's range".to_string()
-        } else if hi < b.seed_low {
-            format!("below the seed's range at every L ({}-{})", pct(lo), pct(hi))
-        } else if lo > b.seed_high {
-            format!("above the seed's range at every L ({}-{})", pct(lo), pct(hi))
-        } else {
-            format!("within the seed's range at {inside} of {} lengths ({}-{})", b.shares.len(), pct(lo), pct(hi))
+        let verdict = match v {
+            BucketVerdict::Below { low, high, .. } => format!("below the seed's range at every L ({}-{})", pct(*low), pct(*high)),
+            BucketVerdict::Above { low, high, .. } => format!("above the seed's range at every L ({}-{})", pct(*low), pct(*high)),
+            BucketVerdict::Partly { inside, lengths, low, high, .. } => {
+                format!("within the seed's range at {inside} of {lengths} lengths ({}-{})", pct(*low), pct(*high))
+            }
+            BucketVerdict::Within { .. } | BucketVerdict::NotApplicable { .. } => "within the seed's range".to_string(),
         };
         t.rows.push(vec![
             format!("(e) {} share (--rollup seed)", b.bucket),
@@ -903,14 +885,9 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
     // What attribution changes against the seed's method: each bucket at the L where the two
     // methods differ most.
     let changes: Vec<String> = s
-        .buckets
+        .method_changes
         .iter()
-        .filter(|b| b.present)
-        .filter_map(|b| {
-            let pairs = b.shares.iter().filter_map(|&(f, t, x)| Some((t, x, b.synced_shares.iter().find(|y| y.0 == f)?.2)));
-            let (t, x, y) = pairs.max_by(|a, b| (a.1 - a.2).abs().total_cmp(&(b.1 - b.2).abs()))?;
-            Some((b.bucket.clone(), t, x, y))
-        })
+        .map(|c| (&c.bucket, c.tokens, c.attributed, c.synced))
         .map(|(bucket, t, x, y)| format!("{bucket} at L={t}: {} attributed against {} synced ({} points)", pct(x), pct(y), signed_pct((x - y) * 100.0).trim_end_matches('%')))
         .collect();
     if !changes.is_empty() {
