@@ -1,10 +1,16 @@
 //! mlx-record: the LingBot-World DiT in mlx-rs, instrumented forward passes, trace writing.
 //!
+//! [`api`] is the library interface for instrumenting any mlx-rs model (open a trace with
+//! metadata, run forwards with a [`api::Probe`], mark components, choose the mode, write);
+//! `recorder/examples/llama.rs` uses it for a decoder-only transformer, and
+//! `docs/instrumenting.md` walks through it.
+//!
 //! The binary is a thin wrapper over [`run`]. Modules: [`config`] (presets, geometry),
 //! [`model`] (the network), [`cost`] (analytic FLOPs/bytes), [`instrument`] (timing at a
 //! synchronisation granularity), [`calibrate`] (this machine's ceilings), [`estimate`] (memory
 //! check), [`variants`] (optimisations under test), [`session`] (the recording loop).
 
+pub mod api;
 pub mod blas;
 pub mod calibrate;
 pub mod cli;

@@ -1,0 +1,453 @@
+//! Instrument any mlx-rs model: open a trace, run forwards with a probe, write.
+//!
+//! The built-in LingBot/Wan model is one user of this API; `recorder/examples/llama.rs` is
+//! another. A model marks its components on the [`Probe`] it is given, one closure per
+//! component, with the name the analyzer will show (`/` separates the levels of the
+//! distribution tree) and, optionally, the analytic cost of one invocation:
+//!
+//! ```no_run
+//! use mlx_record::api::{Cost, Mark, Mode, Probe, Recorder, Schedule, Shape};
+//! use mlx_rs::Array;
+//!
+//! fn forward(x: &Array, w: &Array, probe: &mut Probe) -> anyhow::Result<Array> {
+//!     let mut x = x.clone();
+//!     for layer in 0..2 {
+//!         let cost = Cost { flops: 2.0 * 128.0 * 256.0 * 256.0, bytes: 4.0 * 3.0 * 256.0 * 256.0 };
+//!         x = probe.mark_with_cost("layer/mlp/up", Some(layer), cost, || Ok(x.matmul(w)?))?;
+//!         x = probe.mark("layer/act", Some(layer), || Ok(mlx_rs::ops::tanh(&x)?))?;
+//!     }
+//!     Ok(x)
+//! }
+//!
+//! # fn main() -> anyhow::Result<()> {
+//! let (x, w) = (Array::ones::<f32>(&[128, 256])?, Array::ones::<f32>(&[256, 256])?);
+//! let meta = mlx_record::api::metadata("my-model", mlx_record::config::DType::F32);
+//! let mut rec = Recorder::create("my-model.msgpack", meta)?;
+//! rec.calibrate()?;
+//! let schedule = Schedule { modes: vec![Mode::None, Mode::Attributed, Mode::Component], ..Schedule::default() };
+//! rec.record(&Shape::new(128), &schedule, |probe| forward(&x, &w, probe))?;
+//! println!("{}", rec.finish()?.display());
+//! # Ok(()) }
+//! ```
+//!
+//! Modes ([`Mode`], the trace's `sync`): `None` evaluates once per forward (the real speed);
+//! `Component` evaluates after every component (per-component times, no fusion across them);
+//! `Attributed` keeps the forward one evaluation and attributes its time to the components by
+//! duplicating each one's work in turn against plain references and a control (the schedule of
+//! [`crate::session::attribution_round`], docs/attribution.md). `Block` needs the model to call
+//! [`Probe::begin_group`] and [`Probe::end_group`].
+//!
+//! A component's closure must be pure: calling it again must redo the same work (an attributed
+//! run calls it `copies` more times). Its outputs are one or more arrays ([`Outputs`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use trace_format::{Calibration, Header, Metadata, ModelConfig, PerturbKind, Perturbation, RunRecord, SetupRecord, TraceFile};
+
+pub use crate::cost::{Cost, CostModel};
+pub use crate::instrument::{Outputs, Perturb, Probe, StageInfo};
+pub use trace_format::SyncMode as Mode;
+
+use crate::config::DType;
+use crate::machine::{self, Backend};
+use crate::progress::Progress;
+use crate::session::{INTERRUPTED, attribution_round, copies_within};
+
+/// Marking components on a [`Probe`] without the built-in model's cost table.
+///
+/// [`Probe::stage`] looks the cost up in the built-in model's [`CostModel`] (whose names it
+/// checks in debug builds); other models use these.
+pub trait Mark {
+    /// Runs one invocation of component `name` (cost unknown: recorded as 0). `block`: the
+    /// block (layer) index, `None` outside the blocks.
+    fn mark<T: Outputs>(&mut self, name: &str, block: Option<u32>, f: impl FnMut() -> Result<T>) -> Result<T>;
+    /// Runs one invocation of component `name` whose analytic cost is `cost`.
+    fn mark_with_cost<T: Outputs>(&mut self, name: &str, block: Option<u32>, cost: Cost, f: impl FnMut() -> Result<T>) -> Result<T>;
+}
+
+impl Mark for Probe<'_> {
+    fn mark<T: Outputs>(&mut self, name: &str, block: Option<u32>, f: impl FnMut() -> Result<T>) -> Result<T> {
+        self.stage_with_cost(name, block, Cost::default(), f)
+    }
+    fn mark_with_cost<T: Outputs>(&mut self, name: &str, block: Option<u32>, cost: Cost, f: impl FnMut() -> Result<T>) -> Result<T> {
+        self.stage_with_cost(name, block, cost, f)
+    }
+}
+
+/// The header metadata of a recording on this machine: host, OS, CPU, memory, GPU, the libmlx
+/// loaded, backend (MLX's default device), BLAS, recorder version, start time, command line.
+/// The caller fills what describes the model (`model`: [`ModelConfig`], `height`, `width`,
+/// `weights`, `seed`, `labels`).
+pub fn metadata(model: &str, dtype: DType) -> Metadata {
+    let backend = current_backend();
+    let host = machine::host();
+    let (gpu_name, gpu_memory_bytes) = if backend.is_gpu() { machine::gpu_info() } else { (None, None) };
+    let mut args: Vec<String> = std::env::args().collect();
+    if let Some(name) = args.first().and_then(|a| Path::new(a).file_name()).map(|n| n.to_string_lossy().into_owned()) {
+        args[0] = name;
+    }
+    Metadata {
+        host: host.name,
+        os: host.os,
+        cpu_model: host.cpu_model,
+        cpu_cores: host.cpu_cores,
+        ram_bytes: host.ram_bytes,
+        gpu_name,
+        gpu_memory_bytes,
+        mlx_version: machine::mlx_runtime_version(),
+        backend: backend.name().into(),
+        blas: machine::loaded_blas(),
+        dtype: dtype.name().into(),
+        preset: model.into(),
+        model: ModelConfig::default(),
+        height: 0,
+        width: 0,
+        weights: "synthetic".into(),
+        seed: 0,
+        recorder_version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: option_env!("MLX_TRACE_GIT_COMMIT").unwrap_or("unknown").into(),
+        command_line: args.join(" "),
+        start_time: utc_now(),
+        labels: Default::default(),
+    }
+}
+
+/// The backend MLX's default device runs on: the GPU's backend when the default device is the
+/// GPU, else the CPU.
+pub fn current_backend() -> Backend {
+    let on_gpu = mlx_rs::Device::try_default().and_then(|d| d.get_type()).is_ok_and(|t| matches!(t, mlx_rs::DeviceType::Gpu));
+    if on_gpu { machine::detect_backend() } else { Backend::Cpu }
+}
+
+/// One input shape of a forward: what the analyzer groups runs by.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    /// Variant name (`baseline` unless an optimisation is being compared).
+    pub variant: String,
+    /// The analyzer's key of one input shape: a video model's frame count; for other models any
+    /// number that tells the recorded shapes apart (by default the sequence length). Attribution
+    /// sets are the attributed runs of one variant and `frames`.
+    pub frames: u32,
+    /// Sequence length (tokens): the x axis of the analyzer's scaling fits.
+    pub tokens: u64,
+    /// The built-in model's cost table, consulted by [`Probe::stage`]; `None` for other models.
+    pub costs: Option<CostModel>,
+    /// Cost of the whole forward, stored with the `forward` event of fused runs; `None`: the
+    /// sum of the components' costs times their invocations.
+    pub forward_cost: Option<Cost>,
+}
+
+impl Shape {
+    /// A `baseline` shape of `tokens` tokens, `frames` = `tokens`.
+    pub fn new(tokens: u64) -> Self {
+        Shape { variant: "baseline".into(), frames: tokens.min(u32::MAX as u64) as u32, tokens, costs: None, forward_cost: None }
+    }
+
+    /// The same shape with another `frames` key.
+    pub fn frames(mut self, frames: u32) -> Self {
+        self.frames = frames;
+        self
+    }
+
+    /// The same shape under another variant name.
+    pub fn variant(mut self, variant: &str) -> Self {
+        self.variant = variant.into();
+        self
+    }
+}
+
+/// What [`Recorder::record`] runs at one shape.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// Modes, each run once per repetition (an attributed repetition is a whole round).
+    pub modes: Vec<Mode>,
+    /// Timed repetitions (attributed: rounds).
+    pub runs: u32,
+    /// Warm-up repetitions, recorded with `warmup` set (the analyzer leaves them out).
+    pub warmup: u32,
+    /// Attributed: extra copies of the perturbed component per invocation, lowered per component
+    /// to what the memory left by the plain forward holds.
+    pub copies: u32,
+    /// Bytes the copies may use; `None`: what the backend has (GPU memory on CUDA, available
+    /// memory elsewhere) minus the peak of the first plain forward.
+    pub headroom: Option<u64>,
+    /// Tests: a component made deliberately more expensive, (name, extra copies of its work).
+    pub inflate: Option<(String, u32)>,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule { modes: vec![Mode::None, Mode::Attributed], runs: 3, warmup: 1, copies: 4, headroom: None, inflate: None, quiet: true }
+    }
+}
+
+impl Schedule {
+    /// Refuses schedules that cannot record anything.
+    pub fn check(&self) -> Result<()> {
+        if self.modes.is_empty() {
+            bail!("no synchronisation mode to record");
+        }
+        if self.runs == 0 {
+            bail!("runs must be at least 1");
+        }
+        if self.copies == 0 && self.modes.contains(&Mode::Attributed) {
+            bail!("copies must be at least 1 in attributed mode");
+        }
+        Ok(())
+    }
+}
+
+/// A run as [`Recorder::forward_once`] measured it, before it is written.
+pub struct Measured<T> {
+    /// The run record (index assigned when written).
+    pub run: RunRecord,
+    /// The forward's (evaluated) output.
+    pub output: T,
+    /// Bytes of the outputs the perturbation forced, per forward.
+    pub reduced_bytes: u64,
+    /// Extra scalar outputs the perturbation added, per forward.
+    pub reduced_arrays: u64,
+}
+
+/// A trace being written: header, calibration, setups, runs; `NAME.partial` until finished.
+pub struct Recorder {
+    file: TraceFile,
+    backend: Backend,
+    dtype: DType,
+    interrupted: bool,
+}
+
+impl Recorder {
+    /// Creates `path.partial` (exclusively) with the header; an existing `path` is never
+    /// replaced (see [`Recorder::create_with`]).
+    pub fn create(path: impl AsRef<Path>, metadata: Metadata) -> Result<Self> {
+        Self::create_with(path, metadata, false)
+    }
+
+    /// Creates the trace; `replace`: an existing regular file at `path` is replaced when the
+    /// recording completes.
+    pub fn create_with(path: impl AsRef<Path>, metadata: Metadata, replace: bool) -> Result<Self> {
+        let path = path.as_ref();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create output directory {}", dir.display()))?;
+        }
+        let dtype: DType = metadata.dtype.parse().map_err(|e| anyhow::anyhow!("metadata dtype: {e}"))?;
+        let file = TraceFile::create_with(path, &Header::new(metadata), replace, false).with_context(|| format!("cannot write trace {}", path.display()))?;
+        Ok(Recorder { file, backend: current_backend(), dtype, interrupted: false })
+    }
+
+    /// Wraps a trace file created elsewhere (the built-in recorder's, with its naming rules).
+    pub fn from_file(file: TraceFile, backend: Backend, dtype: DType) -> Self {
+        Recorder { file, backend, dtype, interrupted: false }
+    }
+
+    /// Measures this machine's matmul rate and bandwidth in the trace's dtype and writes them.
+    pub fn calibrate(&mut self) -> Result<Calibration> {
+        let c = crate::calibrate::calibrate(self.backend, self.dtype)?;
+        self.file.add_calibration(&c)?;
+        Ok(c)
+    }
+
+    /// Writes a one-off cost (e.g. building a cache once per clip).
+    pub fn add_setup(&mut self, setup: &SetupRecord) -> Result<()> {
+        Ok(self.file.add_setup(setup)?)
+    }
+
+    /// Runs written so far (the next run's index).
+    pub fn runs(&self) -> u32 {
+        self.file.runs()
+    }
+
+    /// Whether an interrupt (Ctrl-C, SIGTERM, SIGHUP, with the handler of `mlx-record`'s main)
+    /// stopped [`Recorder::record`] early.
+    pub fn interrupted(&self) -> bool {
+        self.interrupted
+    }
+
+    /// The file being written (`NAME.partial`).
+    pub fn partial_path(&self) -> &Path {
+        self.file.partial_path()
+    }
+
+    /// The components one forward runs, with their invocations, costs and output sizes: one
+    /// forward's graph is built and dropped unevaluated.
+    pub fn stages<T: Outputs>(shape: &Shape, mut forward: impl FnMut(&mut Probe) -> Result<T>) -> Result<Vec<StageInfo>> {
+        let fallback;
+        let costs = match &shape.costs {
+            Some(c) => c,
+            None => {
+                fallback = no_costs();
+                &fallback
+            }
+        };
+        let mut probe = Probe::new(RunRecord::new(0, "", Mode::None, 0, 0), costs);
+        drop(forward(&mut probe)?);
+        Ok(probe.stages().to_vec())
+    }
+
+    /// One timed forward in `mode` with `perturb` added; nothing is written.
+    pub fn forward_once<T: Outputs>(
+        shape: &Shape,
+        mode: Mode,
+        perturb: Perturb,
+        inflate: Option<(String, u32)>,
+        mut forward: impl FnMut(&mut Probe) -> Result<T>,
+    ) -> Result<Measured<T>> {
+        let fallback;
+        let costs = match &shape.costs {
+            Some(c) => c,
+            None => {
+                fallback = no_costs();
+                &fallback
+            }
+        };
+        let fused = matches!(mode, Mode::None | Mode::Attributed);
+        mlx_rs::memory::reset_peak_memory()?;
+        let run = RunRecord::new(0, &shape.variant, mode, shape.frames, shape.tokens);
+        let mut probe = Probe::new(run, costs).with_perturbation(perturb).with_inflation(inflate);
+        probe.start_clock();
+        let start = Instant::now();
+        let output = forward(&mut probe)?;
+        let built = Instant::now();
+        // One evaluation; a perturbation's extra work is attached to the components' outputs.
+        mlx_rs::transforms::eval(output.arrays())?;
+        let end = Instant::now();
+        if fused {
+            let cost = shape.forward_cost.unwrap_or_else(|| {
+                probe.stages().iter().fold(Cost::default(), |a, s| a + Cost { flops: s.cost.flops * s.calls as f64, bytes: s.cost.bytes * s.calls as f64 })
+            });
+            probe.record(crate::model::names::FORWARD, None, cost, start, end);
+        }
+        let (reduced_bytes, reduced_arrays) = (probe.reduced_bytes(), probe.reduced_arrays());
+        let mut run = probe.into_run();
+        run.forward_ns = end.duration_since(start).as_nanos() as u64;
+        if fused {
+            run.graph_ns = Some(built.duration_since(start).as_nanos() as u64);
+        }
+        run.active_memory_bytes = mlx_rs::memory::active_memory()? as u64;
+        run.peak_memory_bytes = mlx_rs::memory::peak_memory()? as u64;
+        Ok(Measured { run, output, reduced_bytes, reduced_arrays })
+    }
+
+    /// Writes a run, giving it the next index.
+    pub fn write_run(&mut self, mut run: RunRecord) -> Result<()> {
+        run.run = self.file.runs();
+        Ok(self.file.add_run(&run)?)
+    }
+
+    /// Records `forward` at `shape`: `warmup` + `runs` repetitions, each running every mode of the
+    /// schedule; an attributed repetition is a whole attribution round. Returns the runs written.
+    /// Stops after the run in progress when interrupted ([`Recorder::interrupted`]).
+    pub fn record<T: Outputs>(&mut self, shape: &Shape, schedule: &Schedule, mut forward: impl FnMut(&mut Probe) -> Result<T>) -> Result<u32> {
+        schedule.check()?;
+        let attributed = schedule.modes.contains(&Mode::Attributed);
+        let stages = if attributed { Self::stages(shape, &mut forward)? } else { Vec::new() };
+        let per_rep: usize = schedule.modes.iter().map(|&m| if m == Mode::Attributed { attribution_round(0, stages.len(), schedule.copies).len() } else { 1 }).sum();
+        let total = per_rep as u64 * (schedule.warmup + schedule.runs) as u64;
+        let mut progress = Progress::new(total, total as f64, schedule.quiet);
+        let mut stage_copies: Option<Vec<u32>> = schedule.headroom.map(|h| stages.iter().map(|s| copies_within(schedule.copies, s, h)).collect());
+        let mut written = 0;
+        for rep in 0..schedule.warmup + schedule.runs {
+            let warmup = rep < schedule.warmup;
+            let round = rep.saturating_sub(schedule.warmup);
+            for &mode in &schedule.modes {
+                let plan = if mode == Mode::Attributed { attribution_round(round, stages.len(), schedule.copies) } else { vec![(PerturbKind::Reference, None, 0)] };
+                for (kind, target, copies) in plan {
+                    if INTERRUPTED.load(Ordering::SeqCst) {
+                        self.interrupted = true;
+                        progress.finish();
+                        return Ok(written);
+                    }
+                    let copies = match (target, &stage_copies) {
+                        (Some(i), Some(c)) => c[i],
+                        _ => copies,
+                    };
+                    let target = target.map(|i| &stages[i]);
+                    let perturb = match (mode, kind, target) {
+                        (Mode::Attributed, PerturbKind::Control, _) => Perturb::Control,
+                        (Mode::Attributed, PerturbKind::Duplicate, Some(t)) => Perturb::Duplicate { target: t.name.clone(), copies },
+                        _ => Perturb::Nothing,
+                    };
+                    let what = match target {
+                        Some(t) => format!("attributed, perturbing {} x{copies}", t.name),
+                        None if mode == Mode::Attributed => format!("attributed, {}", kind.as_str()),
+                        None => format!("sync {}", mode.as_str()),
+                    };
+                    progress.message(&format!("{} at {} tokens, {what}", shape.variant, shape.tokens));
+                    let plain = perturb == Perturb::Nothing;
+                    let m = Self::forward_once(shape, mode, perturb, schedule.inflate.clone(), &mut forward)?;
+                    let mut run = m.run;
+                    run.warmup = warmup;
+                    if mode == Mode::Attributed {
+                        run.perturbation = Some(Perturbation {
+                            kind,
+                            target: target.map(|t| t.name.clone()),
+                            copies,
+                            round,
+                            reduced_bytes: m.reduced_bytes,
+                            reduced_arrays: m.reduced_arrays,
+                            target_calls: target.map_or(0, |t| t.calls),
+                            target_flops: target.map_or(0.0, |t| t.cost.flops),
+                            target_bytes: target.map_or(0.0, |t| t.cost.bytes),
+                        });
+                    }
+                    if plain && stage_copies.is_none() && attributed {
+                        // Copies per component within the memory this plain forward leaves.
+                        let budget = crate::memory_budget(self.backend, &machine::host()).0;
+                        let headroom = budget.saturating_sub(run.peak_memory_bytes);
+                        let chosen: Vec<u32> = stages.iter().map(|s| copies_within(schedule.copies, s, headroom)).collect();
+                        for (s, &k) in stages.iter().zip(&chosen) {
+                            if k < schedule.copies {
+                                progress.note(&format!("{} gets {k} extra copies instead of {} (memory)", s.name, schedule.copies));
+                            }
+                        }
+                        stage_copies = Some(chosen);
+                    }
+                    drop(m.output);
+                    self.write_run(run)?;
+                    written += 1;
+                    progress.inc_weighted(1.0);
+                }
+            }
+        }
+        progress.finish();
+        Ok(written)
+    }
+
+    /// Ends the trace: writes the end marker and renames `NAME.partial` to `NAME`; returns
+    /// `NAME`. After an interrupt the trace stays `NAME.partial` (returned), which
+    /// `mlx-analyze` reads.
+    pub fn finish(self) -> Result<PathBuf> {
+        if self.interrupted {
+            return Ok(self.file.partial_path().to_path_buf());
+        }
+        Ok(self.file.finish()?)
+    }
+}
+
+/// The current time as RFC 3339 UTC, seconds (`2026-01-31T12:00:00Z`).
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Days since 1970-01-01 to a proleptic Gregorian date, by 400-year eras.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let m5 = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * m5 + 2) / 5 + 1;
+    let month = if m5 < 10 { m5 + 3 } else { m5 - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// The cost table of no model: [`Shape::costs`] `None`.
+fn no_costs() -> CostModel {
+    CostModel::new(&ModelConfig::default(), 0, 4)
+}
