@@ -295,9 +295,16 @@ impl Opt {
         files.into_iter().filter_map(|(flag, p)| p.as_ref().map(|p| (flag, p))).collect()
     }
 
+    /// Whether an output needs the events table itself: the analyses need only the per-run
+    /// totals, so without such an output the events are not kept (ten thousand traces then fit
+    /// in a few GiB). An output reading `Dataset::events` must be listed here.
+    pub fn needs_events(&self) -> bool {
+        self.export.export_csv.is_some() || self.export.export_parquet.is_some() || self.export.chrome_trace.is_some() || self.query.sql.is_some()
+    }
+
     /// Loading options.
     pub fn load_options(&self) -> LoadOptions {
-        LoadOptions { include_warmup: self.analysis.include_warmup, threads: self.threads }
+        LoadOptions { include_warmup: self.analysis.include_warmup, threads: self.threads, skip_events: !self.needs_events() }
     }
 
     /// The format of a --sql result.

@@ -2,9 +2,12 @@
 //! time goes, how it scales with sequence length, what instrumentation costs, how machines and
 //! variants compare, and what to try first. Independent of MLX.
 //!
-//! Pipeline: [`load`] (files to DataFrames) -> [`analysis`] (DataFrames to plain structs) ->
-//! [`render`] (structs to bytes: tables, Markdown, JSON, SVG, HTML) and [`export`] (events to
-//! CSV, Parquet, Chrome trace JSON).
+//! Pipeline: [`load`] (files to DataFrames: each file decoded once, on all cores, its per-run
+//! component totals a polars group-by) -> [`analysis`] (the small per-run totals to plain
+//! structs: fits, intervals, verdicts) -> [`render`] (structs to bytes: tables, Markdown, JSON,
+//! SVG, HTML; formatting only) and [`export`] (the frames to CSV, Parquet, Chrome trace JSON).
+//! The names of the built-in model's components are the format crate's
+//! [`trace_format::taxonomy`]; any other name is accepted.
 
 pub mod analysis;
 pub mod error;

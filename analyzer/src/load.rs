@@ -251,7 +251,8 @@ pub fn with_event_totals(costs: DataFrame, events: &DataFrame) -> Result<DataFra
         .collect()?)
 }
 
-/// One input: a trace file.
+/// One input: a trace file, or (starting with `PAR1`) an events export of this analyzer,
+/// which holds any number of traces ([`crate::load_parquet`]).
 fn decode(source: &Source, options: &LoadOptions) -> std::result::Result<Vec<FileChunk>, String> {
     let name = source.name();
     let read;
@@ -266,6 +267,10 @@ fn decode(source: &Source, options: &LoadOptions) -> std::result::Result<Vec<Fil
         }
         Source::Bytes(_, bytes) => bytes,
     };
+    if crate::load_parquet::is_parquet(bytes) {
+        let traces = crate::load_parquet::read_traces(bytes)?;
+        return traces.into_iter().map(|t| decode_trace(t.name, t.identity, t.trace, options)).collect();
+    }
     let content = content_key(bytes);
     let trace = trace_format::read_trace(bytes).map_err(|e| e.to_string())?;
     Ok(vec![decode_trace(name, content, trace, options)?])

@@ -100,6 +100,17 @@ fn run(opt: &cli::Opt) -> anyhow::Result<()> {
     if let Some(key) = &opt.analysis.by {
         check_by_key(&ds, key)?;
     }
+    if let Some(query) = &opt.query.sql {
+        // The query runs before anything is written: a query that cannot run writes nothing.
+        let result = mlx_analyze::sql::query(&ds, query)?;
+        let to_stdout = opt.output.out.as_ref().is_none_or(|p| output::is_stdout(p));
+        let width = if to_stdout { mlx_analyze::render::table::terminal_width() } else { None };
+        let bytes = mlx_analyze::sql::render(&result, opt.sql_format(), width)?;
+        write_exports(opt, &ds)?;
+        let path = opt.output.out.clone().unwrap_or_else(|| std::path::PathBuf::from("-"));
+        write_atomic(&path, &bytes).with_context(|| format!("writing the query result to {}", path.display()))?;
+        return Ok(());
+    }
 
     let facts = Facts::from_dataset(&ds)?;
     let report = mlx_analyze::analysis::analyze_facts(&ds, &facts, &opt.analyze_options())?;
@@ -124,6 +135,26 @@ fn run(opt: &cli::Opt) -> anyhow::Result<()> {
         }
     }
     // Exports and charts first: the report is the last thing written.
+    write_exports(opt, &ds)?;
+    if let Some(dir) = &opt.output.charts {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (path, svg) in &charts {
+            write_atomic(path, svg.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    manager.write(&report)?;
+    Ok(())
+}
+
+/// The exports asked for: summaries first (their files are known only now, and are all checked
+/// before any is written), then the event exports.
+fn write_exports(opt: &cli::Opt, ds: &mlx_analyze::load::Dataset) -> anyhow::Result<()> {
+    if let Some(dir) = &opt.export.export_summary {
+        let files = mlx_analyze::export::summary::write_summary(ds, dir)?;
+        if !opt.output.quiet {
+            eprintln!("mlx-analyze: wrote {} summary file(s) under {}", files.len(), dir.display());
+        }
+    }
     if let Some(path) = &opt.export.export_csv {
         export_to_file(&CsvExport, &ds, path).with_context(|| format!("exporting CSV to {}", path.display()))?;
     }
@@ -139,12 +170,5 @@ fn run(opt: &cli::Opt) -> anyhow::Result<()> {
         export_to_file(&chrome_trace::ChromeTraceRuns { run_ids }, &ds, path)
             .with_context(|| format!("exporting Chrome trace to {}", path.display()))?;
     }
-    if let Some(dir) = &opt.output.charts {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        for (path, svg) in &charts {
-            write_atomic(path, svg.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
-        }
-    }
-    manager.write(&report)?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 pub mod chrome_trace;
 pub mod csv;
 pub mod parquet;
+pub mod summary;
 
 use std::io::Write;
 use std::path::Path;

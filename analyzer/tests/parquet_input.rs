@@ -1,0 +1,224 @@
+//! The Parquet events export: keys on every row, NULL block outside the blocks, and read back
+//! as input into the same dataset and the same report; foreign Parquet files refused.
+
+mod tables_common;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::PathBuf;
+
+use mlx_analyze::export::parquet::{ParquetExport, EVENT_COLUMNS};
+use mlx_analyze::export::export_to_file;
+use mlx_analyze::load::{load_files, LoadOptions};
+use polars::prelude::*;
+use polars_io::parquet::read::ParquetReader;
+use polars_io::parquet::write::ParquetWriter;
+use polars_io::SerReader;
+use tables_common::*;
+
+fn os(s: &str) -> &OsStr {
+    OsStr::new(s)
+}
+
+/// Committed traces covering component-synced, fused and attributed runs, CPU and GPU, with
+/// and without a machine label.
+fn originals() -> Vec<PathBuf> {
+    ["cpu-wan1.3b-f32-240x416.msgpack", "h200-lingbot14b-bf16-attributed-81frames.msgpack", "cpu-lingbot14b-2blocks-f32.msgpack"]
+        .iter()
+        .map(|n| committed(n))
+        .collect()
+}
+
+fn read_parquet(path: &std::path::Path) -> DataFrame {
+    ParquetReader::new(fs::File::open(path).unwrap()).finish().unwrap()
+}
+
+#[test]
+fn report_from_parquet_equals_report_from_traces() {
+    let dir = scratch("report-roundtrip");
+    let files = originals();
+    for warmup in [false, true] {
+        let mut base: Vec<&OsStr> = files.iter().map(|p| p.as_os_str()).collect();
+        if warmup {
+            base.push(os("--include-warmup"));
+        }
+        let parquet = dir.join(format!("events-{warmup}.parquet"));
+        let direct = dir.join(format!("direct-{warmup}.json"));
+        let mut args = base.clone();
+        args.extend([os("--format"), os("json"), os("-o"), direct.as_os_str(), os("--export-parquet"), parquet.as_os_str()]);
+        run_ok(&args);
+        let again = dir.join(format!("again-{warmup}.json"));
+        let mut args = vec![parquet.as_os_str(), os("--format"), os("json"), os("-o"), again.as_os_str()];
+        if warmup {
+            args.push(os("--include-warmup"));
+        }
+        run_ok(&args);
+        let a = fs::read_to_string(&direct).unwrap();
+        let b = fs::read_to_string(&again).unwrap();
+        assert!(a.len() > 10_000, "a real report");
+        assert!(a == b, "the report from {} differs from the report of its traces", parquet.display());
+
+        // The terminal report too (every section, every number as printed).
+        let mut args = base.clone();
+        args.extend([os("-o"), os("-")]);
+        let table_direct = run_ok(&args);
+        let mut args = vec![parquet.as_os_str(), os("-o"), os("-")];
+        if warmup {
+            args.push(os("--include-warmup"));
+        }
+        assert_eq!(table_direct, run_ok(&args));
+    }
+    // An export with warm-up runs, read without them: the report of the traces without them.
+    let without = dir.join("direct-false.json");
+    let from_warm = dir.join("from-warm.json");
+    let warm = dir.join("events-true.parquet");
+    run_ok(&[warm.as_os_str(), os("--format"), os("json"), os("-o"), from_warm.as_os_str()]);
+    assert!(fs::read(&without).unwrap() == fs::read(&from_warm).unwrap(), "warm-up runs of an export are left out as in traces");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn dataset_round_trips_table_by_table() {
+    let dir = scratch("dataset-roundtrip");
+    let files = originals();
+    for include_warmup in [false, true] {
+        let options = LoadOptions { include_warmup, threads: 1, ..Default::default() };
+        let ds = load_files(&files, &options).unwrap();
+        let pq = dir.join(format!("e-{include_warmup}.parquet"));
+        export_to_file(&ParquetExport, &ds, &pq).unwrap();
+        let back = load_files(std::slice::from_ref(&pq), &options).unwrap();
+        for (name, a, b) in [
+            ("traces", &ds.traces, &back.traces),
+            ("runs", &ds.runs, &back.runs),
+            ("components", &ds.components, &back.components),
+            ("events", &ds.events, &back.events),
+            ("setups", &ds.setups, &back.setups),
+        ] {
+            assert!(a.height() > 0 || name == "setups", "{name} is empty");
+            assert!(a.equals_missing(b), "table {name} differs after the round trip:\n{a}\n{b}");
+        }
+        assert_eq!(ds.component_names, back.component_names);
+        assert_eq!(ds.trace_info.len(), back.trace_info.len());
+        for (x, y) in ds.trace_info.iter().zip(&back.trace_info) {
+            assert_eq!(x.file, y.file);
+            assert_eq!(x.metadata, y.metadata);
+            assert_eq!(x.calibration, y.calibration);
+            assert_eq!(x.complete, y.complete);
+        }
+        assert!(back.skipped.is_empty(), "{:?}", back.skipped);
+    }
+    // Named twice: counted once, like a trace.
+    let pq = dir.join("e-false.parquet");
+    let copy = dir.join("copy.parquet");
+    fs::copy(&pq, &copy).unwrap();
+    let ds = load_files(&[pq.clone(), copy.clone()], &LoadOptions::default()).unwrap();
+    assert_eq!(ds.trace_info.len(), 3);
+    assert_eq!(ds.skipped.len(), 3, "{:?}", ds.skipped);
+    assert!(ds.skipped.iter().all(|s| s.reason.contains("counted once")), "{:?}", ds.skipped);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_row_carries_its_keys_and_null_block_outside_blocks() {
+    let dir = scratch("keys");
+    let gpu = Spec { gpu: Some("Test GPU"), backend: "cuda", ..Spec::new("box-a") };
+    let cpu = Spec::new("box-b");
+    let (a, b) = (dir.join("a.msgpack"), dir.join("b.msgpack"));
+    fs::write(&a, gpu.bytes()).unwrap();
+    fs::write(&b, cpu.bytes()).unwrap();
+    let pq = dir.join("e.parquet");
+    run_ok(&[a.as_os_str(), b.as_os_str(), os("--export-parquet"), pq.as_os_str(), os("-o"), dir.join("r.txt").as_os_str()]);
+    let df = read_parquet(&pq);
+    let names: Vec<String> = df.get_column_names().iter().map(|c| c.to_string()).collect();
+    assert_eq!(names, EVENT_COLUMNS.to_vec());
+
+    // Independent reference: the traces decoded by the format crate.
+    let mut expected_rows = 0usize;
+    let mut expected_null_blocks = 0usize;
+    for path in [&a, &b] {
+        let t = trace_format::read_trace_file(path).unwrap();
+        for r in t.runs.iter().filter(|r| !r.warmup) {
+            for e in r.events() {
+                expected_rows += 1;
+                expected_null_blocks += usize::from(e.block.is_none());
+            }
+        }
+    }
+    assert_eq!(df.height(), expected_rows);
+    assert_eq!(df.column("block").unwrap().null_count(), expected_null_blocks);
+    assert!(expected_null_blocks > 0 && expected_null_blocks < expected_rows);
+    for key in ["file", "machine", "backend", "dtype", "preset", "blocks", "resolution", "variant", "sync", "frames", "tokens", "run", "warmup"] {
+        assert_eq!(df.column(key).unwrap().null_count(), 0, "{key} has NULLs");
+    }
+    let machine = df.column("machine").unwrap().str().unwrap();
+    let gpu_col = df.column("gpu").unwrap().str().unwrap();
+    let backend = df.column("backend").unwrap().str().unwrap();
+    let file = df.column("file").unwrap().str().unwrap();
+    let block = df.column("block").unwrap().u32().unwrap();
+    let component = df.column("component").unwrap().str().unwrap();
+    for i in 0..df.height() {
+        let from_a = file.get(i).unwrap().ends_with("a.msgpack");
+        assert_eq!(machine.get(i).unwrap(), if from_a { "box-a" } else { "box-b" });
+        assert_eq!(gpu_col.get(i), if from_a { Some("Test GPU") } else { None });
+        assert_eq!(backend.get(i).unwrap(), if from_a { "cuda" } else { "cpu" });
+        // Block components have a block; the rest (embeddings, head, forward) have none.
+        assert_eq!(block.get(i).is_some(), component.get(i).unwrap().starts_with("block/"), "row {i}");
+    }
+    assert_eq!(df.column("resolution").unwrap().str().unwrap().get(0), Some("160x160"));
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn foreign_and_damaged_parquet_files_are_refused_with_a_reason() {
+    let dir = scratch("foreign");
+    let foreign = dir.join("foreign.parquet");
+    let mut df = df!("a" => [1i64, 2, 3], "b" => ["x", "y", "z"]).unwrap();
+    ParquetWriter::new(fs::File::create(&foreign).unwrap()).finish(&mut df).unwrap();
+    let o = bin().arg(&foreign).output().unwrap();
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(e.contains("not an events export of mlx-analyze"), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+
+    // Beside a good trace: skipped with its reason, the trace analysed.
+    let good = dir.join("good.msgpack");
+    fs::write(&good, Spec::new("m").bytes()).unwrap();
+    let o = bin().arg(&good).arg(&foreign).args(["-o", "-"]).output().unwrap();
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{e}");
+    assert!(e.contains(&format!("skipped {}: a Parquet file, but not an events export", foreign.display())), "{e}");
+
+    // A truncated export.
+    let pq = dir.join("e.parquet");
+    run_ok(&[good.as_os_str(), os("--export-parquet"), pq.as_os_str(), os("-o"), dir.join("r.txt").as_os_str()]);
+    let bytes = fs::read(&pq).unwrap();
+    let cut = dir.join("cut.parquet");
+    fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let o = bin().arg(&cut).output().unwrap();
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(e.contains("truncated or damaged"), "{e}");
+
+    // A summary file is ours but not an events export.
+    let sum = dir.join("sum");
+    run_ok(&[good.as_os_str(), os("--export-summary"), sum.as_os_str(), os("-o"), dir.join("r2.txt").as_os_str()]);
+    let part = walk(&sum).into_iter().find(|p| p.extension().is_some_and(|x| x == "parquet")).unwrap();
+    let o = bin().arg(&part).output().unwrap();
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(e.contains("\"mlx-analyze summary\" file, not an events export"), "{e}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
