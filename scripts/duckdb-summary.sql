@@ -40,8 +40,8 @@ ORDER BY machine, preset, blocks, dtype, resolution, rank;
 -- How fast each machine runs the heaviest kinds of work: the achieved rate of the FFN
 -- up-projection, the QKV projection and self-attention (analytic FLOPs over the median time of
 -- a component-synced forward, at the machine's largest sequence length for that component),
--- as TFLOP/s, as a share of the machine's own calibrated matmul ceiling, and against the
--- fastest machine.
+-- as TFLOP/s, as a share of the machine's own calibrated matmul ceiling, and how many times
+-- slower than the fastest machine it is.
 WITH s AS (
     SELECT *
     FROM read_parquet({{summaries}}, hive_partitioning = true,
@@ -69,6 +69,6 @@ per_machine AS (
 SELECT component, machine, backend, dtype, tokens, traces,
        round(flops_per_s / 1e12, 3) AS tflops,
        round(100 * of_ceiling, 1) AS pct_of_ceiling,
-       round(flops_per_s / max(flops_per_s) OVER (PARTITION BY component), 4) AS vs_fastest
+       round(max(flops_per_s) OVER (PARTITION BY component) / flops_per_s, 1) AS times_slower
 FROM per_machine
 ORDER BY component, flops_per_s DESC, machine;

@@ -66,7 +66,7 @@ per_machine AS (
 SELECT component, machine, backend, dtype, tokens, traces,
        round(flops_per_s / 1e12, 3) AS tflops,
        round(100 * of_ceiling, 1) AS pct_of_ceiling,
-       round(flops_per_s / max(flops_per_s) OVER (PARTITION BY component), 4) AS vs_fastest
+       round(max(flops_per_s) OVER (PARTITION BY component) / flops_per_s, 1) AS times_slower
 FROM per_machine
 ORDER BY component, flops_per_s DESC, machine
 """

@@ -174,8 +174,8 @@ fn duckdb_ranking_and_machine_comparison_from_summaries() {
         let rows: Vec<&Value> = machines.iter().filter(|r| r["component"] == name).collect();
         assert_eq!(rows.len(), 2, "{machines:?}");
         assert_eq!(rows[0]["machine"], "fast");
-        assert_eq!(rows[0]["vs_fastest"].as_f64(), Some(1.0));
-        assert!(close(rows[1]["vs_fastest"].as_f64().unwrap(), 1.0 / 3.0, 1e-3), "{rows:?}");
+        assert_eq!(rows[0]["times_slower"].as_f64(), Some(1.0));
+        assert_eq!(rows[1]["times_slower"].as_f64(), Some(3.0), "{rows:?}");
         let spec = &specs[0];
         let c = spec.comps.iter().find(|c| c.name == name).unwrap();
         let rate = c.flops / (spec.call_ns(c, 1, 9) as f64 * 1e-9);
