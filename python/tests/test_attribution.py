@@ -22,7 +22,7 @@ def record(path, inflate=None, runs=5):
     tokens = mx.random.randint(0, 1024, (SEQ,), key=mx.random.key(4))
     mx.eval(tokens)
     with mt.Recorder(path, model="llama-test", dtype="f32", config={"dim": 256, "blocks": 2}) as rec:
-        rec.record(lambda: model(tokens), tokens=SEQ, modes=("attributed",), runs=runs, warmup=1, copies=4, inflate=inflate)
+        rec.record(lambda: model(tokens), tokens=SEQ, modes=("attributed",), runs=runs, warmup=2, copies=4, inflate=inflate)
     return mt.read_trace(path)
 
 
@@ -82,13 +82,13 @@ class Attribution(TempDirCase):
         self.assertAlmostEqual(aset["fused"]["ms"], fused / 1e6, delta=1e-6 * fused / 1e6)
 
         # Timing on a shared 2-core CPU: another process's burst can move one recording's means
-        # by a third, so a recording whose sums miss is repeated once; two misses fail.
+        # by a third, so a recording whose sums miss is repeated; three misses in a row fail.
         # Medians: robust to the odd run slowed by another process.
-        problems = self.timing_problems(*costs(trace, median)[:2])
-        if problems:
-            again, fused_again, _, _ = costs(record(self.path("again.msgpack")), median)
-            retry = self.timing_problems(again, fused_again)
-            self.assertEqual(retry, [], f"twice out of tolerance (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores); first: {problems}")
+        attempts = [self.timing_problems(*costs(trace, median)[:2])]
+        while attempts[-1] and len(attempts) < 3:
+            again, fused_again, _, _ = costs(record(self.path(f"again{len(attempts)}.msgpack")), median)
+            attempts.append(self.timing_problems(again, fused_again))
+        self.assertEqual(attempts[-1], [], f"out of tolerance {len(attempts)} times in a row (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores): {attempts}")
 
     def timing_problems(self, plain, fused):
         """What is out of tolerance in a plain recording's costs and an inflated one's."""

@@ -55,7 +55,7 @@ class Demo(TempDirCase):
         self.assertIn("exists", again.stderr)
         report = analyze_json(path)
         self.assertEqual([r["tokens"] for r in report["scaling"]["rows"]], [32, 64, 96])
-        names = {r["name"] for r in report["ranking"]["rows"]}
+        names = {c["name"] for c in report["attribution"][0]["comps"]}
         self.assertEqual(names, {"embed/tokens", "layer/attn/norm", "layer/attn/qkv", "layer/attn/rope", "layer/attn/sdpa", "layer/attn/out",
                                  "layer/mlp/norm", "layer/mlp/up", "layer/mlp/down", "head/norm", "head/logits"})
         self.assertEqual(report["workload"]["preset"], "llama-demo")
@@ -80,7 +80,7 @@ class LingbotBlock(TempDirCase):
         self.assertEqual(order, rust_block_names())
         self.assertEqual({e[1] for e in comp["events"]}, {0, 1})
         report = analyze_json(path)
-        self.assertEqual({r["name"] for r in report["ranking"]["rows"]}, set(rust_block_names()))
+        self.assertEqual({c["name"] for c in report["attribution"][0]["comps"]}, set(rust_block_names()))
 
     def test_help_and_bad_arguments(self):
         out = run("mlx_trace.examples.lingbot_block", "--help")
@@ -168,5 +168,6 @@ class Docs(TempDirCase):
                              capture_output=True, text=True, env=env, timeout=600)
         self.assertEqual(out.returncode, 0, out.stderr)
         report = analyze_json(path)
-        self.assertEqual({r["name"] for r in report["ranking"]["rows"]}, {"layer/mlp/up", "layer/mlp/act"})
-        self.assertEqual(report["ranking"]["rows"][0]["method"], "attributed")
+        (aset,) = report["attribution"]
+        self.assertEqual({c["name"] for c in aset["comps"]}, {"layer/mlp/up", "layer/mlp/act"})
+        self.assertEqual(aset["rounds"], 3)

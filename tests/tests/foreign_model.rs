@@ -54,7 +54,7 @@ fn report() -> &'static (trace_format::Trace, serde_json::Value) {
     REPORT.get_or_init(|| {
         let (llama, analyze) = built();
         let out = temp_dir("trace").join("llama.msgpack");
-        let o = run(&llama, &["--out", out.to_str().unwrap(), "--seq", "64,128", "--runs", "2", "--warmup", "1", "--copies", "2", "--quiet", "--no-calibrate", "--cpu"]);
+        let o = run(&llama, &["--out", out.to_str().unwrap(), "--seq", "64,128", "--runs", "3", "--warmup", "1", "--copies", "2", "--quiet", "--no-calibrate", "--cpu"]);
         assert!(o.status.success(), "llama example failed: {}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), out.display().to_string());
         let trace = trace_format::read_trace_file(&out).unwrap();
@@ -71,8 +71,8 @@ fn the_example_records_its_own_names_in_every_mode() {
     assert_eq!(trace.header.metadata.preset, "llama-example");
     assert_eq!((trace.header.metadata.model.dim, trace.header.metadata.model.blocks), (256, 2));
     // Per length and repetition: none 1, component 1, attributed 1 + 1 + 11 + 2 (a reference
-    // after the 4th and the 8th duplicate); three repetitions (one warm-up) at two lengths.
-    assert_eq!(trace.runs.len(), 2 * 3 * (1 + 1 + 15));
+    // after the 4th and the 8th duplicate); four repetitions (one warm-up) at two lengths.
+    assert_eq!(trace.runs.len(), 2 * 4 * (1 + 1 + 15));
     let synced = trace.runs.iter().find(|r| r.sync == trace_format::SyncMode::Component).unwrap();
     let names: Vec<&str> = synced.events().filter(|e| e.block != Some(1)).map(|e| synced.components[e.component as usize].name.as_str()).collect();
     assert_eq!(names, NAMES);
@@ -99,7 +99,7 @@ fn the_analyzer_attributes_the_foreign_names_and_groups_them_by_prefix() {
         let mut want = NAMES.to_vec();
         want.sort();
         assert_eq!(names, want);
-        assert_eq!(set["rounds"], 2);
+        assert_eq!(set["rounds"], 3);
     }
     let rows = report["ranking"]["rows"].as_array().unwrap();
     assert_eq!(rows.len(), NAMES.len());
@@ -170,7 +170,7 @@ fn the_minimal_example_of_the_walk_through_records_a_trace_the_analyzer_reads() 
     let o = run(&analyze, &[out.to_str().unwrap(), "--format", "json", "-o", "-"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let mut names: Vec<&str> = report["ranking"]["rows"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let mut names: Vec<&str> = report["attribution"][0]["comps"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     names.sort();
     assert_eq!(names, ["layer/mlp/act", "layer/mlp/up"]);
     assert_eq!(report["attribution"][0]["rounds"], 3);
