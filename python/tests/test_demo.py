@@ -171,3 +171,27 @@ class Docs(TempDirCase):
         (aset,) = report["attribution"]
         self.assertEqual({c["name"] for c in aset["comps"]}, {"layer/mlp/up", "layer/mlp/act"})
         self.assertEqual(aset["rounds"], 3)
+
+
+class Interrupt(TempDirCase):
+    def test_ctrl_c_finishes_the_run_and_keeps_the_partial_trace(self):
+        import signal
+        import time
+
+        path = self.path("int.msgpack")
+        env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"))
+        p = subprocess.Popen([sys.executable, "-m", "mlx_trace.demo", "--out", path, "--runs", "200", "--no-calibrate", "--quiet"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.time() + 120
+        while time.time() < deadline and (not os.path.exists(path + ".partial") or len(mt.read_trace(path + ".partial")["runs"]) < 3):
+            time.sleep(0.2)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=120)
+        self.assertEqual(p.returncode, 130, err)
+        self.assertIn("interrupted", err)
+        self.assertEqual(out.strip(), path + ".partial")
+        self.assertFalse(os.path.exists(path))
+        t = mt.read_trace(path + ".partial")
+        self.assertFalse(t["complete"])
+        self.assertGreaterEqual(len(t["runs"]), 3)
+        self.assertEqual(analyze_json(path + ".partial")["inputs"]["runs"], sum(1 for r in t["runs"] if not r["warmup"]))
