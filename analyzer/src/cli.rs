@@ -68,9 +68,9 @@ result (--format table, markdown, html, csv or json; -o FILE). Tables:
   component_names  component_id, component
   events_wide      events with their keys, as --export-parquet writes them (block NULL outside)
 Examples:
-  median of one self-attention call per machine and frame count:
-    SELECT machine, frames, MEDIAN(duration_ns) / 1000000.0 AS ms FROM events_wide
-    WHERE component = 'block/self_attn/sdpa' AND sync = 'component' GROUP BY machine, frames ORDER BY machine, frames
+  median of one self-attention call per machine, model and frame count:
+    SELECT machine, preset, frames, MEDIAN(duration_ns) / 1000000.0 AS ms FROM events_wide
+    WHERE component = 'block/self_attn/sdpa' AND sync = 'component' GROUP BY machine, preset, frames ORDER BY machine, preset, frames
   the slowest blocks:
     SELECT file, run, block, SUM(duration_ns) / 1000000.0 AS ms FROM events_wide
     WHERE sync = 'component' AND block IS NOT NULL GROUP BY file, run, block ORDER BY ms DESC LIMIT 10

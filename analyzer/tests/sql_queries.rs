@@ -11,8 +11,8 @@ use serde_json::Value;
 use tables_common::*;
 
 /// The three examples of `--help` and docs/tables.md.
-const MEDIAN_PER_MACHINE: &str = "SELECT machine, frames, MEDIAN(duration_ns) / 1000000.0 AS ms FROM events_wide \
-    WHERE component = 'block/self_attn/sdpa' AND sync = 'component' GROUP BY machine, frames ORDER BY machine, frames";
+const MEDIAN_PER_MACHINE: &str = "SELECT machine, preset, frames, MEDIAN(duration_ns) / 1000000.0 AS ms FROM events_wide \
+    WHERE component = 'block/self_attn/sdpa' AND sync = 'component' GROUP BY machine, preset, frames ORDER BY machine, preset, frames";
 const SLOWEST_BLOCKS: &str = "SELECT file, run, block, SUM(duration_ns) / 1000000.0 AS ms FROM events_wide \
     WHERE sync = 'component' AND block IS NOT NULL GROUP BY file, run, block ORDER BY ms DESC LIMIT 10";
 const DRIFT_PER_VARIANT: &str = "SELECT variant, frames, COUNT(*) AS runs, MAX(drift_max_rel) AS drift_max, MEDIAN(forward_ns) / 1000000.0 AS forward_ms \
