@@ -299,7 +299,8 @@ impl Opt {
     /// totals, so without such an output the events are not kept (ten thousand traces then fit
     /// in a few GiB). An output reading `Dataset::events` must be listed here.
     pub fn needs_events(&self) -> bool {
-        self.export.export_csv.is_some() || self.export.export_parquet.is_some() || self.export.chrome_trace.is_some() || self.query.sql.is_some()
+        self.export.export_csv.is_some() || self.export.export_parquet.is_some() || self.export.chrome_trace.is_some()
+            || self.query.sql.as_deref().is_some_and(mlx_analyze::sql::needs_events)
     }
 
     /// Loading options.

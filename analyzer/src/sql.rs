@@ -52,6 +52,12 @@ fn names_table(query: &str, name: &str) -> bool {
         .any(|w| w.eq_ignore_ascii_case(name))
 }
 
+/// Whether `query` reads the events (names `events` or `events_wide`): only then are they kept
+/// when loading.
+pub fn needs_events(query: &str) -> bool {
+    names_table(query, "events") || names_table(query, "events_wide")
+}
+
 /// The SQL context over a dataset; `events_wide` is registered when `query` names it.
 pub fn context(ds: &Dataset, query: &str) -> Result<SQLContext> {
     let ctx = SQLContext::new();
@@ -244,6 +250,8 @@ mod tests {
         assert!(names_table("select * from EVENTS_WIDE where x", "events_wide"));
         assert!(!names_table("select * from events_wider", "events_wide"));
         assert!(!names_table("select * from events", "events_wide"));
+        assert!(needs_events("SELECT * FROM events_wide") && needs_events("select count(*) from EVENTS"));
+        assert!(!needs_events("SELECT variant FROM runs"));
     }
 
     #[test]

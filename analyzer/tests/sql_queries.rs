@@ -164,6 +164,8 @@ fn formats_and_output_files() {
         let o = bin().args(&files).args(["--sql", &format!("SELECT COUNT(*) AS n FROM {table}"), "--format", "csv"]).output().unwrap();
         assert_eq!(o.status.code(), Some(0), "{table}: {}", stderr(&o));
     }
+    // The events are kept when a query names them (and only then).
+    assert_eq!(sql_json(&files, "SELECT COUNT(*) AS n FROM events")[0]["n"], 84);
     let comps = sql_json(&files, "SELECT component, SUM(calls) AS calls FROM components GROUP BY component ORDER BY component");
     assert_eq!(comps.len(), 5, "{comps:?}");
     let _ = fs::remove_dir_all(&dir);
