@@ -176,12 +176,12 @@ fn costs_add_up_and_an_inflated_component_is_charged_its_extra_work() {
     let model = Mlp::new(512, 256);
     let dir = temp_dir("inflate");
     // Another process's burst on a shared 2-core machine can move one recording by a third: a
-    // miss is recorded again once, and two misses fail.
-    let first = timing_problems(&model, &dir, 1);
-    if !first.is_empty() {
-        let second = timing_problems(&model, &dir, 2);
-        assert!(second.is_empty(), "twice out of tolerance: {first:?}, then {second:?}");
+    // miss is recorded again, and three misses in a row fail.
+    let mut attempts = vec![timing_problems(&model, &dir, 1)];
+    while !attempts.last().unwrap().is_empty() && attempts.len() < 3 {
+        attempts.push(timing_problems(&model, &dir, attempts.len() as u32 + 1));
     }
+    assert!(attempts.last().unwrap().is_empty(), "out of tolerance {} times in a row: {attempts:?}", attempts.len());
 }
 
 #[test]
