@@ -181,6 +181,32 @@ class Blocks:
             mx.eval(p)  # block by block: a lazy graph over all weights would peak higher
             self.params.append(p)
 
+    @classmethod
+    def from_weights(cls, weights: dict, blocks: int, dim: int, heads: int, ffn: int, camera: bool):
+        """Blocks with the parameters of a checkpoint or of the Rust model, by their official names
+        (``blocks.{b}.self_attn.q.weight``, ...; recorder/src/model/weights.rs)."""
+        self = cls.__new__(cls)
+        self.dim, self.heads, self.ffn, self.camera = dim, heads, ffn, camera
+        self.dtype = weights["blocks.0.modulation"].dtype
+        w = lambda name: weights[name]
+        lin = lambda name: (w(f"{name}.weight"), w(f"{name}.bias"))
+        self.params = []
+        for b in range(blocks):
+            q = f"blocks.{b}"
+            p = {
+                "modulation": w(f"{q}.modulation").reshape(1, 6 * dim),
+                "self_attn": {k: lin(f"{q}.self_attn.{k}") for k in "qkvo"}, "cross_attn": {k: lin(f"{q}.cross_attn.{k}") for k in "qkvo"},
+                "sa_norm_q": w(f"{q}.self_attn.norm_q.weight"), "sa_norm_k": w(f"{q}.self_attn.norm_k.weight"),
+                "ca_norm_q": w(f"{q}.cross_attn.norm_q.weight"), "ca_norm_k": w(f"{q}.cross_attn.norm_k.weight"),
+                "norm3": (w(f"{q}.norm3.weight"), w(f"{q}.norm3.bias")),
+                "ffn0": lin(f"{q}.ffn.0"), "ffn2": lin(f"{q}.ffn.2"),
+            }
+            if camera:
+                p.update({"cam1": lin(f"{q}.cam_injector_layer1"), "cam2": lin(f"{q}.cam_injector_layer2"),
+                          "cam_scale": lin(f"{q}.cam_scale_layer"), "cam_shift": lin(f"{q}.cam_shift_layer")})
+            self.params.append(p)
+        return self
+
     def block(self, b, x, e0, context, camera, tables, cost):
         p, heads, d, eps = self.params[b], self.heads, self.dim, EPS
 
@@ -219,6 +245,21 @@ class Blocks:
             with mt.block(b):
                 x = self.block(b, x, e0, context, camera, tables, cost)
         return x
+
+
+def compare_with_rust(path: str, heads: int, ffn: int) -> float:
+    """The largest difference, relative to the output's largest value, between this module's
+    block 0 and the Rust model's, on the weights, inputs and output the Rust test saved to
+    ``path`` (safetensors: ``blocks.0.*``, ``x``, ``e0``, ``context``, ``camera``, ``rope_a``,
+    ``rope_b``, ``out``). The component names and costs do not enter the computation."""
+    t = mx.load(path)
+    dim = t["x"].shape[1]
+    camera = "camera" in t
+    blocks = Blocks.from_weights(t, 1, dim, heads, ffn, camera)
+    cost = Costs(dim, ffn, t["x"].shape[0], t["context"].shape[0], heads, 4).table()
+    out = blocks.block(0, t["x"], t["e0"], t["context"], t.get("camera"), (t["rope_a"], t["rope_b"]), cost)
+    ref = t["out"]
+    return (mx.abs(out - ref).max() / mx.abs(ref).max()).item()
 
 
 def inputs(dim, text_len, camera, grid, L, dtype, seed=0):
