@@ -45,13 +45,30 @@ pub const EVENT_COLUMNS: [&str; 19] = [
     "warmup", "component", "block", "start_ns", "duration_ns",
 ];
 
+/// Events per row group: the keyed rows are built and written one group at a time, so the
+/// export needs memory for one group beside the loaded events, not for all the keyed rows.
+const ROWS_PER_GROUP: usize = 1 << 18;
+
 impl Export for ParquetExport {
     fn write(&self, ds: &Dataset, out: &mut dyn Write) -> Result<()> {
-        let mut df = keyed_events(ds)?;
         let document = serde_json::to_string(&ExportDoc::of(ds)?)?;
-        ParquetWriter::new(out)
+        let keys = run_keys(ds)?;
+        let total = ds.events.height();
+        let mut batch = keyed_slice(ds, &keys, 0, total.min(ROWS_PER_GROUP))?;
+        let mut writer = ParquetWriter::new(out)
             .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(EXPORT_KEY.to_string(), document)])))
-            .finish(&mut df)?;
+            .batched(batch.schema())?;
+        let mut written = 0;
+        loop {
+            batch.rechunk_mut_par();
+            writer.write_batch(&batch)?;
+            written += batch.height();
+            if written >= total {
+                break;
+            }
+            batch = keyed_slice(ds, &keys, written, ROWS_PER_GROUP)?;
+        }
+        writer.finish()?;
         Ok(())
     }
 }
@@ -235,8 +252,12 @@ pub fn run_keys(ds: &Dataset) -> Result<DataFrame> {
 /// The events with their trace and run keys, in the loaded order: the columns
 /// [`EVENT_COLUMNS`]; `block` is NULL for events outside the blocks.
 pub fn keyed_events(ds: &Dataset) -> Result<DataFrame> {
-    let keys = run_keys(ds)?;
-    let ev = &ds.events;
+    keyed_slice(ds, &run_keys(ds)?, 0, ds.events.height())
+}
+
+/// [`keyed_events`] of `len` events from `offset` on, with the [`run_keys`] given.
+fn keyed_slice(ds: &Dataset, keys: &DataFrame, offset: usize, len: usize) -> Result<DataFrame> {
+    let ev = &ds.events.slice(offset as i64, len);
     let run_ids = ev.column("run_id")?.u32()?.clone();
     let mut columns: Vec<Column> = keys.take(&run_ids)?.columns().to_vec();
     let names = Series::new("component".into(), ds.component_names.clone());
