@@ -114,10 +114,9 @@ impl Plan {
     /// a variant with other stages changes the count by a few runs.
     pub fn total_runs(&self) -> u64 {
         let targets = baseline_stage_count(&self.config);
-        let per_rep = |warmup: bool| -> u64 {
-            self.sync_modes.iter().map(|&m| if m == SyncMode::Attributed { attribution_round(warmup, 0, targets, self.copies).len() as u64 } else { 1 }).sum()
-        };
-        let per_variant = self.warmup as u64 * per_rep(true) + self.runs as u64 * per_rep(false);
+        let per_rep: u64 =
+            self.sync_modes.iter().map(|&m| if m == SyncMode::Attributed { attribution_round(0, targets, self.copies).len() as u64 } else { 1 }).sum();
+        let per_variant = (self.warmup + self.runs) as u64 * per_rep;
         self.geometries.len() as u64 * self.variants.len() as u64 * per_variant
     }
 }
@@ -131,21 +130,19 @@ impl Plan {
             .iter()
             .map(|g| {
                 let forward = CostModel::new(&self.config, g.tokens(), self.dtype.size()).of(names::FORWARD).unwrap_or_default().flops.max(1.0);
-                let per_rep = |warmup: bool| -> f64 {
-                    self.sync_modes
+                let per_rep: f64 = self.sync_modes
                         .iter()
                         .map(|&m| match m {
                             SyncMode::Attributed => {
-                                let runs = attribution_round(warmup, 0, targets, self.copies).len() as f64;
+                                let runs = attribution_round(0, targets, self.copies).len() as f64;
                                 // The copies of all targets together are `copies` more forwards.
-                                forward * (runs + if warmup { 0.0 } else { self.copies as f64 })
+                                forward * (runs + self.copies as f64)
                             }
                             SyncMode::Component => 1.2 * forward,
                             _ => forward,
                         })
-                        .sum()
-                };
-                self.variants.len() as f64 * (self.warmup as f64 * per_rep(true) + self.runs as f64 * per_rep(false))
+                        .sum();
+                self.variants.len() as f64 * (self.warmup + self.runs) as f64 * per_rep
             })
             .sum()
     }
@@ -174,15 +171,16 @@ pub fn copies_within(requested: u32, stage: &StageInfo, headroom: u64) -> u32 {
 /// every component's cost is taken against, has several samples per round.
 const REFERENCE_EVERY: usize = 4;
 
-/// The perturbations of one attribution round, in order. Warm-up rounds run one reference;
-/// a timed round runs a reference, the control and every target once, the targets rotated by the
-/// round so that slow drift does not always fall on the same components, with a reference after
-/// every [`REFERENCE_EVERY`] of them.
-pub fn attribution_round(warmup: bool, round: u32, targets: usize, copies: u32) -> Vec<(PerturbKind, Option<usize>, u32)> {
+/// The perturbations of one attribution round, in order: a reference, the control and every
+/// target once, the targets rotated by the round so that slow drift does not always fall on the
+/// same components, with a reference after every [`REFERENCE_EVERY`] of them.
+///
+/// Warm-up rounds run the same schedule, untimed: each perturbation is a graph of its own, and
+/// the first run of a graph pays for what later runs reuse (MLX's CUDA backend builds a CUDA
+/// graph for every new shape of work). On an H200 at 3,120 tokens, duplicates whose graphs were
+/// new took 3.5 ms longer each, which over-charged every component of the first round by ~8%.
+pub fn attribution_round(round: u32, targets: usize, copies: u32) -> Vec<(PerturbKind, Option<usize>, u32)> {
     let mut out = vec![(PerturbKind::Reference, None, 0)];
-    if warmup {
-        return out;
-    }
     out.push((PerturbKind::Control, None, 0));
     let offset = if targets == 0 { 0 } else { (round as usize * targets.div_ceil(3).max(1)) % targets };
     for i in 0..targets {
@@ -327,7 +325,7 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
                 let warmup = rep < plan.warmup;
                 for &mode in &plan.sync_modes {
                     let schedule = if mode == SyncMode::Attributed {
-                        attribution_round(warmup, rep.saturating_sub(plan.warmup), stages.len(), plan.copies)
+                        attribution_round(rep.saturating_sub(plan.warmup), stages.len(), plan.copies)
                     } else {
                         vec![(PerturbKind::Reference, None, 0)]
                     };
