@@ -222,3 +222,26 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn an_export_of_several_row_groups_round_trips() {
+    let dir = scratch("row-groups");
+    // 2 frame counts x 3 runs x (2 + 2 x 25,000 block events), 300,018 events with the 6 fused
+    // ones, more than one row group (262,144 events).
+    let spec = Spec { blocks: 25_000, ..Spec::new("big") };
+    let trace = dir.join("big.msgpack");
+    fs::write(&trace, spec.bytes()).unwrap();
+    let options = LoadOptions::default();
+    let ds = load_files(std::slice::from_ref(&trace), &options).unwrap();
+    assert_eq!(ds.events.height(), 300_018);
+    let pq = dir.join("big.parquet");
+    export_to_file(&ParquetExport, &ds, &pq).unwrap();
+    let back = load_files(std::slice::from_ref(&pq), &options).unwrap();
+    assert!(ds.events.equals_missing(&back.events));
+    assert!(ds.runs.equals_missing(&back.runs));
+    assert!(ds.components.equals_missing(&back.components));
+    let rows = read_parquet(&pq);
+    assert_eq!(rows.height(), 300_018);
+    assert_eq!(rows.column("block").unwrap().null_count(), 2 * 3 * 2 + 2 * 3);
+    let _ = fs::remove_dir_all(&dir);
+}
