@@ -7,6 +7,7 @@ so ``mlx-analyze`` attributes Python traces with no change.
 
 from __future__ import annotations
 
+import gc
 import math
 import signal
 import sys
@@ -108,16 +109,25 @@ class Recorder:
         run = fmt.Run(self.run_index, variant, mode, frames, tokens, warmup=warmup)
         mx.reset_peak_memory()
         probe = Probe(mode, run=run, perturb=perturb, inflate=inflate)
-        with recording(probe):
-            probe.start_clock()
-            start = time.perf_counter_ns()
-            out = forward()
-            built = time.perf_counter_ns()
-            arrays = arrays_of(out)
-            if not arrays:
-                raise TypeError("the forward must return an array, or a tuple, list or dict of arrays")
-            mx.eval(arrays)
-            end = time.perf_counter_ns()
+        # No garbage collection inside the timed forward: a collection pause would land on
+        # whichever run it happens in (it runs between forwards instead).
+        collecting = gc.isenabled()
+        gc.collect()
+        gc.disable()
+        try:
+            with recording(probe):
+                probe.start_clock()
+                start = time.perf_counter_ns()
+                out = forward()
+                built = time.perf_counter_ns()
+                arrays = arrays_of(out)
+                if not arrays:
+                    raise TypeError("the forward must return an array, or a tuple, list or dict of arrays")
+                mx.eval(arrays)
+                end = time.perf_counter_ns()
+        finally:
+            if collecting:
+                gc.enable()
         fused = mode in ("none", "attributed")
         if fused:
             total_f = sum(s.flops * s.calls for s in probe.stages.values())
