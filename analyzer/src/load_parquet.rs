@@ -32,8 +32,20 @@ pub struct ParquetTrace {
     pub trace: Trace,
 }
 
-/// The traces of an events export. The error is one line, read after the file's name.
+/// The traces of an events export. The error is one line, read after the file's name. A
+/// damaged file that makes the Parquet reader panic is refused like any other damage.
 pub fn read_traces(bytes: &[u8]) -> Result<Vec<ParquetTrace>, String> {
+    std::panic::catch_unwind(|| read_traces_inner(bytes)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown reason".into());
+        Err(format!("a damaged Parquet file (the reader failed: {})", one_line(&why)))
+    })
+}
+
+fn read_traces_inner(bytes: &[u8]) -> Result<Vec<ParquetTrace>, String> {
     if bytes.len() < 12 || !bytes.ends_with(b"PAR1") {
         return Err("starts like a Parquet file but is truncated or damaged (no Parquet footer)".into());
     }

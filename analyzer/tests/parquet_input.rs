@@ -245,3 +245,45 @@ fn an_export_of_several_row_groups_round_trips() {
     assert_eq!(rows.column("block").unwrap().null_count(), 2 * 3 * 2 + 2 * 3);
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn damaged_exports_are_skipped_never_a_panic() {
+    let dir = scratch("damaged");
+    let good = dir.join("good.msgpack");
+    fs::write(&good, Spec::new("m").bytes()).unwrap();
+    let pq = dir.join("e.parquet");
+    run_ok(&[good.as_os_str(), os("--export-parquet"), pq.as_os_str(), os("-o"), dir.join("r.txt").as_os_str()]);
+    let bytes = fs::read(&pq).unwrap();
+    // Deterministic damage: single bytes changed all over the file (footer included), and
+    // cuts that keep the trailing magic.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..300 {
+        let mut b = bytes.clone();
+        let at = if next() % 2 == 0 { (next() as usize) % b.len() } else { b.len() - 1 - (next() as usize) % 400.min(b.len() - 1) };
+        b[at] = next() as u8;
+        inputs.push(b);
+    }
+    for cut in [8usize, 12, 100, 1000, bytes.len() / 2, bytes.len() - 9] {
+        let mut b = bytes[..cut.min(bytes.len())].to_vec();
+        b.extend_from_slice(b"PAR1");
+        inputs.push(b);
+    }
+    inputs.push(b"PAR1PAR1".to_vec());
+    inputs.push([b"PAR1".as_slice(), &[0xff; 64], &u32::MAX.to_le_bytes(), b"PAR1"].concat());
+    let mut refused = 0;
+    for (i, b) in inputs.into_iter().enumerate() {
+        let loaded = mlx_analyze::load::load_bytes(vec![(format!("damaged-{i}.parquet"), b)], &LoadOptions { threads: 1, ..Default::default() });
+        if loaded.is_err() {
+            refused += 1;
+        }
+    }
+    assert!(refused > 10, "damage is noticed ({refused} refused)");
+    let _ = fs::remove_dir_all(&dir);
+}
