@@ -6,7 +6,12 @@ pandas events table (warm-up runs dropped), rank components at the largest frame
 fit power laws and non-negative a + bL + cL^2 per component, and compare machines with a
 bootstrap interval of the median ratio. Prints one `RESULT ...` line in the benchmark's format.
 
-Usage: bench_analyzer_pandas.py TRACE_DIR    (needs: pip install pandas msgpack)
+Usage: bench_analyzer_pandas.py TRACE_DIR [--tidy | --per-run-totals]
+(needs: pip install pandas msgpack)
+
+--tidy (default) holds every event in one table and groups it, as pandas code usually would;
+--per-run-totals sums each run's events per component while reading (np.bincount), as
+mlx-analyze does, so that ten thousand traces fit in memory. The analysis is the same.
 """
 
 import glob
@@ -21,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 
-def load(directory):
+def load(directory, per_run_totals=False):
     files = sorted(glob.glob(os.path.join(directory, "*.msgpack")))
     name_id = {}
     runs = []
@@ -51,6 +56,18 @@ def load(directory):
                     lookup = np.array([name_id.setdefault(c["name"], len(name_id)) for c in value["components"]],
                                       dtype=np.int64)
                     ev = np.array(value["events"], dtype=np.int64).reshape(-1, 4)
+                    if per_run_totals:
+                        comp = lookup[ev[:, 0]]
+                        ids = np.unique(comp)
+                        sums = np.bincount(comp, weights=ev[:, 3])[ids]
+                        counts = np.bincount(comp)[ids]
+                        part = np.empty((len(ids), 4), dtype=np.int64)
+                        part[:, 0] = run_id
+                        part[:, 1] = ids
+                        part[:, 2] = np.rint(sums).astype(np.int64)
+                        part[:, 3] = counts
+                        ev_parts.append(part)
+                        continue
                     part = np.empty((ev.shape[0], 5), dtype=np.int64)
                     part[:, 0] = run_id
                     part[:, 1] = lookup[ev[:, 0]]
@@ -63,6 +80,10 @@ def load(directory):
             traces[-1]["calibration"] = calib
     names = sorted(name_id, key=name_id.get)
     allev = np.concatenate(ev_parts)
+    if per_run_totals:
+        totals = pd.DataFrame({"run_id": allev[:, 0].astype(np.uint32), "component_id": allev[:, 1].astype(np.uint32),
+                               "sum": allev[:, 2], "count": allev[:, 3]})
+        return files, pd.DataFrame(traces), pd.DataFrame(runs), totals, names
     events = pd.DataFrame({"run_id": allev[:, 0].astype(np.uint32), "component_id": allev[:, 1].astype(np.uint32),
                            "block": allev[:, 2].astype(np.int32), "start_ns": allev[:, 3], "duration_ns": allev[:, 4]})
     del allev, ev_parts
@@ -86,12 +107,18 @@ def nnls_small(A, y):
 
 def main():
     directory = sys.argv[1]
+    per_run_totals = "--per-run-totals" in sys.argv[2:]
     t0 = time.perf_counter()
-    files, traces, runs, events, names = load(directory)
+    files, traces, runs, events, names = load(directory, per_run_totals)
     t_load = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    agg = events.groupby(["run_id", "component_id"], sort=False)["duration_ns"].agg(["sum", "count"]).reset_index()
+    if per_run_totals:
+        agg = events
+        n = int(events["count"].sum())
+    else:
+        agg = events.groupby(["run_id", "component_id"], sort=False)["duration_ns"].agg(["sum", "count"]).reset_index()
+        n = len(events)
     agg = agg.merge(runs, on="run_id").merge(traces[["trace_id", "machine", "blocks"]], on="trace_id")
     comp = agg[agg["sync"] == "component"]
     fmax = comp["frames"].max()
@@ -151,7 +178,6 @@ def main():
     t_cmp = time.perf_counter() - t3
     total = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    n = len(events)
     print(f"RESULT {len(files)} {n} {t_load} {t_rank} {t_scale} {t_cmp} {total} {peak} {n * 24} {top} {fits} {fwd}")
 
 

@@ -1,12 +1,18 @@
-//! Benchmark: 1,000 generated traces of a 40-block model (3 timed runs + 1 warm-up x 6 frame
-//! counts x 2 synchronisation modes, about 16.5 million events): load + ranking + scaling fits +
+//! Benchmark: generated traces of a 40-block model (3 timed runs + 1 warm-up x 6 frame counts x
+//! 2 synchronisation modes, about 17,000 events per trace): load + ranking + scaling fits +
 //! comparison by machine, timed with peak memory, beside an equivalent pandas + msgpack script
-//! (`scripts/bench_analyzer_pandas.py`) over the same files in the same run.
+//! (`scripts/bench_analyzer_pandas.py`) over the same files in the same run, and beside a
+//! baseline build of the analyzer (`BENCH_BASELINE_EXE`, an older build of this benchmark),
+//! their runs interleaved so that both see the same machine.
 //!
-//! `cargo bench -p mlx-analyze --bench analyze`. Environment: `BENCH_TRACES` (default 1000),
-//! `BENCH_DIR` (default `target/bench-traces`), `BENCH_RUNS` (Rust repetitions, default 5),
-//! `BENCH_PY_RUNS` (pandas repetitions, default 1; 0 skips), `BENCH_PYTHON` (interpreter;
-//! default `.venv/bin/python`, else `python3`).
+//! The analysis loads as the command line does for a report without event exports: the
+//! per-run component totals are kept, the events are not (`LoadOptions::skip_events`).
+//!
+//! `cargo bench -p mlx-analyze --bench analyze`. Environment: `BENCH_TRACES` (trace counts,
+//! comma-separated; default 1000), `BENCH_DIR` (default `target/bench-traces`; one directory
+//! per count inside), `BENCH_RUNS` (Rust repetitions, default 5), `BENCH_PY_RUNS` (pandas
+//! repetitions, default 1; 0 skips), `BENCH_PYTHON` (interpreter; default `.venv/bin/python`,
+//! else `python3`), `BENCH_BASELINE_EXE` (a baseline benchmark executable, optional).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -52,14 +58,9 @@ fn generate_all(dir: &Path, n: usize) {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).unwrap();
     let t = Instant::now();
-    std::thread::scope(|s| {
-        for part in 0..2 {
-            s.spawn(move || {
-                for i in (part..n).step_by(2) {
-                    std::fs::write(dir.join(format!("trace-{i:04}.msgpack")), generate(&spec(i), true)).unwrap();
-                }
-            });
-        }
+    use rayon::prelude::*;
+    (0..n).into_par_iter().for_each(|i| {
+        std::fs::write(dir.join(format!("trace-{i:05}.msgpack")), generate(&spec(i), true)).unwrap();
     });
     std::fs::write(&marker, b"").unwrap();
     eprintln!("generated {n} traces in {:.1} s", t.elapsed().as_secs_f64());
@@ -84,7 +85,7 @@ fn child(dir: &Path) {
         .filter(|p| p.extension().is_some_and(|x| x == "msgpack"))
         .collect();
     files.sort();
-    let ds = load_files(&files, &LoadOptions::default()).unwrap();
+    let ds = load_files(&files, &LoadOptions { skip_events: true, ..LoadOptions::default() }).unwrap();
     let t_load = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let facts = Facts::from_dataset(&ds).unwrap();
@@ -144,6 +145,13 @@ fn median(mut v: Vec<f64>) -> f64 {
     if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
+/// Runs one measured child of `exe` over `dir`.
+fn measure(exe: &Path, dir: &Path) -> Measure {
+    let out = Command::new(exe).env(CHILD, dir).output().unwrap();
+    parse(&String::from_utf8_lossy(&out.stdout))
+        .unwrap_or_else(|| panic!("{} failed: {}", exe.display(), String::from_utf8_lossy(&out.stderr)))
+}
+
 fn main() {
     if let Ok(dir) = std::env::var(CHILD) {
         child(Path::new(&dir));
@@ -154,19 +162,38 @@ fn main() {
         return;
     }
     let root = workspace_root();
-    let n = env_usize("BENCH_TRACES", 1000);
-    let dir = std::env::var("BENCH_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target/bench-traces"));
-    generate_all(&dir, n);
+    let counts: Vec<usize> = std::env::var("BENCH_TRACES")
+        .unwrap_or_else(|_| "1000".into())
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .filter(|&n| n > 0)
+        .collect();
+    let base_dir = std::env::var("BENCH_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target/bench-traces"));
+    let baseline = std::env::var("BENCH_BASELINE_EXE").ok().map(PathBuf::from).filter(|p| p.exists());
+    let baseline_max = env_usize("BENCH_BASELINE_MAX", 1000);
+    for n in counts {
+        let dir = base_dir.join(format!("n{n}"));
+        generate_all(&dir, n);
+        run_count(&root, &dir, baseline.as_deref().filter(|_| n <= baseline_max));
+    }
+}
 
+fn run_count(root: &Path, dir: &Path, baseline: Option<&Path>) {
     let me = std::env::current_exe().unwrap();
     let runs = env_usize("BENCH_RUNS", 5).max(1);
-    // One unmeasured warm-up (page cache, CPU clocks).
-    let _ = Command::new(&me).env(CHILD, &dir).output();
+    // One unmeasured warm-up each (page cache, CPU clocks).
+    let _ = Command::new(&me).env(CHILD, dir).output();
+    if let Some(b) = baseline {
+        let _ = Command::new(b).env(CHILD, dir).output();
+    }
+    // Interleaved, so that both builds see the same load on a shared machine.
     let mut rust = Vec::new();
+    let mut base = Vec::new();
     for _ in 0..runs {
-        let out = Command::new(&me).env(CHILD, &dir).output().unwrap();
-        let m = parse(&String::from_utf8_lossy(&out.stdout)).unwrap_or_else(|| panic!("child failed: {}", String::from_utf8_lossy(&out.stderr)));
-        rust.push(m);
+        rust.push(measure(&me, dir));
+        if let Some(b) = baseline {
+            base.push(measure(b, dir));
+        }
     }
 
     let py_runs = env_usize("BENCH_PY_RUNS", 1);
@@ -175,9 +202,14 @@ fn main() {
         if venv.exists() { venv } else { PathBuf::from("python3") }
     });
     let script = root.join("scripts/bench_analyzer_pandas.py");
+    // Above this many traces, the pandas script sums each run's events while reading (as the
+    // analyzer does) instead of holding a tidy table of every event, which would not fit.
+    let tidy_max = env_usize("BENCH_PY_TIDY_MAX", 2000);
+    let files_in_dir = std::fs::read_dir(dir).map_or(0, |d| d.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "msgpack")).count());
+    let py_mode = if files_in_dir > tidy_max { "--per-run-totals" } else { "--tidy" };
     let mut py = Vec::new();
     for _ in 0..py_runs {
-        match Command::new(&python).arg(&script).arg(&dir).output() {
+        match Command::new(&python).arg(&script).arg(dir).arg(py_mode).output() {
             Ok(out) if out.status.success() => match parse(&String::from_utf8_lossy(&out.stdout)) {
                 Some(m) => py.push(m),
                 None => eprintln!("pandas script printed no result"),
@@ -196,51 +228,56 @@ fn main() {
     let first = &rust[0];
     println!();
     println!(
-        "mlx-analyze benchmark: {} traces, {} events, {} cores; medians of {} Rust run(s) and {} pandas run(s)",
+        "mlx-analyze benchmark: {} traces, {} events, {} cores; medians of {} run(s){} and {} pandas run(s) ({})",
         first.files,
         first.events,
         std::thread::available_parallelism().map_or(1, |p| p.get()),
         rust.len(),
-        py.len()
+        if base.is_empty() { String::new() } else { format!(", interleaved with {} baseline run(s)", base.len()) },
+        py.len(),
+        py_mode.trim_start_matches("--"),
     );
-    println!("{:<34} {:>12} {:>12} {:>9}", "phase", "mlx-analyze", "pandas", "speedup");
+    let med = |ms: &[Measure], i: usize| median(ms.iter().map(|m| m.phases[i]).collect());
+    let secs = |v: f64| if v.is_nan() { "-".to_string() } else { format!("{v:.3} s") };
+    let times = |a: f64, b: f64| if a.is_nan() || b.is_nan() { "-".to_string() } else { format!("{:.1}x", b / a) };
+    println!("{:<34} {:>12} {:>12} {:>9} {:>12} {:>9}", "phase", "mlx-analyze", "baseline", "speedup", "pandas", "speedup");
     let names = ["load (decode + DataFrames)", "ranking", "scaling fits", "comparison (bootstrap)", "total"];
     for (i, name) in names.iter().enumerate() {
-        let r = median(rust.iter().map(|m| m.phases[i]).collect());
-        let p = median(py.iter().map(|m| m.phases[i]).collect());
-        let speed = if p.is_nan() { "-".to_string() } else { format!("{:.1}x", p / r) };
-        let ps = if p.is_nan() { "-".to_string() } else { format!("{p:.3} s") };
-        println!("{name:<34} {:>10.3} s {ps:>12} {speed:>9}", r);
+        let (r, b, p) = (med(&rust, i), med(&base, i), med(&py, i));
+        println!("{name:<34} {:>12} {:>12} {:>9} {:>12} {:>9}", secs(r), secs(b), times(r, b), secs(p), times(r, p));
     }
     let gib = |b: f64| b / (1u64 << 30) as f64;
-    let rpeak = median(rust.iter().map(|m| m.peak as f64).collect());
-    let ppeak = median(py.iter().map(|m| m.peak as f64).collect());
-    let decoded = first.decoded as f64;
-    println!(
-        "{:<34} {:>8.2} GiB {:>8} GiB {:>9}",
-        "peak memory (VmHWM / maxrss)",
-        gib(rpeak),
-        if ppeak.is_nan() { "-".into() } else { format!("{:.2}", gib(ppeak)) },
-        if ppeak.is_nan() { "-".into() } else { format!("{:.1}x", ppeak / rpeak) }
-    );
+    let peak = |ms: &[Measure]| median(ms.iter().map(|m| m.peak as f64).collect());
+    let (rpeak, bpeak, ppeak) = (peak(&rust), peak(&base), peak(&py));
+    let g = |v: f64| if v.is_nan() { "-".to_string() } else { format!("{:.2} GiB", gib(v)) };
+    println!("{:<34} {:>12} {:>12} {:>9} {:>12} {:>9}", "peak memory (VmHWM / maxrss)", g(rpeak), g(bpeak), times(bpeak, rpeak), g(ppeak), times(rpeak, ppeak));
     // Events in the files, warm-up runs included (each trace: 6 frame counts x 4 runs x
     // (component-synced: 5 + 40 x 17 events; fused: 1 event)).
     let per_trace: usize = spec(0).frames.len() * 4 * (5 + 40 * 17 + 1);
     let file_events = first.files * per_trace;
-    println!("{:<34} {:>8.2} GiB", "analysed events x 24 B (decoded)", gib(decoded));
-    println!("{:<34} {:>8.2} GiB   ({file_events} events in the files, warm-up included)", "all file events x 24 B", gib(file_events as f64 * 24.0));
-    let total = median(rust.iter().map(|m| m.phases[4]).collect());
-    let ptotal = median(py.iter().map(|m| m.phases[4]).collect());
+    println!("{:<34} {:>12}   ({file_events} events in the files, warm-up included)", "analysed events x 24 B (decoded)", g(first.decoded as f64));
+    let total = med(&rust, 4);
+    let ptotal = med(&py, 4);
+    let btotal = med(&base, 4);
     println!();
-    println!("targets: total <= 5 s: {}", if total <= 5.0 { "met" } else { "NOT met" });
-    println!("         >= 10x pandas: {}", if ptotal.is_nan() { "not measured".to_string() } else if ptotal / total >= 10.0 { "met".into() } else { "NOT met".into() });
+    let met = |ok: bool| if ok { "met" } else { "NOT met" };
+    if first.files >= 10_000 {
+        println!("targets (10,000 traces): total <= 30 s: {} ({total:.2} s)", met(total <= 30.0));
+        println!("         peak <= 4 GiB: {} ({:.2} GiB)", met(rpeak <= 4.0 * (1u64 << 30) as f64), gib(rpeak));
+    } else {
+        println!("targets ({} traces): total <= 0.77 s (before the redesign): {} ({total:.3} s)", first.files, met(total <= 0.77));
+    }
+    if !btotal.is_nan() {
+        println!("         no slower than the baseline, same run: {} ({:.2}x its time)", met(total <= btotal), total / btotal);
+    }
     println!(
-        "         peak <= 2x decoded events: {} ({:.2}x the analysed events, {:.2}x all file events)",
-        if rpeak <= 2.0 * decoded { "met" } else { "NOT met" },
-        rpeak / decoded,
-        rpeak / (file_events as f64 * 24.0)
+        "         >= 10x pandas: {}",
+        if ptotal.is_nan() { "not measured".to_string() } else { format!("{} ({:.1}x)", met(ptotal / total >= 10.0), ptotal / total) }
     );
     println!("check (Rust): top component, fits, fused-forward ratio m-b/m-a: {}", first.check);
+    if let Some(b) = base.first() {
+        println!("check (baseline): {}", b.check);
+    }
     if let Some(p) = py.first() {
         println!("check (pandas): {}", p.check);
     }

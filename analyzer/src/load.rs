@@ -168,17 +168,12 @@ impl Source {
     }
 }
 
-/// Identity of a file's content: its length and two independent 64-bit hashes of its bytes.
+/// Identity of a file's content: its length and the two halves of its 128-bit XXH3 hash.
 type ContentKey = (usize, u64, u64);
 
 fn content_key(bytes: &[u8]) -> ContentKey {
-    use std::hash::{Hash, Hasher};
-    let mut a = std::hash::DefaultHasher::new();
-    bytes.hash(&mut a);
-    let mut b = std::hash::DefaultHasher::new();
-    0x6d6c_782d_7472_6163u64.hash(&mut b);
-    bytes.hash(&mut b);
-    (bytes.len(), a.finish(), b.finish())
+    let h = xxhash_rust::xxh3::xxh3_128(bytes);
+    (bytes.len(), h as u64, (h >> 64) as u64)
 }
 
 /// One decoded file, before ids are made global.
@@ -192,6 +187,13 @@ struct FileChunk {
     components: DataFrame,
     /// The file's events with local ids (no rows with [`LoadOptions::skip_events`]).
     events: DataFrame,
+    /// What the totals are computed from, one entry per event: `run << 32 | component`
+    /// (local ids), block and duration; emptied once the totals are made.
+    keys: Vec<u64>,
+    blocks: Vec<i32>,
+    durations: Vec<u64>,
+    /// The durations sum past u64::MAX (summed as f64 then, saturating).
+    huge: bool,
     setups: Vec<SetupRecord>,
 }
 
@@ -230,25 +232,18 @@ fn component_schema() -> Schema {
 /// group-by over `events` left-joined to the table (0, 0 and -1 where a component has no
 /// event), sorted by run and component. Loading calls it per file; a reader of other inputs that has the events can call it.
 pub fn with_event_totals(costs: DataFrame, events: &DataFrame) -> Result<DataFrame> {
-    let totals = events.clone().lazy().group_by([col("run_id"), col("component_id")]).agg([
-        len().cast(DataType::UInt64).alias("calls"),
-        // Summed as f64 (exact below 2^53 ns, 104 days), saturating at u64::MAX instead of
-        // wrapping: the cast of a sum past 2^64 is null.
-        col("duration_ns").cast(DataType::Float64).sum().cast(DataType::UInt64).fill_null(lit(u64::MAX)).alias("total_ns"),
-        col("block").max().cast(DataType::Int32).alias("max_block"),
-    ]);
-    let keys = [col("run_id"), col("component_id")];
-    Ok(costs
+    let keyed = events
+        .clone()
         .lazy()
-        .join(totals, keys.clone(), keys, JoinArgs::new(JoinType::Left))
-        .sort(["run_id", "component_id"], SortMultipleOptions::default())
-        .with_columns([
-            col("calls").fill_null(lit(0u64)),
-            col("total_ns").fill_null(lit(0u64)),
-            col("max_block").fill_null(lit(-1i32)),
+        .select([
+            (col("run_id").cast(DataType::UInt64) * lit(1u64 << 32) + col("component_id").cast(DataType::UInt64)).alias("key"),
+            col("block"),
+            col("duration_ns"),
         ])
-        .select(COMPONENT_COLUMNS.map(col))
-        .collect()?)
+        .collect()?;
+    // Whether the durations could sum past u64::MAX: then they are summed as f64.
+    let huge = events.column("duration_ns")?.u64()?.iter().flatten().try_fold(0u64, |a, d| a.checked_add(d)).is_none();
+    totals_by_key(costs, keyed, huge)
 }
 
 /// One input: a trace file, or (starting with `PAR1`) an events export of this analyzer,
@@ -291,7 +286,12 @@ fn decode_trace(name: String, content: ContentKey, trace: trace_format::Trace, o
     let (mut c_run, mut c_component, mut c_flops, mut c_bytes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let kept: Vec<_> = trace.runs.into_iter().filter(|r| options.include_warmup || !r.warmup).collect();
     let total: usize = kept.iter().map(|r| r.events.len()).sum();
-    events.reserve(total);
+    if !options.skip_events {
+        events.reserve(total);
+    }
+    let (mut keys, mut blocks, mut durations) = (Vec::with_capacity(total), Vec::with_capacity(total), Vec::with_capacity(total));
+    let (mut duration_sum, mut huge) = (0u64, false);
+    let (mut counts, mut run_events): (Vec<usize>, Vec<(u32, i32, u64)>) = (Vec::new(), Vec::new());
     for run in &kept {
         let r = runs.len() as u32;
         let mut local = Vec::with_capacity(run.components.len());
@@ -310,16 +310,46 @@ fn decode_trace(name: String, content: ContentKey, trace: trace_format::Trace, o
             local.push(id);
         }
         let mut bad = 0usize;
+        // The reduction's inputs are laid out sorted by (run, component), a counting sort by
+        // component within the run: polars then groups them as contiguous slices, without
+        // hashing (an order of magnitude faster than a hash group-by).
+        let first = keys.len();
+        counts.clear();
+        counts.resize(names.len(), 0);
+        run_events.clear();
         for e in run.events() {
             let Some(&id) = local.get(e.component as usize) else {
                 bad += 1;
                 continue;
             };
-            events.run.push(r);
-            events.component.push(id);
-            events.block.push(e.block.map_or(-1, |b| b as i32));
-            events.start.push(e.start_ns);
-            events.duration.push(e.duration_ns);
+            let block = e.block.map_or(-1, |b| b as i32);
+            counts[id as usize] += 1;
+            run_events.push((id, block, e.duration_ns));
+            (duration_sum, huge) = match duration_sum.checked_add(e.duration_ns) {
+                Some(sum) => (sum, huge),
+                None => (0, true),
+            };
+            if !options.skip_events {
+                events.run.push(r);
+                events.component.push(id);
+                events.block.push(block);
+                events.start.push(e.start_ns);
+                events.duration.push(e.duration_ns);
+            }
+        }
+        let mut at = first;
+        for c in counts.iter_mut() {
+            (*c, at) = (at, at + *c);
+        }
+        keys.resize(at, 0);
+        blocks.resize(at, 0);
+        durations.resize(at, 0);
+        for &(id, block, duration) in &run_events {
+            let p = &mut counts[id as usize];
+            keys[*p] = u64::from(r) << 32 | u64::from(id);
+            blocks[*p] = block;
+            durations[*p] = duration;
+            *p += 1;
         }
         if bad > 0 {
             warnings.push(format!("{name}: run {}: {bad} event(s) name no component of the run; dropped", run.run));
@@ -353,11 +383,9 @@ fn decode_trace(name: String, content: ContentKey, trace: trace_format::Trace, o
         ],
     )
     .map_err(|e| e.to_string())?;
-    let mut events = events.into_frame().map_err(|e| e.to_string())?;
-    let components = with_event_totals(costs, &events).map_err(|e| e.to_string())?;
-    if options.skip_events {
-        events = events.clear();
-    }
+    let events = events.into_frame().map_err(|e| e.to_string())?;
+    // The totals are added by `add_totals`, over several files at once.
+    let components = costs;
     Ok(FileChunk {
         content,
         info: TraceInfo {
@@ -371,45 +399,188 @@ fn decode_trace(name: String, content: ContentKey, trace: trace_format::Trace, o
         runs,
         components,
         events,
+        keys,
+        blocks,
+        durations,
+        huge,
         setups: trace.setups,
     })
 }
 
-fn load_sources(sources: Vec<Source>, options: &LoadOptions) -> Result<Dataset> {
-    let decode_all = || -> Vec<std::result::Result<Vec<FileChunk>, String>> { sources.par_iter().map(|s| decode(s, options)).collect() };
-    // Decoded in parallel, merged in input order so that ids do not depend on thread timing.
-    // A panic while decoding propagates (rayon re-raises it) instead of losing the file.
-    let decoded = if options.threads == 0 {
-        decode_all()
+/// Files decoded before their events are reduced, at most: one polars query per window (a query
+/// costs about a millisecond whatever its size, more than decoding a small file).
+const WINDOW_FILES: usize = 256;
+/// Bytes of files decoded before their events are reduced, at least one file: bounds the
+/// memory the decoded events of a window take.
+const WINDOW_BYTES: u64 = 64 << 20;
+
+/// Adds the event totals to the `components` of each chunk (which holds the costs alone),
+/// one polars group-by for all of them: runs are numbered across the chunks for the query, the
+/// chunks' own numbering restored after.
+fn add_totals(chunks: &mut [&mut FileChunk]) -> Result<()> {
+    if chunks.is_empty() {
+        return Ok(());
+    }
+    let n: usize = chunks.iter().map(|c| c.keys.len()).sum();
+    let (mut keys, mut blocks, mut durations) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut costs: Option<DataFrame> = None;
+    let mut run_offsets = Vec::with_capacity(chunks.len());
+    let mut offset = 0u32;
+    let mut huge = false;
+    for chunk in chunks.iter_mut() {
+        run_offsets.push(offset);
+        let shift = u64::from(offset) << 32;
+        keys.extend(std::mem::take(&mut chunk.keys).into_iter().map(|k| k + shift));
+        blocks.append(&mut chunk.blocks);
+        durations.append(&mut chunk.durations);
+        huge |= chunk.huge;
+        let mut c = chunk.components.clone();
+        let run = c.column("run_id")?.u32()? + offset;
+        c.with_column(run.into_column())?;
+        match &mut costs {
+            Some(all) => {
+                all.vstack_mut_owned(c)?;
+            }
+            None => costs = Some(c),
+        }
+        offset += chunk.runs.len() as u32;
+    }
+    let Some(mut costs) = costs else { return Ok(()) };
+    costs.rechunk_mut();
+
+    // Each chunk's keys are sorted (see `decode_trace`) and the chunks' runs follow each other.
+    let mut keys = UInt64Chunked::from_vec("key".into(), keys);
+    keys.set_sorted_flag(polars::series::IsSorted::Ascending);
+    let events = DataFrame::new(
+        n,
+        vec![
+            keys.into_series().into(),
+            Int32Chunked::from_vec("block".into(), blocks).into_series().into(),
+            UInt64Chunked::from_vec("duration_ns".into(), durations).into_series().into(),
+        ],
+    )?;
+    // Sorted by run: each chunk's rows are one slice, as many as its cost rows.
+    let table = totals_by_key(costs, events, huge)?;
+
+    let mut start = 0i64;
+    for (chunk, first_run) in chunks.iter_mut().zip(run_offsets) {
+        let rows = chunk.components.height();
+        let mut part = table.slice(start, rows);
+        let run = part.column("run_id")?.u32()? - first_run;
+        part.with_column(run.into_column())?;
+        chunk.components = part;
+        start += rows as i64;
+    }
+    Ok(())
+}
+
+/// The per-run component table with the totals of the events: `events` holds `key` (`run_id <<
+/// 32 | component_id`), `block` and `duration_ns`. With `huge`, durations are summed as f64
+/// (exact below 2^53 ns, 104 days) and saturate at u64::MAX instead of wrapping.
+fn totals_by_key(costs: DataFrame, events: DataFrame, huge: bool) -> Result<DataFrame> {
+    let key = || (col("run_id").cast(DataType::UInt64) * lit(1u64 << 32) + col("component_id").cast(DataType::UInt64)).alias("key");
+    let sum = if huge {
+        col("duration_ns").cast(DataType::Float64).sum().cast(DataType::UInt64).fill_null(lit(u64::MAX))
     } else {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(options.threads)
-            .build()
-            .map_err(|e| Error::Invalid(format!("--threads {}: {e}", options.threads)))?
-            .install(decode_all)
+        col("duration_ns").sum()
+    };
+    let totals = events.lazy().group_by([col("key")]).agg([
+        len().cast(DataType::UInt64).alias("calls"),
+        sum.alias("total_ns"),
+        col("block").max().alias("max_block"),
+    ]);
+    Ok(costs
+        .lazy()
+        .with_column(key())
+        .join(totals, [col("key")], [col("key")], JoinArgs::new(JoinType::Left))
+        .sort(["key"], SortMultipleOptions::default())
+        .with_columns([
+            col("calls").fill_null(lit(0u64)),
+            col("total_ns").fill_null(lit(0u64)),
+            col("max_block").fill_null(lit(-1i32)),
+        ])
+        .select(COMPONENT_COLUMNS.map(col))
+        .collect()?)
+}
+
+/// Input order cut into windows of at most [`WINDOW_FILES`] files and about [`WINDOW_BYTES`].
+fn windows(sources: &[Source]) -> Vec<std::ops::Range<usize>> {
+    let size = |s: &Source| match s {
+        Source::File(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
+        Source::Bytes(_, b) => b.len() as u64,
+    };
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0usize, 0u64);
+    for (i, s) in sources.iter().enumerate() {
+        bytes += size(s);
+        if i + 1 - start >= WINDOW_FILES || bytes >= WINDOW_BYTES {
+            out.push(start..i + 1);
+            (start, bytes) = (i + 1, 0);
+        }
+    }
+    if start < sources.len() {
+        out.push(start..sources.len());
+    }
+    out
+}
+
+fn load_sources(sources: Vec<Source>, options: &LoadOptions) -> Result<Dataset> {
+    // Each window's files are decoded on all cores (rayon), then their events reduced by one
+    // polars query (itself on all cores) and merged in input order, so that ids do not depend
+    // on thread timing. A panic while decoding propagates (rayon re-raises it) instead of
+    // losing the file.
+    let pool = match options.threads {
+        0 => None,
+        n => Some(
+            rayon::ThreadPoolBuilder::new().num_threads(n).build().map_err(|e| Error::Invalid(format!("--threads {n}: {e}")))?,
+        ),
+    };
+    let decode_window = |window: &[Source]| -> Vec<std::result::Result<Vec<FileChunk>, String>> {
+        let run = || window.par_iter().map(|s| decode(s, options)).collect();
+        match &pool {
+            Some(pool) => pool.install(run),
+            // polars' own pool: one pool for decoding and for the queries, whose idle threads
+            // would otherwise spin beside the other's.
+            None => polars_core::runtime::THREAD_POOL.install(run),
+        }
     };
     let mut merger = Merger::default();
-    for (source, result) in sources.iter().zip(decoded) {
-        match result {
-            Ok(chunks) => {
-                for chunk in chunks {
-                    match merger.seen.get(&chunk.content) {
-                        Some(first) => {
-                            let reason = if *first == chunk.info.file {
-                                "named more than once; counted once".to_string()
-                            } else {
-                                format!("same content as {first}; counted once")
-                            };
-                            merger.skipped.push(Skipped { file: chunk.info.file, reason });
-                        }
-                        None => {
-                            merger.seen.insert(chunk.content, chunk.info.file.clone());
-                            merger.add(chunk)?;
+    let ranges = windows(&sources);
+    // While one window's events are reduced, the next window is decoded.
+    let mut next = ranges.first().map(|r| decode_window(&sources[r.clone()]));
+    for (i, range) in ranges.iter().enumerate() {
+        let window = &sources[range.clone()];
+        let Some(mut decoded) = next.take() else { break };
+        let (reduced, following) = std::thread::scope(|scope| {
+            let following = ranges.get(i + 1).map(|r| scope.spawn(|| decode_window(&sources[r.clone()])));
+            let mut chunks: Vec<&mut FileChunk> = decoded.iter_mut().filter_map(|r| r.as_mut().ok()).flatten().collect();
+            let reduced = add_totals(&mut chunks);
+            (reduced, following.map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))))
+        });
+        reduced?;
+        next = following;
+        for (source, result) in window.iter().zip(decoded) {
+            match result {
+                Ok(chunks) => {
+                    for chunk in chunks {
+                        match merger.seen.get(&chunk.content) {
+                            Some(first) => {
+                                let reason = if *first == chunk.info.file {
+                                    "named more than once; counted once".to_string()
+                                } else {
+                                    format!("same content as {first}; counted once")
+                                };
+                                merger.skipped.push(Skipped { file: chunk.info.file, reason });
+                            }
+                            None => {
+                                merger.seen.insert(chunk.content, chunk.info.file.clone());
+                                merger.add(chunk)?;
+                            }
                         }
                     }
                 }
+                Err(reason) => merger.skipped.push(Skipped { file: source.name(), reason }),
             }
-            Err(reason) => merger.skipped.push(Skipped { file: source.name(), reason }),
         }
     }
     if merger.trace_info.is_empty() {
