@@ -25,12 +25,17 @@ target/debug/mlx-analyze "${traces[@]}" --quiet --format json --out "$tmp/report
 import json, sys
 
 report = json.load(open(sys.argv[1]))
-# One report, or one per workload.
-reports = report.get("workloads", [report]) if isinstance(report, dict) else report
+# One report, or a list of reports (one per workload).
+if isinstance(report, list):
+    reports = report
+elif "overhead" in report:
+    reports = [report]
+else:
+    reports = [w for w in report.get("reports", report.get("workloads", [])) if isinstance(w, dict) and "overhead" in w]
 def cell(v, fmt="{:.1f}"):
     return "-" if v is None else fmt.format(v)
 for r in reports:
-    title = r.get("workload") or r.get("title", "")
+    title = r.get("title", "")
     rows = r["overhead"]["rows"]
     print(title)
     print(f"{'tokens':>8} {'fused ms':>10} {'synced ms':>10} {'overhead':>9} {'attributed sum ms':>18} {'95% interval':>20} {'error':>8} {'rest ms':>9}")
