@@ -384,17 +384,7 @@ impl Recorder {
                     let mut run = m.run;
                     run.warmup = warmup;
                     if mode == Mode::Attributed {
-                        run.perturbation = Some(Perturbation {
-                            kind,
-                            target: target.map(|t| t.name.clone()),
-                            copies,
-                            round,
-                            reduced_bytes: m.reduced_bytes,
-                            reduced_arrays: m.reduced_arrays,
-                            target_calls: target.map_or(0, |t| t.calls),
-                            target_flops: target.map_or(0.0, |t| t.cost.flops),
-                            target_bytes: target.map_or(0.0, |t| t.cost.bytes),
-                        });
+                        run.perturbation = Some(perturbation(kind, target, copies, round, m.reduced_bytes, m.reduced_arrays));
                     }
                     if plain && stage_copies.is_none() && attributed {
                         // Copies per component within the memory this plain forward leaves.
@@ -427,6 +417,23 @@ impl Recorder {
             return Ok(self.file.partial_path().to_path_buf());
         }
         Ok(self.file.finish()?)
+    }
+}
+
+/// The `perturbation` of an attributed run (docs/trace-format.md): what was added, to which
+/// component (`target`: its name, invocations and analytic cost), in which round, and what the
+/// extra scalars forced.
+pub fn perturbation(kind: PerturbKind, target: Option<&StageInfo>, copies: u32, round: u32, reduced_bytes: u64, reduced_arrays: u64) -> Perturbation {
+    Perturbation {
+        kind,
+        target: target.map(|t| t.name.clone()),
+        copies,
+        round,
+        reduced_bytes,
+        reduced_arrays,
+        target_calls: target.map_or(0, |t| t.calls),
+        target_flops: target.map_or(0.0, |t| t.cost.flops),
+        target_bytes: target.map_or(0.0, |t| t.cost.bytes),
     }
 }
 

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use mlx_rs::Array;
-use trace_format::{Drift, Header, Metadata, ModelConfig, PerturbKind, Perturbation, RunRecord, SetupRecord, SyncMode, TraceFile};
+use trace_format::{Drift, Header, Metadata, ModelConfig, PerturbKind, SetupRecord, SyncMode, TraceFile};
 
-use crate::calibrate::calibrate;
+use crate::api::{self, Recorder, Shape};
 use crate::config::{DType, Geometry, Preset};
 use crate::cost::CostModel;
 use crate::estimate::{self, gib};
@@ -266,12 +266,14 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
     if let Some(dir) = plan.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create output directory {}", dir.display()))?;
     }
-    let mut file: TraceFile = crate::create_trace(&plan.out, header).with_context(|| format!("cannot write trace {}", plan.out.display()))?;
+    let file: TraceFile = crate::create_trace(&plan.out, header).with_context(|| format!("cannot write trace {}", plan.out.display()))?;
+    // The built-in model is recorded through the library API, as any other model is.
+    let mut rec = Recorder::from_file(file, plan.backend, plan.dtype);
     let mut progress = Progress::new(plan.total_runs(), plan.total_weight(), plan.quiet);
 
     if plan.calibrate {
         progress.message("calibrating matmul rate and memory bandwidth");
-        file.add_calibration(&calibrate(plan.backend, plan.dtype)?)?;
+        rec.calibrate()?;
     }
     progress.message("building the model");
     let weights = match &plan.weights {
@@ -280,7 +282,6 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
     };
     let model = Model::new(plan.config.clone(), plan.dtype, weights);
 
-    let mut run_index = 0u32;
     'outer: for geometry in &plan.geometries {
         let tokens = geometry.tokens();
         let standard_costs = CostModel::new(&plan.config, tokens, plan.dtype.size());
@@ -292,8 +293,16 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
             // memory (quantized copies, caches) inflates the memory measured for the next one.
             let mut prepared = variants::prepare(&model, variant, &inputs)?;
             let costs = standard_costs.clone().with_uniform_time(variant.uniform_time());
+            let forward_cost = costs.of(names::FORWARD).unwrap_or_default();
+            let shape = Shape {
+                variant: variant.name().into(),
+                frames: geometry.frames,
+                tokens,
+                costs: Some(costs),
+                forward_cost: Some(forward_cost),
+            };
             for (name, ns, bytes) in prepared.setups.drain(..) {
-                file.add_setup(&SetupRecord {
+                rec.add_setup(&SetupRecord {
                     variant: variant.name().into(),
                     name,
                     frames: geometry.frames,
@@ -303,7 +312,9 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
                 })?;
             }
             // The stages this variant's forward runs: the targets of its attribution rounds.
-            let stages = if plan.sync_modes.contains(&SyncMode::Attributed) { stages_of(&model, &inputs, &costs, &prepared)? } else { Vec::new() };
+            let opts = prepared.options();
+            let forward = |probe: &mut Probe| model.forward(&inputs, probe, &opts);
+            let stages = if plan.sync_modes.contains(&SyncMode::Attributed) { Recorder::stages(&shape, forward)? } else { Vec::new() };
             // Copies per stage, within the memory the plain forward leaves.
             let headroom = memory_budget(plan.backend, &machine::host())
                 .0
@@ -320,7 +331,7 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
                     ));
                 }
             }
-            let forward_weight = costs.of(names::FORWARD).unwrap_or_default().flops.max(1.0);
+            let forward_weight = forward_cost.flops.max(1.0);
             for rep in 0..plan.warmup + plan.runs {
                 let warmup = rep < plan.warmup;
                 for &mode in &plan.sync_modes {
@@ -342,28 +353,20 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
                         };
                         let round = if warmup { String::new() } else { format!(" round {}/{}", rep - plan.warmup + 1, plan.runs) };
                         progress.message(&format!("{} frames ({tokens} tokens), {},{round} {what}", geometry.frames, variant.name()));
-                        let mut run = RunRecord::new(run_index, variant.name(), mode, geometry.frames, tokens);
-                        run.warmup = warmup;
                         let perturb = match (mode, kind, target) {
                             (SyncMode::Attributed, PerturbKind::Control, _) => Perturb::Control,
                             (SyncMode::Attributed, PerturbKind::Duplicate, Some(t)) => Perturb::Duplicate { target: t.name.clone(), copies },
                             _ => Perturb::Nothing,
                         };
                         let plain = perturb == Perturb::Nothing;
-                        let (mut run, output, (reduced, reduced_arrays)) = forward_once(&model, &inputs, &costs, run, &prepared, perturb, plan.inflate.clone())?;
+                        let measured = Recorder::forward_once(&shape, mode, perturb, plan.inflate.clone(), forward)?;
+                        let mut run = measured.run;
+                        run.warmup = warmup;
                         if mode == SyncMode::Attributed {
-                            run.perturbation = Some(Perturbation {
-                                kind,
-                                target: target.map(|t| t.name.clone()),
-                                copies,
-                                round: rep.saturating_sub(plan.warmup),
-                                reduced_bytes: reduced,
-                                reduced_arrays,
-                                target_calls: target.map_or(0, |t| t.calls),
-                                target_flops: target.map_or(0.0, |t| t.cost.flops),
-                                target_bytes: target.map_or(0.0, |t| t.cost.bytes),
-                            });
+                            let round = rep.saturating_sub(plan.warmup);
+                            run.perturbation = Some(api::perturbation(kind, target, copies, round, measured.reduced_bytes, measured.reduced_arrays));
                         }
+                        let output = measured.output;
                         // Drift of the plain forwards only: a perturbation adds outputs, never
                         // changes the forward's own.
                         if plain {
@@ -376,74 +379,26 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
                                 _ => {}
                             }
                         }
-                        file.add_run(&run)?;
-                        run_index += 1;
+                        rec.write_run(run)?;
                         let extra = target.map_or(0.0, |t| copies as f64 * t.calls as f64 * t.cost.flops);
                         let slower = if mode == SyncMode::Component { 1.2 } else { 1.0 };
                         progress.inc_weighted(slower * (forward_weight + extra));
                     }
                 }
             }
+            drop(opts);
             drop(prepared);
             mlx_rs::memory::clear_cache()?;
         }
     }
     progress.finish();
     // A signal during the last run leaves nothing unrecorded: the trace is finished as usual.
-    if INTERRUPTED.load(Ordering::SeqCst) && u64::from(file.runs()) < plan.total_runs() {
-        return Ok(Summary { path: file.partial_path().to_path_buf(), runs: file.runs(), interrupted: true });
+    if INTERRUPTED.load(Ordering::SeqCst) && u64::from(rec.runs()) < plan.total_runs() {
+        return Ok(Summary { path: rec.partial_path().to_path_buf(), runs: rec.runs(), interrupted: true });
     }
-    let runs = file.runs();
-    let path = file.finish()?;
+    let runs = rec.runs();
+    let path = rec.finish()?;
     Ok(Summary { path, runs, interrupted: false })
-}
-
-/// One timed forward pass with `perturb` added; returns the run record, the (evaluated) output
-/// and the bytes and count of the outputs the perturbation forced.
-#[allow(clippy::too_many_arguments)]
-fn forward_once(
-    model: &Model,
-    inputs: &Inputs,
-    costs: &CostModel,
-    run: RunRecord,
-    prepared: &variants::Prepared,
-    perturb: Perturb,
-    inflate: Option<(String, u32)>,
-) -> Result<(RunRecord, Array, (u64, u64))> {
-    let mode = run.sync;
-    let fused = matches!(mode, SyncMode::None | SyncMode::Attributed);
-    mlx_rs::memory::reset_peak_memory()?;
-    let mut probe = Probe::new(run, costs).with_perturbation(perturb).with_inflation(inflate);
-    let opts = prepared.options();
-    probe.start_clock();
-    let start = Instant::now();
-    let out = model.forward(inputs, &mut probe, &opts)?;
-    let built = Instant::now();
-    // One evaluation; a perturbation's extra work is attached to the stages' outputs.
-    out.eval()?;
-    let end = Instant::now();
-    if fused {
-        probe.record(names::FORWARD, None, costs.of(names::FORWARD).unwrap_or_default(), start, end);
-    }
-    let reduced = (probe.reduced_bytes(), probe.reduced_arrays());
-    let mut run = probe.into_run();
-    run.forward_ns = end.duration_since(start).as_nanos() as u64;
-    if fused {
-        run.graph_ns = Some(built.duration_since(start).as_nanos() as u64);
-    }
-    run.active_memory_bytes = mlx_rs::memory::active_memory()? as u64;
-    run.peak_memory_bytes = mlx_rs::memory::peak_memory()? as u64;
-    Ok((run, out, reduced))
-}
-
-/// The stages a variant's forward runs, with their invocations, costs and output sizes: one
-/// forward's graph is built and dropped unevaluated.
-fn stages_of(model: &Model, inputs: &Inputs, costs: &CostModel, prepared: &variants::Prepared) -> Result<Vec<StageInfo>> {
-    let mut probe = Probe::new(RunRecord::new(0, "", SyncMode::None, 0, 0), costs);
-    let opts = prepared.options();
-    let out = model.forward(inputs, &mut probe, &opts)?;
-    drop(out);
-    Ok(probe.stages().to_vec())
 }
 
 fn rfc3339_now() -> String {
