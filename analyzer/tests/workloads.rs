@@ -9,7 +9,7 @@ use common::{close, facts, simple_spec};
 use mlx_analyze::analysis::comparison::CompareOptions;
 use mlx_analyze::analysis::{analyze_facts, AnalyzeOptions, Report};
 use mlx_analyze::render::RenderFormat;
-use mlx_analyze::synth::{with_label, SynthComponent, SynthSpec};
+use trace_synth::{with_label, SynthComponent, SynthSpec};
 use trace_format::SyncMode;
 
 fn render(r: &Report, format: RenderFormat) -> String {
@@ -183,4 +183,28 @@ fn by_variant_is_compared_inside_each_workload() {
         assert!(close(ffn.baseline_ms, base_ms, 1e-9), "{}", ffn.baseline_ms);
         assert!(close(ffn.ratio, 0.5, 1e-9), "{}", ffn.ratio);
     }
+}
+
+/// Two implementations of one model on one machine (mlx-record and the Python recorder) are two
+/// workloads, compared by `--by`, never pooled; two versions of one recorder are one workload.
+#[test]
+fn recordings_of_two_recorder_programs_are_two_workloads() {
+    let named = |version: &str, seed: u64| {
+        let mut spec = at_resolution(480, 832, 5, seed);
+        spec.metadata.recorder_version = version.to_string();
+        spec
+    };
+    let (ds, f) = facts(&[named("0.1.0", 1), named("mlx-trace-python 0.1.0", 2)]);
+    let r = analyze_facts(&ds, &f, &AnalyzeOptions::default()).unwrap();
+    assert_eq!(r.workloads.len(), 2);
+    assert_eq!(r.workloads[0].recorder, "");
+    assert_eq!(r.workloads[1].recorder, "mlx-trace-python");
+    assert!(r.workloads[1].label.ends_with(", recorded by mlx-trace-python"), "{}", r.workloads[1].label);
+    assert_eq!(r.workloads[0].differences(&r.workloads[1]), ["recording program (mlx-record vs mlx-trace-python)"]);
+    assert!(r.sections.iter().all(|s| s.inputs.runs == 6 && s.inputs.files.len() == 1));
+
+    let (ds, f) = facts(&[named("mlx-trace-python 0.1.0", 1), named("mlx-trace-python 0.2.0", 2)]);
+    let r = analyze_facts(&ds, &f, &AnalyzeOptions::default()).unwrap();
+    assert_eq!(r.workloads.len(), 1);
+    assert_eq!(r.inputs.runs, 12);
 }

@@ -4,7 +4,9 @@
 //!
 //! A workload is the model (preset and every dimension of its configuration, blocks run
 //! included), the compute dtype, the video resolution (height x width) and the machine
-//! ([`crate::load::machine_of`]). The variant is not part of it: the single-variant analyses of a
+//! ([`crate::load::machine_of`]), and the program that recorded it (two implementations of one
+//! model, such as `mlx-record` and the Python recorder, are compared, never pooled). The variant
+//! is not part of it: the single-variant analyses of a
 //! workload show one variant (see [`super::AnalyzeOptions::variant`]), and the variants of a
 //! workload are compared with one another.
 
@@ -36,6 +38,9 @@ pub struct Workload {
     pub width: u32,
     /// Machine.
     pub machine: String,
+    /// The recording program when it names itself in `recorder_version` (`mlx-trace-python
+    /// 0.1.0`); empty for `mlx-record`, whose version field is the bare version.
+    pub recorder: String,
     /// Trace ids (rows of the traces table) of this workload.
     pub traces: Vec<u32>,
     /// Their file names (without directories).
@@ -48,7 +53,7 @@ pub struct Workload {
 fn key(m: &Metadata) -> String {
     let c = &m.model;
     format!(
-        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{:?}|{}|{}x{}|{}",
+        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{:?}|{}|{}x{}|{}|{}",
         m.preset,
         c.dim,
         c.heads,
@@ -65,8 +70,17 @@ fn key(m: &Metadata) -> String {
         m.dtype,
         m.height,
         m.width,
-        machine_of(m)
+        machine_of(m),
+        recorder_of(m)
     )
+}
+
+/// The recording program's name: `recorder_version` without its trailing version number.
+fn recorder_of(m: &Metadata) -> String {
+    match m.recorder_version.trim().rsplit_once(' ') {
+        Some((name, _version)) => name.trim().to_string(),
+        None => String::new(),
+    }
 }
 
 /// The workloads of a dataset, numbered in the order their first trace was loaded.
@@ -95,6 +109,7 @@ pub fn workloads(ds: &Dataset) -> Vec<Workload> {
                     height: m.height,
                     width: m.width,
                     machine: machine_of(m),
+                    recorder: recorder_of(m),
                     traces: vec![id as u32],
                     files: vec![file],
                 });
@@ -120,7 +135,8 @@ fn base_label(w: &Workload) -> String {
     let resolution = if w.height > 0 && w.width > 0 { format!("{}x{}", w.height, w.width) } else { "resolution unknown".into() };
     let machine = if w.machine.is_empty() { "unknown machine".to_string() } else { w.machine.clone() };
     let dtype = if w.dtype.is_empty() { "dtype unknown".to_string() } else { w.dtype.clone() };
-    format!("{preset} (dim {}), {blocks}, {dtype}, {resolution}, {machine}", w.dim)
+    let recorder = if w.recorder.is_empty() { String::new() } else { format!(", recorded by {}", w.recorder) };
+    format!("{preset} (dim {}), {blocks}, {dtype}, {resolution}, {machine}{recorder}", w.dim)
 }
 
 impl Workload {
@@ -143,6 +159,8 @@ impl Workload {
         field("dtype", self.dtype.clone(), other.dtype.clone());
         field("resolution", format!("{}x{}", self.height, self.width), format!("{}x{}", other.height, other.width));
         field("machine", self.machine.clone(), other.machine.clone());
+        let named = |r: &str| if r.is_empty() { "mlx-record".to_string() } else { r.to_string() };
+        field("recording program", named(&self.recorder), named(&other.recorder));
         if d.is_empty() && self.label != other.label {
             d.push("other model dimensions".into());
         }
