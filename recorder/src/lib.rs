@@ -8,7 +8,8 @@
 //! The binary is a thin wrapper over [`run`]. Modules: [`config`] (presets, geometry),
 //! [`model`] (the network), [`cost`] (analytic FLOPs/bytes), [`instrument`] (timing at a
 //! synchronisation granularity), [`calibrate`] (this machine's ceilings), [`estimate`] (memory
-//! check), [`variants`] (optimisations under test), [`session`] (the recording loop).
+//! check), [`variants`] (optimisations under test), [`session`] (the recording loop of the
+//! built-in model, written through [`api`]).
 
 pub mod api;
 pub mod blas;
