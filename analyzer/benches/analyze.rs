@@ -21,7 +21,7 @@ use std::time::Instant;
 use mlx_analyze::analysis::comparison::{compare, run_groups, CompareOptions};
 use mlx_analyze::analysis::{ranking, scaling, Facts};
 use mlx_analyze::load::{load_files, trace_key_values, LoadOptions};
-use mlx_analyze::synth::{generate, with_label, SynthSpec};
+use trace_synth::{generate, with_label, SynthSpec};
 use trace_format::SyncMode;
 
 const CHILD: &str = "MLX_ANALYZE_BENCH_CHILD";

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use mlx_analyze::synth::{generate, with_label, SynthSpec};
+use trace_synth::{generate, with_label, SynthSpec};
 use trace_format::SyncMode;
 
 fn main() {

@@ -17,6 +17,5 @@ pub mod load_parquet;
 pub mod output;
 pub mod render;
 pub mod sql;
-pub mod synth;
 
 pub use error::{Error, Result};

@@ -7,7 +7,7 @@ use mlx_analyze::analysis::comparison::{compare, run_groups, CompareOptions, FOR
 use mlx_analyze::analysis::facts::{seed_bucket, Rollup};
 use mlx_analyze::analysis::ranking::{rank, Bound, Priority};
 use mlx_analyze::analysis::{memory, overhead, recommend, scaling, tree};
-use mlx_analyze::synth::{with_label, SynthComponent, SynthSpec};
+use trace_synth::{with_label, SynthComponent, SynthSpec};
 use trace_format::{Drift, SyncMode};
 
 #[test]
@@ -291,7 +291,7 @@ fn unknown_component_names_are_kept_and_treed() {
 fn loaded_totals_equal_a_naive_sum_over_the_decoded_records() {
     use mlx_analyze::analysis::facts::component_totals;
     use mlx_analyze::load::{load_bytes, LoadOptions};
-    use mlx_analyze::synth::generate;
+    use trace_synth::generate;
     use std::collections::BTreeMap;
     let specs = [machine("a", 1.0, 3), scaling_spec(vec![1000, 2000, 4000])];
     let bytes: Vec<Vec<u8>> = specs.iter().map(|s| generate(s, true)).collect();

@@ -8,7 +8,7 @@ use mlx_analyze::analysis::attribution::attribution;
 use mlx_analyze::analysis::facts::Rollup;
 use mlx_analyze::analysis::ranking::{rank, Method};
 use mlx_analyze::analysis::{analyze_facts, overhead, tree, AnalyzeOptions};
-use mlx_analyze::synth::{fused_cost_ns, lingbot_like_components, SynthSpec};
+use trace_synth::{fused_cost_ns, lingbot_like_components, SynthSpec};
 use trace_format::SyncMode;
 
 fn attributed_spec(jitter: f64, runs: u32, seed: u64) -> SynthSpec {

@@ -6,7 +6,7 @@ use std::fs;
 use std::process::Command;
 
 use common::{scratch, simple_spec};
-use mlx_analyze::synth::generate;
+use trace_synth::generate;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mlx-analyze"))

@@ -11,7 +11,7 @@ use mlx_analyze::export::csv::CsvExport;
 use mlx_analyze::export::export_to_file;
 use mlx_analyze::export::parquet::ParquetExport;
 use mlx_analyze::load::{expand_inputs, load_files, LoadOptions};
-use mlx_analyze::synth::generate;
+use trace_synth::generate;
 use polars_io::SerReader;
 
 #[test]
@@ -64,7 +64,7 @@ fn nothing_readable_is_an_error() {
 fn traces_table_has_machine_and_label_columns() {
     let dir = scratch("meta");
     let mut spec = simple_spec();
-    spec.metadata = mlx_analyze::synth::with_label(spec.metadata, "machine", "m2-max");
+    spec.metadata = trace_synth::with_label(spec.metadata, "machine", "m2-max");
     fs::write(dir.join("t.msgpack"), generate(&spec, true)).unwrap();
     let ds = load_files(&[dir.join("t.msgpack")], &LoadOptions::default()).unwrap();
     assert_eq!(ds.traces.column("machine").unwrap().str().unwrap().get(0), Some("m2-max"));

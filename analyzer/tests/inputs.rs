@@ -9,7 +9,7 @@ use std::process::Command;
 
 use common::{scratch, simple_spec};
 use mlx_analyze::load::{expand_inputs, load_bytes, load_files, LoadOptions};
-use mlx_analyze::synth::generate;
+use trace_synth::generate;
 use trace_format::{Header, Metadata, RunRecord, SyncMode, TraceWriter};
 
 fn bin() -> Command {

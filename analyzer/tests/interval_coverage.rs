@@ -6,7 +6,7 @@ mod common;
 use common::simple_spec;
 use mlx_analyze::analysis::comparison::{compare, ratio_interval, run_groups, CompareOptions, FORWARD_ROW, MIN_SAMPLES};
 use mlx_analyze::analysis::stats::bootstrap_median_ratio;
-use mlx_analyze::synth::{with_label, SplitMix, SynthSpec};
+use trace_synth::{with_label, SplitMix, SynthSpec};
 use trace_format::SyncMode;
 
 /// A standard normal deviate (Box-Muller).

@@ -18,7 +18,7 @@ use mlx_analyze::export::parquet::ParquetExport;
 use mlx_analyze::export::Export;
 use mlx_analyze::load::{load_bytes, LoadOptions};
 use mlx_analyze::render::{svg, RenderFormat};
-use mlx_analyze::synth::generate;
+use trace_synth::generate;
 use trace_format::{Header, Metadata, RunRecord, SyncMode, TraceWriter};
 
 fn bin() -> Command {

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use common::{scratch, simple_spec};
 use mlx_analyze::load::{load_bytes, load_files, LoadOptions};
-use mlx_analyze::synth::generate;
+use trace_synth::generate;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mlx-analyze"))

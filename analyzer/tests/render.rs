@@ -7,7 +7,7 @@ use common::facts;
 use mlx_analyze::analysis::comparison::CompareOptions;
 use mlx_analyze::analysis::{analyze_facts, AnalyzeOptions, Report};
 use mlx_analyze::render::{svg, RenderFormat};
-use mlx_analyze::synth::{with_label, SynthSpec};
+use trace_synth::{with_label, SynthSpec};
 use trace_format::SyncMode;
 
 fn report() -> Report {

@@ -7,7 +7,7 @@ use common::{close, facts, load, simple_spec};
 use mlx_analyze::analysis::comparison::{compare, run_groups, CompareOptions};
 use mlx_analyze::analysis::seed::seed_claims;
 use mlx_analyze::analysis::{analyze, base_name, strip_dirs, AnalyzeOptions};
-use mlx_analyze::synth::{SynthComponent, SynthSpec};
+use trace_synth::{SynthComponent, SynthSpec};
 use trace_format::{Drift, SyncMode};
 
 const GIB: u64 = 1 << 30;

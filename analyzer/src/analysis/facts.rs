@@ -152,7 +152,9 @@ impl Facts {
             });
         }
         for r in &mut runs {
-            r.comps.sort_by_key(|c| c.component);
+            if !r.comps.is_sorted_by_key(|c| c.component) {
+                r.comps.sort_by_key(|c| c.component);
+            }
         }
 
         let mut setups = Vec::new();
@@ -415,6 +417,24 @@ pub fn component_totals(ds: &Dataset) -> Result<Vec<ComponentTotal>> {
     let flops = table.column("flops")?.f64()?;
     let bytes = table.column("bytes")?.f64()?;
     let mut out = Vec::with_capacity(table.height());
+    // The columns' buffers when they are whole and without nulls (the loader's tables), else
+    // value by value.
+    if let (Ok(run), Ok(comp), Ok(total), Ok(calls), Ok(max_block), Ok(flops), Ok(bytes)) =
+        (run.cont_slice(), comp.cont_slice(), total.cont_slice(), calls.cont_slice(), max_block.cont_slice(), flops.cont_slice(), bytes.cont_slice())
+    {
+        for i in 0..run.len() {
+            out.push(ComponentTotal {
+                run_id: run[i],
+                component: comp[i],
+                total_ns: total[i],
+                calls: calls[i],
+                max_block: max_block[i],
+                flops: flops[i],
+                bytes: bytes[i],
+            });
+        }
+        return Ok(out);
+    }
     for i in 0..table.height() {
         let (Some(run_id), Some(component)) = (run.get(i), comp.get(i)) else { continue };
         out.push(ComponentTotal {

@@ -3,7 +3,8 @@
 //! log scale (what comparisons use), and the percentile bootstrap of a ratio of medians (kept
 //! for comparison: it covers too rarely at a few runs a side, see `docs/statistics.md`).
 
-use crate::synth::SplitMix;
+use rand_xoshiro::rand_core::{Rng, SeedableRng};
+use rand_xoshiro::SplitMix64;
 
 /// Median of the values (NaN-free); `None` when empty.
 pub fn median(values: &[f64]) -> Option<f64> {
@@ -173,16 +174,16 @@ pub fn bootstrap_median_ratio(a: &[f64], b: &[f64], resamples: usize, level: f64
         return None;
     }
     let ratio = mb / ma;
-    let mut rng = SplitMix::new(seed);
+    let mut rng = SplitMix64::from_seed(seed.to_le_bytes());
     let mut ra = vec![0.0; a.len()];
     let mut rb = vec![0.0; b.len()];
     let mut ratios = Vec::with_capacity(resamples);
     for _ in 0..resamples {
         for v in ra.iter_mut() {
-            *v = a[rng.below(a.len())];
+            *v = a[below(&mut rng, a.len())];
         }
         for v in rb.iter_mut() {
-            *v = b[rng.below(b.len())];
+            *v = b[below(&mut rng, b.len())];
         }
         let da = median_in_place(&mut ra);
         if da != 0.0 {
@@ -195,6 +196,12 @@ pub fn bootstrap_median_ratio(a: &[f64], b: &[f64], resamples: usize, level: f64
     ratios.sort_by(f64::total_cmp);
     let tail = (1.0 - level) / 2.0;
     Some(RatioInterval { ratio, low: quantile_sorted(&ratios, tail), high: quantile_sorted(&ratios, 1.0 - tail) })
+}
+
+/// A uniform index in `0..n` (n > 0) from the top 32 bits of the next number (the mapping the
+/// bootstrap has always used, so that its intervals stay the same).
+fn below(rng: &mut SplitMix64, n: usize) -> usize {
+    ((rng.next_u64() >> 32) * n as u64 >> 32) as usize
 }
 
 /// ln Gamma(x) for x > 0 (Lanczos approximation, g = 7, 9 terms; relative error near 1e-15).

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use mlx_analyze::analysis::Facts;
 use mlx_analyze::load::{load_bytes, Dataset, LoadOptions};
-use mlx_analyze::synth::{generate, SynthComponent, SynthSpec};
+use trace_synth::{generate, SynthComponent, SynthSpec};
 use trace_format::{Calibration, SyncMode};
 
 /// A fresh scratch directory under the system temp dir.
