@@ -112,12 +112,9 @@ fn the_analyzer_attributes_the_foreign_names_and_groups_them_by_prefix() {
     }
 }
 
-/// Components timed with a block index are the model's repeated blocks, whatever their names.
-/// The analyzer decides the area by the `block/` prefix of the built-in model's names, so the
-/// decoder's `layer/*` components land in "Overhead", without a per-block time. Ignored until
-/// the analyzer takes the area from the events' block index (or a trace-declared prefix).
+/// Components timed with a block index are the model's repeated blocks, whatever their names:
+/// the decoder's `layer/*` components are inside the blocks, with a per-block time.
 #[test]
-#[ignore = "fails until mlx-analyze puts components timed with a block index inside the blocks"]
 fn components_with_a_block_index_are_inside_the_blocks() {
     let (_, report) = report();
     for row in report["ranking"]["rows"].as_array().unwrap() {

@@ -187,7 +187,17 @@ impl Facts {
                 }
             }
         }
-        let areas = names.iter().map(|n| area_of(n)).collect();
+        // A component is inside the blocks when its name says so (the built-in model's `block/`)
+        // or when its events carry a block index: models of users name their repeated layers
+        // their own way (`layer/attn/qkv`).
+        let mut areas: Vec<Area> = names.iter().map(|n| area_of(n)).collect();
+        for c in runs.iter().flat_map(|r| &r.comps) {
+            if c.max_block >= 0 {
+                if let Some(a) = areas.get_mut(c.component as usize) {
+                    *a = Area::Blocks;
+                }
+            }
+        }
         Ok(Facts { names, areas, traces, runs, setups, rollup: Rollup::Fine })
     }
 
