@@ -127,3 +127,31 @@ fn interval_coverage_holds_by_simulation() {
         assert!(coverage >= 0.93, "{name}: coverage {coverage}");
     }
 }
+
+/// Attributed costs that sum to less than nothing (a recording far too noisy for its length)
+/// cannot be shares: the ranking falls back to the synced times and says so by its method,
+/// instead of vanishing as if the traces held no runs to rank.
+#[test]
+fn a_ranking_whose_attributed_costs_sum_below_zero_falls_back_to_the_synced_times() {
+    let spec = SynthSpec { syncs: vec![SyncMode::Component, SyncMode::Attributed], ..attributed_spec(0.0, 3, 5) };
+    let (_, mut f) = facts(&[spec]);
+    let reference = f
+        .runs
+        .iter()
+        .find(|r| r.perturbation.as_ref().is_some_and(|p| p.kind == trace_format::PerturbKind::Reference))
+        .map(|r| r.forward_ns)
+        .unwrap();
+    // Every duplicate 1 ms faster than the references: every attributed cost is negative.
+    for r in &mut f.runs {
+        if r.perturbation.as_ref().is_some_and(|p| p.kind == trace_format::PerturbKind::Duplicate) {
+            r.forward_ns = reference - 1e6;
+        }
+    }
+    let sets = attribution(&f);
+    assert!(sets[0].sum.ms < 0.0, "the set's sum is {}", sets[0].sum.ms);
+    let r = rank(&f, None).expect("a ranking from the synced runs");
+    assert_eq!(r.method, Method::Synced);
+    let ffn = r.rows.iter().find(|x| x.name == "block/ffn/up").unwrap();
+    assert!(close(ffn.ms_per_forward, 6.0, 1e-6), "{}", ffn.ms_per_forward);
+    assert!(r.rows.iter().all(|x| x.method == Method::Synced));
+}

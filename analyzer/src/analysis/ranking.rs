@@ -442,8 +442,16 @@ pub struct RankRow {
 /// no component-synced runs.
 pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
     let frames = frames.or_else(|| default_frames(facts))?;
-    let snap = snapshot(facts, frames)?;
-    let total: f64 = snap.comps.iter().map(|c| c.total_ns).sum();
+    let mut snap = snapshot(facts, frames)?;
+    let mut total: f64 = snap.comps.iter().map(|c| c.total_ns).sum();
+    // Attributed costs that sum to nothing (a recording far too noisy for its length) cannot be
+    // shares: rank by the synced times when there are any (the ranking names its method).
+    if total <= 0.0 && snap.method == Method::Attributed {
+        if let Some(synced) = synced_snapshot(facts, frames) {
+            total = synced.comps.iter().map(|c| c.total_ns).sum();
+            snap = synced;
+        }
+    }
     if total <= 0.0 {
         return None;
     }

@@ -353,7 +353,7 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
             "{method_note} {note} Bound: arithmetic intensity (FLOP/byte) against the ridge point (calibrated FLOP/s over calibrated bytes/s). Priority: HIGH when reaching the bounding ceiling would save at least 10% of the forward, MEDIUM 3-10%."
         )));
     } else {
-        doc.push(Block::Paragraph("No component-synced or attributed runs: no ranking or distribution.".into()));
+        doc.push(Block::Paragraph("No ranking: the traces hold no component-synced or attributed runs, or their component costs sum to zero or less (an attribution recording too noisy for its length: record more `--runs` or `--copies`).".into()));
     }
 
     doc.push(Block::Heading(h, "Scaling with sequence length".into()));
