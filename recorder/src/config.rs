@@ -184,9 +184,12 @@ impl Geometry {
         [f / PATCH[0], h / PATCH[1], w / PATCH[2]]
     }
 
-    /// Sequence length: latent_frames x (H/16) x (W/16).
+    /// Sequence length: latent_frames x (H/16) x (W/16), by the format crate's one formula (the
+    /// analyzer uses the same), which is the product of [`Geometry::token_grid`].
     pub fn tokens(&self) -> u64 {
-        self.token_grid().iter().map(|&v| v as u64).product()
+        let tokens = trace_format::taxonomy::tokens(self.frames, self.height, self.width);
+        debug_assert_eq!(tokens, self.token_grid().iter().map(|&v| v as u64).product::<u64>());
+        tokens
     }
 }
 
