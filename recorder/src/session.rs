@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use mlx_rs::Array;
-use trace_format::{Drift, Header, Metadata, ModelConfig, PerturbKind, SetupRecord, SyncMode, TraceFile};
+use trace_format::{Drift, Header, ModelConfig, PerturbKind, SetupRecord, SyncMode, TraceFile};
 
 use crate::api::{self, Recorder, Shape};
 use crate::config::{DType, Geometry, Preset};
@@ -203,34 +203,22 @@ pub fn memory_budget(backend: Backend, host: &machine::Host) -> (u64, &'static s
     }
 }
 
-/// The trace header of a plan.
+/// The trace header of a plan: this machine's metadata ([`api::metadata`]) with the plan's
+/// backend, model, geometry, weights, seed and labels.
 pub fn header(plan: &Plan, command_line: &str) -> Header {
-    let host = machine::host();
+    let mut m = api::metadata(plan.preset.name(), plan.dtype);
     let (gpu_name, gpu_memory_bytes) = if plan.backend.is_gpu() { machine::gpu_info() } else { (None, None) };
-    Header::new(Metadata {
-        host: host.name,
-        os: host.os,
-        cpu_model: host.cpu_model,
-        cpu_cores: host.cpu_cores,
-        ram_bytes: host.ram_bytes,
-        gpu_name,
-        gpu_memory_bytes,
-        mlx_version: machine::mlx_runtime_version(),
-        backend: plan.backend.name().into(),
-        blas: machine::loaded_blas(),
-        dtype: plan.dtype.name().into(),
-        preset: plan.preset.name().into(),
-        model: plan.config.clone(),
-        height: plan.geometries.first().map_or(0, |g| g.height),
-        width: plan.geometries.first().map_or(0, |g| g.width),
-        weights: plan.weights.as_ref().map_or("synthetic".into(), |p| p.display().to_string()),
-        seed: plan.seed,
-        recorder_version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: option_env!("MLX_TRACE_GIT_COMMIT").unwrap_or("unknown").into(),
-        command_line: command_line.into(),
-        start_time: rfc3339_now(),
-        labels: plan.labels.clone(),
-    })
+    m.gpu_name = gpu_name;
+    m.gpu_memory_bytes = gpu_memory_bytes;
+    m.backend = plan.backend.name().into();
+    m.model = plan.config.clone();
+    m.height = plan.geometries.first().map_or(0, |g| g.height);
+    m.width = plan.geometries.first().map_or(0, |g| g.width);
+    m.weights = plan.weights.as_ref().map_or("synthetic".into(), |p| p.display().to_string());
+    m.seed = plan.seed;
+    m.command_line = command_line.into();
+    m.labels = plan.labels.clone();
+    Header::new(m)
 }
 
 /// Default trace path: `DIR/<host>-<preset>-<backend>-<timestamp>.msgpack`.
@@ -241,7 +229,7 @@ pub fn default_out(dir: &Path, preset: Preset, backend: Backend) -> PathBuf {
     // The milliseconds of the same second as the date and time.
     let (seconds, millis) = loop {
         let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let seconds = rfc3339_now();
+        let seconds = api::utc_now();
         let after = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         if before.as_secs() == after.as_secs() {
             break (seconds, after.subsec_millis());
@@ -401,22 +389,6 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
     Ok(Summary { path, runs, interrupted: false })
 }
 
-fn rfc3339_now() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let (days, rem) = (secs / 86400, secs % 86400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -445,7 +417,7 @@ mod tests {
 
     #[test]
     fn timestamp_is_rfc3339() {
-        let t = super::rfc3339_now();
+        let t = super::api::utc_now();
         assert_eq!(t.len(), 20);
         assert!(t.ends_with('Z') && t.as_bytes()[10] == b'T');
     }
