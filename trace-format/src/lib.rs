@@ -23,6 +23,7 @@
 
 mod error;
 mod reader;
+mod run_decoder;
 pub mod taxonomy;
 mod types;
 mod writer;

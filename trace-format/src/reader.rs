@@ -16,6 +16,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::Error;
+use crate::run_decoder;
 use crate::types::{Calibration, Header, Record, RunRecord, SetupRecord, FORMAT_VERSION, MAGIC};
 
 /// Deepest nesting of arrays and maps accepted. Trace values nest four levels (record, run,
@@ -121,6 +122,14 @@ pub fn read_trace(bytes: &[u8]) -> Result<Trace, Error> {
             ));
             break;
         }
+        // Run records, nearly all of a trace, take the dedicated path; anything it does not
+        // handle goes through serde below, which accepts and reports exactly as before.
+        if let Some((run, len)) = run_decoder::decode_run(&bytes[at..]) {
+            trace.runs.push(run);
+            base = at + len;
+            decoder = Decoder::new(&bytes[base..]);
+            continue;
+        }
         match decoder.next::<Record>() {
             Ok(Record::Calibration(c)) => trace.calibrations.push(c),
             Ok(Record::Run(r)) => trace.runs.push(r),
@@ -198,7 +207,7 @@ enum Framing {
 /// End offset of the MessagePack value starting at `start`, from its markers and length prefixes
 /// alone (no decoding of the contents). Iterative, so it uses no stack however deep the data
 /// claims to nest; nesting past [`MAX_DEPTH`] counts as broken framing, as for the decoder.
-fn skip_value(bytes: &[u8], start: usize) -> Result<usize, Framing> {
+pub(crate) fn skip_value(bytes: &[u8], start: usize) -> Result<usize, Framing> {
     fn take(bytes: &[u8], pos: &mut usize, n: u64) -> Result<u64, Framing> {
         let end = (*pos as u64).checked_add(n).filter(|e| *e <= bytes.len() as u64).ok_or(Framing::CutShort)?;
         let mut value = 0u64;
