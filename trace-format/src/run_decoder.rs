@@ -111,16 +111,24 @@ struct Bytes<'a> {
 }
 
 impl Bytes<'_> {
+    #[inline(always)]
     fn byte(&mut self) -> Option<u8> {
         let b = *self.bytes.get(self.pos)?;
         self.pos += 1;
         Some(b)
     }
 
+    #[inline(always)]
     fn be(&mut self, n: usize) -> Option<u64> {
         let s = self.bytes.get(self.pos..self.pos + n)?;
         self.pos += n;
-        Some(s.iter().fold(0u64, |v, &b| v << 8 | u64::from(b)))
+        Some(match n {
+            1 => u64::from(s[0]),
+            2 => u64::from(u16::from_be_bytes([s[0], s[1]])),
+            4 => u64::from(u32::from_be_bytes([s[0], s[1], s[2], s[3]])),
+            8 => u64::from_be_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]),
+            _ => s.iter().fold(0u64, |v, &b| v << 8 | u64::from(b)),
+        })
     }
 
     fn map_len(&mut self) -> Option<u64> {
@@ -155,7 +163,15 @@ impl Bytes<'_> {
     }
 
     /// Any MessagePack integer, as i128 so that every encoding fits.
+    #[inline(always)]
     fn int(&mut self) -> Option<i128> {
+        // Small non-negative values, most component ids and blocks: one byte, no dispatch.
+        if let Some(&b) = self.bytes.get(self.pos)
+            && b < 0x80
+        {
+            self.pos += 1;
+            return Some(i128::from(b));
+        }
         Some(match self.byte()? {
             m @ 0x00..=0x7f => i128::from(m),
             m @ 0xe0..=0xff => i128::from(m as i8),
@@ -172,6 +188,7 @@ impl Bytes<'_> {
     }
 
     /// An unsigned integer up to `max`.
+    #[inline(always)]
     fn uint(&mut self, max: u64) -> Option<u64> {
         let v = self.int()?;
         (0..=i128::from(max)).contains(&v).then_some(v as u64)
