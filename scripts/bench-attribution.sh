@@ -38,14 +38,14 @@ for r in reports:
     title = r.get("title", "")
     rows = r["overhead"]["rows"]
     print(title)
-    print(f"{'tokens':>8} {'fused ms':>10} {'synced ms':>10} {'overhead':>9} {'attributed sum ms':>18} {'95% interval':>20} {'error':>8} {'rest ms':>9}")
+    print(f"{'tokens':>8} {'fused ms':>10} {'synced ms':>10} {'overhead':>9} {'attributed sum ms':>18} {'95% interval':>20} {'error':>8} {'rest ms':>9} {'verdict':>11}")
     for o in rows:
         s = o.get("attributed_sum") or {}
         ci = s.get("ci95")
         print(
             f"{o['tokens']:>8} {cell(o['fused_ms']):>10} {cell(o['component_ms']):>10} {cell(o['component_pct'], '{:+.1f}%'):>9} "
             f"{cell(s.get('ms')):>18} {('-' if not ci else f'{ci[0]:.1f} to {ci[1]:.1f}'):>20} "
-            f"{cell(o.get('attributed_sum_pct'), '{:+.1f}%'):>8} {cell(o.get('attributed_rest_ms')):>9}"
+            f"{cell(o.get('attributed_sum_pct'), '{:+.1f}%'):>8} {cell(o.get('attributed_rest_ms')):>9} {o.get('attributed_sum_verdict') or '-':>11}"
         )
     print()
 PY

@@ -98,7 +98,7 @@ pub struct OutputArgs {
     /// Write SVG charts (ranking, distribution, scaling, comparison) into DIR.
     #[arg(long, value_name = "DIR")]
     pub charts: Option<PathBuf>,
-    /// Do not print skipped files and load warnings on standard error.
+    /// Do not print skipped files, load warnings or the progress bar on standard error.
     #[arg(long, short = 'q')]
     pub quiet: bool,
 }
@@ -305,7 +305,12 @@ impl Opt {
 
     /// Loading options.
     pub fn load_options(&self) -> LoadOptions {
-        LoadOptions { include_warmup: self.analysis.include_warmup, threads: self.threads, skip_events: !self.needs_events() }
+        LoadOptions {
+            include_warmup: self.analysis.include_warmup,
+            threads: self.threads,
+            skip_events: !self.needs_events(),
+            progress: !self.output.quiet,
+        }
     }
 
     /// The format of a --sql result.

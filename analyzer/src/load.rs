@@ -40,6 +40,9 @@ pub struct LoadOptions {
     /// Leave the `events` table empty (with its columns): the analyses read the per-run totals
     /// of `components`, which are computed either way; the event exports need the events.
     pub skip_events: bool,
+    /// Draw a progress bar over the files on standard error (only when it is a terminal and
+    /// there are enough files for loading to take a while).
+    pub progress: bool,
 }
 
 /// A file that was not analysed, and why.
@@ -546,6 +549,7 @@ fn load_sources(sources: Vec<Source>, options: &LoadOptions) -> Result<Dataset> 
     };
     let mut merger = Merger::default();
     let ranges = windows(&sources);
+    let bar = progress_bar(options.progress && ranges.len() > 1, sources.len());
     // While one window's events are reduced, the next window is decoded.
     let mut next = ranges.first().map(|r| decode_window(&sources[r.clone()]));
     for (i, range) in ranges.iter().enumerate() {
@@ -582,11 +586,26 @@ fn load_sources(sources: Vec<Source>, options: &LoadOptions) -> Result<Dataset> 
                 Err(reason) => merger.skipped.push(Skipped { file: source.name(), reason }),
             }
         }
+        bar.inc(window.len() as u64);
     }
+    bar.finish_and_clear();
     if merger.trace_info.is_empty() {
         return Err(nothing_loaded(&merger.skipped));
     }
     merger.finish()
+}
+
+/// A bar over `files` on standard error, hidden unless `show` and stderr is a terminal.
+fn progress_bar(show: bool, files: usize) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !show || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(files as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("reading traces [{bar:24}] {pos}/{len} files, ETA {eta}") {
+        bar.set_style(style.progress_chars("#>-"));
+    }
+    bar
 }
 
 /// The error when no input could be loaded, with every input's reason: the caller never gets

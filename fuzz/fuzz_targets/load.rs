@@ -18,7 +18,7 @@ const GOOD: &[u8] = include_bytes!("../../trace-format/tests/data/tiny-variants.
 
 fuzz_target!(|data: &[u8]| {
     let flags = data.first().copied().unwrap_or(0);
-    let options = LoadOptions { include_warmup: flags & 1 == 1, threads: 1 };
+    let options = LoadOptions { include_warmup: flags & 1 == 1, threads: 1, ..LoadOptions::default() };
     let traces = vec![("good.msgpack".to_string(), GOOD.to_vec()), ("fuzzed.msgpack".to_string(), data.to_vec())];
     let ds = load_bytes(traces, &options).expect("the good trace always loads");
     assert!(!ds.trace_info.is_empty());

@@ -1,16 +1,20 @@
-//! A one-line progress bar with ETA on standard error, drawn only on a terminal. Steps carry a
-//! weight (their expected cost), so the ETA holds when runs differ in length by 100x.
+//! The recording's progress bar on standard error (indicatif), drawn only on a terminal.
+//!
+//! Steps carry a weight (their expected cost): the bar's position is the weight done, so its
+//! ETA holds when runs differ in length by 100x, while the text counts runs.
 
-use std::io::{IsTerminal, Write};
-use std::time::Instant;
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Weight units per bar position: indicatif counts in integers.
+const SCALE: f64 = 1000.0;
 
 /// Progress over a known number of steps.
 pub struct Progress {
+    bar: ProgressBar,
     total: u64,
     done: u64,
-    total_weight: f64,
-    done_weight: f64,
-    start: Instant,
     enabled: bool,
 }
 
@@ -18,71 +22,67 @@ impl Progress {
     /// A bar of `total` steps of `total_weight` together; silent when `quiet` or when stderr is
     /// not a terminal.
     pub fn new(total: u64, total_weight: f64, quiet: bool) -> Self {
-        Progress {
-            total,
-            done: 0,
-            total_weight,
-            done_weight: 0.0,
-            start: Instant::now(),
-            enabled: !quiet && std::io::stderr().is_terminal(),
-        }
-    }
-
-    /// Seconds left, from the time per unit of weight so far (`None` before the first step).
-    pub fn eta_secs(&self) -> Option<f64> {
-        (self.done_weight > 0.0).then(|| self.start.elapsed().as_secs_f64() / self.done_weight * (self.total_weight - self.done_weight).max(0.0))
+        let enabled = !quiet && std::io::stderr().is_terminal();
+        let target = if enabled { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+        let bar = ProgressBar::with_draw_target(Some(positions(total_weight)), target);
+        // The template is a constant: a mistake in it is a bug, caught by the test below.
+        let style = ProgressStyle::with_template("[{bar:24}] {prefix} runs, ETA {eta}  {wide_msg}")
+            .expect("valid progress template")
+            .progress_chars("#>-");
+        bar.set_style(style);
+        let progress = Progress { bar, total, done: 0, enabled };
+        progress.bar.set_prefix(format!("0/{total}"));
+        progress
     }
 
     /// Shows what is running now.
     pub fn message(&self, msg: &str) {
-        if !self.enabled {
-            return;
-        }
-        let width = 24usize;
-        let fraction = if self.total_weight > 0.0 { (self.done_weight / self.total_weight).min(1.0) } else { 1.0 };
-        let filled = (fraction * width as f64) as usize;
-        let eta = self.eta_secs().map_or("--".to_string(), format_secs);
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r\x1b[2K[{}{}] {}/{} runs, ETA {}  {}",
-            "#".repeat(filled),
-            "-".repeat(width - filled),
-            self.done,
-            self.total,
-            eta,
-            msg
-        );
-        let _ = err.flush();
+        self.bar.set_message(msg.to_string());
     }
 
     /// A line for the user that stays (above the bar on a terminal, on its own line otherwise).
     pub fn note(&self, msg: &str) {
-        let mut err = std::io::stderr().lock();
-        let _ = if self.enabled { writeln!(err, "\r\x1b[2K{msg}") } else { writeln!(err, "{msg}") };
+        if self.enabled {
+            self.bar.println(msg);
+        } else {
+            eprintln!("{msg}");
+        }
     }
 
     /// One step of `weight` finished.
     pub fn inc_weighted(&mut self, weight: f64) {
         self.done += 1;
-        self.done_weight += weight;
+        self.bar.set_prefix(format!("{}/{}", self.done, self.total));
+        self.bar.inc(positions(weight));
     }
 
     /// Clears the line.
     pub fn finish(&self) {
-        if self.enabled {
-            let _ = write!(std::io::stderr(), "\r\x1b[2K");
-        }
+        self.bar.finish_and_clear();
     }
 }
 
-fn format_secs(s: f64) -> String {
-    let s = s.round() as u64;
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    } else if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
+/// Bar positions for a weight (at least one per step, so every step moves the bar).
+fn positions(weight: f64) -> u64 {
+    if weight.is_finite() && weight > 0.0 { ((weight * SCALE).round() as u64).max(1) } else { 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bar_advances_by_weight_and_counts_steps() {
+        let mut p = Progress::new(3, 10.0, true);
+        assert_eq!(p.bar.length(), Some(10_000));
+        p.inc_weighted(1.0);
+        p.inc_weighted(8.5);
+        assert_eq!(p.bar.position(), 9_500);
+        assert_eq!(p.bar.prefix(), "2/3");
+        // A step of no weight still counts as a step.
+        p.inc_weighted(0.0);
+        assert_eq!(p.bar.prefix(), "3/3");
+        p.finish();
+        assert!(p.bar.is_finished());
     }
 }

@@ -197,7 +197,7 @@ pub const MAX_SKIPPED: usize = 1000;
 
 /// Why [`skip_value`] could not find the end of a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
+pub(crate) enum Framing {
     /// The data ends inside the value.
     CutShort,
     /// A reserved marker, or nesting deeper than [`MAX_DEPTH`].

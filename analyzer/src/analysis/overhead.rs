@@ -49,6 +49,49 @@ pub struct OverheadRow {
     pub attributed_sum_pct: Option<f64>,
     /// Attributed: fused forward minus the sum, ms (the unattributed rest).
     pub attributed_rest_ms: Option<f64>,
+    /// Attributed, one set with an interval: whether the sum's 95% interval holds the set's
+    /// fused forward.
+    pub attributed_sum_verdict: Option<SumVerdict>,
+}
+
+/// Whether the attributed costs account for the fused forward, within their interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SumVerdict {
+    /// The interval holds the fused forward.
+    Agrees,
+    /// The interval misses the fused forward, but the sum is within [`SUM_TOLERANCE_PCT`] of it:
+    /// a small lasting bias (cache effects of the copies, say), within what the method is
+    /// checked to.
+    Close,
+    /// The whole interval lies above the fused forward and the sum exceeds it by more than
+    /// [`SUM_TOLERANCE_PCT`]: duplicated work cost more than the original did inside the forward,
+    /// so the costs are too high.
+    Exceeds,
+    /// The whole interval lies below the fused forward and the sum falls short by more than
+    /// [`SUM_TOLERANCE_PCT`]: part of the forward is in no component, or the copies overlapped
+    /// with other work.
+    FallsShort,
+}
+
+/// How far (percent of the fused forward) a sum whose interval misses the fused forward may lie
+/// before the report warns: the tolerance the method is checked to on the CPU.
+pub const SUM_TOLERANCE_PCT: f64 = 5.0;
+
+impl SumVerdict {
+    /// The verdict for a sum `sum` with interval `[lo, hi]` against the fused forward `fused`.
+    pub fn of(sum: f64, lo: f64, hi: f64, fused: f64) -> SumVerdict {
+        let off = (sum / fused - 1.0) * 100.0;
+        if (lo..=hi).contains(&fused) {
+            SumVerdict::Agrees
+        } else if off.abs() <= SUM_TOLERANCE_PCT {
+            SumVerdict::Close
+        } else if lo > fused {
+            SumVerdict::Exceeds
+        } else {
+            SumVerdict::FallsShort
+        }
+    }
 }
 
 /// Builds the overhead table.
@@ -115,8 +158,29 @@ pub fn overhead(facts: &Facts) -> Overhead {
                     _ => None,
                 },
                 attributed_rest_ms: attributed_sum.zip(attributed_fused).map(|(s, t)| t - s.ms),
+                attributed_sum_verdict: attributed_sum
+                    .and_then(|s| s.ci95.map(|ci| (s.ms, ci)))
+                    .zip(attributed_fused.filter(|t| *t > 0.0))
+                    .map(|((sum, [lo, hi]), t)| SumVerdict::of(sum, lo, hi, t)),
             }
         })
         .collect();
     Overhead { rows }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SumVerdict;
+
+    #[test]
+    fn the_verdict_says_where_the_interval_lies() {
+        // The CPU recording at +17.9%, the one at +5.1%, an H200 one at +2.0% whose narrow
+        // interval misses, and one short by 12%.
+        assert_eq!(SumVerdict::of(2826.0, 2517.0, 3135.0, 2398.0), SumVerdict::Exceeds);
+        assert_eq!(SumVerdict::of(2438.0, 2157.0, 2719.0, 2319.0), SumVerdict::Agrees);
+        assert_eq!(SumVerdict::of(725.4, 717.5, 733.3, 711.3), SumVerdict::Close);
+        assert_eq!(SumVerdict::of(198.0, 180.0, 210.0, 225.7), SumVerdict::FallsShort);
+        // The bounds count as inside.
+        assert_eq!(SumVerdict::of(105.0, 100.0, 110.0, 110.0), SumVerdict::Agrees);
+    }
 }

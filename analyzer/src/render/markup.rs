@@ -468,6 +468,27 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
         doc.push(Block::Paragraph(
             "Overhead: how much slower a synchronised forward is than the fused one. Sum vs fused: how much of the fused forward each method's per-component times account for; the synced sum includes the synchronisation it adds, the attributed sum is compared with its own plain fused references, and the rest is what no component's duplicate accounts for.".into(),
         ));
+        for r in &o.rows {
+            let (Some(verdict), Some(sum), Some(fused), Some(pct)) = (r.attributed_sum_verdict, r.attributed_sum, r.attributed_fused_ms, r.attributed_sum_pct) else {
+                continue;
+            };
+            let Some([lo, hi]) = sum.ci95 else { continue };
+            let what = match verdict {
+                crate::analysis::overhead::SumVerdict::Agrees | crate::analysis::overhead::SumVerdict::Close => continue,
+                crate::analysis::overhead::SumVerdict::Exceeds => "outside the interval: the duplicated work cost more than the forward's own (possible causes: memory or cache pressure of the copies, interference while they ran), so the attributed costs at this length are too high by that much together",
+                crate::analysis::overhead::SumVerdict::FallsShort => "outside the interval: part of the forward is in no component, or the copies overlapped with other work",
+            };
+            doc.push(Block::Paragraph(format!(
+                "At {} tokens the attributed costs sum to {} ms ({} to {}), {} against the set's fused forward of {} ms, more than {}% and {what}. Another recording on an idle machine, or more `--runs`, tells a lasting effect from an unlucky one.",
+                r.tokens,
+                ms(sum.ms),
+                ms(lo),
+                ms(hi),
+                signed_pct(pct),
+                ms(fused),
+                crate::analysis::overhead::SUM_TOLERANCE_PCT,
+            )));
+        }
         if graph {
             doc.push(Block::Paragraph(
                 "Host graph build: the part of a fused forward spent building MLX's lazy graph before evaluation starts, during which the accelerator has nothing queued.".into(),

@@ -171,42 +171,43 @@ fn span(widths: &[usize], columns: &[usize]) -> usize {
     columns.iter().map(|&i| widths[i]).sum::<usize>() + GAP * columns.len().saturating_sub(1)
 }
 
-/// The chosen columns at the given widths; cells longer than their column wrap onto more
-/// lines (headers bottom-aligned above the rule).
+/// The chosen columns at the given widths, laid out by comfy-table: cells longer than their
+/// column wrap onto more lines, a rule of dashes under the headers, columns [`GAP`] apart.
 fn render(table: &Table, columns: &[usize], widths: &[usize]) -> String {
-    let empty = String::new();
-    let block = |cells: Vec<&String>, bottom: bool| -> String {
-        let wrapped: Vec<Vec<String>> = columns.iter().zip(&cells).map(|(&i, c)| wrap_cell(c, widths[i])).collect();
-        let height = wrapped.iter().map(Vec::len).max().unwrap_or(1).max(1);
-        let mut out = String::new();
-        for line in 0..height {
-            let parts: Vec<String> = columns
-                .iter()
-                .zip(&wrapped)
-                .map(|(&i, lines)| {
-                    let skip = if bottom { height - lines.len() } else { 0 };
-                    let text = line.checked_sub(skip).and_then(|k| lines.get(k)).map_or("", String::as_str);
-                    let pad = widths[i].saturating_sub(text.chars().count());
-                    match table.align[i] {
-                        Align::Left => format!("{text}{}", " ".repeat(pad)),
-                        Align::Right => format!("{}{text}", " ".repeat(pad)),
-                    }
-                })
-                .collect();
-            out.push_str(parts.join(&" ".repeat(GAP)).trim_end());
-            out.push('\n');
-        }
-        out
-    };
-    let mut out = block(columns.iter().map(|&i| &table.headers[i]).collect(), true);
-    out.push_str(&format!("{}\n", columns.iter().map(|&i| "-".repeat(widths[i])).collect::<Vec<_>>().join(&" ".repeat(GAP))));
+    use comfy_table::{CellAlignment, ColumnConstraint, TableComponent, Width};
+    let mut grid = comfy_table::Table::new();
+    grid.load_preset(comfy_table::presets::NOTHING);
+    grid.set_style(TableComponent::HeaderLines, '-');
+    // A space as the separator: one column of the gap, the padding the rest.
+    grid.set_style(TableComponent::VerticalLines, ' ');
+    grid.set_style(TableComponent::MiddleHeaderIntersections, ' ');
+    grid.set_header(columns.iter().map(|&i| table.headers[i].as_str()));
     for row in &table.rows {
-        out.push_str(&block(columns.iter().map(|&i| row.get(i).unwrap_or(&empty)).collect(), false));
+        grid.add_row(columns.iter().map(|&i| row.get(i).map_or("", String::as_str)));
+    }
+    let last = columns.len().saturating_sub(1);
+    for (k, column) in grid.column_iter_mut().enumerate() {
+        let i = columns[k];
+        let pad = if k < last { GAP as u16 - 1 } else { 0 };
+        column.set_padding((0, pad));
+        // Absolute widths count the padding.
+        let width = u16::try_from(widths[i]).unwrap_or(u16::MAX - pad).max(1) + pad;
+        column.set_constraint(ColumnConstraint::Absolute(Width::Fixed(width)));
+        column.set_cell_alignment(match table.align[i] {
+            Align::Left => CellAlignment::Left,
+            Align::Right => CellAlignment::Right,
+        });
+    }
+    let mut out = String::new();
+    for line in grid.lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
     out
 }
 
-/// A cell's lines at `width`: words filled greedily, a word longer than the width broken.
+/// A cell's lines at `width`: words filled greedily, a word longer than the width broken (for
+/// headings, paragraphs and list items; table cells wrap in [`render`]).
 fn wrap_cell(text: &str, width: usize) -> Vec<String> {
     if text.chars().count() <= width {
         return vec![text.to_string()];
@@ -265,9 +266,9 @@ mod tests {
     }
 
     #[test]
-    fn a_narrow_table_is_unchanged() {
+    fn a_narrow_table_is_not_wrapped() {
         let t = table(&["Component", "ms"], &[], &[&["ffn", "1.5"], &["sdpa", "12.25"]]);
-        assert_eq!(fit(&t, Some(80)), "Component     ms\n---------  -----\nffn          1.5\nsdpa       12.25\n");
+        assert_eq!(fit(&t, Some(80)), "Component     ms\n---------- -----\nffn          1.5\nsdpa       12.25\n");
         assert_eq!(fit(&t, None), aligned(&t));
     }
 
