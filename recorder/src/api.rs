@@ -374,11 +374,11 @@ impl Recorder {
                         _ => Perturb::Nothing,
                     };
                     let what = match target {
-                        Some(t) => format!("attributed, perturbing {} x{copies}", t.name),
-                        None if mode == Mode::Attributed => format!("attributed, {}", kind.as_str()),
+                        Some(t) => format!("perturbing {} x{copies}", t.name),
+                        None if mode == Mode::Attributed => format!("attributed {}", kind.as_str()),
                         None => format!("sync {}", mode.as_str()),
                     };
-                    progress.message(&format!("{} at {} tokens, {what}", shape.variant, shape.tokens));
+                    progress.message(&format!("{what}; {} at {} tokens", shape.variant, shape.tokens));
                     let plain = perturb == Perturb::Nothing;
                     let m = Self::forward_once(shape, mode, perturb, schedule.inflate.clone(), &mut forward)?;
                     let mut run = m.run;

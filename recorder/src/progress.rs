@@ -5,7 +5,7 @@
 
 use std::io::IsTerminal;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// Weight units per bar position: indicatif counts in integers.
 const SCALE: f64 = 1000.0;
@@ -26,9 +26,12 @@ impl Progress {
         let target = if enabled { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
         let bar = ProgressBar::with_draw_target(Some(positions(total_weight)), target);
         // The template is a constant: a mistake in it is a bug, caught by the test below.
-        let style = ProgressStyle::with_template("[{bar:24}] {prefix} runs, ETA {eta}  {wide_msg}")
+        let style = ProgressStyle::with_template("[{bar:16}] {prefix} runs, ETA {weighted_eta}  {wide_msg}")
             .expect("valid progress template")
-            .progress_chars("#>-");
+            .progress_chars("#>-")
+            .with_key("weighted_eta", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&eta_text(state.elapsed().as_secs_f64(), state.pos(), state.len().unwrap_or(0)));
+            });
         bar.set_style(style);
         let progress = Progress { bar, total, done: 0, enabled };
         progress.bar.set_prefix(format!("0/{total}"));
@@ -62,6 +65,24 @@ impl Progress {
     }
 }
 
+/// Time left from the time per unit of weight so far, over the whole recording (indicatif's own
+/// estimate follows the recent rate, which jumps by 10x after a step whose weight was guessed
+/// low); `--` before the first step.
+fn eta_text(elapsed_secs: f64, done: u64, total: u64) -> String {
+    if done == 0 {
+        return "--".into();
+    }
+    let left = elapsed_secs / done as f64 * total.saturating_sub(done) as f64;
+    let s = left.round() as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
 /// Bar positions for a weight (at least one per step, so every step moves the bar).
 fn positions(weight: f64) -> u64 {
     if weight.is_finite() && weight > 0.0 { ((weight * SCALE).round() as u64).max(1) } else { 0 }
@@ -84,5 +105,15 @@ mod tests {
         assert_eq!(p.bar.prefix(), "3/3");
         p.finish();
         assert!(p.bar.is_finished());
+    }
+
+    #[test]
+    fn the_eta_is_the_time_per_weight_so_far_times_the_weight_left() {
+        assert_eq!(eta_text(10.0, 0, 100), "--");
+        // 10 s for a quarter of the weight: 30 s left.
+        assert_eq!(eta_text(10.0, 250, 1000), "30s");
+        assert_eq!(eta_text(60.0, 100, 1000), "9m00s");
+        assert_eq!(eta_text(1800.0, 1, 3), "1h00m");
+        assert_eq!(eta_text(5.0, 1000, 1000), "0s");
     }
 }

@@ -335,12 +335,13 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
                         }
                         let target = target.map(|i| &stages[i]);
                         let what = match (mode, kind, target) {
-                            (SyncMode::Attributed, PerturbKind::Duplicate, Some(t)) => format!("attributed, perturbing {} x{copies}", t.name),
-                            (SyncMode::Attributed, k, _) => format!("attributed, {}", k.as_str()),
+                            (SyncMode::Attributed, PerturbKind::Duplicate, Some(t)) => format!("perturbing {} x{copies}", t.name),
+                            (SyncMode::Attributed, k, _) => format!("attributed {}", k.as_str()),
                             (m, _, _) => format!("sync {}", m.as_str()),
                         };
-                        let round = if warmup { String::new() } else { format!(" round {}/{}", rep - plan.warmup + 1, plan.runs) };
-                        progress.message(&format!("{} frames ({tokens} tokens), {},{round} {what}", geometry.frames, variant.name()));
+                        let round = if warmup { "warm-up".to_string() } else { format!("round {}/{}", rep - plan.warmup + 1, plan.runs) };
+                        // The most specific first: a narrow terminal cuts the end of the line.
+                        progress.message(&format!("{what}; {round}; {} frames ({tokens} tokens), {}", geometry.frames, variant.name()));
                         let perturb = match (mode, kind, target) {
                             (SyncMode::Attributed, PerturbKind::Control, _) => Perturb::Control,
                             (SyncMode::Attributed, PerturbKind::Duplicate, Some(t)) => Perturb::Duplicate { target: t.name.clone(), copies },
