@@ -52,6 +52,12 @@ impl Progress {
         }
     }
 
+    /// The timed work starts now: the ETA's clock restarts, so that calibration and model
+    /// building, which carry no weight, do not count as time spent on the steps.
+    pub fn runs_begin(&self) {
+        self.bar.reset_elapsed();
+    }
+
     /// One step of `weight` finished.
     pub fn inc_weighted(&mut self, weight: f64) {
         self.done += 1;

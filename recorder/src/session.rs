@@ -269,6 +269,7 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
         None => Weights::synthetic(&plan.config, plan.dtype, plan.seed)?,
     };
     let model = Model::new(plan.config.clone(), plan.dtype, weights);
+    progress.runs_begin();
 
     'outer: for geometry in &plan.geometries {
         let tokens = geometry.tokens();
