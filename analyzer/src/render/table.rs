@@ -5,7 +5,8 @@
 //! none (a file or a pipe gets whole lines, for `less -S`, `grep` and diffs). A table wider
 //! than that first wraps its headers at spaces, then wraps its text columns' cells, and when
 //! that is not enough is split into parts, each repeating the first column, with a line saying
-//! so. No cell is ever dropped or cut.
+//! so. No cell is ever dropped or cut. This module chooses the widths and the parts;
+//! comfy-table lays each part out (wrapping, alignment, the rule under the headers).
 
 use super::markup::{Align, Markup, Table};
 
