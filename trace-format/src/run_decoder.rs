@@ -405,4 +405,38 @@ mod tests {
         assert!(decode_run(&cases[0]).is_some());
         assert!(decode_run(&cases[1]).is_none());
     }
+
+    #[test]
+    fn random_bytes_after_a_run_tag_never_panic_and_agree_with_serde() {
+        // The record's tag, then a run map of random entries: keys drawn from the real field
+        // names and values from random MessagePack-looking bytes.
+        let keys: [&[u8]; 15] = [
+            b"run", b"variant", b"sync", b"warmup", b"frames", b"tokens", b"forward_ns", b"active_memory_bytes",
+            b"peak_memory_bytes", b"components", b"events", b"drift", b"graph_ns", b"perturbation", b"other",
+        ];
+        let mut g = Random::new(23);
+        for _ in 0..20_000 {
+            let fields = (g.next() % 16) as u8;
+            let mut bytes = vec![0x81, 0xa3, b'R', b'u', b'n', 0x80 | fields];
+            for _ in 0..fields {
+                let key = keys[(g.next() % keys.len() as u64) as usize];
+                bytes.push(0xa0 | key.len() as u8);
+                bytes.extend_from_slice(key);
+                for _ in 0..(g.next() % 12) {
+                    // Markers of every kind, small counts, and plain bytes.
+                    let b = match g.next() % 4 {
+                        0 => 0x90 | (g.next() % 5) as u8,
+                        1 => [0xcc, 0xcd, 0xce, 0xcf, 0xd0, 0xd2, 0xdc, 0xdd, 0xc0, 0xc3][(g.next() % 10) as usize],
+                        _ => g.next() as u8,
+                    };
+                    bytes.push(b);
+                }
+            }
+            if let Some(fast) = decode_run(&bytes) {
+                assert_eq!(Some(fast), serde_path(&bytes), "{bytes:02x?}");
+            }
+        }
+        // What this checks is that no input made the decoder panic or index out of bounds
+        // (random maps seldom hold every required field, so few if any are taken).
+    }
 }
