@@ -197,7 +197,7 @@ pub const MAX_SKIPPED: usize = 1000;
 
 /// Why [`skip_value`] could not find the end of a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Framing {
+enum Framing {
     /// The data ends inside the value.
     CutShort,
     /// A reserved marker, or nesting deeper than [`MAX_DEPTH`].
@@ -207,7 +207,7 @@ pub(crate) enum Framing {
 /// End offset of the MessagePack value starting at `start`, from its markers and length prefixes
 /// alone (no decoding of the contents). Iterative, so it uses no stack however deep the data
 /// claims to nest; nesting past [`MAX_DEPTH`] counts as broken framing, as for the decoder.
-pub(crate) fn skip_value(bytes: &[u8], start: usize) -> Result<usize, Framing> {
+fn skip_value(bytes: &[u8], start: usize) -> Result<usize, Framing> {
     fn take(bytes: &[u8], pos: &mut usize, n: u64) -> Result<u64, Framing> {
         let end = (*pos as u64).checked_add(n).filter(|e| *e <= bytes.len() as u64).ok_or(Framing::CutShort)?;
         let mut value = 0u64;

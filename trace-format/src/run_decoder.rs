@@ -15,6 +15,26 @@ use serde::de::DeserializeOwned;
 
 use crate::types::{ComponentInfo, Event, RunRecord};
 
+/// The run record's fields as the writer names them: the first [`REQUIRED`] must be present,
+/// the rest are optional (serde's `default`: absent means `None`).
+const FIELDS: [&[u8]; 14] = [
+    b"run",
+    b"variant",
+    b"sync",
+    b"warmup",
+    b"frames",
+    b"tokens",
+    b"forward_ns",
+    b"active_memory_bytes",
+    b"peak_memory_bytes",
+    b"components",
+    b"events",
+    b"drift",
+    b"graph_ns",
+    b"perturbation",
+];
+const REQUIRED: usize = 11;
+
 /// Decodes a `Run` record starting at `bytes[0]`: the record and the bytes it took, or `None`
 /// when this decoder does not handle it (the serde path then decides).
 pub(crate) fn decode_run(bytes: &[u8]) -> Option<(RunRecord, usize)> {
@@ -25,81 +45,39 @@ pub(crate) fn decode_run(bytes: &[u8]) -> Option<(RunRecord, usize)> {
     }
     let fields = r.map_len()?;
     let mut run = RunRecord::new(0, "", crate::types::SyncMode::None, 0, 0);
-    // Which required fields were seen; serde rejects a missing or repeated one.
+    // Which fields were seen (bits by position in FIELDS): serde rejects a repeated field, and
+    // a missing one among the first REQUIRED.
     let mut seen = 0u32;
-    let mut once = |bit: u32| -> Option<()> {
-        if seen & bit != 0 {
+    for _ in 0..fields {
+        let key = r.str()?;
+        let Some(field) = FIELDS.iter().position(|f| *f == key) else {
+            // A field this version does not know is ignored, as serde does (with its depth limit).
+            r.serde::<serde::de::IgnoredAny>()?;
+            continue;
+        };
+        if seen & (1 << field) != 0 {
             return None;
         }
-        seen |= bit;
-        Some(())
-    };
-    for _ in 0..fields {
-        match r.str()? {
-            b"run" => {
-                once(1 << 0)?;
-                run.run = r.uint(u64::from(u32::MAX))? as u32;
-            }
-            b"variant" => {
-                once(1 << 1)?;
-                run.variant = r.serde()?;
-            }
-            b"sync" => {
-                once(1 << 2)?;
-                run.sync = r.serde()?;
-            }
-            b"warmup" => {
-                once(1 << 3)?;
-                run.warmup = r.serde()?;
-            }
-            b"frames" => {
-                once(1 << 4)?;
-                run.frames = r.uint(u64::from(u32::MAX))? as u32;
-            }
-            b"tokens" => {
-                once(1 << 5)?;
-                run.tokens = r.uint(u64::MAX)?;
-            }
-            b"forward_ns" => {
-                once(1 << 6)?;
-                run.forward_ns = r.uint(u64::MAX)?;
-            }
-            b"active_memory_bytes" => {
-                once(1 << 7)?;
-                run.active_memory_bytes = r.uint(u64::MAX)?;
-            }
-            b"peak_memory_bytes" => {
-                once(1 << 8)?;
-                run.peak_memory_bytes = r.uint(u64::MAX)?;
-            }
-            b"components" => {
-                once(1 << 9)?;
-                run.components = r.serde::<Vec<ComponentInfo>>()?;
-            }
-            b"events" => {
-                once(1 << 10)?;
-                run.events = r.events()?;
-            }
-            // Optional fields (serde's `default`): absent means `None`.
-            b"drift" => {
-                once(1 << 11)?;
-                run.drift = r.serde()?;
-            }
-            b"graph_ns" => {
-                once(1 << 12)?;
-                run.graph_ns = r.serde()?;
-            }
-            b"perturbation" => {
-                once(1 << 13)?;
-                run.perturbation = r.serde()?;
-            }
-            // A field this version does not know is ignored, as serde does (with its depth limit).
-            _ => {
-                r.serde::<serde::de::IgnoredAny>()?;
-            }
+        seen |= 1 << field;
+        let u32_max = u64::from(u32::MAX);
+        match field {
+            0 => run.run = r.uint(u32_max)? as u32,
+            1 => run.variant = r.serde()?,
+            2 => run.sync = r.serde()?,
+            3 => run.warmup = r.serde()?,
+            4 => run.frames = r.uint(u32_max)? as u32,
+            5 => run.tokens = r.uint(u64::MAX)?,
+            6 => run.forward_ns = r.uint(u64::MAX)?,
+            7 => run.active_memory_bytes = r.uint(u64::MAX)?,
+            8 => run.peak_memory_bytes = r.uint(u64::MAX)?,
+            9 => run.components = r.serde::<Vec<ComponentInfo>>()?,
+            10 => run.events = r.events()?,
+            11 => run.drift = r.serde()?,
+            12 => run.graph_ns = r.serde()?,
+            _ => run.perturbation = r.serde()?,
         }
     }
-    let required = (1u32 << 11) - 1;
+    let required = (1u32 << REQUIRED) - 1;
     (seen & required == required).then_some((run, r.pos))
 }
 

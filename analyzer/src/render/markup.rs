@@ -7,6 +7,7 @@ use crate::analysis::seed::{
     AttentionVerdict, BucketVerdict, FfnVerdict, NormShare, NormsVerdict, SeedClaims, TokenClaim, TokensVerdict, SEED_NORMS, SEED_SELF_ATTN_MS,
 };
 use crate::analysis::facts::{Area, Rollup};
+use crate::analysis::overhead::{SumVerdict, SUM_TOLERANCE_PCT};
 use crate::analysis::ranking::{Ceiling, Method};
 use crate::analysis::tree::TreeNode;
 use crate::analysis::Report;
@@ -474,9 +475,9 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
             };
             let Some([lo, hi]) = sum.ci95 else { continue };
             let what = match verdict {
-                crate::analysis::overhead::SumVerdict::Agrees | crate::analysis::overhead::SumVerdict::Close => continue,
-                crate::analysis::overhead::SumVerdict::Exceeds => "outside the interval: the duplicated work cost more than the forward's own (possible causes: memory or cache pressure of the copies, interference while they ran), so the attributed costs at this length are too high by that much together",
-                crate::analysis::overhead::SumVerdict::FallsShort => "outside the interval: part of the forward is in no component, or the copies overlapped with other work",
+                SumVerdict::Agrees | SumVerdict::Close => continue,
+                SumVerdict::Exceeds => "outside the interval: the duplicated work cost more than the forward's own (possible causes: memory or cache pressure of the copies, interference while they ran), so the attributed costs at this length are too high by that much together",
+                SumVerdict::FallsShort => "outside the interval: part of the forward is in no component, or the copies overlapped with other work",
             };
             doc.push(Block::Paragraph(format!(
                 "At {} tokens the attributed costs sum to {} ms ({} to {}), {} against the set's fused forward of {} ms, more than {}% and {what}. Another recording on an idle machine, or more `--runs`, tells a lasting effect from an unlucky one.",
@@ -486,7 +487,7 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
                 ms(hi),
                 signed_pct(pct),
                 ms(fused),
-                crate::analysis::overhead::SUM_TOLERANCE_PCT,
+                SUM_TOLERANCE_PCT,
             )));
         }
         if graph {
