@@ -46,6 +46,7 @@ _CALIBRATION_FIELDS = {
 _PERTURBATION_FIELDS = {
     "kind": "s", "target": None, "copies": "i", "round": "i", "reduced_bytes": "i",
     "reduced_arrays": "i", "target_calls": "i", "target_flops": "f", "target_bytes": "f",
+    "target_parent": None,
 }
 _DEFAULTS = {"i": 0, "f": 0.0, "s": "", "b": False}
 
@@ -126,6 +127,11 @@ class Run:
     """One forward pass: its fields and its events, in the Rust ``RunRecord`` layout.
 
     Components are registered on first use with their per-invocation cost; events are pushed in
+    # Nested components (docs/trace-format.md, "Nested components"): the duplicated component's
+    # parent. Written only when there is one, so flat traces keep their exact layout.
+    parent = p.pop("target_parent")
+    if parent is not None:
+        p["target_parent"] = str(parent)
     start order with absolute start times and stored as deltas.
     """
 
@@ -144,12 +150,18 @@ class Run:
         self._index: dict[str, int] = {}
         self._last_start = 0
 
-    def component(self, name: str, flops: float = 0.0, bytes: float = 0.0) -> int:
-        """The index of component ``name``, registering it with its cost on first use."""
+    def component(self, name: str, flops: float = 0.0, bytes: float = 0.0, parent: str | None = None) -> int:
+        """The index of component ``name``, registering it with its cost on first use.
+
+        ``parent``: the name of the component it runs inside (nested components); the map gets a
+        ``parent`` key only then, so flat traces keep their exact layout."""
         i = self._index.get(name)
         if i is None:
             i = self._index[name] = len(self.components)
-            self.components.append({"name": str(name), "flops": float(flops), "bytes": float(bytes)})
+            c = {"name": str(name), "flops": float(flops), "bytes": float(bytes)}
+            if parent is not None:
+                c["parent"] = str(parent)
+            self.components.append(c)
         return i
 
     def push_event(self, component: int, block, start_ns: int, duration_ns: int) -> None:

@@ -128,10 +128,13 @@ class Recorder:
         finally:
             if collecting:
                 gc.enable()
+        probe.flush_events()
         fused = mode in ("none", "attributed")
         if fused:
-            total_f = sum(s.flops * s.calls for s in probe.stages.values())
-            total_b = sum(s.bytes * s.calls for s in probe.stages.values())
+            # Nested components' costs are inside their parents': the top level adds up.
+            top = [s for s in probe.stages.values() if s.parent is None]
+            total_f = sum(s.flops * s.calls for s in top)
+            total_b = sum(s.bytes * s.calls for s in top)
             run.push_event(run.component("forward", total_f, total_b), None, start - probe.t0, end - start)
             run.graph_ns = built - start
         run.forward_ns = end - start
@@ -172,6 +175,12 @@ class Recorder:
         frames = int(tokens if frames is None else frames)
         if frames > 2 ** 32 - 1:
             raise ValueError(f"frames must fit in 32 bits, got {frames}")
+        if set(modes) - {"none"}:
+            from .instrument import COMPILED_HELP, CompiledError, is_compiled
+
+            if is_compiled(forward):
+                raise CompiledError("the forward is an mx.compile'd function: its components cannot be timed or "
+                                    "duplicated (mode 'none' alone records it). " + COMPILED_HELP)
         stages = self.stages_of(forward) if "attributed" in modes else []
         stage_copies = None
         written = 0
@@ -213,7 +222,7 @@ class Recorder:
                                 kind=kind, target=st.name if st else None, copies=k, round=round_,
                                 reduced_bytes=probe.reduced_bytes, reduced_arrays=probe.reduced_arrays,
                                 target_calls=st.calls if st else 0, target_flops=st.flops if st else 0.0,
-                                target_bytes=st.bytes if st else 0.0)
+                                target_bytes=st.bytes if st else 0.0, target_parent=st.parent if st else None)
                         if stage_copies is None and perturb is None and stages:
                             # Copies per stage within the memory this plain forward leaves.
                             headroom = max(machine.memory_budget(mx, self.backend) - run.peak_memory_bytes, 0)
@@ -228,6 +237,20 @@ class Recorder:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
+
+    def profile(self, model, *inputs, kwargs=None, tokens=None, frames=None, depth=None, filter=None, fast=True,
+                variant: str = "baseline", modes=("none", "attributed"), runs: int = 3, warmup: int = 1,
+                copies: int = 4, inflate=None) -> int:
+        """Records ``model(*inputs, **kwargs)`` with the ``nn.Module`` tree instrumented for the
+        recording only (no change to its code; see :func:`mlx_trace.profile` and
+        :mod:`mlx_trace.instrument`). State among the inputs (a KV cache) is the same afterwards.
+        ``tokens`` defaults to the first array input's sequence length; the other arguments are
+        :meth:`record`'s. Returns the number of runs written."""
+        from .profiling import profile_into
+
+        return profile_into(self, model, *inputs, kwargs=kwargs, tokens=tokens, frames=frames, depth=depth,
+                            filter=filter, fast=fast, variant=variant, modes=modes, runs=runs, warmup=warmup,
+                            copies=copies, inflate=inflate)
 
     def finish(self) -> str:
         """Ends the trace and renames it into place; returns its path. After an interrupted
