@@ -3,7 +3,8 @@
 #   1. system packages: cmake, clang + libclang-dev (bindgen), OpenBLAS, pkg-config, python3-venv
 #   2. .venv/ with the pinned MLX wheel (mlx-cpu==0.32.2, the version mlx-c 0.7.0 was written for)
 #      and the Python packages the benchmarks compare against (numpy, pandas, msgpack), and
-#      DuckDB (duckdb==2.0.1), which the Parquet tests query the analyzer's exports with
+#      DuckDB (duckdb==2.0.1), which the Parquet tests query the analyzer's exports with, and
+#      mlx-lm (mlx-lm==0.32.2), whose models the Python recorder's tests record
 # Every step says what it does; a failing step stops the script with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,12 +63,16 @@ DUCKDB_WHEEL=duckdb==2.0.1
 MLX_PY_WHEEL=mlx==$want_version MSGPACK_WHEEL=msgpack==1.2.4
 [ "$(.venv/bin/python3 -c 'import mlx.core as mx; print(mx.__version__)' 2>/dev/null || true)" = "$want_version" ] || need+=("$MLX_PY_WHEEL")
 [ "$(.venv/bin/python3 -c 'import msgpack; print(msgpack.version_string if hasattr(msgpack, "version_string") else ".".join(map(str, msgpack.version)))' 2>/dev/null || true)" = "${MSGPACK_WHEEL##*==}" ] || need+=("$MSGPACK_WHEEL")
+# mlx-lm, for `python -m mlx_trace.lm` and the Python recorder's tests (its models, recorded with
+# random weights): pinned to the release these were written against.
+MLX_LM_WHEEL=mlx-lm==0.32.2
+[ "$(.venv/bin/python3 -c 'import importlib.metadata as md; print(md.version("mlx-lm"))' 2>/dev/null || true)" = "${MLX_LM_WHEEL##*==}" ] || need+=("$MLX_LM_WHEEL")
 if [ ${#need[@]} -gt 0 ]; then
   say "installing into .venv: ${need[*]}"
   .venv/bin/python3 -m pip install --quiet --disable-pip-version-check "${need[@]}" \
     || die "pip install ${need[*]} failed"
 else
-  say "MLX wheel ${have}, benchmark packages and ${DUCKDB_WHEEL} present in .venv"
+  say "MLX wheel ${have}, benchmark packages, ${DUCKDB_WHEEL} and ${MLX_LM_WHEEL} present in .venv"
 fi
 # The mlx_trace package itself, reinstalled whenever its sources change.
 py_hash=$(cd python && find . -path ./build -prune -o \( -name '*.py' -o -name pyproject.toml \) -print | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
