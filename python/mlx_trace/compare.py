@@ -1,12 +1,16 @@
 """Two recordings of the same model side by side: fused times and attributed rankings.
 
-    python -m mlx_trace.compare RUST.msgpack PYTHON.msgpack [--frames 21] [--names Rust,Python]
+    python -m mlx_trace.compare A.msgpack B.msgpack [--frames 21] [--names A,B]
 
 Runs ``mlx-analyze --format json`` on each trace (``$MLX_ANALYZE``, else ``mlx-analyze`` on the
-PATH, else the workspace's ``target/debug/mlx-analyze``) and prints Markdown: the fused forward
-of each, the same forward without the components only one of them has (the Rust model's
-embeddings and head, which the Python LingBot block stack leaves out), the attributed sums, and
-both rankings over the components they share, with each one's 95% interval and rank.
+PATH, else this checkout's ``target/release`` or ``target/debug`` build) and prints Markdown: the
+fused forward of each, the same forward without the components only one of them has (the Rust
+model's embeddings and head, which the Python LingBot block stack leaves out), the attributed
+sums, and both rankings over the components they share, with each one's 95% interval and rank.
+
+Each side is labelled by the recorder that wrote it and the model recorded (``Python llama``,
+``Rust lingbot-14b``), with the file name added where those are the same; ``--names`` sets the
+labels. When the two traces share no component, that is said, with each one's components.
 """
 
 from __future__ import annotations
@@ -14,19 +18,32 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 
 def analyzer() -> str:
-    path = os.environ.get("MLX_ANALYZE") or shutil.which("mlx-analyze")
-    if not path:
-        here = os.path.dirname(os.path.abspath(__file__))
-        path = os.path.join(os.path.dirname(os.path.dirname(here)), "target", "debug", "mlx-analyze")
-    if not os.access(path, os.X_OK):
-        raise SystemExit("compare: mlx-analyze not found: set MLX_ANALYZE or put it on the PATH")
-    return path
+    from .analyze import AnalyzerNotFound, find_analyzer
+
+    try:
+        return find_analyzer()
+    except AnalyzerNotFound as e:
+        raise SystemExit(f"compare: {e}") from None
+
+
+def label(path: str) -> str:
+    """``RECORDER MODEL`` from a trace's header: the Python recorder writes ``recorder_version``
+    ``mlx-trace-python X``, the Rust recorder its crate version."""
+    import msgpack
+
+    with open(path, "rb") as f:
+        try:
+            head = next(msgpack.Unpacker(f, raw=False, strict_map_key=False))
+        except (StopIteration, ValueError, msgpack.UnpackException):
+            raise SystemExit(f"compare: {path}: not an mlx-trace file") from None
+    meta = head.get("metadata", {}) if isinstance(head, dict) else {}
+    recorder = "Python" if str(meta.get("recorder_version", "")).startswith("mlx-trace-python") else "Rust"
+    return f"{recorder} {meta.get('preset') or 'model'}"
 
 
 def report(trace: str, frames) -> dict:
@@ -58,12 +75,17 @@ def fmt(v, ci=None):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m mlx_trace.compare", description=__doc__.split("\n\n")[0])
-    p.add_argument("a", help="first trace (e.g. the Rust recorder's)")
-    p.add_argument("b", help="second trace (e.g. the Python recorder's)")
+    p.add_argument("a", help="first trace")
+    p.add_argument("b", help="second trace")
     p.add_argument("--frames", type=int, default=None, help="frame count to compare (default: the largest attributed one of the first trace)")
-    p.add_argument("--names", default="Rust,Python", help="column names, comma-separated (default Rust,Python)")
+    p.add_argument("--names", default=None, help="column names, comma-separated (default: each trace's recorder and model)")
     a = p.parse_args(argv)
-    names = a.names.split(",")
+    if a.names is None:
+        names = [label(a.a), label(a.b)]
+        if names[0] == names[1]:
+            names = [f"{n} ({os.path.basename(f)})" for n, f in zip(names, (a.a, a.b))]
+    else:
+        names = a.names.split(",")
     if len(names) != 2:
         p.error("--names wants two names")
     ra = report(a.a, a.frames)
@@ -87,6 +109,10 @@ def main(argv=None) -> int:
     print(f"| attributed sum (ms) | {fmt(sa['sum']['ms'], sa['sum'].get('ci95'))} | {fmt(sb['sum']['ms'], sb['sum'].get('ci95'))} |")
     print(f"| attributed sum vs its fused forward | {sa['sum_error_pct']:+.1f}% | {sb['sum_error_pct']:+.1f}% |")
     print(f"| rounds, copies | {sa['rounds']}, {sa['copies']} | {sb['rounds']}, {sb['copies']} |\n")
+    if not shared:
+        print(f"The two traces share no component, so there is no ranking to compare: {names[0]} has "
+              f"{', '.join(ca) or 'none'}; {names[1]} has {', '.join(cb) or 'none'}.")
+        return 0
     rank_a = {n: i + 1 for i, n in enumerate(sorted(shared, key=lambda n: -est(ca[n])))}
     rank_b = {n: i + 1 for i, n in enumerate(sorted(shared, key=lambda n: -est(cb[n])))}
     print(f"| component | {names[0]} ms/forward (95%) | rank | {names[1]} ms/forward (95%) | rank | {names[1]} / {names[0]} |")
