@@ -221,7 +221,8 @@ class Instrumentation:
             raise
 
     def _subclass(self, cls):
-        ns = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "_mlx_trace_original": cls}
+        # No new instance layout (__slots__ empty), so __class__ can be swapped even for slotted classes.
+        ns = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "_mlx_trace_original": cls, "__slots__": ()}
         ns["__call__"] = self._hook("__call__", cls.__call__)
         for base, methods in EXTRA_METHODS.items():
             if issubclass(cls, base):

@@ -304,6 +304,76 @@ class Profile(TempDirCase):
         self.assertIn("random", str(e.exception))
 
 
+class AnalyzerFromPython(TempDirCase):
+    """mlx_trace.analyze / tables / compare run the mlx-analyze binary, found without setup."""
+
+    def setUp(self):
+        super().setUp()
+        self.env = {k: os.environ.get(k) for k in ("MLX_ANALYZE", "PATH")}
+
+    def tearDown(self):
+        for k, v in self.env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        super().tearDown()
+
+    def test_find_analyzer_order(self):
+        from helpers import analyzer
+        from mlx_trace.analyze import find_analyzer
+
+        real = analyzer()
+        fake_dir = self.path("bin")
+        os.makedirs(fake_dir)
+        fake = os.path.join(fake_dir, "mlx-analyze")
+        with open(fake, "w") as f:
+            f.write("#!/bin/sh\nexit 0\n")
+        os.chmod(fake, 0o755)
+        os.environ["MLX_ANALYZE"] = real
+        self.assertEqual(find_analyzer(), real)
+        del os.environ["MLX_ANALYZE"]
+        os.environ["PATH"] = fake_dir
+        self.assertEqual(find_analyzer(), fake)
+        os.environ["PATH"] = self.path("nowhere")
+        found = find_analyzer()  # the checkout's own build
+        self.assertIn(os.path.join("target", ""), found)
+        self.assertTrue(found.endswith(os.path.join("target", "release", "mlx-analyze"))
+                        or found.endswith(os.path.join("target", "debug", "mlx-analyze")))
+
+    def test_analyze_tables_and_compare_labels(self):
+        import contextlib
+        import io
+
+        from helpers import analyzer
+        from mlx_trace import compare
+
+        os.environ["MLX_ANALYZE"] = analyzer()
+        a = mt.profile(llama(), ids(32), out=self.path("llama.msgpack"), name="llama", modes=("none", "attributed"),
+                       runs=2, warmup=0, copies=2)
+        x = mx.ones((32, 32))
+        with mt.Recorder(self.path("flat.msgpack"), model="flat") as rec:
+            rec.record(lambda: mt.mark("other/matmul", lambda t: t @ t, x), tokens=32, modes=("none", "attributed"),
+                       runs=2, warmup=0, copies=2)
+        b = self.path("flat.msgpack")
+        report = mt.analyze(a)
+        self.assertTrue(report["attribution"])
+        t = mt.tables(a, names=("runs",))
+        n_runs = len(mt.read_trace(a)["runs"])
+        self.assertEqual(len(t["runs"]), n_runs)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            compare.main([a, b])
+        text = out.getvalue()
+        self.assertIn("| Python llama | Python flat |", text)
+        self.assertIn("share no component", text)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            compare.main([a, a])
+        self.assertIn("Python llama (llama.msgpack)", out.getvalue())
+        self.assertIn("self_attn/q_proj", out.getvalue())
+
+
 class MarkKeywords(TempDirCase):
     def test_mark_passes_block_flops_and_bytes_to_the_function_that_takes_them(self):
         seen = {}
