@@ -248,7 +248,14 @@ impl Recorder {
 
     /// Measures this machine's matmul rate and bandwidth in the trace's dtype and writes them.
     pub fn calibrate(&mut self) -> Result<Calibration> {
-        let c = crate::calibrate::calibrate(self.backend, self.dtype)?;
+        self.calibrate_gemms(&[])
+    }
+
+    /// [`Recorder::calibrate`] with the model's own GEMM shapes (source name, [m, k, n]) measured
+    /// beside the square: the matmul ceiling is the best of them all.
+    pub fn calibrate_gemms(&mut self, gemms: &[(String, [u64; 3])]) -> Result<Calibration> {
+        let sizes = crate::calibrate::Sizes::for_machine(self.backend, self.dtype);
+        let c = crate::calibrate::calibrate_with(self.backend, self.dtype, gemms, &sizes)?;
         self.file.add_calibration(&c)?;
         Ok(c)
     }

@@ -261,7 +261,8 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
 
     if plan.calibrate {
         progress.message("calibrating matmul rate and memory bandwidth");
-        rec.calibrate()?;
+        let tokens: Vec<u64> = plan.geometries.iter().map(Geometry::tokens).collect();
+        rec.calibrate_gemms(&crate::calibrate::model_gemm_shapes(&plan.config, &tokens))?;
     }
     progress.message("building the model");
     let weights = match &plan.weights {

@@ -31,7 +31,7 @@ mod writer;
 pub use error::Error;
 pub use reader::{read_trace, read_trace_file, Trace, MAX_DEPTH};
 pub use types::{
-    Calibration, ComponentInfo, Drift, Event, EventView, Header, Metadata, ModelConfig, PerturbKind,
+    BandwidthProbe, Calibration, ComponentInfo, Drift, Event, EventView, Header, Metadata, MatmulProbe, ModelConfig, PerturbKind,
     Perturbation, Record, RunRecord, SetupRecord, SyncMode, FORMAT_VERSION, MAGIC,
 };
 pub use writer::{partial_path, special_kind, TraceFile, TraceWriter};

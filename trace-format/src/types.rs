@@ -162,14 +162,52 @@ pub enum Record {
 pub struct Calibration {
     /// dtype of the measurement (the run's dtype).
     pub dtype: String,
-    /// Best achieved matmul rate, FLOP/s.
+    /// Best achieved matmul rate, FLOP/s (the best of `matmul_probes` where present).
     pub matmul_flops_per_s: f64,
-    /// The matmul shape measured, (m, k, n).
+    /// The matmul shape that achieved it, (m, k, n).
     pub matmul_shape: [u64; 3],
     /// Best achieved memory bandwidth (read + write), bytes/s.
     pub bandwidth_bytes_per_s: f64,
-    /// Bytes moved per bandwidth measurement.
+    /// Bytes moved per bandwidth measurement (of the best size).
     pub bandwidth_bytes: u64,
+    /// Every matmul measured, the built-in model's own GEMM shapes and one large square; the
+    /// best of them is `matmul_flops_per_s`. Empty in traces recorded before it existed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub matmul_probes: Vec<MatmulProbe>,
+    /// Every streaming pass measured, each size well beyond the last-level cache; the best of
+    /// them is `bandwidth_bytes_per_s`. Empty in traces recorded before it existed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bandwidth_probes: Vec<BandwidthProbe>,
+    /// The CPU's last-level cache in bytes, as read where the bandwidth sizes were chosen; 0 when
+    /// unknown or not measured.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub llc_bytes: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// One matmul of the calibration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MatmulProbe {
+    /// (m, k, n) as measured (the rows may be fewer than the model's, see docs/trace-format.md).
+    pub shape: [u64; 3],
+    /// Best achieved rate, FLOP/s.
+    pub flops_per_s: f64,
+    /// Where the shape comes from: a component name of the model, or `square`.
+    pub source: String,
+}
+
+/// One size of the calibration's streaming pass.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BandwidthProbe {
+    /// Bytes moved per pass (read + write).
+    pub bytes: u64,
+    /// Best achieved bandwidth, bytes/s.
+    pub bytes_per_s: f64,
 }
 
 /// Static cost of one invocation of a component, for the shapes of its run.

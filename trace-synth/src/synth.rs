@@ -182,6 +182,7 @@ impl Default for SynthSpec {
                 matmul_shape: [4096, 4096, 4096],
                 bandwidth_bytes_per_s: 1e12,
                 bandwidth_bytes: 1 << 30,
+                ..Default::default()
             }),
             memory_per_token: 1 << 20,
             memory_fixed: 36 << 30,
