@@ -1,51 +1,134 @@
 """This machine's achievable matmul rate and memory bandwidth through MLX, measured like the Rust
-recorder does: best of several square matmuls, best of several streaming ``y = x + 1`` passes."""
+recorder does (recorder/src/calibrate.rs): the matmul ceiling is the best over the model's own
+GEMM shapes (when given) and one large square, the bandwidth ceiling the best of streaming
+``y = x + 1`` passes over several sizes, each well beyond the last-level cache."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import mlx.core as mx
 
 DTYPES = {"f32": mx.float32, "bf16": mx.bfloat16, "f16": mx.float16}
 
+# The bandwidth passes use arrays of at least this many times the last-level cache.
+LLC_FACTOR = 8
+MIB = 1 << 20
 
-def calibrate(dtype: str = "f32", gpu: bool = False, quick: bool = False) -> dict:
-    """The calibration record's fields in ``dtype``. ``quick`` uses small sizes (tests)."""
+
+def parse_cache_size(s: str) -> int | None:
+    """A sysfs cache size (``32768K``, ``8M``, ``512``) in bytes, or None."""
+    s = s.strip()
+    digits = len(s) - len(s.lstrip("0123456789"))
+    if digits == 0:
+        return None
+    unit = s[digits:].strip()
+    mul = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "KiB": 1 << 10, "M": 1 << 20, "MB": 1 << 20,
+           "MiB": 1 << 20, "G": 1 << 30, "GB": 1 << 30, "GiB": 1 << 30}.get(unit)
+    return None if mul is None else int(s[:digits]) * mul
+
+
+def last_level_cache_bytes() -> int | None:
+    """The largest data or unified cache of CPU 0 from Linux's sysfs, or None."""
+    root = "/sys/devices/system/cpu/cpu0/cache"
+    best = None
+    try:
+        entries = os.listdir(root)
+    except OSError:
+        return None
+    for e in entries:
+        if not e.startswith("index"):
+            continue
+        try:
+            read = lambda f: open(os.path.join(root, e, f)).read().strip()  # noqa: E731
+            level, kind, size = int(read("level")), read("type"), parse_cache_size(read("size"))
+        except (OSError, ValueError):
+            continue
+        if kind == "Instruction" or size is None:
+            continue
+        if best is None or (level, size) > best:
+            best = (level, size)
+    return None if best is None else best[1]
+
+
+def sizes(dtype: str, gpu: bool, llc: int = 0) -> dict:
+    """Square side, matmul budget, bandwidth array sizes and repetitions, as the Rust recorder."""
+    square = 8192 if gpu else (2048 if dtype == "f32" else 512)
+    if gpu:
+        arrays = [256 * MIB, 512 * MIB, 1024 * MIB]
+    else:
+        base = LLC_FACTOR * (llc if llc > 0 else 32 * MIB)
+        arrays = [base, base + base // 2]
+    return {"square": square, "max_matmul_flops": 2.0 * square ** 3, "min_rows": 256,
+            "bandwidth_array_bytes": arrays, "reps": 10 if gpu else 2, "llc_bytes": llc}
+
+
+def capped(shape, max_flops: float, min_rows: int) -> list[int]:
+    """``shape`` (m, k, n) with its rows cut so that one product stays within ``max_flops``."""
+    m, k, n = (int(v) for v in shape)
+    rows = int(max_flops // (2.0 * k * n))
+    return [min(m, max(rows, min_rows)), k, n]
+
+
+def _best_seconds(reps: int, f) -> float:
+    best = float("inf")
+    for i in range(max(reps, 1) + 1):
+        t = time.perf_counter()
+        f()
+        s = time.perf_counter() - t
+        if i > 0:
+            best = min(best, s)
+    return best
+
+
+def calibrate(dtype: str = "f32", gpu: bool = False, quick: bool = False, gemm_shapes=None) -> dict:
+    """The calibration record's fields in ``dtype``. ``gemm_shapes``: the model's own GEMMs, as
+    (m, k, n) or (source, (m, k, n)). ``quick`` uses small sizes (tests)."""
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
     dt = DTYPES[dtype]
     if quick:
-        n, elements, reps = 256, 1 << 20, 2
+        sz = {"square": 256, "max_matmul_flops": 2.0 * 256 ** 3, "min_rows": 16,
+              "bandwidth_array_bytes": [1 * MIB, 2 * MIB], "reps": 2, "llc_bytes": 0}
     else:
-        n = 8192 if gpu else (2048 if dtype == "f32" else 512)
-        elements = (1 << 28) if gpu else (1 << 25)
-        reps = 10 if gpu else 4
-    a = mx.random.normal((n, n), key=mx.random.key(7)).astype(dt)
-    b = mx.random.normal((n, n), key=mx.random.key(8)).astype(dt)
-    mx.eval(a, b)
-    best = float("inf")
-    for i in range(reps + 1):
-        t = time.perf_counter()
-        mx.eval(a @ b)
-        s = time.perf_counter() - t
-        if i > 0:
-            best = min(best, s)
-    x = mx.ones((elements,), dtype=dt)
-    mx.eval(x)
-    one = mx.array(1.0, dtype=dt)
-    best_bw = float("inf")
-    for i in range(reps + 1):
-        t = time.perf_counter()
-        mx.eval(x + one)
-        s = time.perf_counter() - t
-        if i > 0:
-            best_bw = min(best_bw, s)
-    moved = 2 * elements * x.itemsize
-    return {
+        sz = sizes(dtype, gpu, 0 if gpu else (last_level_cache_bytes() or 0))
+    shapes = []
+    for g in gemm_shapes or []:
+        source, shape = (g[0], g[1]) if isinstance(g[0], str) else ("model", g)
+        shapes.append((source, capped(shape, sz["max_matmul_flops"], sz["min_rows"])))
+    q = sz["square"]
+    shapes.append(("square", [q, q, q]))
+    matmul_probes = []
+    for i, (source, shape) in enumerate(shapes):
+        if any(s == shape for _, s in shapes[:i]):
+            continue
+        m, k, n = shape
+        a = mx.random.normal((m, k), key=mx.random.key(7)).astype(dt)
+        b = mx.random.normal((k, n), key=mx.random.key(8)).astype(dt)
+        mx.eval(a, b)
+        best = _best_seconds(sz["reps"], lambda: mx.eval(a @ b))
+        matmul_probes.append({"shape": shape, "flops_per_s": 2.0 * m * k * n / best, "source": source})
+    bandwidth_probes = []
+    for nbytes in sz["bandwidth_array_bytes"]:
+        x = mx.ones((nbytes // dt.size,), dtype=dt)
+        mx.eval(x)
+        one = mx.array(1.0, dtype=dt)
+        best = _best_seconds(sz["reps"], lambda: mx.eval(x + one))
+        moved = 2 * x.size * x.itemsize
+        bandwidth_probes.append({"bytes": moved, "bytes_per_s": moved / best})
+        del x
+    best_mm = max(matmul_probes, key=lambda p: p["flops_per_s"])
+    best_bw = max(bandwidth_probes, key=lambda p: p["bytes_per_s"])
+    out = {
         "dtype": dtype,
-        "matmul_flops_per_s": 2.0 * n ** 3 / best,
-        "matmul_shape": [n, n, n],
-        "bandwidth_bytes_per_s": moved / best_bw,
-        "bandwidth_bytes": moved,
+        "matmul_flops_per_s": best_mm["flops_per_s"],
+        "matmul_shape": best_mm["shape"],
+        "bandwidth_bytes_per_s": best_bw["bytes_per_s"],
+        "bandwidth_bytes": best_bw["bytes"],
+        "matmul_probes": matmul_probes,
+        "bandwidth_probes": bandwidth_probes,
     }
+    if sz["llc_bytes"]:
+        out["llc_bytes"] = sz["llc_bytes"]
+    return out

@@ -41,7 +41,7 @@ _METADATA_FIELDS = {
 }
 _CALIBRATION_FIELDS = {
     "dtype": "s", "matmul_flops_per_s": "f", "matmul_shape": None, "bandwidth_bytes_per_s": "f",
-    "bandwidth_bytes": "i",
+    "bandwidth_bytes": "i", "matmul_probes": None, "bandwidth_probes": None, "llc_bytes": "i",
 }
 _PERTURBATION_FIELDS = {
     "kind": "s", "target": None, "copies": "i", "round": "i", "reduced_bytes": "i",
@@ -110,6 +110,13 @@ def calibration(**values) -> dict:
     """A calibration record's fields."""
     c = _typed(_CALIBRATION_FIELDS, values, "calibration")
     c["matmul_shape"] = [int(x) for x in values.get("matmul_shape", [0, 0, 0])]
+    c["matmul_probes"] = [
+        {"shape": [int(x) for x in p["shape"]], "flops_per_s": float(p["flops_per_s"]), "source": str(p.get("source", ""))}
+        for p in values.get("matmul_probes") or []
+    ]
+    c["bandwidth_probes"] = [
+        {"bytes": int(p["bytes"]), "bytes_per_s": float(p["bytes_per_s"])} for p in values.get("bandwidth_probes") or []
+    ]
     return c
 
 

@@ -91,9 +91,11 @@ class Recorder:
                 print(f"mlx-trace: {self.file.runs} completed run(s) kept in {partial}", file=sys.stderr)
         return False
 
-    def calibrate(self, dtype: str | None = None, quick: bool = False) -> dict:
-        """Measures the machine's matmul rate and bandwidth and writes the calibration record."""
-        c = fmt.calibration(**_calibrate(dtype or self.dtype, gpu=self.backend != "cpu", quick=quick))
+    def calibrate(self, dtype: str | None = None, quick: bool = False, gemm_shapes=None) -> dict:
+        """Measures the machine's matmul rate and bandwidth and writes the calibration record.
+        ``gemm_shapes``: the model's own GEMMs, (m, k, n) or (source, (m, k, n)), measured beside
+        the square; the matmul ceiling is the best of them all."""
+        c = fmt.calibration(**_calibrate(dtype or self.dtype, gpu=self.backend != "cpu", quick=quick, gemm_shapes=gemm_shapes))
         self.file.add_calibration(c)
         return c
 

@@ -64,7 +64,12 @@ class TraceLayout(TempDirCase):
         self.assertEqual(meta["labels"], {"who": "test"})
         self.assertGreater(meta["ram_bytes"], 0)
         self.assertEqual(list(values[1]), ["Calibration"])
-        self.assertGreater(values[1]["Calibration"]["matmul_flops_per_s"], 0)
+        cal = values[1]["Calibration"]
+        self.assertGreater(cal["matmul_flops_per_s"], 0)
+        # The ceilings are the best of the probes kept beside them.
+        self.assertEqual(cal["matmul_flops_per_s"], max(p["flops_per_s"] for p in cal["matmul_probes"]))
+        self.assertEqual(cal["bandwidth_bytes_per_s"], max(p["bytes_per_s"] for p in cal["bandwidth_probes"]))
+        self.assertEqual(len(cal["bandwidth_probes"]), 2)
         self.assertEqual(values[-1], {"End": {"runs": n}})
         runs = [v["Run"] for v in values[1:-1] if "Run" in v]
         self.assertEqual(len(runs), n)

@@ -354,7 +354,12 @@ def main(argv=None) -> int:
         return 2
     with rec:
         if not a.no_calibrate:
-            rec.calibrate()
+            # The block's own GEMMs at every length beside the square, as mlx-record does.
+            gemms = []
+            for frames in a.frames:
+                L = tokens_of(frames, a.height, a.width)[1]
+                gemms += [("block/self_attn/qkv", (L, dim, dim)), ("block/ffn/up", (L, dim, ffn)), ("block/ffn/down", (L, ffn, dim))]
+            rec.calibrate(gemm_shapes=gemms)
         if not a.quiet:
             print(f"lingbot_block: building {blocks} block(s) of dim {dim}", file=sys.stderr)
         model = Blocks(blocks, dim, heads, ffn, camera, dtype, a.seed)
