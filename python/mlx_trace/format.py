@@ -127,6 +127,11 @@ def perturbation(**values) -> dict:
         raise TraceError(f"perturbation: kind must be one of {PERTURB_KINDS}, got {p['kind']!r}")
     t = values.get("target")
     p["target"] = None if t is None else str(t)
+    # Nested components (docs/trace-format.md, "Nested components"): the duplicated component's
+    # parent. Written only when there is one, so flat traces keep their exact layout.
+    parent = p.pop("target_parent")
+    if parent is not None:
+        p["target_parent"] = str(parent)
     return p
 
 
@@ -134,11 +139,6 @@ class Run:
     """One forward pass: its fields and its events, in the Rust ``RunRecord`` layout.
 
     Components are registered on first use with their per-invocation cost; events are pushed in
-    # Nested components (docs/trace-format.md, "Nested components"): the duplicated component's
-    # parent. Written only when there is one, so flat traces keep their exact layout.
-    parent = p.pop("target_parent")
-    if parent is not None:
-        p["target_parent"] = str(parent)
     start order with absolute start times and stored as deltas.
     """
 
