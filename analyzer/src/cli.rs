@@ -144,6 +144,13 @@ pub struct AnalysisArgs {
     /// workloads are never pooled: each gets its own section. Default: all.
     #[arg(long, value_name = "N", value_parser = parse_workloads, allow_negative_numbers = true)]
     pub workload: Option<Workloads>,
+    /// Predict every component's and the fused forward's time at these lengths (tokens, e.g.
+    /// 32760,65520), with the 95% interval of the predicted median, from the scaling fits.
+    #[arg(long, value_name = "L[,L...]", value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..))]
+    pub predict_tokens: Vec<u64>,
+    /// Predict at these frame counts (converted with the recorded tokens per latent frame).
+    #[arg(long, value_name = "F[,F...]", value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
+    pub predict_frames: Vec<u32>,
 }
 
 /// The workload numbers of `--workload`.
@@ -346,6 +353,8 @@ impl Opt {
             title: self.analysis.title.clone(),
             comparison_only: self.analysis.comparison_only,
             workloads: self.analysis.workload.clone().map(|w| w.0),
+            predict_tokens: self.analysis.predict_tokens.clone(),
+            predict_frames: self.analysis.predict_frames.clone(),
         }
     }
 

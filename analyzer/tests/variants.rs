@@ -172,7 +172,8 @@ fn seed_claims_match_hand_calculation() {
     }
     let a = s.self_attention.unwrap();
     assert!(close(a.sdpa_exponent.unwrap(), 2.0, 1e-6));
-    assert!(close(a.crossover_tokens.unwrap(), 10_000.0, 1e-4), "{:?}", a.crossover_tokens);
+    // Three lengths cannot separate a quadratic from a line: no crossover is claimed.
+    assert_eq!(a.crossover_tokens, None);
     // Exponent between 1 and 2: log-log slope through the three points by hand.
     let pts: Vec<(f64, f64)> = [3120.0f64, 4680.0, 9360.0].iter().map(|&l| (l.ln(), (1e-3 * l + 1e-7 * l * l).ln())).collect();
     let mx = pts.iter().map(|p| p.0).sum::<f64>() / 3.0;

@@ -25,6 +25,7 @@ use serde::Serialize;
 use trace_format::{PerturbKind, SyncMode};
 
 use super::facts::{Facts, RunFacts, Rollup, seed_bucket};
+use super::uncertainty::{Sampler, DRAWS};
 
 /// Fewest samples of every mean in an estimate for it to get an interval.
 pub const MIN_SAMPLES: usize = 3;
@@ -116,6 +117,53 @@ impl Set {
         }
         let ci95 = self.noise().and_then(|noise| combination_interval(&parts, noise));
         Some(Estimate { ms: point / 1e6, ci95: ci95.map(|(lo, hi)| [(point + lo) / 1e6, (point + hi) / 1e6]) })
+    }
+}
+
+/// Joint draws of a set's sample means (see [`super::uncertainty`]): one pooled variance drawn
+/// per index for the whole set, then every mean around its measured value.
+struct MeanDraws {
+    references: Vec<f64>,
+    controls: Vec<f64>,
+    targets: BTreeMap<String, Vec<f64>>,
+}
+
+impl Set {
+    fn key(&self) -> String {
+        format!("attribution/{}/{}/{}", self.trace_id, self.variant, self.frames)
+    }
+
+    /// `None` when a mean has fewer than [`MIN_SAMPLES`] samples or there is no noise estimate.
+    fn mean_draws(&self) -> Option<MeanDraws> {
+        let noise = self.noise()?;
+        if self.references.n() < MIN_SAMPLES || self.targets.values().any(|t| t.runs.n() < MIN_SAMPLES) {
+            return None;
+        }
+        let mut s = Sampler::new(&self.key());
+        let factors: Vec<f64> = (0..DRAWS).map(|_| s.variance_factor(noise.df)).collect();
+        let mut draw = |sample: &Sample| -> Vec<f64> {
+            let m = sample.mean();
+            let n = sample.n().max(1) as f64;
+            factors.iter().map(|f| m + (noise.relative_var * f / n).sqrt() * m * s.normal()).collect()
+        };
+        let references = draw(&self.references);
+        let controls = if self.controls.n() >= MIN_SAMPLES { draw(&self.controls) } else { vec![self.controls.mean(); DRAWS] };
+        let targets = self.targets.iter().map(|(k, t)| (k.clone(), draw(&t.runs))).collect();
+        Some(MeanDraws { references, controls, targets })
+    }
+
+    /// Draws of `sum over names of cost(X)`, ms, by the cost formula on drawn means.
+    fn cost_draws(&self, draws: &MeanDraws, names: &[&String]) -> Vec<f64> {
+        let mut out = vec![0.0; DRAWS];
+        for name in names {
+            let (Some(t), Some(tx)) = (self.targets.get(*name), draws.targets.get(*name)) else { continue };
+            let k = t.copies.max(1.0);
+            let f = if self.controls.n() > 0 { t.reduced_fraction } else { 0.0 };
+            for (i, o) in out.iter_mut().enumerate() {
+                *o += (tx[i] - (1.0 - f) * draws.references[i] - f * draws.controls[i]) / k / 1e6;
+            }
+        }
+        out
     }
 }
 
@@ -226,6 +274,9 @@ pub struct AttributedComp {
     pub bytes: f64,
     /// Duplicate runs behind the estimate (the smallest count among its components).
     pub runs: usize,
+    /// Joint draws of the cost, ms (see [`super::uncertainty`]); `None` without an interval.
+    #[serde(skip)]
+    pub draws: Option<Vec<f64>>,
 }
 
 /// The attribution of one trace, variant and frame count.
@@ -259,6 +310,9 @@ pub struct AttributedSet {
     pub rest_ms: f64,
     /// (sum / fused - 1) * 100.
     pub sum_error_pct: f64,
+    /// Draws of the mean plain fused forward, ms, joint with the components' draws.
+    #[serde(skip)]
+    pub fused_draws: Option<Vec<f64>>,
 }
 
 /// The display name of a fine component under a rollup.
@@ -274,10 +328,12 @@ fn attributed_set(set: &Set, rollup: Rollup) -> Option<AttributedSet> {
     for name in set.targets.keys() {
         groups.entry(group_of(name, rollup)).or_default().push(name);
     }
+    let mean_draws = set.mean_draws();
     let mut comps: Vec<AttributedComp> = groups
         .iter()
         .filter_map(|(group, names)| {
             let estimate = set.estimate(names)?;
+            let draws = mean_draws.as_ref().map(|d| set.cost_draws(d, names));
             let ts: Vec<&Target> = names.iter().map(|n| &set.targets[*n]).collect();
             Some(AttributedComp {
                 name: group.clone(),
@@ -287,6 +343,7 @@ fn attributed_set(set: &Set, rollup: Rollup) -> Option<AttributedSet> {
                 flops: ts.iter().map(|t| t.flops).sum(),
                 bytes: ts.iter().map(|t| t.bytes).sum(),
                 runs: ts.iter().map(|t| t.runs.n()).min().unwrap_or(0),
+                draws,
             })
         })
         .collect();
@@ -314,6 +371,7 @@ fn attributed_set(set: &Set, rollup: Rollup) -> Option<AttributedSet> {
         rest_ms: fused_ms - sum.ms,
         sum_error_pct: if fused_ms > 0.0 { (sum.ms / fused_ms - 1.0) * 100.0 } else { 0.0 },
         sum,
+        fused_draws: mean_draws.map(|d| d.references.iter().map(|v| v / 1e6).collect()),
     })
 }
 

@@ -6,11 +6,14 @@ pub mod comparison;
 pub mod facts;
 pub mod memory;
 pub mod overhead;
+pub mod predict;
 pub mod ranking;
 pub mod recommend;
 pub mod scaling;
 pub mod seed;
 pub mod stats;
+pub mod uncertainty;
+pub mod verdict;
 pub mod tree;
 pub mod workload;
 
@@ -40,6 +43,10 @@ pub struct AnalyzeOptions {
     /// Workloads analysed, by number (1-based, see [`workload::workloads`]); `None`: all, one
     /// section each.
     pub workloads: Option<Vec<usize>>,
+    /// Lengths (tokens) to predict every component's and the forward's time at.
+    pub predict_tokens: Vec<u64>,
+    /// Frame counts to predict at (converted with the recorded tokens per latent frame).
+    pub predict_frames: Vec<u32>,
 }
 
 /// Default report title.
@@ -107,12 +114,28 @@ pub struct Report {
     pub variants: Option<comparison::Comparison>,
     /// The seed report's claims against this data.
     pub seed_claims: seed::SeedClaims,
-    /// Recommendations, largest saving first.
+    /// Recommendations whose saving the data supports, by the lower end of the saving.
     pub recommendations: Vec<recommend::Recommendation>,
+    /// Effects the recording does not support, each with the reason (one line in the report).
+    pub not_supported: Vec<String>,
+    /// Predictions asked for with `--predict-tokens` / `--predict-frames`.
+    pub predictions: Vec<predict::Prediction>,
+    /// The few claims this recording supports, each with its number and interval, in the order
+    /// the report leads with them.
+    pub findings: Vec<Finding>,
     /// With several workloads: one report per workload (the fields above then hold only the
     /// title, the inputs of all of them, the separation line and a comparison by a trace key
     /// across them); empty otherwise.
     pub sections: Vec<Report>,
+}
+
+/// A claim the recording supports, for the report's opening.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// The claim with its number and interval.
+    pub text: String,
+    /// The section holding the evidence.
+    pub evidence: String,
 }
 
 /// Runs every analysis.
@@ -211,6 +234,9 @@ pub fn analyze_facts(ds: &Dataset, all: &Facts, options: &AnalyzeOptions) -> Res
         variants: None,
         seed_claims: seed::SeedClaims::default(),
         recommendations: Vec::new(),
+        not_supported: Vec::new(),
+        predictions: Vec::new(),
+        findings: Vec::new(),
         sections,
     })
 }
@@ -335,9 +361,9 @@ fn analyze_workload(ds: &Dataset, all: &Facts, options: &AnalyzeOptions, w: &wor
             }));
         }
     }
-    let ranking = ranking::rank(&facts, options.frames);
+    let mut ranking = ranking::rank(&facts, options.frames);
     let distribution = tree::distribution(&facts, options.frames);
-    let scaling = scaling::scaling(&facts);
+    let mut scaling = scaling::scaling(&facts);
     let overhead = overhead::overhead(fine);
     let attribution = attribution::attribution(&facts);
     let memory = memory::memory(&facts);
@@ -374,16 +400,48 @@ fn analyze_workload(ds: &Dataset, all: &Facts, options: &AnalyzeOptions, w: &wor
         None => None,
     };
     // Recommendations always look at the fine components (the buckets blur bound and caching).
-    let fine_ranking = if options.rollup == Rollup::Fine { ranking.clone() } else { ranking::rank(fine, options.frames) };
-    let fine_scaling = if options.rollup == Rollup::Fine { None } else { Some(scaling::scaling(fine)) };
-    let recommendations = recommend::recommend_measured(
-        fine_ranking.as_ref(),
+    let mut fine_ranking = if options.rollup == Rollup::Fine { None } else { ranking::rank(fine, options.frames) };
+    let mut fine_scaling = if options.rollup == Rollup::Fine { None } else { Some(scaling::scaling(fine)) };
+    let mut seed_claims = seed::seed_claims(fine);
+    // Every claim of this report is decided together (false claims controlled across them).
+    {
+        let mut tests: Vec<&mut verdict::Test> = Vec::new();
+        for r in [ranking.as_mut(), fine_ranking.as_mut()].into_iter().flatten() {
+            tests.extend(r.rows.iter_mut().map(|x| &mut x.attention));
+        }
+        for s in [Some(&mut scaling), fine_scaling.as_mut()].into_iter().flatten() {
+            for f in s.fits.iter_mut() {
+                tests.push(&mut f.superlinear);
+                tests.push(&mut f.quadratic);
+                if let Some(t) = f.faster_than_work.as_mut() {
+                    tests.push(t);
+                }
+            }
+        }
+        tests.extend(seed_claims.tests_mut());
+        verdict::decide(&mut tests);
+    }
+    for r in [ranking.as_mut(), fine_ranking.as_mut()].into_iter().flatten() {
+        r.settle_priorities();
+    }
+    for s in [Some(&mut scaling), fine_scaling.as_mut()].into_iter().flatten() {
+        s.settle();
+    }
+    seed_claims.settle();
+    let (recommendations, not_supported) = recommend::recommend_measured(
+        fine_ranking.as_ref().or(ranking.as_ref()),
         Some(fine_scaling.as_ref().unwrap_or(&scaling)),
         Some(&overhead),
         comparison.as_ref().filter(|c| c.key != "variant"),
         variant_comparison.as_ref(),
     );
-    let seed_claims = seed::seed_claims(fine);
+    let predictions = if options.predict_tokens.is_empty() && options.predict_frames.is_empty() {
+        Vec::new()
+    } else {
+        let at = predict::lengths(fine_scaling.as_ref().unwrap_or(&scaling), &options.predict_tokens, &options.predict_frames).map_err(Error::Invalid)?;
+        predict::predict(fine_scaling.as_ref().unwrap_or(&scaling), &at)
+    };
+    let findings = findings(ranking.as_ref(), &scaling, &recommendations);
     let mut inputs = inputs(ds, all, &w.traces, options.rollup);
     inputs.variant = shown;
     inputs.variants = variants;
@@ -404,9 +462,70 @@ fn analyze_workload(ds: &Dataset, all: &Facts, options: &AnalyzeOptions, w: &wor
         comparison,
         variants: variant_comparison,
         recommendations,
+        not_supported,
+        predictions,
+        findings,
         seed_claims,
         sections: Vec::new(),
     })
+}
+
+/// The few claims a recording supports, for the report's opening: the fused forward, the
+/// largest components whose cost is above the noise, growth the data supports, and the
+/// recommendation with the largest supported saving.
+fn findings(ranking: Option<&ranking::Ranking>, scaling: &scaling::Scaling, recs: &[recommend::Recommendation]) -> Vec<Finding> {
+    use crate::render::units::{interval_ms, ms, pct};
+    let mut out = Vec::new();
+    if let Some(row) = scaling.rows.iter().rev().find(|r| r.forward_ms.is_some()) {
+        out.push(Finding {
+            text: format!("The fused forward takes {} ms at {} tokens{}.", ms(row.forward_ms.unwrap_or(0.0)), row.tokens, row.forward_ci95.map_or(String::new(), |c| format!(" ({})", interval_ms(c)))),
+            evidence: "Scaling with sequence length".into(),
+        });
+    }
+    if let Some(r) = ranking {
+        let top: Vec<String> = r
+            .rows
+            .iter()
+            .filter(|x| !x.below_noise && x.share_ci95.is_some_and(|[lo, _]| lo > 0.0))
+            .take(3)
+            .map(|x| format!("{} {} ({} to {})", x.name, pct(x.share), pct(x.share_ci95.map_or(0.0, |c| c[0])), pct(x.share_ci95.map_or(0.0, |c| c[1]))))
+            .collect();
+        if !top.is_empty() {
+            out.push(Finding {
+                text: format!("Largest shares at {} tokens ({}), with 95% intervals: {}.", r.tokens, r.method.as_str(), top.join(", ")),
+                evidence: "Bottleneck ranking".into(),
+            });
+        }
+    }
+    for f in scaling.fits.iter().filter(|f| f.name != predict::FORWARD) {
+        if let (true, Some(p)) = (f.superlinear.supported(), f.power) {
+            let why = match f.work {
+                Some(w) => format!("; its recorded work grows as L^{:.2}", w.work_exponent),
+                None => String::new(),
+            };
+            out.push(Finding {
+                text: format!("{} grows as L^{:.2}{} over the recorded lengths{why}.", f.name, p.exponent, p.exponent_ci95.map_or(String::new(), |[a, b]| format!(" ({a:.2} to {b:.2})"))),
+                evidence: "Scaling with sequence length".into(),
+            });
+        }
+        if let (Some(t), Some(w)) = (&f.faster_than_work, f.work) {
+            if t.supported() {
+                out.push(Finding {
+                    text: format!(
+                        "{}'s time grows faster than its recorded work: elasticity {:.2}{}.",
+                        f.name,
+                        w.elasticity.unwrap_or(f64::NAN),
+                        w.elasticity_ci95.map_or(String::new(), |[a, b]| format!(" ({a:.2} to {b:.2})"))
+                    ),
+                    evidence: "Scaling with sequence length".into(),
+                });
+            }
+        }
+    }
+    if let Some(r) = recs.first() {
+        out.push(Finding { text: format!("First recommendation: {}.", r.title), evidence: "Recommendations".into() });
+    }
+    out
 }
 
 /// Compares groups of runs by a metadata key.

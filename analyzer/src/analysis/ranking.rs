@@ -10,6 +10,8 @@ use trace_format::SyncMode;
 use super::attribution;
 use super::facts::{Area, Facts, RunFacts};
 use super::stats::{median, median_in_place};
+use super::uncertainty::{combine, interval, pooled_draws, prob_at_least, prob_at_most};
+use super::verdict::{Test, Verdict};
 
 /// Where a snapshot's component times come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -137,6 +139,23 @@ pub struct SnapComp {
     pub intensity: Option<f64>,
     /// Calibrated FLOP/s over calibrated bytes/s.
     pub ridge: Option<f64>,
+    /// The time at the calibrated ceilings, ns per forward: max(FLOPs / matmul rate, bytes /
+    /// bandwidth); `None` without costs or calibration.
+    pub roofline_ns: Option<f64>,
+    /// Draws of `total_ns` (joint with the other components of the snapshot where the method
+    /// allows; see [`super::uncertainty`]); `None` without an interval.
+    #[serde(skip)]
+    pub draws: Option<Vec<f64>>,
+}
+
+/// The time at the ceilings: max(flops / peak, bytes / bandwidth), ns.
+fn roofline_ns(flops: f64, bytes: f64, peak: Option<f64>, bw: Option<f64>) -> Option<f64> {
+    let f = peak.filter(|p| *p > 0.0 && flops > 0.0).map(|p| flops / p * 1e9);
+    let b = bw.filter(|b| *b > 0.0 && bytes > 0.0).map(|b| bytes / b * 1e9);
+    match (f, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
 }
 
 /// Component-synced runs at `frames` (all frames when `None`).
@@ -200,7 +219,12 @@ fn attributed_snapshot(facts: &Facts, frames: u32, synced: Option<&Snapshot>) ->
                 let half = cis.iter().map(|[lo, hi]| ((hi - lo) / 2.0).powi(2)).sum::<f64>().sqrt() / found.len() as f64;
                 [(ms - half) * 1e6, (ms + half) * 1e6]
             });
-            let below_noise = ci.is_some_and(|[lo, _]| lo <= 0.0);
+            // Independent sets: the mean of their draws, index by index.
+            let draws = found.iter().map(|c| c.draws.as_deref()).collect::<Option<Vec<_>>>().map(|ds| {
+                let k = ds.len() as f64;
+                combine(&ds, |v| v.iter().sum::<f64>() / k * 1e6)
+            });
+            let below_noise = ci.is_some_and(|[lo, _]| lo <= 0.0) || ms <= 0.0;
             let flops = found[0].flops;
             let bytes = found[0].bytes;
             let ns = ms * 1e6;
@@ -224,6 +248,8 @@ fn attributed_snapshot(facts: &Facts, frames: u32, synced: Option<&Snapshot>) ->
                 bytes_util: bps.zip(bw).map(|(b, p)| b / p),
                 intensity: (flops > 0.0 && bytes > 0.0).then(|| flops / bytes),
                 ridge: peak.zip(bw).map(|(p, b)| p / b),
+                roofline_ns: roofline_ns(flops, bytes, peak, bw),
+                draws,
             })
         })
         .collect();
@@ -293,16 +319,32 @@ pub fn synced_snapshot(facts: &Facts, frames: u32) -> Option<Snapshot> {
         }
     }
     let med = |v: &mut Vec<f64>| if v.is_empty() { None } else { Some(median_in_place(v)) };
+    let peak = median(&runs.iter().filter_map(|r| facts.traces[r.trace_id as usize].matmul_flops_per_s).collect::<Vec<_>>());
+    let bw = median(&runs.iter().filter_map(|r| facts.traces[r.trace_id as usize].bandwidth_bytes_per_s).collect::<Vec<_>>());
+    let n_runs = runs.len() as f64;
+    let seen: Vec<usize> = (0..per.len()).filter(|&i| per[i].seen).collect();
+    let mut pooled = pooled_draws(&seen.iter().map(|&i| per[i].total.as_slice()).collect::<Vec<_>>(), &format!("synced/{frames}")).into_iter();
+    let mut draws_of: Vec<Option<Vec<f64>>> = vec![None; per.len()];
+    for &i in &seen {
+        draws_of[i] = pooled.next().flatten();
+    }
     let comps = per
         .iter_mut()
         .enumerate()
         .filter(|(_, s)| s.seen)
-        .map(|(id, s)| SnapComp {
+        .map(|(id, s)| {
+            let ci_ns = draws_of[id].as_deref().and_then(interval).or_else(|| mean_interval(&s.total));
+            let total_ns = med(&mut s.total).unwrap_or(0.0);
+            (id, s, ci_ns, draws_of[id].take(), total_ns)
+        })
+        .map(|(id, s, ci_ns, draws, total_ns)| SnapComp {
             component: id as u32,
             name: facts.names[id].clone(),
             area: facts.areas[id],
-            ci_ns: mean_interval(&s.total),
-            total_ns: med(&mut s.total).unwrap_or(0.0),
+            ci_ns,
+            total_ns,
+            roofline_ns: roofline_ns(s.flops / n_runs, s.bytes / n_runs, peak, bw),
+            draws,
             synced_ns: None,
             below_noise: false,
             flops: s.flops / runs.len() as f64,
@@ -434,8 +476,46 @@ pub struct RankRow {
     pub bound_util: Option<f64>,
     /// ms per forward that reaching the bounding ceiling would save.
     pub savable_ms: f64,
-    /// Priority from the savable share of the forward.
+    /// Priority from the lower end of the savable share's interval, once its claim is supported
+    /// (see [`Ranking::settle_priorities`]).
     pub priority: Priority,
+    /// 95% interval of `share` (from the draws); `None` without one.
+    pub share_ci95: Option<[f64; 2]>,
+    /// 95% interval of `ms_per_block`.
+    pub ms_per_block_ci95: Option<[f64; 2]>,
+    /// 95% interval of `savable_ms`.
+    pub savable_ci95_ms: Option<[f64; 2]>,
+    /// Whether `bound` can be stated: inconclusive when the achieved rate exceeds a calibrated
+    /// ceiling (the ceiling is then no ceiling) or the intensity is within 25% of the ridge.
+    pub bound_verdict: Verdict,
+    /// The claim "worth attention": the savable time (or, without ceilings, the share) is at
+    /// least [`ATTENTION_SHARE`] of the forward.
+    pub attention: Test,
+}
+
+/// The share of the forward a component must be able to save (or take, without ceilings) for
+/// its priority to rise above LOW: the smallest effect worth acting on.
+pub const ATTENTION_SHARE: f64 = 0.03;
+
+impl Ranking {
+    /// Priorities once the report has decided its claims: HIGH when the lower end of the
+    /// savable share's interval (without ceilings: of the share, with doubled thresholds) is at
+    /// least 10%, MEDIUM at least 3%, and only for components whose attention claim is
+    /// supported; LOW otherwise.
+    pub fn settle_priorities(&mut self) {
+        let total = self.total_ms.max(f64::MIN_POSITIVE);
+        for row in &mut self.rows {
+            row.priority = if !row.attention.supported() {
+                Priority::Low
+            } else if row.bound_util.is_some() {
+                let low = row.savable_ci95_ms.map_or(0.0, |[lo, _]| lo) / total;
+                if low >= 0.10 { Priority::High } else if low >= ATTENTION_SHARE { Priority::Medium } else { Priority::Low }
+            } else {
+                let low = row.share_ci95.map_or(0.0, |[lo, _]| lo);
+                if low >= 0.20 { Priority::High } else if low >= 2.0 * ATTENTION_SHARE { Priority::Medium } else { Priority::Low }
+            };
+        }
+    }
 }
 
 /// Ranks components at `frames` (the largest frame count when `None`). `None` when there are
@@ -457,6 +537,8 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
     }
     // Share range over every frame count.
     let others: Vec<Snapshot> = frame_counts(facts).into_iter().filter_map(|f| snapshot(facts, f)).collect();
+    // Draws of the total, when every component has them (jointly drawn or independent).
+    let total_draws = snap.comps.iter().map(|c| c.draws.as_deref()).collect::<Option<Vec<_>>>().map(|ds| combine(&ds, |v| v.iter().sum()));
     let mut rows: Vec<RankRow> = snap
         .comps
         .iter()
@@ -466,9 +548,10 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
                 .iter()
                 .filter_map(|s| {
                     let t: f64 = s.comps.iter().map(|x| x.total_ns).sum();
-                    s.comps.iter().find(|x| x.component == c.component).map(|x| x.total_ns / t)
+                    s.comps.iter().find(|x| x.component == c.component).filter(|x| !x.below_noise && x.total_ns > 0.0).map(|x| x.total_ns / t)
                 })
                 .collect();
+            let near_ridge = matches!((c.intensity, c.ridge), (Some(i), Some(r)) if i > r / 1.25 && i < r * 1.25);
             let bound = match (c.intensity, c.ridge) {
                 (Some(i), Some(r)) if i >= r => Bound::Compute,
                 (Some(_), Some(_)) => Bound::Memory,
@@ -479,34 +562,37 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
                 Bound::Memory => c.bytes_util,
                 Bound::Unknown => None,
             };
+            let above = c.flops_util.is_some_and(|u| u > 1.0) || c.bytes_util.is_some_and(|u| u > 1.0);
+            let bound_verdict = if bound == Bound::Unknown || above || near_ridge || c.below_noise { Verdict::Inconclusive } else { Verdict::Supported };
             let ms = c.total_ns / 1e6;
-            let savable_ms = bound_util.map_or(0.0, |u| ms * (1.0 - u.min(1.0)));
-            let savable_share = savable_ms * 1e6 / total;
-            // A cost that cannot be told apart from zero earns no priority from its point value.
-            let priority = if c.below_noise {
-                Priority::Low
-            } else if bound_util.is_some() {
-                if savable_share >= 0.10 {
-                    Priority::High
-                } else if savable_share >= 0.03 {
-                    Priority::Medium
-                } else {
-                    Priority::Low
-                }
-            } else if share >= 0.20 {
-                Priority::High
-            } else if share >= 0.05 {
-                Priority::Medium
-            } else {
-                Priority::Low
+            let roof_ms = c.roofline_ns.map(|r| r / 1e6);
+            let savable_ms = roof_ms.filter(|_| bound_util.is_some()).map_or(0.0, |r| (ms - r).max(0.0));
+            let share_draws = c.draws.as_ref().zip(total_draws.as_ref()).map(|(d, t)| combine(&[d, t], |v| v[0] / v[1]));
+            // What reaching the ceiling would save, per draw; without ceilings, the share itself.
+            let savable_draws = c.draws.as_ref().zip(roof_ms).filter(|_| bound_util.is_some()).map(|(d, r)| d.iter().map(|v| (v / 1e6 - r).max(0.0)).collect::<Vec<f64>>());
+            let attention_draws: Option<Vec<f64>> = match (&savable_draws, &total_draws) {
+                (Some(sv), Some(t)) => Some(combine(&[sv, t], |v| v[0] * 1e6 / v[1])),
+                (None, _) if bound_util.is_none() => share_draws.clone(),
+                _ => None,
             };
+            let what = if bound_util.is_some() { "the time reaching the bounding ceiling would save" } else { "the share of the forward" };
+            let attention = match &attention_draws {
+                _ if above => Test::untestable(format!("{} runs above a calibrated ceiling, so the time it could save is unknown", c.name)),
+                Some(d) => Test::new(
+                    prob_at_most(d, ATTENTION_SHARE),
+                    prob_at_least(d, ATTENTION_SHARE),
+                    format!("{what} against {:.0}% of the forward", ATTENTION_SHARE * 100.0),
+                ),
+                None => Test::untestable(format!("{} has no interval (fewer than 3 runs a mean)", c.name)),
+            };
+            let blocks = (c.area == Area::Blocks && snap.blocks > 0).then_some(snap.blocks as f64);
             RankRow {
                 name: c.name.clone(),
                 area: c.area,
                 share,
                 share_min: shares.iter().copied().fold(share, f64::min),
                 share_max: shares.iter().copied().fold(share, f64::max),
-                ms_per_block: (c.area == Area::Blocks && snap.blocks > 0).then(|| ms / snap.blocks as f64),
+                ms_per_block: blocks.map(|b| ms / b),
                 method: snap.method,
                 ms_per_forward: ms,
                 ci95_ms: c.ci_ns.map(|[lo, hi]| [lo / 1e6, hi / 1e6]),
@@ -521,7 +607,12 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
                 bound,
                 bound_util,
                 savable_ms,
-                priority,
+                priority: Priority::Low,
+                share_ci95: share_draws.as_deref().and_then(interval),
+                ms_per_block_ci95: blocks.zip(c.ci_ns).map(|(b, [lo, hi])| [lo / 1e6 / b, hi / 1e6 / b]),
+                savable_ci95_ms: savable_draws.as_deref().and_then(interval),
+                bound_verdict,
+                attention,
             }
         })
         .collect();
@@ -535,7 +626,9 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
                 .map(|(_, ceiling)| CeilingExcess { name: r.name.clone(), ceiling })
         })
         .collect();
-    Some(Ranking {
+    // Decided among themselves here; a report decides them again with all its claims.
+    super::verdict::decide(&mut rows.iter_mut().map(|r| &mut r.attention).collect::<Vec<_>>());
+    let mut ranking = Ranking {
         method: snap.method,
         fused_ms: snap.fused_ns.map(|v| v / 1e6),
         rest_ms: snap.rest_ns.map(|v| v / 1e6),
@@ -546,5 +639,7 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
         total_ms: total / 1e6,
         rows,
         above_ceiling,
-    })
+    };
+    ranking.settle_priorities();
+    Some(ranking)
 }

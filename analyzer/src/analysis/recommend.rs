@@ -19,6 +19,8 @@ pub struct Recommendation {
     pub saving_ms: f64,
     /// The saving as a share of the component-synced forward, 0..1.
     pub saving_share: f64,
+    /// 95% interval of the saving, ms; recommendations are ranked by its lower end.
+    pub saving_ci95_ms: Option<[f64; 2]>,
     /// The reasoning with its numbers.
     pub detail: String,
 }
@@ -26,9 +28,6 @@ pub struct Recommendation {
 /// Smallest share of the forward worth a recommendation.
 const MIN_SHARE: f64 = 0.02;
 
-/// Growth exponent between the two largest token counts from which a component counts as
-/// growing super-linearly.
-const SUPERLINEAR_EXPONENT: f64 = 1.3;
 
 /// Components whose result depends only on an input that does not change across a clip's
 /// forwards (computed once and cached by a variant), with that input.
@@ -41,7 +40,7 @@ fn pct(x: f64) -> String {
 
 /// Builds the recommendations, largest saving first.
 pub fn recommend(ranking: Option<&Ranking>, scaling: Option<&Scaling>, overhead: Option<&Overhead>, comparison: Option<&Comparison>) -> Vec<Recommendation> {
-    recommend_measured(ranking, scaling, overhead, comparison, None)
+    recommend_measured(ranking, scaling, overhead, comparison, None).0
 }
 
 /// Fraction as a percentage with enough digits for small drifts.
@@ -132,24 +131,57 @@ pub fn measured_text(v: &VariantSummary, c: &Comparison) -> String {
 }
 
 /// [`recommend`] with the measured variants (a comparison by `variant` against `baseline`):
-/// recommendations a variant measured say so, with its numbers.
+/// recommendations a variant measured say so, with its numbers. Only effects whose interval
+/// supports them are recommended, ranked by the lower end of their saving; the second list
+/// names the effects this recording does not support, each with the reason.
 pub fn recommend_measured(
     ranking: Option<&Ranking>,
     scaling: Option<&Scaling>,
     overhead: Option<&Overhead>,
     comparison: Option<&Comparison>,
     variants: Option<&Comparison>,
-) -> Vec<Recommendation> {
+) -> (Vec<Recommendation>, Vec<String>) {
     let variants = variants.filter(|c| c.key == "variant");
     let mut out = Vec::new();
+    let mut not_supported: Vec<String> = Vec::new();
     if let Some(r) = ranking {
         let total = r.total_ms.max(f64::MIN_POSITIVE);
-        for row in r.rows.iter().filter(|row| row.share >= MIN_SHARE) {
+        for row in r.rows.iter().filter(|row| row.share >= MIN_SHARE || row.attention.supported()) {
+            if row.below_noise {
+                not_supported.push(format!("{} (its cost's interval reaches zero: too few runs for its size)", row.name));
+                continue;
+            }
+            if matches!(row.bound_util, Some(u) if u > 1.0) {
+                not_supported.push(format!(
+                    "{} (it runs above this machine's calibrated {} ceiling, so that ceiling is no ceiling for it and the time it could save is unknown)",
+                    row.name,
+                    if row.bound == Bound::Compute { "matmul" } else { "bandwidth" }
+                ));
+                continue;
+            }
+            if row.bound_util.is_some() && row.bound_verdict != super::verdict::Verdict::Supported {
+                not_supported.push(format!("{} (its intensity is within 25% of the ridge point: compute- or memory-bound cannot be told)", row.name));
+                continue;
+            }
+            // Compute-bound: the saving is what reaching the ceiling would save, a claim of its
+            // own. Memory-bound: halving its bytes saves about half its time, which stands on
+            // the cost being above the noise (checked above).
+            if row.bound == Bound::Compute && row.bound_util.is_some() && !row.attention.supported() {
+                not_supported.push(format!(
+                    "{} (the time reaching its ceiling would save, {}, is not shown to reach {:.0}% of the forward)",
+                    row.name,
+                    row.savable_ci95_ms.map_or("without an interval".to_string(), |[lo, hi]| format!("{lo:.3} to {hi:.3} ms")),
+                    super::ranking::ATTENTION_SHARE * 100.0
+                ));
+                continue;
+            }
             let where_ = format!("{} takes {} of the forward ({:.2} ms per forward at {} tokens)", row.name, pct(row.share), row.ms_per_forward, r.tokens);
             match (row.bound, row.bound_util) {
                 (Bound::Compute, Some(u)) => {
                     let rates = match (row.tflops, row.flops_util) {
-                        (Some(t), Some(fu)) if fu > 0.0 => format!(" ({t:.1} of {:.1} TFLOP/s)", t / fu),
+                        (Some(t), Some(fu)) if fu > 0.0 => {
+                            format!(" ({} of {})", crate::render::units::flops_rate(t * 1e12), crate::render::units::flops_rate(t * 1e12 / fu))
+                        }
                         _ => String::new(),
                     };
                     let ii = match (row.intensity, row.ridge) {
@@ -177,6 +209,7 @@ pub fn recommend_measured(
                         component: Some(row.name.clone()),
                         saving_ms: row.savable_ms,
                         saving_share: row.savable_ms / total,
+                        saving_ci95_ms: row.savable_ci95_ms,
                         detail: format!(
                             "{where_} and runs at {} of this machine's calibrated matmul rate{rates}{ii}: {advice}.{}",
                             pct(u),
@@ -186,7 +219,7 @@ pub fn recommend_measured(
                 }
                 (Bound::Memory, Some(u)) => {
                     let half = row.ms_per_forward / 2.0;
-                    let gb = row.gbps.map_or(String::new(), |g| format!(" ({g:.0} GB/s)"));
+                    let gb = row.gbps.map_or(String::new(), |g| format!(" ({})", crate::render::units::bytes_rate(g * 1e9)));
                     let ii = match (row.intensity, row.ridge) {
                         (Some(i), Some(rd)) => format!("; intensity {i:.1} FLOP/byte is below the ridge point of {rd:.0}"),
                         _ => String::new(),
@@ -196,6 +229,7 @@ pub fn recommend_measured(
                         component: Some(row.name.clone()),
                         saving_ms: half,
                         saving_share: half / total,
+                        saving_ci95_ms: row.ci95_ms.map(|[lo, hi]| [lo.max(0.0) / 2.0, hi / 2.0]),
                         detail: format!(
                             "{where_} and moves data at {} of the calibrated bandwidth{gb}{ii}: memory-bound, so halving its bytes (8-bit weights, fusing it with its neighbours) could save up to {half:.2} ms per forward.",
                             pct(u)
@@ -212,6 +246,16 @@ pub fn recommend_measured(
             }
             let listed: Vec<String> = rows.iter().map(|x| x.name.clone()).collect();
             let ms_fwd: f64 = rows.iter().map(|x| x.ms_per_forward).sum();
+            // The summed intervals' ends (conservative: the costs' errors taken as moving together).
+            let ci: Option<[f64; 2]> = rows.iter().map(|x| x.ci95_ms).collect::<Option<Vec<[f64; 2]>>>().map(|v| [v.iter().map(|c| c[0]).sum(), v.iter().map(|c| c[1]).sum()]);
+            if ci.is_none_or(|[lo, _]| lo <= 0.0) {
+                not_supported.push(format!(
+                    "caching {} (its cost {} cannot be told from zero)",
+                    listed.join(" and "),
+                    ci.map_or("has no interval and".to_string(), |[lo, hi]| format!("of {lo:.3} to {hi:.3} ms per forward"))
+                ));
+                continue;
+            }
             let share: f64 = rows.iter().map(|x| x.share).sum();
             let per: Vec<String> = rows
                 .iter()
@@ -241,45 +285,82 @@ pub fn recommend_measured(
                 component: Some(listed[0].clone()),
                 saving_ms: ms_fwd,
                 saving_share: ms_fwd / total,
+                saving_ci95_ms: ci,
                 detail,
             });
         }
     }
     if let Some(s) = scaling {
-        for fit in &s.fits {
-            let (Some(poly), Some(cross), Some(last)) = (fit.poly, fit.crossover_tokens, fit.points.last()) else { continue };
-            if poly.c <= 0.0 || last.1 <= 0.0 || fit.name == "forward" {
-                continue;
+        for fit in s.fits.iter().filter(|f| f.name != "forward") {
+            let Some(p) = fit.power else { continue };
+            let exp_ci = p.exponent_ci95.map_or(String::new(), |[a, b]| format!(" (95% interval {a:.2} to {b:.2})"));
+            let lmax = fit.points.last().map_or(0.0, |x| x.0);
+            if fit.superlinear.supported() {
+                let because = match fit.work {
+                    Some(w) if w.work_exponent > 1.0 + super::scaling::GROWTH_MARGIN => format!(
+                        " Its recorded work grows as L^{:.2} too, so this is the work itself (attention's score matrix is L x L), not an inefficiency: longer clips make it the first target (chunked, windowed or sparse attention).",
+                        w.work_exponent
+                    ),
+                    Some(w) => format!(
+                        " Its recorded work grows only as L^{:.2}: the kernel loses efficiency at longer lengths (a working set that leaves the cache, or work the cost model does not count); profile it at the longest length.",
+                        w.work_exponent
+                    ),
+                    None => " The trace records no costs for it, so whether its work or its efficiency grows cannot be said.".to_string(),
+                };
+                out.push(Recommendation {
+                    title: format!("{}: grows as L^{:.2} over {} to {:.0} tokens", fit.name, p.exponent, fit.points[0].0, lmax),
+                    component: Some(fit.name.clone()),
+                    saving_ms: 0.0,
+                    saving_share: 0.0,
+                    saving_ci95_ms: None,
+                    detail: format!("{} grows as L^{:.2}{exp_ci} between the recorded lengths ({}).{because}", fit.name, p.exponent, fit.model_note),
+                });
+            } else if let (true, Some(poly), Some(cross)) = (fit.quadratic.supported() && p.exponent > 1.0, fit.poly, fit.crossover_tokens) {
+                // Four lengths or more, and a quadratic term that takes a material share of the
+                // time at the longest one: where it overtakes the linear term, with its interval.
+                let share = poly.c * lmax * lmax / poly.at(lmax).max(f64::MIN_POSITIVE);
+                out.push(Recommendation {
+                    title: format!("{}: quadratic in tokens beyond about {cross:.0} tokens", fit.name),
+                    component: Some(fit.name.clone()),
+                    saving_ms: 0.0,
+                    saving_share: 0.0,
+                    saving_ci95_ms: None,
+                    detail: format!(
+                        "{} fits t = {:.3} + {:.3e}*L + {:.3e}*L^2 ms over {} lengths; the quadratic term is {} of its time at L = {lmax:.0} and overtakes the linear one at L = {cross:.0}{}, so longer clips make it a growing share.",
+                        fit.name,
+                        poly.a,
+                        poly.b,
+                        poly.c,
+                        fit.points.len(),
+                        pct(share),
+                        fit.crossover_ci95.map_or(String::new(), |[a, b]| format!(" (95% interval {a:.0} to {})", if b.is_finite() { format!("{b:.0}") } else { "none".into() }))
+                    ),
+                });
+            } else if p.exponent > 1.0 + super::scaling::GROWTH_MARGIN {
+                not_supported.push(format!(
+                    "{} growing faster than L (exponent {:.2}{exp_ci}: {})",
+                    fit.name,
+                    p.exponent,
+                    if p.exponent_ci95.is_none() { "no interval".to_string() } else { format!("the interval does not clear {:.1} with the report's other claims", 1.0 + super::scaling::GROWTH_MARGIN) }
+                ));
             }
-            // Only growth the measurements show: between the two largest token counts the time
-            // must grow clearly faster than L, and the quadratic fit must explain the data. A
-            // quadratic term fitted to a small, noisy, linear component is no reason to chunk it.
-            let n = fit.points.len();
-            let local_exponent = if n >= 2 {
-                let ((l1, t1), (l2, t2)) = (fit.points[n - 2], fit.points[n - 1]);
-                if l2 > l1 && t1 > 0.0 && t2 > 0.0 { (t2 / t1).ln() / (l2 / l1).ln() } else { 0.0 }
-            } else {
-                0.0
-            };
-            if local_exponent < SUPERLINEAR_EXPONENT || poly.r2 < 0.98 {
-                continue;
+            if let (Some(t), Some(w)) = (&fit.faster_than_work, fit.work) {
+                if t.supported() && !fit.superlinear.supported() {
+                    out.push(Recommendation {
+                        title: format!("{}: time grows faster than its recorded work", fit.name),
+                        component: Some(fit.name.clone()),
+                        saving_ms: 0.0,
+                        saving_share: 0.0,
+                        saving_ci95_ms: None,
+                        detail: format!(
+                            "{}'s time grows with elasticity {:.2}{} to its work (1 would be proportional): the kernel loses efficiency as L grows, or the cost model misses work; profile it at the longest length.",
+                            fit.name,
+                            w.elasticity.unwrap_or(f64::NAN),
+                            w.elasticity_ci95.map_or(String::new(), |[a, b]| format!(" ({a:.2} to {b:.2})"))
+                        ),
+                    });
+                }
             }
-            let lmax = last.0;
-            let quad_share = poly.c * lmax * lmax / poly.at(lmax).max(f64::MIN_POSITIVE);
-            if quad_share < 0.05 && cross > 4.0 * lmax {
-                continue;
-            }
-            let exponent = fit.power.map_or(String::new(), |p| format!("; the measured power law has exponent {:.2} (R^2 {:.3})", p.exponent, p.r2));
-            out.push(Recommendation {
-                title: format!("{}: quadratic in tokens beyond about {:.0} tokens", fit.name, cross),
-                component: Some(fit.name.clone()),
-                saving_ms: 0.0,
-                saving_share: 0.0,
-                detail: format!(
-                    "{} fits t = {:.3} + {:.3e}*L + {:.3e}*L^2 ms (R^2 {:.3}){exponent}; the quadratic term overtakes the linear one at L = {:.0} tokens and is {} of its time at the longest measured L = {:.0}. Longer clips make it the first target (chunked or sparse attention).",
-                    fit.name, poly.a, poly.b, poly.c, poly.r2, cross, pct(quad_share), lmax
-                ),
-            });
         }
     }
     if let Some(o) = overhead {
@@ -291,6 +372,7 @@ pub fn recommend_measured(
                     component: None,
                     saving_ms: 0.0,
                     saving_share: 0.0,
+                    saving_ci95_ms: None,
                     detail: format!(
                         "At {} tokens the component-synced forward takes {:.1} ms against {:.1} ms fused ({p:.1}% more): the per-component times include synchronisation and lost fusion; use the fused forward for end-to-end numbers and the shares for where the time goes.",
                         row.tokens,
@@ -308,6 +390,7 @@ pub fn recommend_measured(
                 component: None,
                 saving_ms: (row.baseline_ms - row.group_ms).max(0.0),
                 saving_share: 0.0,
+                saving_ci95_ms: None,
                 detail: format!(
                     "With {} = {} the fused forward takes {:.1} ms against {:.1} ms for {} ({:.2}x, {:.0}% interval {:.2}-{:.2}, {} and {} runs).",
                     c.key,
@@ -361,10 +444,13 @@ pub fn recommend_measured(
                 component: None,
                 saving_ms: if v.significant { saving.max(0.0) } else { 0.0 },
                 saving_share: 0.0,
+                saving_ci95_ms: None,
                 detail: measured_text(v, c),
             });
         }
     }
-    out.sort_by(|a, b| b.saving_ms.total_cmp(&a.saving_ms).then_with(|| a.title.cmp(&b.title)));
-    out
+    // By the lower end of the saving (the point where there is no interval), then the title.
+    let low = |r: &Recommendation| r.saving_ci95_ms.map_or(r.saving_ms, |[lo, _]| lo.max(0.0));
+    out.sort_by(|a, b| low(b).total_cmp(&low(a)).then_with(|| b.saving_ms.total_cmp(&a.saving_ms)).then_with(|| a.title.cmp(&b.title)));
+    (out, not_supported)
 }

@@ -1,7 +1,19 @@
 //! Scaling with sequence length: a table per frame count (tokens, forward time, per-block
-//! time per component) and, per component, two fits of time against tokens L: a power law
-//! `t = k * L^p` (least squares in log-log, with R^2) and `t = a + b*L + c*L^2` with
-//! non-negative coefficients, whose quadratic term overtakes the linear one at `L = b / c`.
+//! time per component) and, per component, fits of time against the work it records and
+//! against tokens L, each with intervals from the draws of [`super::uncertainty`]:
+//!
+//! - the **work model** `t = a + b * w(L)` with `a, b >= 0`, where `w` is the component's time at
+//!   the calibrated ceilings (max of FLOPs over the matmul rate and bytes over the bandwidth), or
+//!   its FLOPs or bytes without a calibration. A component whose work is linear in L cannot be
+//!   called quadratic by this model, whatever the noise; the elasticity of time to work (the
+//!   log-log slope of t against w) says whether its time grows faster than its work.
+//! - the **power law** `t = k * L^p`, whose exponent p (with its interval) is what "grows like
+//!   L^p" claims rest on; and, where the trace has no costs, the only fit (said so).
+//! - `t = a + b*L + c*L^2` with non-negative coefficients, only with at least four lengths: with
+//!   three, a three-parameter curve passes through every point and cannot be told from a line.
+//!
+//! Claims (grows faster than its work, superlinear in L, a quadratic term that matters) are
+//! [`Test`]s, decided with every other claim of the report.
 
 use std::collections::HashMap;
 
@@ -11,9 +23,22 @@ use trace_format::SyncMode;
 use super::facts::{Area, Facts, RunFacts};
 use super::ranking::{frame_counts, snapshot};
 use super::stats::{fit_line, median, nnls, r_squared};
+use super::uncertainty::{interval, prob_at_least, prob_at_most, sample_draws, DRAWS};
+use super::verdict::Test;
 
 /// Fewest distinct token counts a fit needs.
 pub const MIN_POINTS: usize = 3;
+
+/// Fewest distinct token counts for the quadratic in L (three parameters and one degree of
+/// freedom left to test it).
+pub const MIN_POINTS_QUADRATIC: usize = 4;
+
+/// How much faster than its work (elasticity above 1) or than L (exponent above 1) a time must
+/// grow for a growth claim to be worth making.
+pub const GROWTH_MARGIN: f64 = 0.2;
+
+/// The share of the time at the longest L a quadratic term must take to be worth stating.
+pub const QUADRATIC_SHARE: f64 = 0.1;
 
 /// The scaling analysis.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -43,6 +68,15 @@ pub struct ScaleRow {
     pub fused_matmul_share: Option<f64>,
     /// Per component: ms per block (block components) or per forward (overhead).
     pub cells: Vec<ScaleCell>,
+    /// Blocks per forward at this frame count (what per-block cells multiply by).
+    pub blocks: u32,
+    /// 95% interval of `forward_ms` (of the median fused forward).
+    pub forward_ci95: Option<[f64; 2]>,
+    /// Draws of `forward_ms`.
+    #[serde(skip)]
+    pub forward_draws: Option<Vec<f64>>,
+    /// The fused forward's work at the ceilings, ms (sum of the components' roofline times).
+    pub forward_roofline_ms: Option<f64>,
 }
 
 /// One component at one frame count.
@@ -54,57 +88,32 @@ pub struct ScaleCell {
     pub area: Area,
     /// Milliseconds.
     pub ms: f64,
+    /// 95% interval of `ms`; `None` without one.
+    pub ci95: Option<[f64; 2]>,
+    /// The interval reaches zero (or the estimate is not positive): below the noise.
+    pub below_noise: bool,
+    /// The component's work at the calibrated ceilings, ms, on the same scale as `ms` (per
+    /// block or per forward); `None` without costs or calibration.
+    pub roofline_ms: Option<f64>,
+    /// Analytic FLOPs on the same scale.
+    pub flops: f64,
+    /// Analytic bytes on the same scale.
+    pub bytes: f64,
+    /// Draws of `ms`.
+    #[serde(skip)]
+    pub draws: Option<Vec<f64>>,
 }
 
-/// Power law `t = coefficient * L^exponent`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct PowerFit {
-    /// Exponent p.
-    pub exponent: f64,
-    /// Coefficient k (ms at L = 1).
-    pub coefficient: f64,
-    /// R^2 in log-log space.
-    pub r2: f64,
-}
-
-/// `t = a + b*L + c*L^2` in ms, coefficients non-negative.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct PolyFit {
-    /// Constant, ms.
-    pub a: f64,
-    /// Linear, ms per token.
-    pub b: f64,
-    /// Quadratic, ms per token^2.
-    pub c: f64,
-    /// R^2.
-    pub r2: f64,
-}
-
-impl PolyFit {
-    /// Predicted ms at `l` tokens.
-    pub fn at(&self, l: f64) -> f64 {
-        self.a + self.b * l + self.c * l * l
+impl Scaling {
+    /// Once the report has decided its claims: a crossover length is kept only where the
+    /// quadratic term is supported.
+    pub fn settle(&mut self) {
+        for f in &mut self.fits {
+            let found = f.model.as_ref().and_then(|m| m.crossover).filter(|_| f.quadratic.supported());
+            f.crossover_tokens = found.map(|c| c.0);
+            f.crossover_ci95 = found.and_then(|c| c.1);
+        }
     }
-}
-
-/// Fits of one component.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ComponentFit {
-    /// Component (or `forward`).
-    pub name: String,
-    /// Area.
-    pub area: Area,
-    /// (tokens, ms) points fitted: medians per distinct token count.
-    pub points: Vec<(f64, f64)>,
-    /// Power law, when at least [`MIN_POINTS`] positive points.
-    pub power: Option<PowerFit>,
-    /// Quadratic, when at least [`MIN_POINTS`] points.
-    pub poly: Option<PolyFit>,
-    /// L where `c*L^2` overtakes `b*L` (`b / c`); 0 when there is no linear term; `None` when
-    /// the quadratic term is absent or under 1% of the time at the longest L.
-    pub crossover_tokens: Option<f64>,
-    /// Why there is no fit.
-    pub note: Option<String>,
 }
 
 /// Builds the scaling table and fits.
@@ -146,25 +155,45 @@ pub fn scaling(facts: &Facts) -> Scaling {
         let tokens_src: Vec<f64> =
             facts.runs.iter().filter(|r| r.frames == frames).map(|r| r.tokens as f64).collect();
         let tokens = median(&tokens_src).unwrap_or(0.0).round() as u64;
-        let cells = snapshot(facts, frames)
+        let snap = snapshot(facts, frames);
+        let blocks = snap.as_ref().map_or(0, |s| s.blocks);
+        let cells: Vec<ScaleCell> = snap
+            .as_ref()
             .map(|s| {
                 s.comps
                     .iter()
-                    .map(|c| ScaleCell {
-                        name: c.name.clone(),
-                        area: c.area,
-                        ms: match c.area {
-                            Area::Blocks if s.blocks > 0 => c.total_ns / 1e6 / s.blocks as f64,
-                            _ => c.total_ns / 1e6,
-                        },
+                    .map(|c| {
+                        let per = match c.area {
+                            Area::Blocks if s.blocks > 0 => s.blocks as f64,
+                            _ => 1.0,
+                        };
+                        let scale = 1e6 * per;
+                        ScaleCell {
+                            name: c.name.clone(),
+                            area: c.area,
+                            ms: c.total_ns / scale,
+                            ci95: c.ci_ns.map(|[lo, hi]| [lo / scale, hi / scale]),
+                            below_noise: c.below_noise || c.total_ns <= 0.0,
+                            roofline_ms: c.roofline_ns.map(|r| r / scale),
+                            flops: c.flops / per,
+                            bytes: c.bytes / per,
+                            draws: c.draws.as_ref().map(|d| d.iter().map(|v| v / scale).collect()),
+                        }
                     })
                     .collect()
             })
             .unwrap_or_default();
+        let forward_ms = median(&fused);
+        let forward_draws = forward_ms.and_then(|m| sample_draws(&fused, m, &format!("fused/{frames}")));
+        let forward_roofline_ms = snap.as_ref().and_then(|s| s.comps.iter().map(|c| c.roofline_ns).sum::<Option<f64>>()).map(|v| v / 1e6);
         rows.push(ScaleRow {
             frames,
             tokens,
-            forward_ms: median(&fused),
+            forward_ms,
+            forward_ci95: forward_draws.as_deref().and_then(interval),
+            forward_draws,
+            forward_roofline_ms,
+            blocks,
             synced_forward_ms: median(&comp_runs.iter().map(|r| r.forward_ns / 1e6).collect::<Vec<_>>()),
             fused_tflops,
             fused_matmul_share,
@@ -188,17 +217,44 @@ pub fn scaling(facts: &Facts) -> Scaling {
         }
     }
     for (name, area) in names {
-        let points = merge_points(rows.iter().filter_map(|r| r.cells.iter().find(|c| c.name == name).map(|c| (r.tokens as f64, c.ms))));
-        fits.push(fit_points(&name, area, points));
+        let mut points: Vec<Point> = Vec::new();
+        for r in &rows {
+            if points.iter().any(|p| p.tokens == r.tokens as f64) {
+                continue;
+            }
+            if let Some(c) = r.cells.iter().find(|c| c.name == name) {
+                points.push(Point { tokens: r.tokens as f64, ms: c.ms, draws: c.draws.clone(), work: work_of(c) });
+            }
+        }
+        fits.push(fit_component(&name, area, points));
     }
-    let fused = merge_points(rows.iter().filter_map(|r| r.forward_ms.map(|m| (r.tokens as f64, m))));
+    let mut fused: Vec<Point> = Vec::new();
+    for r in &rows {
+        if let Some(m) = r.forward_ms {
+            if !fused.iter().any(|p| p.tokens == r.tokens as f64) {
+                fused.push(Point { tokens: r.tokens as f64, ms: m, draws: r.forward_draws.clone(), work: r.forward_roofline_ms.map(|w| (WorkMeasure::Roofline, w)) });
+            }
+        }
+    }
     if !fused.is_empty() {
-        fits.push(fit_points("forward", Area::Overhead, fused));
+        fits.push(fit_component("forward", Area::Overhead, fused));
     }
     let note = (distinct < MIN_POINTS).then(|| {
         format!("only {distinct} distinct token count(s) among component-synced runs: at least {MIN_POINTS} are needed to fit; fits skipped")
     });
-    Scaling { rows, fits, note }
+    // Decided among themselves here; a report decides them again with all its claims.
+    let mut out = Scaling { rows, fits, note };
+    {
+        let mut tests: Vec<&mut Test> = Vec::new();
+        for f in out.fits.iter_mut() {
+            tests.push(&mut f.superlinear);
+            tests.push(&mut f.quadratic);
+            tests.extend(f.faster_than_work.as_mut());
+        }
+        super::verdict::decide(&mut tests);
+    }
+    out.settle();
+    out
 }
 
 fn frame_counts_all(facts: &Facts) -> Vec<u32> {
@@ -209,50 +265,363 @@ fn frame_counts_all(facts: &Facts) -> Vec<u32> {
     f
 }
 
-/// Medians of the values per distinct x, sorted by x.
-fn merge_points(points: impl Iterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
-    let mut all: Vec<(f64, f64)> = points.collect();
-    all.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut out: Vec<(f64, f64)> = Vec::new();
-    let mut i = 0;
-    while i < all.len() {
-        let x = all[i].0;
-        let ys: Vec<f64> = all[i..].iter().take_while(|p| p.0 == x).map(|p| p.1).collect();
-        i += ys.len();
-        out.push((x, median(&ys).unwrap_or(0.0)));
+/// The work a cell's time is fitted against: its time at the ceilings where calibrated, else
+/// its FLOPs, else its bytes; `None` without costs.
+fn work_of(c: &ScaleCell) -> Option<(WorkMeasure, f64)> {
+    match c.roofline_ms {
+        Some(r) if r > 0.0 => Some((WorkMeasure::Roofline, r)),
+        _ if c.flops > 0.0 => Some((WorkMeasure::Flops, c.flops)),
+        _ if c.bytes > 0.0 => Some((WorkMeasure::Bytes, c.bytes)),
+        _ => None,
     }
-    out
 }
 
-/// Fits one component's points.
+/// What a component's work is measured in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkMeasure {
+    /// Its time at the calibrated ceilings, ms: max(FLOPs / matmul rate, bytes / bandwidth).
+    Roofline,
+    /// Its analytic FLOPs (no calibration).
+    Flops,
+    /// Its analytic bytes (no FLOPs, no calibration).
+    Bytes,
+}
+
+/// One length of a component: its time, the draws of it, and its work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// Tokens L.
+    pub tokens: f64,
+    /// Time, ms.
+    pub ms: f64,
+    /// Draws of `ms`.
+    pub draws: Option<Vec<f64>>,
+    /// The work, when recorded.
+    pub work: Option<(WorkMeasure, f64)>,
+}
+
+/// Power law `t = coefficient * L^exponent` (log-log least squares): the exponent is the
+/// log-log slope of the time over the recorded range.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PowerFit {
+    /// Exponent p.
+    pub exponent: f64,
+    /// 95% interval of p; `None` without draws or when the time's draws reach zero.
+    pub exponent_ci95: Option<[f64; 2]>,
+    /// Coefficient k (ms at L = 1).
+    pub coefficient: f64,
+    /// R^2 in log-log space.
+    pub r2: f64,
+}
+
+/// The work model `t = a + b * w` (non-negative least squares), and how time grows with work.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct WorkFit {
+    /// What w is.
+    pub measure: WorkMeasure,
+    /// How the work grows with L: the log-log slope of w against L (exact, from the costs).
+    pub work_exponent: f64,
+    /// Constant, ms.
+    pub a_ms: f64,
+    /// Its 95% interval.
+    pub a_ci95: Option<[f64; 2]>,
+    /// ms per unit of work (with `Roofline`: 1 / the fraction of the ceilings reached by the
+    /// work-proportional part).
+    pub b: f64,
+    /// Its 95% interval.
+    pub b_ci95: Option<[f64; 2]>,
+    /// Elasticity: the log-log slope of time against work (1: time proportional to work).
+    pub elasticity: Option<f64>,
+    /// Its 95% interval.
+    pub elasticity_ci95: Option<[f64; 2]>,
+    /// R^2 of the work model.
+    pub r2: f64,
+}
+
+/// `t = a + b*L + c*L^2` in ms, coefficients non-negative (only with four lengths or more).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PolyFit {
+    /// Constant, ms.
+    pub a: f64,
+    /// Linear, ms per token.
+    pub b: f64,
+    /// Quadratic, ms per token^2.
+    pub c: f64,
+    /// R^2.
+    pub r2: f64,
+}
+
+impl PolyFit {
+    /// Predicted ms at `l` tokens.
+    pub fn at(&self, l: f64) -> f64 {
+        self.a + self.b * l + self.c * l * l
+    }
+}
+
+/// Fits of one component.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComponentFit {
+    /// Component (or `forward`).
+    pub name: String,
+    /// Area.
+    pub area: Area,
+    /// (tokens, ms) points fitted, one per distinct token count.
+    pub points: Vec<(f64, f64)>,
+    /// 95% interval of each point's ms, in the same order.
+    pub points_ci95: Vec<Option<[f64; 2]>>,
+    /// Power law in L, when at least [`MIN_POINTS`] positive points.
+    pub power: Option<PowerFit>,
+    /// Time against the recorded work, when the trace records costs at every length.
+    pub work: Option<WorkFit>,
+    /// Quadratic in L, with at least [`MIN_POINTS_QUADRATIC`] points.
+    pub poly: Option<PolyFit>,
+    /// L where `c*L^2` overtakes `b*L`, only when the quadratic claim is supported.
+    pub crossover_tokens: Option<f64>,
+    /// Its 95% interval.
+    pub crossover_ci95: Option<[f64; 2]>,
+    /// Claim: the time grows faster than L by at least [`GROWTH_MARGIN`] in exponent.
+    pub superlinear: Test,
+    /// Claim: the time grows faster than its recorded work (elasticity above 1 + margin).
+    pub faster_than_work: Option<Test>,
+    /// Claim: a quadratic term takes at least [`QUADRATIC_SHARE`] of the time at the longest L.
+    pub quadratic: Test,
+    /// What the lengths recorded can and cannot decide about the model.
+    pub model_note: String,
+    /// Why there is no fit.
+    pub note: Option<String>,
+    /// Draws of the fitted parameters, for predictions.
+    #[serde(skip)]
+    pub model: Option<Model>,
+}
+
+/// What predictions are made from: the work model when the work is a polynomial of L (known
+/// at unrecorded lengths), else the power law. Each parameter with its draws.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Model {
+    /// The work as a polynomial in L / 1000 (lowest degree first), exact at every recorded L.
+    work_poly: Option<Vec<f64>>,
+    a: f64,
+    b: f64,
+    a_draws: Vec<f64>,
+    b_draws: Vec<f64>,
+    ln_k: f64,
+    p: f64,
+    ln_k_draws: Vec<f64>,
+    p_draws: Vec<f64>,
+    /// The quadratic's crossover b / c and its interval, shown once the quadratic is supported.
+    crossover: Option<(f64, Option<[f64; 2]>)>,
+}
+
+/// How a prediction was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PredictionModel {
+    /// t = a + b * w(L), with the work at L from the recorded costs.
+    Work,
+    /// t = k * L^p.
+    PowerLaw,
+}
+
+impl ComponentFit {
+    /// Draws of the power law's exponent (NaN where a drawn time is not positive); empty
+    /// without draws.
+    pub fn exponent_draws(&self) -> Vec<f64> {
+        self.model.as_ref().map_or_else(Vec::new, |m| m.p_draws.clone())
+    }
+
+    /// The predicted ms at `tokens` (on the fit's scale: per block or per forward), with the
+    /// 95% interval of the predicted median time and the model used; `None` without a fit.
+    pub fn predict(&self, tokens: f64) -> Option<(f64, Option<[f64; 2]>, PredictionModel)> {
+        let m = self.model.as_ref()?;
+        if let Some(poly) = &m.work_poly {
+            let x = tokens / 1000.0;
+            let w: f64 = poly.iter().enumerate().map(|(i, c)| c * x.powi(i as i32)).sum();
+            if w >= 0.0 {
+                let draws: Vec<f64> = m.a_draws.iter().zip(&m.b_draws).map(|(a, b)| a + b * w).collect();
+                return Some((m.a + m.b * w, interval(&draws), PredictionModel::Work));
+            }
+        }
+        if m.p.is_finite() {
+            let draws: Vec<f64> = m.ln_k_draws.iter().zip(&m.p_draws).map(|(k, p)| (k + p * tokens.ln()).exp()).collect();
+            return Some(((m.ln_k + m.p * tokens.ln()).exp(), interval(&draws), PredictionModel::PowerLaw));
+        }
+        None
+    }
+}
+
+/// Log-log least-squares slope and intercept of y against x; NaN when a value is not positive.
+fn log_slope(x: &[f64], y: &[f64]) -> (f64, f64) {
+    if x.iter().chain(y).any(|v| !(*v > 0.0)) {
+        return (f64::NAN, f64::NAN);
+    }
+    let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
+    let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
+    match fit_line(&lx, &ly) {
+        Some(f) => (f.slope, f.intercept),
+        None => (f64::NAN, f64::NAN),
+    }
+}
+
+/// A polynomial in `x` of the given degree through the points by least squares, and whether
+/// it reproduces every point to 0.1%.
+fn exact_poly(x: &[f64], y: &[f64], degree: usize) -> Option<Vec<f64>> {
+    let cols: Vec<Vec<f64>> = (0..=degree).map(|d| x.iter().map(|v| v.powi(d as i32)).collect()).collect();
+    let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
+    let c = super::stats::least_squares(&refs, y)?;
+    let ok = x.iter().zip(y).all(|(xi, yi)| {
+        let p: f64 = c.iter().enumerate().map(|(i, ci)| ci * xi.powi(i as i32)).sum();
+        (p - yi).abs() <= 1e-3 * yi.abs().max(f64::MIN_POSITIVE)
+    });
+    ok.then_some(c)
+}
+
+/// Fits (tokens, ms) points without draws or work: the point fits only, every claim untestable.
 pub fn fit_points(name: &str, area: Area, points: Vec<(f64, f64)>) -> ComponentFit {
-    let mut fit = ComponentFit { name: name.to_string(), area, points, power: None, poly: None, crossover_tokens: None, note: None };
-    if fit.points.len() < MIN_POINTS {
-        fit.note = Some(format!("{} distinct token count(s); {MIN_POINTS} needed", fit.points.len()));
+    fit_component(name, area, points.into_iter().map(|(tokens, ms)| Point { tokens, ms, draws: None, work: None }).collect())
+}
+
+/// Fits one component's points (one per distinct token count).
+pub fn fit_component(name: &str, area: Area, mut points: Vec<Point>) -> ComponentFit {
+    points.sort_by(|a, b| a.tokens.total_cmp(&b.tokens));
+    let n = points.len();
+    let mut fit = ComponentFit {
+        name: name.to_string(),
+        area,
+        points: points.iter().map(|p| (p.tokens, p.ms)).collect(),
+        points_ci95: points.iter().map(|p| p.draws.as_deref().and_then(interval)).collect(),
+        power: None,
+        work: None,
+        poly: None,
+        crossover_tokens: None,
+        crossover_ci95: None,
+        superlinear: Test::untestable(format!("{n} distinct token count(s); {MIN_POINTS} needed")),
+        faster_than_work: None,
+        quadratic: Test::untestable(format!("{n} distinct token count(s); {MIN_POINTS_QUADRATIC} are needed to tell a quadratic from a line")),
+        model_note: String::new(),
+        note: None,
+        model: None,
+    };
+    if n < MIN_POINTS {
+        fit.note = Some(format!("{n} distinct token count(s); {MIN_POINTS} needed"));
         return fit;
     }
-    let positive: Vec<&(f64, f64)> = fit.points.iter().filter(|p| p.0 > 0.0 && p.1 > 0.0).collect();
-    if positive.len() >= MIN_POINTS {
-        let lx: Vec<f64> = positive.iter().map(|p| p.0.ln()).collect();
-        let ly: Vec<f64> = positive.iter().map(|p| p.1.ln()).collect();
-        if let Some(line) = fit_line(&lx, &ly) {
-            fit.power = Some(PowerFit { exponent: line.slope, coefficient: line.intercept.exp(), r2: line.r2 });
+    let l: Vec<f64> = points.iter().map(|p| p.tokens).collect();
+    let y: Vec<f64> = points.iter().map(|p| p.ms).collect();
+    // Draws by index: row j holds every point's j-th draw.
+    let draws: Option<Vec<Vec<f64>>> = points.iter().map(|p| p.draws.clone()).collect::<Option<Vec<_>>>().map(|d| {
+        (0..DRAWS.min(d.iter().map(Vec::len).min().unwrap_or(0))).map(|j| d.iter().map(|v| v[j]).collect()).collect()
+    });
+    let no_interval = || format!("{name} has no interval at some length (fewer than 3 runs a mean)");
+    let mut model = Model::default();
+
+    // Power law in L.
+    let (p, ln_k) = log_slope(&l, &y);
+    let p_draws: Option<Vec<(f64, f64)>> = draws.as_ref().map(|d| d.iter().map(|yy| log_slope(&l, yy)).collect());
+    if p.is_finite() {
+        let lx: Vec<f64> = l.iter().map(|v| v.ln()).collect();
+        let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
+        let r2 = fit_line(&lx, &ly).map_or(0.0, |f| f.r2);
+        let ci = p_draws.as_ref().and_then(|d| interval(&d.iter().map(|x| x.0).collect::<Vec<_>>()));
+        fit.power = Some(PowerFit { exponent: p, exponent_ci95: ci, coefficient: ln_k.exp(), r2 });
+        model.p = p;
+        model.ln_k = ln_k;
+        if let Some(d) = &p_draws {
+            model.p_draws = d.iter().map(|x| x.0).collect();
+            model.ln_k_draws = d.iter().map(|x| x.1).collect();
+        }
+    } else {
+        model.p = f64::NAN;
+    }
+    let threshold = 1.0 + GROWTH_MARGIN;
+    fit.superlinear = match &p_draws {
+        Some(d) => {
+            let e: Vec<f64> = d.iter().map(|x| x.0).collect();
+            Test::new(prob_at_most(&e, threshold), prob_at_least(&e, threshold), format!("the exponent of L against {threshold:.1}"))
+        }
+        None => Test::untestable(no_interval()),
+    };
+
+    // Work model, when every point has work of one measure.
+    let work: Option<(WorkMeasure, Vec<f64>)> = points.iter().map(|p| p.work).collect::<Option<Vec<_>>>().and_then(|w| {
+        let m = w[0].0;
+        w.iter().all(|x| x.0 == m).then(|| (m, w.iter().map(|x| x.1).collect()))
+    });
+    if let Some((measure, w)) = work {
+        let scale = w.iter().copied().fold(0.0, f64::max).max(f64::MIN_POSITIVE);
+        let ws: Vec<f64> = w.iter().map(|v| v / scale).collect();
+        let ones = vec![1.0; n];
+        let solve = |yy: &[f64]| {
+            let s = nnls(&[ones.clone(), ws.clone()], yy);
+            (s[0], s[1] / scale)
+        };
+        let (a, b) = solve(&y);
+        let predicted: Vec<f64> = w.iter().map(|v| a + b * v).collect();
+        let (el, _) = log_slope(&w, &y);
+        let ab: Option<Vec<(f64, f64)>> = draws.as_ref().map(|d| d.iter().map(|yy| solve(yy)).collect());
+        let el_draws: Option<Vec<f64>> = draws.as_ref().map(|d| d.iter().map(|yy| log_slope(&w, yy).0).collect());
+        fit.work = Some(WorkFit {
+            measure,
+            work_exponent: log_slope(&l, &w).0,
+            a_ms: a,
+            a_ci95: ab.as_ref().and_then(|d| interval(&d.iter().map(|x| x.0).collect::<Vec<_>>())),
+            b,
+            b_ci95: ab.as_ref().and_then(|d| interval(&d.iter().map(|x| x.1).collect::<Vec<_>>())),
+            elasticity: el.is_finite().then_some(el),
+            elasticity_ci95: el_draws.as_deref().and_then(interval),
+            r2: r_squared(&y, &predicted),
+        });
+        fit.faster_than_work = Some(match &el_draws {
+            Some(e) => Test::new(prob_at_most(e, threshold), prob_at_least(e, threshold), format!("the elasticity of time to work against {threshold:.1}")),
+            None => Test::untestable(no_interval()),
+        });
+        // Predictions need the work at unrecorded lengths: a polynomial of L of degree at most
+        // two (attention's FLOPs are quadratic) that reproduces every recorded work.
+        let x: Vec<f64> = l.iter().map(|v| v / 1000.0).collect();
+        model.work_poly = (1..=2.min(n - 1)).find_map(|deg| exact_poly(&x, &w, deg));
+        model.a = a;
+        model.b = b;
+        if let Some(d) = &ab {
+            model.a_draws = d.iter().map(|x| x.0).collect();
+            model.b_draws = d.iter().map(|x| x.1).collect();
         }
     }
-    // Scale L to thousands of tokens for conditioning.
-    let s = 1000.0;
-    let ones = vec![1.0; fit.points.len()];
-    let lin: Vec<f64> = fit.points.iter().map(|p| p.0 / s).collect();
-    let quad: Vec<f64> = lin.iter().map(|v| v * v).collect();
-    let y: Vec<f64> = fit.points.iter().map(|p| p.1).collect();
-    let sol = nnls(&[ones, lin, quad], &y);
-    let mut poly = PolyFit { a: sol[0], b: sol[1] / s, c: sol[2] / (s * s), r2: 0.0 };
-    let predicted: Vec<f64> = fit.points.iter().map(|p| poly.at(p.0)).collect();
-    poly.r2 = r_squared(&y, &predicted);
-    fit.poly = Some(poly);
-    // A quadratic term under 1% of the time at the longest L is fit noise: no crossover.
-    let lmax = fit.points.last().map_or(0.0, |p| p.0);
-    let material = poly.c * lmax * lmax >= 0.01 * poly.at(lmax).abs();
-    fit.crossover_tokens = if poly.c > 0.0 && material { Some(poly.b / poly.c) } else { None };
+
+    // The quadratic in L, only where the lengths can tell it from a line.
+    if n >= MIN_POINTS_QUADRATIC {
+        let s = 1000.0;
+        let ones = vec![1.0; n];
+        let lin: Vec<f64> = l.iter().map(|v| v / s).collect();
+        let quad: Vec<f64> = lin.iter().map(|v| v * v).collect();
+        let lmax = l[n - 1];
+        let solve = |yy: &[f64]| {
+            let sol = nnls(&[ones.clone(), lin.clone(), quad.clone()], yy);
+            PolyFit { a: sol[0], b: sol[1] / s, c: sol[2] / (s * s), r2: 0.0 }
+        };
+        let mut poly = solve(&y);
+        poly.r2 = r_squared(&y, &l.iter().map(|v| poly.at(*v)).collect::<Vec<_>>());
+        fit.poly = Some(poly);
+        let share = |p: &PolyFit| p.c * lmax * lmax / p.at(lmax).max(f64::MIN_POSITIVE);
+        let polys: Option<Vec<PolyFit>> = draws.as_ref().map(|d| d.iter().map(|yy| solve(yy)).collect());
+        fit.quadratic = match &polys {
+            Some(ps) => {
+                let shares: Vec<f64> = ps.iter().map(share).collect();
+                Test::new(
+                    prob_at_most(&shares, QUADRATIC_SHARE),
+                    prob_at_least(&shares, QUADRATIC_SHARE),
+                    format!("the quadratic term's share of the time at L = {lmax:.0} against {:.0}%", QUADRATIC_SHARE * 100.0),
+                )
+            }
+            None => Test::untestable(no_interval()),
+        };
+        if poly.c > 0.0 {
+            let ci = polys.as_ref().and_then(|ps| interval(&ps.iter().map(|p| if p.c > 0.0 { p.b / p.c } else { f64::INFINITY }).collect::<Vec<_>>()));
+            model.crossover = Some((poly.b / poly.c, ci));
+        }
+        fit.model_note = format!("{n} lengths: a quadratic in L is tested against a line");
+    } else {
+        fit.model_note = format!("{n} lengths cannot separate a quadratic in L from a line (a quadratic has 3 parameters)");
+    }
+    fit.model = Some(model);
     fit
 }

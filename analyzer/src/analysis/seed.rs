@@ -5,8 +5,21 @@ use serde::Serialize;
 
 use super::facts::{Area, Facts, Rollup};
 use super::ranking::{frame_counts, snapshot, snapshot_by, Method, Snapshot};
-use super::scaling::fit_points;
+use super::scaling::{fit_component, Point};
 use super::stats::median;
+use super::uncertainty::{combine, interval, prob_at_least, prob_at_most};
+use super::verdict::{Test, Verdict};
+
+/// Tokens per latent frame at the seed's resolution, 480x832: (480 / 16) x (832 / 16). The
+/// seed's counts can only be compared with traces recorded there.
+pub const SEED_RESOLUTION_TOKENS_PER_LATENT_FRAME: u64 = 30 * 52;
+
+/// The seed's Norms bucket misses a material part of the block's norms when the three norms
+/// take at least this many times norm1's time.
+pub const NORMS_MISSED_RATIO: f64 = 1.5;
+
+/// The seed calls self-attention O(n^2); its exponent must reach this for the claim to hold.
+pub const QUADRATIC_EXPONENT: f64 = 1.5;
 
 /// The seed's token counts per frame count (390 tokens per latent frame).
 pub const SEED_TOKENS: [(u32, u64); 3] = [(5, 780), (11, 1170), (21, 2340)];
@@ -43,6 +56,41 @@ pub struct SeedClaims {
     /// Per bucket with attributed and synced shares: the length where the two methods differ
     /// most (what attribution changes against the seed's method).
     pub method_changes: Vec<MethodChange>,
+    /// (b) The claim that the three norms take at least [`NORMS_MISSED_RATIO`] times norm1's
+    /// time at every length (so the seed's bucket misses them), decided with the report's claims.
+    pub norms_test: Option<Test>,
+    /// (c) The seed's claim that self-attention grows as L^2 (exponent at least
+    /// [`QUADRATIC_EXPONENT`]).
+    pub self_attention_test: Option<Test>,
+}
+
+impl SeedClaims {
+    /// The claims to decide with the rest of the report.
+    pub fn tests_mut(&mut self) -> impl Iterator<Item = &mut Test> {
+        self.norms_test.iter_mut().chain(self.self_attention_test.iter_mut())
+    }
+
+    /// Once decided: verdicts that the data cannot carry become inconclusive.
+    pub fn settle(&mut self) {
+        if let (Some(t), Some(v)) = (&self.norms_test, &self.verdicts.norms) {
+            if matches!(v, NormsVerdict::MissesNorm2AndNorm3 { .. }) && !t.supported() {
+                self.verdicts.norms = Some(NormsVerdict::Inconclusive);
+            }
+        }
+        if let (Some(t), Some(v)) = (&self.self_attention_test, &self.verdicts.self_attention) {
+            let exponent = match v {
+                AttentionVerdict::NotQuadratic { exponent } | AttentionVerdict::CloseToQuadratic { exponent } => Some(*exponent),
+                _ => None,
+            };
+            if let Some(exponent) = exponent {
+                self.verdicts.self_attention = Some(match t.verdict {
+                    Verdict::Supported => AttentionVerdict::CloseToQuadratic { exponent },
+                    Verdict::Contradicted => AttentionVerdict::NotQuadratic { exponent },
+                    Verdict::Inconclusive => AttentionVerdict::Inconclusive { exponent },
+                });
+            }
+        }
+    }
 }
 
 /// The verdict on each of the seed's claims (absent where the data holds nothing to check).
@@ -66,6 +114,11 @@ pub struct SeedVerdicts {
 pub enum TokensVerdict {
     /// No run at the seed's frame counts.
     NotChecked,
+    /// Recorded at another resolution: the counts cannot be compared.
+    NotComparable {
+        /// Tokens per latent frame in the traces (1,560 at the seed's 480x832).
+        tokens_per_latent_frame: u64,
+    },
     /// Within 1% at every recorded frame count.
     Agrees,
     /// The traces hold `low`-`high` times the seed's counts.
@@ -83,6 +136,9 @@ pub enum TokensVerdict {
 pub enum NormsVerdict {
     /// No norm1 time recorded.
     NoNorm1,
+    /// The norms' times are too noisy to say (norm1 below the noise, or the ratio's interval
+    /// does not clear the threshold).
+    Inconclusive,
     /// The three norms take `low`-`high` times norm1's time, which the seed's bucket alone holds.
     MissesNorm2AndNorm3 {
         /// Smallest ratio over the recorded lengths.
@@ -105,6 +161,11 @@ pub enum AttentionVerdict {
     },
     /// Exponent at least 1.5.
     CloseToQuadratic {
+        /// The bucket's exponent.
+        exponent: f64,
+    },
+    /// The exponent's interval does not decide it.
+    Inconclusive {
         /// The bucket's exponent.
         exponent: f64,
     },
@@ -196,8 +257,11 @@ fn range(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
 /// The verdicts on the claims; the thresholds are those the report states.
 pub fn verdicts(c: &SeedClaims) -> SeedVerdicts {
     let ratios: Vec<f64> = c.tokens.iter().filter(|t| t.tokens.is_some()).filter_map(|t| t.ratio).collect();
+    let per_latent: Vec<u64> = c.tokens.iter().filter_map(|t| t.tokens.map(|n| n / ((t.frames as u64 - 1) / 4 + 1))).collect();
     let tokens = if c.tokens.iter().all(|t| t.tokens.is_none()) {
         TokensVerdict::NotChecked
+    } else if let Some(&p) = per_latent.iter().find(|p| **p != SEED_RESOLUTION_TOKENS_PER_LATENT_FRAME) {
+        TokensVerdict::NotComparable { tokens_per_latent_frame: p }
     } else {
         let (lo, hi) = range(ratios.iter().copied());
         if (lo - 1.0).abs() < 0.01 && (hi - 1.0).abs() < 0.01 { TokensVerdict::Agrees } else { TokensVerdict::TooSmall { low: lo, high: hi } }
@@ -233,13 +297,19 @@ pub fn verdicts(c: &SeedClaims) -> SeedVerdicts {
             if !b.present {
                 return BucketVerdict::NotApplicable { bucket };
             }
-            let inside = b.shares.iter().filter(|(_, _, x)| *x >= b.seed_low - 0.005 && *x <= b.seed_high + 0.005).count();
+            // By the intervals where there are some: below (above) only when a share's whole
+            // interval is; inside when it lies within the range.
+            let ci = |i: usize| b.shares_ci95.get(i).copied().flatten().unwrap_or([b.shares[i].2, b.shares[i].2]);
+            let n = b.shares.len();
+            let inside = (0..n).filter(|&i| ci(i)[0] >= b.seed_low - 0.005 && ci(i)[1] <= b.seed_high + 0.005).count();
+            let below = (0..n).filter(|&i| ci(i)[1] < b.seed_low).count();
+            let above = (0..n).filter(|&i| ci(i)[0] > b.seed_high).count();
             let (low, high) = range(b.shares.iter().map(|x| x.2));
-            if inside == b.shares.len() {
+            if inside == n {
                 BucketVerdict::Within { bucket }
-            } else if high < b.seed_low {
+            } else if below == n {
                 BucketVerdict::Below { bucket, low, high }
-            } else if low > b.seed_high {
+            } else if above == n {
                 BucketVerdict::Above { bucket, low, high }
             } else {
                 BucketVerdict::Partly { bucket, inside, lengths: b.shares.len(), low, high }
@@ -288,6 +358,15 @@ pub struct NormShare {
     pub all: f64,
     /// The same two shares from component-synced runs, when the shares above are attributed.
     pub synced: Option<(f64, f64)>,
+    /// 95% interval of `all / norm1`.
+    pub ratio_ci95: Option<[f64; 2]>,
+    /// 95% interval of `norm1`'s share.
+    pub norm1_ci95: Option<[f64; 2]>,
+    /// norm1's cost cannot be told from zero.
+    pub norm1_below_noise: bool,
+    /// Draws of `all / norm1`.
+    #[serde(skip)]
+    ratio_draws: Option<Vec<f64>>,
 }
 
 /// (c) Power-law exponents and crossover of the seed's Self-Attention bucket and of SDPA.
@@ -297,6 +376,8 @@ pub struct AttentionClaim {
     pub points: Vec<(f64, f64)>,
     /// Bucket exponent p of t = k L^p.
     pub exponent: Option<f64>,
+    /// Its 95% interval.
+    pub exponent_ci95: Option<[f64; 2]>,
     /// Its R^2 (log-log).
     pub r2: Option<f64>,
     /// SDPA alone: exponent.
@@ -338,12 +419,27 @@ pub struct BucketShare {
     pub seed_high: f64,
     /// Per recorded frame count: (frames, tokens, share).
     pub shares: Vec<(u32, u64, f64)>,
+    /// 95% interval of each share, in the same order.
+    pub shares_ci95: Vec<Option<[f64; 2]>>,
     /// The shares from component-synced runs at the same frame counts, when `shares` are
     /// attributed: what the seed's method would say on this data.
     pub synced_shares: Vec<(u32, u64, f64)>,
     /// Whether the model has a component of this bucket at all (wan-1.3b has no camera): when
     /// not, the claim is not applicable and the zero shares mean nothing.
     pub present: bool,
+}
+
+/// Draws of the summed cost of `names` in a snapshot, ns; `None` when one lacks draws.
+fn draws_of(snap: &Snapshot, names: &[&str]) -> Option<Vec<f64>> {
+    let parts: Vec<&[f64]> = snap.comps.iter().filter(|c| names.contains(&c.name.as_str())).map(|c| c.draws.as_deref()).collect::<Option<Vec<_>>>()?;
+    (!parts.is_empty()).then(|| combine(&parts, |v| v.iter().sum()))
+}
+
+/// 95% interval of the share of `names` in a snapshot.
+fn share_ci(snap: &Snapshot, names: &[&str]) -> Option<[f64; 2]> {
+    let all: Vec<&str> = snap.comps.iter().map(|c| c.name.as_str()).collect();
+    let (part, total) = (draws_of(snap, names)?, draws_of(snap, &all)?);
+    interval(&combine(&[&part, &total], |v| v[0] / v[1]))
 }
 
 fn share_of(snap: &Snapshot, names: &[&str]) -> f64 {
@@ -378,29 +474,64 @@ pub fn seed_claims(fine: &Facts) -> SeedClaims {
             norm1: share_of(s, &NORMS[..1]),
             all: share_of(s, &NORMS),
             synced: synced_at(fine, s).map(|y| (share_of(&y, &NORMS[..1]), share_of(&y, &NORMS))),
+            ratio_draws: draws_of(s, &NORMS).zip(draws_of(s, &NORMS[..1])).map(|(a, b)| combine(&[&a, &b], |v| if v[1] > 0.0 { v[0] / v[1] } else { f64::NAN })),
+            ratio_ci95: None,
+            norm1_ci95: share_ci(s, &NORMS[..1]),
+            norm1_below_noise: s.comps.iter().find(|c| c.name == NORMS[0]).is_none_or(|c| c.below_noise || c.total_ns <= 0.0),
         })
-        .collect();
+        .collect::<Vec<NormShare>>();
+    let norms: Vec<NormShare> = norms.into_iter().map(|mut n| {
+        n.ratio_ci95 = n.ratio_draws.as_deref().and_then(interval);
+        n
+    }).collect();
+    // (b) as one claim over every length: the smallest ratio must clear the threshold.
+    let norms_test = (!norms.is_empty()).then(|| {
+        let all: Option<Vec<&[f64]>> = norms.iter().map(|n| n.ratio_draws.as_deref()).collect();
+        match all {
+            Some(ds) => {
+                let min = combine(&ds, |v| v.iter().copied().fold(f64::INFINITY, f64::min));
+                Test::new(prob_at_most(&min, NORMS_MISSED_RATIO), prob_at_least(&min, NORMS_MISSED_RATIO), format!("the three norms' time over norm1's, at its smallest over the lengths, against {NORMS_MISSED_RATIO}"))
+            }
+            None => Test::untestable("norm1's cost has no interval at some length".into()),
+        }
+    });
 
     let mut points = Vec::new();
     let mut sdpa_points = Vec::new();
+    let mut bucket_points: Vec<Point> = Vec::new();
+    let mut sdpa_fit_points: Vec<Point> = Vec::new();
     for s in &snaps {
         let blocks = s.blocks.max(1) as f64;
         let parts: Vec<_> = s.comps.iter().filter(|c| SELF_ATTN_PARTS.contains(&c.name.as_str())).collect();
         if parts.is_empty() {
             continue;
         }
-        points.push((s.tokens as f64, parts.iter().map(|c| c.total_ns).sum::<f64>() / 1e6 / blocks));
+        let ms = parts.iter().map(|c| c.total_ns).sum::<f64>() / 1e6 / blocks;
+        points.push((s.tokens as f64, ms));
+        let scale = |d: Vec<f64>| d.into_iter().map(|v| v / 1e6 / blocks).collect::<Vec<f64>>();
+        bucket_points.push(Point { tokens: s.tokens as f64, ms, draws: draws_of(s, &SELF_ATTN_PARTS).map(scale), work: None });
         if let Some(c) = parts.iter().find(|c| c.name == "block/self_attn/sdpa") {
             sdpa_points.push((s.tokens as f64, c.total_ns / 1e6 / blocks));
+            sdpa_fit_points.push(Point { tokens: s.tokens as f64, ms: c.total_ns / 1e6 / blocks, draws: c.draws.clone().map(scale), work: None });
         }
     }
+    let mut self_attention_test = None;
     let self_attention = (!points.is_empty()).then(|| {
-        let fit = fit_points("Self-Attention", Area::Blocks, points.clone());
-        let sdpa = fit_points("block/self_attn/sdpa", Area::Blocks, sdpa_points.clone());
+        let fit = fit_component("Self-Attention", Area::Blocks, bucket_points);
+        let sdpa = fit_component("block/self_attn/sdpa", Area::Blocks, sdpa_fit_points);
+        self_attention_test = Some(match (&fit.model, fit.power.and_then(|p| p.exponent_ci95)) {
+            (Some(_), Some(_)) => {
+                let d = fit.exponent_draws();
+                Test::new(prob_at_most(&d, QUADRATIC_EXPONENT), prob_at_least(&d, QUADRATIC_EXPONENT), format!("the bucket's exponent of L against {QUADRATIC_EXPONENT}"))
+            }
+            _ => Test::untestable("the bucket's exponent has no interval (too few lengths or runs, or a cost at or below zero)".into()),
+        });
         AttentionClaim {
             exponent: fit.power.map(|p| p.exponent),
+            exponent_ci95: fit.power.and_then(|p| p.exponent_ci95),
             r2: fit.power.map(|p| p.r2),
             sdpa_exponent: sdpa.power.map(|p| p.exponent),
+            // Only where four lengths or more let a quadratic be told from a line.
             crossover_tokens: fit.poly.filter(|p| p.c > 0.0).map(|p| p.b / p.c),
             sdpa_share_at_max: match (points.last(), sdpa_points.last()) {
                 (Some(a), Some(b)) if a.0 == b.0 && a.1 > 0.0 => Some(b.1 / a.1),
@@ -448,12 +579,13 @@ pub fn seed_claims(fine: &Facts) -> SeedClaims {
             seed_low: lo,
             seed_high: hi,
             shares: seed_snaps.iter().map(|s| (s.frames, s.tokens, share_of(s, &[bucket]))).collect(),
+            shares_ci95: seed_snaps.iter().map(|s| share_ci(s, &[bucket])).collect(),
             synced_shares: seed_snaps.iter().filter_map(|s| synced_at(&seed, s)).map(|y| (y.frames, y.tokens, share_of(&y, &[bucket]))).collect(),
             present: seed.id_of(bucket).is_some_and(|id| seed.runs.iter().any(|r| r.comp(id).is_some())),
         })
         .collect();
     let method_changes = method_changes(&buckets);
-    let mut claims = SeedClaims { method, tokens, norms, self_attention, ffn, buckets, verdicts: SeedVerdicts::default(), method_changes };
+    let mut claims = SeedClaims { method, tokens, norms, self_attention, ffn, buckets, verdicts: SeedVerdicts::default(), method_changes, norms_test, self_attention_test };
     claims.verdicts = verdicts(&claims);
     claims
 }

@@ -121,7 +121,7 @@ pub fn nnls(columns: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
 
 /// Unconstrained least squares through the normal equations (Gaussian elimination with
 /// partial pivoting); `None` when singular.
-fn least_squares(columns: &[&[f64]], y: &[f64]) -> Option<Vec<f64>> {
+pub fn least_squares(columns: &[&[f64]], y: &[f64]) -> Option<Vec<f64>> {
     let k = columns.len();
     let mut m = vec![vec![0.0; k + 1]; k];
     for a in 0..k {

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::facts::{Area, Facts};
 use super::ranking::{default_frames, snapshot, Method};
+use super::uncertainty::{combine, interval};
 
 /// A node of the tree.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -15,6 +16,17 @@ pub struct TreeNode {
     pub ns: f64,
     /// Share of the root's time, 0..1.
     pub share: f64,
+    /// 95% interval of `share`; `None` without draws.
+    pub share_ci95: Option<[f64; 2]>,
+    /// The node's cost cannot be told from zero (its interval reaches zero, or it is not
+    /// positive): no share is stated for it.
+    pub below_noise: bool,
+    /// Draws of `ns` (summed over the node's components); `None` when one lacks draws.
+    #[serde(skip)]
+    draws: Option<Vec<f64>>,
+    /// Whether a component without draws was added.
+    #[serde(skip)]
+    undrawn: bool,
     /// Children, largest first.
     pub children: Vec<TreeNode>,
 }
@@ -40,7 +52,7 @@ pub struct Distribution {
 pub fn distribution(facts: &Facts, frames: Option<u32>) -> Option<Distribution> {
     let frames = frames.or_else(|| default_frames(facts))?;
     let snap = snapshot(facts, frames)?;
-    let mut root = TreeNode { name: "Forward".into(), ns: 0.0, share: 1.0, children: Vec::new() };
+    let mut root = TreeNode::new("Forward");
     for c in &snap.comps {
         let (top, rest) = match c.area {
             Area::Blocks => ("Blocks", c.name.strip_prefix("block/").unwrap_or(&c.name)),
@@ -48,37 +60,54 @@ pub fn distribution(facts: &Facts, frames: Option<u32>) -> Option<Distribution> 
         };
         let mut path = vec![top];
         path.extend(rest.split('/').filter(|s| !s.is_empty()));
-        insert(&mut root, &path, c.total_ns);
+        insert(&mut root, &path, c.total_ns, c.draws.as_deref());
     }
     // Both areas are always shown, even when empty.
     for top in ["Blocks", "Overhead"] {
         if !root.children.iter().any(|c| c.name == top) {
-            root.children.push(TreeNode { name: top.into(), ns: 0.0, share: 0.0, children: Vec::new() });
+            root.children.push(TreeNode::new(top));
         }
     }
     let total = root.ns;
-    finish(&mut root, total);
+    let total_draws = root.draws.clone().filter(|_| !root.undrawn);
+    finish(&mut root, total, total_draws.as_deref());
     root.children.sort_by_key(|c| if c.name == "Blocks" { 0 } else { 1 });
     Some(Distribution { method: snap.method, fused_ms: snap.fused_ns.map(|v| v / 1e6), rest_ms: snap.rest_ns.map(|v| v / 1e6), frames, tokens: snap.tokens, root })
 }
 
-fn insert(node: &mut TreeNode, path: &[&str], ns: f64) {
+impl TreeNode {
+    fn new(name: &str) -> Self {
+        TreeNode { name: name.to_string(), ns: 0.0, share: 0.0, share_ci95: None, below_noise: false, children: Vec::new(), draws: None, undrawn: false }
+    }
+}
+
+fn insert(node: &mut TreeNode, path: &[&str], ns: f64, draws: Option<&[f64]>) {
     node.ns += ns;
+    match draws {
+        Some(d) => match &mut node.draws {
+            Some(acc) => acc.iter_mut().zip(d).for_each(|(a, b)| *a += b),
+            None => node.draws = Some(d.to_vec()),
+        },
+        None => node.undrawn = true,
+    }
     let Some((first, rest)) = path.split_first() else { return };
     let i = match node.children.iter().position(|c| c.name == *first) {
         Some(i) => i,
         None => {
-            node.children.push(TreeNode { name: first.to_string(), ns: 0.0, share: 0.0, children: Vec::new() });
+            node.children.push(TreeNode::new(first));
             node.children.len() - 1
         }
     };
-    insert(&mut node.children[i], rest, ns);
+    insert(&mut node.children[i], rest, ns, draws);
 }
 
-fn finish(node: &mut TreeNode, total: f64) {
+fn finish(node: &mut TreeNode, total: f64, total_draws: Option<&[f64]>) {
     node.share = if total > 0.0 { node.ns / total } else { 0.0 };
+    let own = node.draws.as_deref().filter(|_| !node.undrawn);
+    node.below_noise = (node.draws.is_some() || node.undrawn) && node.ns <= 0.0 || own.and_then(interval).is_some_and(|[lo, _]| lo <= 0.0);
+    node.share_ci95 = own.zip(total_draws).and_then(|(d, t)| interval(&combine(&[d, t], |v| v[0] / v[1])));
     for c in &mut node.children {
-        finish(c, total);
+        finish(c, total, total_draws);
     }
     node.children.sort_by(|a, b| b.ns.total_cmp(&a.ns).then_with(|| a.name.cmp(&b.name)));
 }

@@ -122,28 +122,7 @@ impl<T: Markup> Render for T {
     }
 }
 
-/// Milliseconds with sensible precision.
-pub fn ms(v: f64) -> String {
-    let a = v.abs();
-    if a >= 100.0 {
-        format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else if a >= 1.0 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.3}")
-    }
-}
-
-/// A 0..1 fraction as a percentage.
-pub fn pct(v: f64) -> String {
-    if v > 0.0 && v < 0.001 {
-        "<0.1%".into()
-    } else {
-        no_negative_zero(format!("{:.1}%", v * 100.0))
-    }
-}
+pub use super::units::{ms, pct};
 
 /// A percentage (already in percent) with its sign, `+1.5%`; `0.0%` where it rounds to zero.
 pub fn signed_pct(v: f64) -> String {
@@ -151,13 +130,7 @@ pub fn signed_pct(v: f64) -> String {
     if text == "+0.0%" || text == "-0.0%" { "0.0%".into() } else { text }
 }
 
-/// `-0.0...` (a tiny negative number rounded) written without its sign.
-pub fn no_negative_zero(text: String) -> String {
-    match text.strip_prefix('-') {
-        Some(rest) if rest.chars().all(|c| !c.is_ascii_digit() || c == '0') => rest.to_string(),
-        _ => text,
-    }
-}
+pub use super::units::no_negative_zero;
 
 /// Bytes in GiB.
 pub fn gib(v: f64) -> String {
@@ -189,6 +162,10 @@ pub fn document(report: &Report) -> Vec<Block> {
         summary.push_str(&findings(report));
     }
     doc.push(Block::Paragraph(summary));
+    if !report.findings.is_empty() {
+        doc.push(Block::Heading(2, "Findings".into()));
+        doc.push(Block::List(report.findings.iter().map(|f| format!("{} (see {})", f.text, f.evidence)).collect()));
+    }
     if let Some(line) = &report.separation {
         doc.push(Block::Paragraph(line.clone()));
     }
@@ -298,8 +275,8 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
             "ms/forward",
             "95% interval",
             "synced ms/forward",
-            "TFLOP/s",
-            "GB/s",
+            "FLOP/s",
+            "bytes/s",
             "% matmul peak",
             "% bandwidth",
             "bound",
@@ -311,19 +288,25 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
             let mark = |v: f64, c: Ceiling| if above(c) { format!("{}*", pct(v)) } else { pct(v) };
             let fu = row.flops_util.map(|v| mark(v, Ceiling::Matmul)).unwrap_or_else(|| "-".into());
             let bu = row.bytes_util.map(|v| mark(v, Ceiling::Bandwidth)).unwrap_or_else(|| "-".into());
+            let noise = row.below_noise;
+            let share = match (noise, row.share_ci95) {
+                (true, _) => "< noise".to_string(),
+                (false, Some([lo, hi])) => format!("{} ({} to {})", pct(row.share), pct(lo.max(0.0)), pct(hi)),
+                (false, None) => pct(row.share),
+            };
             t.rows.push(vec![
                 row.name.clone(),
-                pct(row.share),
+                share,
                 format!("{}-{}", pct(row.share_min), pct(row.share_max)),
-                if row.below_noise { "< noise".into() } else { opt(row.ms_per_block, ms) },
-                if row.below_noise { "< noise".into() } else { ms(row.ms_per_forward) },
+                if noise { "< noise".into() } else { opt(row.ms_per_block, ms) },
+                if noise { "< noise".into() } else { ms(row.ms_per_forward) },
                 row.ci95_ms.map_or_else(|| "-".into(), |[lo, hi]| format!("{} to {}", ms(lo), ms(hi))),
                 opt(row.synced_ms, ms),
-                opt(row.tflops, |v| format!("{v:.2}")),
-                opt(row.gbps, |v| format!("{v:.0}")),
+                opt(row.tflops, |v| super::units::flops_rate(v * 1e12)),
+                opt(row.gbps, |v| super::units::bytes_rate(v * 1e9)),
                 fu,
                 bu,
-                row.bound.as_str().into(),
+                if row.bound_verdict == crate::analysis::verdict::Verdict::Supported { row.bound.as_str().into() } else { format!("{} (inconclusive)", row.bound.as_str()) },
                 row.priority.as_str().into(),
             ]);
         }
@@ -351,7 +334,7 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
             _ => "Times: medians of component-synced runs (an evaluation after every component, the seed profiler's method), which break MLX's fusion and add a synchronisation per component (see the overhead section); the interval is that of the mean over runs. Record with `--sync attributed` for costs inside the fused forward.".to_string(),
         };
         doc.push(Block::Paragraph(format!(
-            "{method_note} {note} Bound: arithmetic intensity (FLOP/byte) against the ridge point (calibrated FLOP/s over calibrated bytes/s). Priority: HIGH when reaching the bounding ceiling would save at least 10% of the forward, MEDIUM 3-10%."
+            "{method_note} {note} Bound: arithmetic intensity (FLOP/byte) against the ridge point (calibrated FLOP/s over calibrated bytes/s). Priority: HIGH when the lower end of the interval of what reaching the bounding ceiling would save is at least 10% of the forward, MEDIUM 3-10%, and only where that claim is supported together with the report's other claims (false claims controlled across the report, docs/statistics.md). \"(inconclusive)\" after a bound: the intensity is within 25% of the ridge, or the component runs above a ceiling. \"< noise\": the cost's interval reaches zero, so no share is stated."
         )));
     } else {
         doc.push(Block::Paragraph("No ranking: the traces hold no component-synced or attributed runs, or their component costs sum to zero or less (an attribution recording too noisy for its length: record more `--runs` or `--copies`).".into()));
@@ -359,21 +342,23 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
 
     doc.push(Block::Heading(h, "Scaling with sequence length".into()));
     let s = &report.scaling;
-    let mut t = Table::new(&["Frames", "Tokens", "Forward fused (ms)", "Forward synced (ms)", "Fused TFLOP/s", "% of matmul ceiling"]);
+    let mut t = Table::new(&["Frames", "Tokens", "Forward fused (ms)", "Forward synced (ms)", "Fused FLOP/s", "% of matmul ceiling"]);
     for row in &s.rows {
         t.rows.push(vec![
             row.frames.to_string(),
             row.tokens.to_string(),
-            opt(row.forward_ms, ms),
+            match (row.forward_ms, row.forward_ci95) {
+                (Some(m), Some([lo, hi])) => format!("{} ({} to {})", ms(m), ms(lo), ms(hi)),
+                (m, _) => opt(m, ms),
+            },
             opt(row.synced_forward_ms, ms),
-            // CPU rates are well under 1 TFLOP/s: keep three significant digits.
-            row.fused_tflops.map_or("-".into(), |v| if v >= 100.0 { format!("{v:.1}") } else { format!("{v:.3}") }),
+            row.fused_tflops.map_or("-".into(), |v| super::units::flops_rate(v * 1e12)),
             row.fused_matmul_share.map_or("-".into(), |v| format!("{:.1}%", 100.0 * v)),
         ]);
     }
     doc.push(Block::Table(t));
     doc.push(Block::Paragraph(
-        "Fused TFLOP/s: the analytic FLOPs of the work the forward does (the sum of the component costs recorded in a \
+        "Fused FLOP/s: the analytic FLOPs of the work the forward does (the sum of the component costs recorded in a \
          component-synced run of the same variant, else the forward's recorded cost) over the median fused time; \
          % of matmul ceiling: that rate against the trace's calibrated matmul rate."
             .into(),
@@ -382,25 +367,54 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
         let with_cells: Vec<_> = s.rows.iter().filter(|r| !r.cells.is_empty()).collect();
         let mut headers: Vec<String> = vec!["Component (ms/block; overhead ms/forward)".into()];
         headers.extend(with_cells.iter().map(|r| format!("L={}", r.tokens)));
-        headers.extend(["exponent", "R^2", "a (ms)", "b (ms/token)", "c (ms/token^2)", "quadratic > linear at L"].map(String::from));
+        headers.extend(["exponent of L (95%)", "work grows as", "time vs work (elasticity, 95%)", "faster than L^1.2", "faster than its work"].map(String::from));
+        let quadratic = s.fits.iter().any(|f| f.poly.is_some());
+        if quadratic {
+            headers.extend(["quadratic term >= 10% at max L", "quadratic > linear at L (95%)"].map(String::from));
+        }
         let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
         let mut t = Table::new(&refs);
         let order = |name: &str| report.ranking.as_ref().and_then(|r| r.rows.iter().position(|x| x.name == name)).unwrap_or(usize::MAX);
         let mut fits: Vec<_> = s.fits.iter().collect();
         fits.sort_by_key(|f| (f.name != "forward", order(&f.name)));
+        let verdict = |t: &crate::analysis::verdict::Test| t.verdict.as_str().to_string();
         for f in fits {
             let mut cells = vec![if f.name == "forward" { "forward (fused, ms/forward)".to_string() } else { f.name.clone() }];
             for r in &with_cells {
-                let v = if f.name == "forward" { r.forward_ms } else { r.cells.iter().find(|c| c.name == f.name).map(|c| c.ms) };
-                cells.push(opt(v, ms));
+                let v = if f.name == "forward" {
+                    r.forward_ms.map(|m| ms(m))
+                } else {
+                    r.cells.iter().find(|c| c.name == f.name).map(|c| if c.below_noise { "< noise".to_string() } else { ms(c.ms) })
+                };
+                cells.push(v.unwrap_or_else(|| "-".into()));
             }
-            cells.push(opt(f.power.map(|p| p.exponent), |v| format!("{v:.2}")));
-            cells.push(opt(f.power.map(|p| p.r2), |v| format!("{v:.3}")));
-            cells.push(opt(f.poly.map(|p| p.a), |v| format!("{v:.3}")));
-            cells.push(opt(f.poly.map(|p| p.b), |v| format!("{v:.3e}")));
-            cells.push(opt(f.poly.map(|p| p.c), |v| format!("{v:.3e}")));
-            let lmax = f.points.last().map_or(0.0, |p| p.0);
-            cells.push(opt(f.crossover_tokens, |v| if v > 10.0 * lmax { format!("> {:.0} (beyond 10x range)", 10.0 * lmax) } else { format!("{v:.0}") }));
+            cells.push(match f.power {
+                Some(p) => match p.exponent_ci95 {
+                    Some([lo, hi]) => format!("{:.2} ({lo:.2} to {hi:.2})", p.exponent),
+                    None => format!("{:.2} (no interval)", p.exponent),
+                },
+                None => "< noise".into(),
+            });
+            cells.push(f.work.map_or("no costs".into(), |w| format!("L^{:.2} ({})", w.work_exponent, match w.measure {
+                crate::analysis::scaling::WorkMeasure::Roofline => "time at ceilings",
+                crate::analysis::scaling::WorkMeasure::Flops => "FLOPs",
+                crate::analysis::scaling::WorkMeasure::Bytes => "bytes",
+            })));
+            cells.push(f.work.map_or("-".into(), |w| match (w.elasticity, w.elasticity_ci95) {
+                (Some(e), Some([lo, hi])) => format!("{e:.2} ({lo:.2} to {hi:.2})"),
+                (Some(e), None) => format!("{e:.2} (no interval)"),
+                _ => "< noise".into(),
+            }));
+            cells.push(verdict(&f.superlinear));
+            cells.push(f.faster_than_work.as_ref().map_or("-".into(), verdict));
+            if quadratic {
+                cells.push(if f.poly.is_some() { verdict(&f.quadratic) } else { "-".into() });
+                cells.push(match (f.crossover_tokens, f.crossover_ci95) {
+                    (Some(x), Some([lo, hi])) => format!("{x:.0} ({lo:.0} to {})", if hi.is_finite() { format!("{hi:.0}") } else { "none".into() }),
+                    (Some(x), None) => format!("{x:.0}"),
+                    _ => "-".into(),
+                });
+            }
             t.rows.push(cells);
         }
         doc.push(Block::Table(t));
@@ -408,10 +422,36 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
     if let Some(note) = &s.note {
         doc.push(Block::Paragraph(note.clone()));
     } else {
-        doc.push(Block::Paragraph(
-            "Fits per component over the distinct token counts: power law t = k*L^p (log-log least squares) and t = a + b*L + c*L^2 with non-negative coefficients; the quadratic term overtakes the linear one at L = b/c.".into(),
-        ));
+        let lengths = s.fits.iter().map(|f| f.points.len()).max().unwrap_or(0);
+        doc.push(Block::Paragraph(format!(
+            "Fits per component over the distinct token counts, every interval from the run-level data (docs/statistics.md). Exponent of L: the log-log slope of the time over the recorded range. Work: the component's recorded FLOPs and bytes at each L, as its time at the calibrated ceilings; the time is fitted as t = a + b*work, so a component whose work is linear cannot be called quadratic, and the elasticity (log-log slope of time against work; 1 is proportional) says whether its time grows faster than its work. Verdicts are supported, contradicted or inconclusive, decided with all the report's claims together; a growth claim needs 20% more than linear. {}.",
+            if lengths >= crate::analysis::scaling::MIN_POINTS_QUADRATIC {
+                format!("{lengths} lengths: t = a + b*L + c*L^2 is fitted too, and its quadratic term tested")
+            } else {
+                format!("{lengths} lengths cannot separate a quadratic in L from a line (a quadratic has 3 parameters), so no quadratic is fitted")
+            }
+        )));
         doc.push(Block::Chart(ChartKind::Scaling, sec));
+    }
+    if !report.predictions.is_empty() {
+        doc.push(Block::Heading(h, "Predictions at lengths not recorded".into()));
+        let mut t = Table::new(&["Component", "Frames", "Tokens", "ms/forward", "95% interval", "model", "extrapolated"]);
+        for p in &report.predictions {
+            t.rows.push(vec![
+                p.component.clone(),
+                p.frames.map_or("-".into(), |f| f.to_string()),
+                p.tokens.to_string(),
+                ms(p.ms_per_forward),
+                p.interval_ms.map_or("-".into(), |[lo, hi]| format!("{} to {}", ms(lo), ms(hi))),
+                match p.model {
+                    crate::analysis::scaling::PredictionModel::Work => "a + b*work".into(),
+                    crate::analysis::scaling::PredictionModel::PowerLaw => "k*L^p".into(),
+                },
+                yes_no(p.extrapolated),
+            ]);
+        }
+        doc.push(Block::Table(t));
+        doc.push(Block::Paragraph("The interval is that of the predicted median time, from the fitted parameters' draws; it does not hold what the model may miss beyond the recorded lengths (docs/statistics.md measures held-out errors).".into()));
     }
 
     if let Some(d) = &report.distribution {
@@ -521,20 +561,26 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
 
     doc.push(Block::Heading(h, "Recommendations".into()));
     if report.recommendations.is_empty() {
-        doc.push(Block::Paragraph("None: the data holds no component with a known bound, no cacheable component and no quadratic trend.".into()));
+        doc.push(Block::Paragraph("None that this recording supports.".into()));
     } else {
         doc.push(Block::List(
             report
                 .recommendations
                 .iter()
                 .map(|r| {
-                    let saving = if r.saving_ms > 0.0 { format!(" (up to {} ms per forward)", ms(r.saving_ms)) } else { String::new() };
+                    let saving = match (r.saving_ms > 0.0, r.saving_ci95_ms) {
+                        (true, Some([lo, hi])) => format!(" (saves {} to {} ms per forward)", ms(lo.max(0.0)), ms(hi)),
+                        (true, None) => format!(" (up to {} ms per forward)", ms(r.saving_ms)),
+                        _ => String::new(),
+                    };
                     format!("{}{saving}. {}", r.title, r.detail)
                 })
                 .collect(),
         ));
     }
-
+    if !report.not_supported.is_empty() {
+        doc.push(Block::Paragraph(format!("Not supported by this recording: {}.", report.not_supported.join("; "))));
+    }
 }
 
 fn how_blocks(doc: &mut Vec<Block>, report: &Report) {
@@ -780,6 +826,11 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
             Some(TokensVerdict::Agrees) => "agrees".to_string(),
             Some(TokensVerdict::TooSmall { low, high }) if (high - low) / high < 0.01 => format!("the seed's counts are {low:.2}x too small"),
             Some(TokensVerdict::TooSmall { low, high }) => format!("the seed's counts are {low:.2}-{high:.2}x too small"),
+            Some(TokensVerdict::NotComparable { tokens_per_latent_frame }) => format!(
+                "inconclusive: not comparable, recorded at {tokens_per_latent_frame} tokens per latent frame, not the seed's 480x832 ({}); by the formula the seed's counts are {:.0}x too small there",
+                crate::analysis::seed::SEED_RESOLUTION_TOKENS_PER_LATENT_FRAME,
+                crate::analysis::seed::SEED_RESOLUTION_TOKENS_PER_LATENT_FRAME as f64 / (s.tokens[0].seed_tokens as f64 / 2.0)
+            ),
             Some(TokensVerdict::NotChecked) | None => "not checked".to_string(),
         };
         t.rows.push(vec!["(a) tokens per frame count".into(), seed_side, ours, verdict]);
@@ -798,7 +849,7 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
             format!("Norms {}-{} (norm1 only; norm2 counted in FFN, norm3 in Cross-Attention)", pct(SEED_NORMS.0), pct(SEED_NORMS.1)),
             format!(
                 "norm1 alone {}, norm1+norm2+norm3 {} over L = {l}-{h}{}",
-                range(&|n| n.norm1),
+                if s.norms.iter().any(|n| n.norm1_below_noise) { "< noise at some lengths".to_string() } else { range(&|n| n.norm1) },
                 range(&|n| n.all),
                 if s.norms.iter().all(|n| n.synced.is_some()) {
                     format!(" (synced: {} and {})", range(&|n| n.synced.map_or(0.0, |x| x.0)), range(&|n| n.synced.map_or(0.0, |x| x.1)))
@@ -810,6 +861,10 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
                 Some(NormsVerdict::MissesNorm2AndNorm3 { low, high }) => {
                     format!("the seed's bucket misses norm2 and norm3: the three norms take {low:.1}-{high:.1}x norm1's time")
                 }
+                Some(NormsVerdict::Inconclusive) => format!(
+                    "inconclusive: {}",
+                    if s.norms.iter().any(|n| n.norm1_below_noise) { "norm1's cost cannot be told from zero at some length, so ratios to it mean nothing".to_string() } else { s.norms_test.as_ref().map_or(String::new(), |t| t.why.clone()) }
+                ),
                 Some(NormsVerdict::NoNorm1) | None => "no norm1 time recorded".to_string(),
             },
         ]);
@@ -821,6 +876,7 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
         let cross = match a.crossover_tokens {
             Some(x) if x > 0.0 => format!("; its quadratic term overtakes the linear one at L = {x:.0}"),
             Some(_) => "; the fit has no linear term (quadratic from the start)".into(),
+            None if a.points.len() < 4 => format!("; {} lengths cannot separate a quadratic from a line", a.points.len()),
             None => "; no quadratic term in the fit".into(),
         };
         let sdpa_share = a.sdpa_share_at_max.map_or(String::new(), |x| format!("; SDPA is {} of the bucket at L = {h:.0}", pct(x)));
@@ -829,6 +885,11 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
                 format!("not O(n^2) at these lengths (exponent {p:.2}): the projections (linear in L) dominate; only SDPA approaches quadratic")
             }
             Some(AttentionVerdict::CloseToQuadratic { exponent: p }) => format!("close to quadratic (exponent {p:.2})"),
+            Some(AttentionVerdict::Inconclusive { exponent: p }) => format!(
+                "inconclusive: exponent {p:.2}{}, which does not decide against {}",
+                a.exponent_ci95.map_or(" without an interval".to_string(), |[lo, hi]| format!(" (95% interval {lo:.2} to {hi:.2})")),
+                crate::analysis::seed::QUADRATIC_EXPONENT
+            ),
             Some(AttentionVerdict::TooFewLengths) | None => "too few lengths to fit".into(),
         };
         t.rows.push(vec![
@@ -838,8 +899,9 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
                 SEED_SELF_ATTN_MS.0, SEED_SELF_ATTN_MS.1, a.seed_exponent
             ),
             format!(
-                "Self-Attention bucket (qkv, qk_norm, sdpa, out) per block: t ~ L^{} (R^2 {}) over L = {l:.0}-{h:.0}; sdpa alone L^{}{cross}{sdpa_share}",
+                "Self-Attention bucket (qkv, qk_norm, sdpa, out) per block: t ~ L^{}{} (R^2 {}) over L = {l:.0}-{h:.0}; sdpa alone L^{}{cross}{sdpa_share}",
                 a.exponent.map_or("-".into(), |p| format!("{p:.2}")),
+                a.exponent_ci95.map_or(String::new(), |[lo, hi]| format!(" (95% interval {lo:.2} to {hi:.2})")),
                 a.r2.map_or("-".into(), |p| format!("{p:.3}")),
                 a.sdpa_exponent.map_or("-".into(), |p| format!("{p:.2}")),
             ),
@@ -883,16 +945,26 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
         let cells: Vec<String> = b
             .shares
             .iter()
-            .map(|(f, t, x)| match b.synced_shares.iter().find(|y| y.0 == *f) {
-                Some(y) => format!("L={t}: {} ({})", pct(*x), pct(y.2)),
-                None => format!("L={t}: {}", pct(*x)),
+            .enumerate()
+            .map(|(i, (f, t, x))| {
+                let ci = b.shares_ci95.get(i).copied().flatten();
+                let ours = match ci {
+                    Some([lo, _]) if lo <= 0.0 && *x <= 0.0 => "< noise".to_string(),
+                    Some([lo, hi]) => format!("{} [{} to {}]", pct(*x), pct(lo.max(0.0)), pct(hi)),
+                    None if *x < 0.0 => "< noise".to_string(),
+                    None => pct(*x),
+                };
+                match b.synced_shares.iter().find(|y| y.0 == *f) {
+                    Some(y) => format!("L={t}: {ours} ({})", pct(y.2)),
+                    None => format!("L={t}: {ours}"),
+                }
             })
             .collect();
         let verdict = match v {
             BucketVerdict::Below { low, high, .. } => format!("below the seed's range at every L ({}-{})", pct(*low), pct(*high)),
             BucketVerdict::Above { low, high, .. } => format!("above the seed's range at every L ({}-{})", pct(*low), pct(*high)),
             BucketVerdict::Partly { inside, lengths, low, high, .. } => {
-                format!("within the seed's range at {inside} of {lengths} lengths ({}-{})", pct(*low), pct(*high))
+                format!("inconclusive: within the seed's range at {inside} of {lengths} lengths by the intervals ({}-{})", pct(low.max(0.0)), pct(*high))
             }
             BucketVerdict::Within { .. } | BucketVerdict::NotApplicable { .. } => "within the seed's range".to_string(),
         };
@@ -921,10 +993,19 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
 }
 
 /// The tree as indented text with box-drawing branches, like the seed report's.
+/// A node's share with its interval, or "< noise".
+fn node_share(n: &TreeNode) -> String {
+    match (n.below_noise, n.share_ci95) {
+        (true, _) => "< noise".into(),
+        (false, Some([lo, hi])) => format!("{} ({} to {})", pct(n.share), pct(lo.max(0.0)), pct(hi)),
+        _ => pct(n.share),
+    }
+}
+
 pub fn tree_text(root: &TreeNode) -> String {
     let mut out = String::new();
     for top in &root.children {
-        out.push_str(&format!("{}: {}\n", top.name, pct(top.share)));
+        out.push_str(&format!("{}: {}\n", top.name, node_share(top)));
         walk(&mut out, top, "  ");
     }
     out
@@ -934,7 +1015,7 @@ fn walk(out: &mut String, node: &TreeNode, prefix: &str) {
     let n = node.children.len();
     for (i, c) in node.children.iter().enumerate() {
         let last = i + 1 == n;
-        out.push_str(&format!("{prefix}{} {}: {}\n", if last { "└──" } else { "├──" }, c.name, pct(c.share)));
+        out.push_str(&format!("{prefix}{} {}: {}\n", if last { "└──" } else { "├──" }, c.name, node_share(c)));
         walk(out, c, &format!("{prefix}{}", if last { "    " } else { "│   " }));
     }
 }

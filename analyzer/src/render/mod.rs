@@ -7,6 +7,7 @@ pub mod markdown;
 pub mod markup;
 pub mod svg;
 pub mod table;
+pub mod units;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -73,10 +73,12 @@ fn ranking(report: &Report) -> Result<Option<Chart>> {
         return Ok(None);
     }
     let labels: Vec<String> = r.rows.iter().map(|x| x.name.clone()).collect();
-    let values: Vec<f64> = r.rows.iter().map(|x| x.share * 100.0).collect();
+    // A cost below the noise has no share to draw: no bar, the words "< noise".
+    let values: Vec<f64> = r.rows.iter().map(|x| if x.below_noise { 0.0 } else { x.share.max(0.0) * 100.0 }).collect();
+    let whiskers: Vec<Option<[f64; 2]>> = r.rows.iter().map(|x| x.share_ci95.filter(|_| !x.below_noise).map(|[lo, hi]| [lo.max(0.0) * 100.0, hi * 100.0])).collect();
     let n = labels.len();
     let height = (80 + 24 * n as u32).max(240);
-    let max = values.iter().copied().fold(0.0, f64::max) * 1.15 + 0.5;
+    let max = values.iter().chain(whiskers.iter().flatten().map(|w| &w[1])).copied().fold(0.0, f64::max) * 1.15 + 0.5;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (900, height)).into_drawing_area();
@@ -97,7 +99,7 @@ fn ranking(report: &Report) -> Result<Option<Chart>> {
             chart
                 .configure_mesh()
                 .disable_y_mesh()
-                .x_desc("share of summed component time (%)")
+                .x_desc("share of summed component time (%), whiskers: 95% interval")
                 .y_labels(n)
                 .y_label_formatter(&move |v| match v {
                     // Largest at the top.
@@ -116,11 +118,26 @@ fn ranking(report: &Report) -> Result<Option<Chart>> {
                 bar
             }))
         );
+        // Whiskers: the share's 95% interval.
+        try_draw!(
+            NAME,
+            chart.draw_series(whiskers.iter().enumerate().filter_map(|(i, w)| {
+                let [lo, hi] = (*w)?;
+                Some(PathElement::new(vec![(lo, SegmentValue::CenterOf(n - 1 - i)), (hi, SegmentValue::CenterOf(n - 1 - i))], BLACK.stroke_width(2)))
+            }))
+        );
         try_draw!(
             NAME,
             chart.draw_series(values.iter().enumerate().map(|(i, v)| {
-                let text = if *v > 0.0 && *v < 0.05 { "<0.1%".to_string() } else { super::markup::no_negative_zero(format!("{v:.1}%")) };
-                Text::new(text, (*v + max * 0.01, SegmentValue::CenterOf(n - 1 - i)), (FONT, 12))
+                let text = if r.rows[i].below_noise {
+                    "< noise".to_string()
+                } else if *v > 0.0 && *v < 0.05 {
+                    "<0.1%".to_string()
+                } else {
+                    super::units::no_negative_zero(format!("{v:.1}%"))
+                };
+                let x = whiskers[i].map_or(*v, |w| w[1].max(*v));
+                Text::new(text, (x + max * 0.01, SegmentValue::CenterOf(n - 1 - i)), (FONT, 12))
             }))
         );
         try_draw!(NAME, root.present());
@@ -250,7 +267,7 @@ fn scaling(report: &Report) -> Result<Option<Chart>> {
         let (title, body) = root.split_vertically(36);
         try_draw!(
             NAME,
-            title.draw(&Text::new("Time against sequence length L (log-log); lines: fits a + bL + cL^2, p: power-law exponent", (20, 10), (FONT, 17)))
+            title.draw(&Text::new("Time against sequence length L (log-log); lines: fits a + b*work (else k*L^p), whiskers: 95% intervals, p: exponent of L", (20, 10), (FONT, 17)))
         );
         let mut color_index = 0usize;
         for (k, (unit, series)) in panels.iter().enumerate() {
@@ -284,15 +301,31 @@ fn scaling(report: &Report) -> Result<Option<Chart>> {
                 color_index += 1;
                 let pts: Vec<(f64, f64)> = f.points.iter().copied().filter(|p| p.0 > 0.0 && p.1 > 0.0).collect();
                 try_draw!(NAME, marker(&mut chart, i, &pts, color));
-                if let Some(poly) = f.poly {
+                // Whiskers: each point's 95% interval (the lower end clipped to the axis).
+                let bars: Vec<((f64, f64), (f64, f64))> = f
+                    .points
+                    .iter()
+                    .zip(&f.points_ci95)
+                    .filter_map(|(p, ci)| ci.map(|[lo, hi]| ((p.0, lo.max(ymin)), (p.0, hi.min(ymax)))))
+                    .filter(|(a, b)| a.0 > 0.0 && b.1 > a.1)
+                    .collect();
+                try_draw!(NAME, chart.draw_series(bars.into_iter().map(|(a, b)| PathElement::new(vec![a, b], color.stroke_width(1)))));
+                // The fit predictions are made from (the work model, else the power law).
+                if pts.len() >= 2 {
                     let (lo, hi) = (pts[0].0, pts[pts.len() - 1].0);
-                    let curve: Vec<(f64, f64)> =
-                        (0..=60).map(|k| lo * (hi / lo).powf(k as f64 / 60.0)).map(|l| (l, poly.at(l))).filter(|p| p.1 > 0.0).collect();
+                    let curve: Vec<(f64, f64)> = (0..=60)
+                        .map(|k| lo * (hi / lo).powf(k as f64 / 60.0))
+                        .filter_map(|l| f.predict(l).map(|p| (l, p.0)))
+                        .filter(|p| p.1 > 0.0)
+                        .collect();
                     try_draw!(NAME, chart.draw_series(LineSeries::new(curve, color.stroke_width(2))));
                 }
                 // Legend beside the plot, never over the data.
                 let label = match f.power {
-                    Some(p) => format!("{} (p = {:.2})", f.name, p.exponent),
+                    Some(p) => match p.exponent_ci95 {
+                        Some([a, b]) => format!("{} (p = {:.2}, {a:.2} to {b:.2})", f.name, p.exponent),
+                        None => format!("{} (p = {:.2})", f.name, p.exponent),
+                    },
                     None => f.name.clone(),
                 };
                 let y = 24 + 24 * i as i32;
