@@ -821,7 +821,13 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
     if recorded.is_empty() {
         t.rows.push(vec!["(a) tokens per frame count".into(), seed_side, "no run at 5, 11 or 21 frames".into(), "not checked".into()]);
     } else {
-        let ours = recorded.iter().map(|c| format!("{} frames: {} ({:.1}x)", c.frames, c.tokens.unwrap_or(0), c.ratio.unwrap_or(0.0))).collect::<Vec<_>>().join(", ");
+        // A ratio only where the resolutions match; otherwise the counts alone.
+        let comparable = !matches!(s.verdicts.tokens, Some(TokensVerdict::NotComparable { .. }));
+        let ours = recorded
+            .iter()
+            .map(|c| if comparable { format!("{} frames: {} ({:.1}x)", c.frames, c.tokens.unwrap_or(0), c.ratio.unwrap_or(0.0)) } else { format!("{} frames: {}", c.frames, c.tokens.unwrap_or(0)) })
+            .collect::<Vec<_>>()
+            .join(", ");
         let verdict = match s.verdicts.tokens {
             Some(TokensVerdict::Agrees) => "agrees".to_string(),
             Some(TokensVerdict::TooSmall { low, high }) if (high - low) / high < 0.01 => format!("the seed's counts are {low:.2}x too small"),
