@@ -324,7 +324,7 @@ fn scaling(report: &Report) -> Result<Option<Chart>> {
                 let label = match f.power {
                     Some(p) => match p.exponent_ci95 {
                         Some([a, b]) => format!("{} (p = {:.2}, {a:.2} to {b:.2})", f.name, p.exponent),
-                        None => format!("{} (p = {:.2})", f.name, p.exponent),
+                        None => format!("{} (p = {:.2}, no interval)", f.name, p.exponent),
                     },
                     None => f.name.clone(),
                 };
