@@ -19,6 +19,7 @@ import sys
 import mlx_trace as mt
 import mlx.core as mx
 
+from .args import int_list, sync_modes
 from .calibrate import DTYPES
 
 
@@ -104,24 +105,6 @@ class Llama:
         return at("head/logits", lambda y: y @ self.out.T, y)
 
 
-def _ints(s: str, what: str) -> list:
-    try:
-        v = [int(x) for x in s.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{what}: a comma-separated list of integers, got {s!r}") from None
-    if not v or any(x < 1 for x in v):
-        raise argparse.ArgumentTypeError(f"{what}: positive integers, got {s!r}")
-    return v
-
-
-def _modes(s: str) -> list:
-    v = [m.strip() for m in s.split(",") if m.strip()]
-    bad = [m for m in v if m not in mt.MODES]
-    if bad or not v:
-        raise argparse.ArgumentTypeError(f"--sync: choose from {', '.join(mt.MODES)} (got {s!r})")
-    return v
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m mlx_trace.demo",
@@ -130,14 +113,14 @@ def parser() -> argparse.ArgumentParser:
         "whole attribution round (about 14 fused forwards for this model). Analyse the trace with mlx-analyze.",
     )
     p.add_argument("--out", required=True, help="trace file to write (FILE.partial while recording)")
-    p.add_argument("--seq", type=lambda s: _ints(s, "--seq"), default=[128], help="sequence lengths, comma-separated (default 128)")
+    p.add_argument("--seq", type=int_list, default=[128], help="sequence lengths, comma-separated (default 128)")
     p.add_argument("--layers", type=int, default=2, help="decoder layers (default 2)")
     p.add_argument("--dim", type=int, default=256, help="model width (default 256)")
     p.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
     p.add_argument("--ffn", type=int, default=688, help="MLP hidden width (default 688)")
     p.add_argument("--vocab", type=int, default=1024, help="vocabulary (default 1024)")
     p.add_argument("--dtype", choices=list(DTYPES), default="f32", help="compute dtype (default f32)")
-    p.add_argument("--sync", type=_modes, default=["none", "attributed", "component"], help="modes, comma-separated: none, component, attributed (default all three)")
+    p.add_argument("--sync", type=sync_modes, default=["none", "attributed", "component"], help="modes, comma-separated: none, component, attributed (default all three)")
     p.add_argument("--runs", type=int, default=3, help="timed repetitions (attributed: rounds) per length and mode (default 3)")
     p.add_argument("--warmup", type=int, default=1, help="warm-up repetitions (default 1)")
     p.add_argument("--copies", type=int, default=4, help="attributed: extra copies of the perturbed component (default 4)")

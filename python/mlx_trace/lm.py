@@ -35,6 +35,7 @@ import mlx_trace as mt
 import mlx.core as mx
 import mlx.nn as nn
 
+from .args import int_list, sync_modes
 from .calibrate import DTYPES
 
 DTYPE_OF = {"f32": mx.float32, "bf16": mx.bfloat16, "f16": mx.float16}
@@ -106,23 +107,6 @@ def model_fields(config: dict, blocks_seen: int | None = None) -> dict:
                 eps=float(g("rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon")))
 
 
-def _ints(s: str) -> list:
-    try:
-        v = [int(x) for x in s.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a comma-separated list of integers, got {s!r}") from None
-    if not v or any(x < 1 for x in v):
-        raise argparse.ArgumentTypeError(f"positive integers, got {s!r}")
-    return v
-
-
-def _modes(s: str) -> list:
-    v = [m.strip() for m in s.split(",") if m.strip()]
-    if not v or any(m not in mt.MODES for m in v):
-        raise argparse.ArgumentTypeError(f"choose from {', '.join(mt.MODES)} (got {s!r})")
-    return v
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m mlx_trace.lm",
@@ -134,8 +118,8 @@ def parser() -> argparse.ArgumentParser:
     src.add_argument("--model-type", help="an mlx-lm architecture (llama, qwen3, mixtral, ...), built with random weights from --config")
     p.add_argument("--config", help="with --model-type: the config.json fields, as a JSON file or a JSON string")
     p.add_argument("--out", help="trace file to write (default MODEL-TYPE.msgpack)")
-    p.add_argument("--tokens", type=_ints, default=[128, 512], help="prefill lengths, comma-separated (default 128,512)")
-    p.add_argument("--sync", type=_modes, default=["none", "attributed", "component"], help="modes (default none,attributed,component)")
+    p.add_argument("--tokens", type=int_list, default=[128, 512], help="prefill lengths, comma-separated (default 128,512)")
+    p.add_argument("--sync", type=sync_modes, default=["none", "attributed", "component"], help="modes (default none,attributed,component)")
     p.add_argument("--runs", type=int, default=3, help="timed repetitions (attributed: rounds) per length and mode (default 3)")
     p.add_argument("--warmup", type=int, default=1, help="warm-up repetitions (default 1)")
     p.add_argument("--copies", type=int, default=4, help="attributed: extra copies of the perturbed component (default 4)")
