@@ -441,9 +441,9 @@ pub struct RankRow {
     pub area: Area,
     /// Share of the summed component time, 0..1.
     pub share: f64,
-    /// Smallest share over all frame counts.
+    /// Smallest share over the frame counts where its cost is above the noise (0 where never).
     pub share_min: f64,
-    /// Largest share over all frame counts.
+    /// Largest share over those frame counts (0 where never: the report says "< noise").
     pub share_max: f64,
     /// ms per block (block components only).
     pub ms_per_block: Option<f64>,
@@ -590,8 +590,9 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
                 name: c.name.clone(),
                 area: c.area,
                 share,
-                share_min: shares.iter().copied().fold(share, f64::min),
-                share_max: shares.iter().copied().fold(share, f64::max),
+                // Over the frame counts where the cost is above the noise (0 and 0 where it never is).
+                share_min: if shares.is_empty() { 0.0 } else { shares.iter().copied().fold(f64::INFINITY, f64::min) },
+                share_max: shares.iter().copied().fold(0.0, f64::max),
                 ms_per_block: blocks.map(|b| ms / b),
                 method: snap.method,
                 ms_per_forward: ms,

@@ -297,7 +297,7 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
             t.rows.push(vec![
                 row.name.clone(),
                 share,
-                format!("{}-{}", pct(row.share_min), pct(row.share_max)),
+                if row.share_max <= 0.0 { "< noise".into() } else { format!("{}-{}", pct(row.share_min), pct(row.share_max)) },
                 if noise { "< noise".into() } else { opt(row.ms_per_block, ms) },
                 if noise { "< noise".into() } else { ms(row.ms_per_forward) },
                 row.ci95_ms.map_or_else(|| "-".into(), |[lo, hi]| format!("{} to {}", ms(lo), ms(hi))),
