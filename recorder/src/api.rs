@@ -54,6 +54,8 @@ pub use trace_format::SyncMode as Mode;
 use crate::config::DType;
 use crate::machine::{self, Backend};
 use crate::progress::Progress;
+use crate::precision::{self, Next, SetTracker};
+pub use crate::precision::Stopping;
 use crate::session::{INTERRUPTED, attribution_round, copies_within};
 
 /// Marking components on a [`Probe`] without the built-in model's cost table.
@@ -178,11 +180,14 @@ pub struct Schedule {
     pub inflate: Option<(String, u32)>,
     /// No progress bar.
     pub quiet: bool,
+    /// Record until the estimates are precise ([`Stopping::Precision`], `runs` ignored);
+    /// `None`: exactly `runs` repetitions.
+    pub stopping: Option<Stopping>,
 }
 
 impl Default for Schedule {
     fn default() -> Self {
-        Schedule { modes: vec![Mode::None, Mode::Attributed], runs: 3, warmup: 1, copies: 4, headroom: None, inflate: None, quiet: true }
+        Schedule { modes: vec![Mode::None, Mode::Attributed], runs: 3, warmup: 1, copies: 4, headroom: None, inflate: None, quiet: true, stopping: None }
     }
 }
 
@@ -220,6 +225,7 @@ pub struct Recorder {
     backend: Backend,
     dtype: DType,
     interrupted: bool,
+    precision: Vec<String>,
 }
 
 impl Recorder {
@@ -238,12 +244,12 @@ impl Recorder {
         }
         let dtype: DType = metadata.dtype.parse().map_err(|e| anyhow::anyhow!("metadata dtype: {e}"))?;
         let file = TraceFile::create_with(path, &Header::new(metadata), replace, false).with_context(|| format!("cannot write trace {}", path.display()))?;
-        Ok(Recorder { file, backend: current_backend(), dtype, interrupted: false })
+        Ok(Recorder { file, backend: current_backend(), dtype, interrupted: false, precision: Vec::new() })
     }
 
     /// Wraps a trace file created elsewhere (the built-in recorder's, with its naming rules).
     pub fn from_file(file: TraceFile, backend: Backend, dtype: DType) -> Self {
-        Recorder { file, backend, dtype, interrupted: false }
+        Recorder { file, backend, dtype, interrupted: false, precision: Vec::new() }
     }
 
     /// Measures this machine's matmul rate and bandwidth in the trace's dtype and writes them.
@@ -352,29 +358,38 @@ impl Recorder {
     /// Stops after the run in progress when interrupted ([`Recorder::interrupted`]).
     pub fn record<T: Outputs>(&mut self, shape: &Shape, schedule: &Schedule, mut forward: impl FnMut(&mut Probe) -> Result<T>) -> Result<u32> {
         schedule.check()?;
+        let stopping = schedule.stopping.unwrap_or(Stopping::Exact(schedule.runs));
+        let deadline = match stopping {
+            Stopping::Precision { max_time, .. } => Some(Instant::now() + max_time),
+            Stopping::Exact(_) => None,
+        };
         let attributed = schedule.modes.contains(&Mode::Attributed);
         let stages = if attributed { Self::stages(shape, &mut forward)? } else { Vec::new() };
-        let per_rep: usize = schedule.modes.iter().map(|&m| if m == Mode::Attributed { attribution_round(0, stages.len(), schedule.copies).len() } else { 1 }).sum();
-        let total = per_rep as u64 * (schedule.warmup + schedule.runs) as u64;
+        let steps_of = |modes: &[Mode]| -> u64 {
+            modes.iter().map(|&m| if m == Mode::Attributed { attribution_round(0, stages.len(), schedule.copies).len() as u64 } else { 1 }).sum()
+        };
+        let total = steps_of(&schedule.modes) * (schedule.warmup + stopping.min_reps()) as u64;
         let mut progress = Progress::new(total, total as f64, schedule.quiet);
         let mut stage_copies: Option<Vec<u32>> = schedule.headroom.map(|h| stages.iter().map(|s| copies_within(schedule.copies, s, h)).collect());
+        let mut tracker = SetTracker::new(&schedule.modes, stages.len());
+        let mut modes_now = schedule.modes.clone();
         let mut written = 0;
-        for rep in 0..schedule.warmup + schedule.runs {
+        let (mut rep, mut timed) = (0u32, 0u32);
+        loop {
             let warmup = rep < schedule.warmup;
-            let round = rep.saturating_sub(schedule.warmup);
-            for &mode in &schedule.modes {
-                let plan = if mode == Mode::Attributed { attribution_round(round, stages.len(), schedule.copies) } else { vec![(PerturbKind::Reference, None, 0)] };
-                for (kind, target, copies) in plan {
+            for &mode in &modes_now {
+                let plan = if mode == Mode::Attributed { attribution_round(timed, stages.len(), schedule.copies) } else { vec![(PerturbKind::Reference, None, 0)] };
+                for (kind, target_index, copies) in plan {
                     if INTERRUPTED.load(Ordering::SeqCst) {
                         self.interrupted = true;
                         progress.finish();
                         return Ok(written);
                     }
-                    let copies = match (target, &stage_copies) {
+                    let copies = match (target_index, &stage_copies) {
                         (Some(i), Some(c)) => c[i],
                         _ => copies,
                     };
-                    let target = target.map(|i| &stages[i]);
+                    let target = target_index.map(|i| &stages[i]);
                     let perturb = match (mode, kind, target) {
                         (Mode::Attributed, PerturbKind::Control, _) => Perturb::Control,
                         (Mode::Attributed, PerturbKind::Duplicate, Some(t)) => Perturb::Duplicate { target: t.name.clone(), copies },
@@ -391,7 +406,7 @@ impl Recorder {
                     let mut run = m.run;
                     run.warmup = warmup;
                     if mode == Mode::Attributed {
-                        run.perturbation = Some(perturbation(kind, target, copies, round, m.reduced_bytes, m.reduced_arrays));
+                        run.perturbation = Some(perturbation(kind, target, copies, timed, m.reduced_bytes, m.reduced_arrays));
                     }
                     if plain && stage_copies.is_none() && attributed {
                         // Copies per component within the memory this plain forward leaves.
@@ -406,14 +421,42 @@ impl Recorder {
                         stage_copies = Some(chosen);
                     }
                     drop(m.output);
+                    if !warmup {
+                        tracker.add(mode, kind, target_index, copies, self.file.runs(), run.forward_ns, m.reduced_arrays, m.reduced_bytes);
+                    }
                     self.write_run(run)?;
                     written += 1;
                     progress.inc_weighted(1.0);
                 }
             }
+            rep += 1;
+            if warmup {
+                continue;
+            }
+            timed += 1;
+            let status = tracker.status();
+            match precision::next(stopping, timed, &status, deadline) {
+                Next::Continue(modes) => {
+                    if timed >= stopping.min_reps() {
+                        let steps = steps_of(&modes);
+                        progress.extend(steps as f64, steps);
+                    }
+                    modes_now = modes;
+                }
+                Next::Stop(reason) => {
+                    self.precision.extend(status.iter().map(|st| precision::summary(st, timed, stopping, reason, |i| stages[i].name.clone())));
+                    break;
+                }
+            }
         }
         progress.finish();
         Ok(written)
+    }
+
+    /// One line per mode of every [`Recorder::record`] call so far: the precision reached, and
+    /// whether it met a precision target (`attributed ±3.1% after 6 rounds (target 5.0%: met)`).
+    pub fn precision_summary(&self) -> &[String] {
+        &self.precision
     }
 
     /// Ends the trace: writes the end marker and renames `NAME.partial` to `NAME`; returns

@@ -15,8 +15,8 @@ use crate::variants::{Variant, parse_variants};
 /// Records instrumented forward passes of the LingBot-World video diffusion transformer
 /// (Wan2.2-A14B + camera control) with MLX and writes a MessagePack trace for `mlx-analyze`.
 ///
-/// Each frame count is run `--warmup` + `--runs` times in every synchronisation mode and
-/// variant. Weights and inputs are random with a fixed seed unless `--weights` is given.
+/// Each frame count is run `--warmup` times, then until its estimates reach `--precision` (or
+/// exactly `--runs` times) in every synchronisation mode and variant. Weights and inputs are random with a fixed seed unless `--weights` is given.
 #[derive(Debug, Parser)]
 #[command(name = "mlx-record", version, after_help = EXAMPLES)]
 pub struct Opt {
@@ -48,11 +48,24 @@ pub struct Opt {
     #[arg(long, value_parser = parse_dtype)]
     pub dtype: Option<DType>,
 
-    /// Timed runs per frame count, variant and synchronisation mode (attributed: rounds, each
-    /// of which perturbs every component once; intervals need 3 or more).
-    /// At most 10000.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=MAX_RUNS as i64), allow_negative_numbers = true)]
-    pub runs: u32,
+    /// Timed runs per frame count, variant and synchronisation mode, exactly (attributed:
+    /// rounds, each of which perturbs every component once; intervals need 3 or more). At most
+    /// 10000. Without it, the recording runs until its estimates reach --precision.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_RUNS as i64), allow_negative_numbers = true, conflicts_with = "precision")]
+    pub runs: Option<u32>,
+
+    /// Record until every estimate's 95% interval is within this of its value: the attributed
+    /// sum and each component of at least 5% of the forward, and the mean forward of the other
+    /// modes (at least 3 repetitions; 5 once a slow run was set aside). The slow runs and
+    /// drift are handled as the analyzer does (docs/statistics.md). Default 5% unless --runs.
+    #[arg(long, value_name = "P", value_parser = crate::precision::parse_precision)]
+    pub precision: Option<f64>,
+
+    /// Time for the timed runs of a precision-driven recording (90s, 10m, 1h), shared among
+    /// frame counts and variants by their cost; a set that runs out says which targets it did
+    /// not meet. The minimum repetitions always run. Default 10m.
+    #[arg(long, value_name = "T", value_parser = crate::precision::parse_duration, conflicts_with = "runs")]
+    pub max_time: Option<std::time::Duration>,
 
     /// Warm-up runs (recorded, marked, excluded from analysis by default; at most 1000).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=MAX_WARMUP as i64), allow_negative_numbers = true)]
@@ -208,13 +221,21 @@ impl Opt {
             }
             None => default_out(&PathBuf::from("traces"), self.preset, backend),
         };
+        let stopping = match self.runs {
+            Some(n) => crate::precision::Stopping::Exact(n),
+            None => crate::precision::Stopping::Precision {
+                target: self.precision.unwrap_or(crate::precision::DEFAULT_PRECISION),
+                max_time: self.max_time.unwrap_or(crate::precision::DEFAULT_MAX_TIME),
+            },
+        };
         let plan = Plan {
             preset: self.preset,
             config,
             dtype,
             backend,
             geometries,
-            runs: self.runs,
+            runs: stopping.min_reps(),
+            stopping,
             warmup: self.warmup,
             sync_modes,
             copies: self.copies,

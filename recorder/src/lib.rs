@@ -21,6 +21,7 @@ pub mod estimate;
 pub mod instrument;
 pub mod machine;
 pub mod model;
+pub mod precision;
 pub mod progress;
 pub mod session;
 pub mod variants;

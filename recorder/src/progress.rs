@@ -65,6 +65,14 @@ impl Progress {
         self.bar.inc(positions(weight));
     }
 
+    /// More steps than planned: `steps` of `weight` together (a recording that adds
+    /// repetitions until its estimates are precise).
+    pub fn extend(&mut self, weight: f64, steps: u64) {
+        self.total += steps;
+        self.bar.inc_length(positions(weight));
+        self.bar.set_prefix(format!("{}/{}", self.done, self.total));
+    }
+
     /// Clears the line.
     pub fn finish(&self) {
         self.bar.finish_and_clear();

@@ -17,6 +17,7 @@ use crate::estimate::{self, gib};
 use crate::instrument::{Perturb, Probe, StageInfo};
 use crate::machine::{self, Backend};
 use crate::model::{Inputs, Model, Weights, names};
+use crate::precision::{self, Next, SetTracker, Stopping};
 use crate::progress::Progress;
 use crate::variants::{self, Variant};
 
@@ -36,8 +37,11 @@ pub struct Plan {
     pub backend: Backend,
     /// Frame counts, each with the same height and width.
     pub geometries: Vec<Geometry>,
-    /// Timed runs per frame count, variant and mode.
+    /// Timed runs per frame count, variant and mode: the exact count, or the minimum of a
+    /// precision-driven recording ([`Stopping::min_reps`]).
     pub runs: u32,
+    /// When a set has enough repetitions.
+    pub stopping: Stopping,
     /// Warm-up runs per frame count and variant.
     pub warmup: u32,
     /// Synchronisation modes.
@@ -125,24 +129,34 @@ impl Plan {
     /// The plan's work in the progress bar's unit (analytic FLOPs, component-synced runs
     /// weighted 1.2): the ETA then follows the real cost of the runs left, not their count.
     pub fn total_weight(&self) -> f64 {
-        let targets = baseline_stage_count(&self.config);
+        self.set_weights().iter().sum::<f64>() * (self.warmup + self.runs) as f64
+    }
+
+    /// The weight of one repetition of each set (frame count x variant), in recording order.
+    pub fn set_weights(&self) -> Vec<f64> {
         self.geometries
             .iter()
-            .map(|g| {
-                let forward = CostModel::new(&self.config, g.tokens(), self.dtype.size()).of(names::FORWARD).unwrap_or_default().flops.max(1.0);
-                let per_rep: f64 = self.sync_modes
-                        .iter()
-                        .map(|&m| match m {
-                            SyncMode::Attributed => {
-                                let runs = attribution_round(0, targets, self.copies).len() as f64;
-                                // The copies of all targets together are `copies` more forwards.
-                                forward * (runs + self.copies as f64)
-                            }
-                            SyncMode::Component => 1.2 * forward,
-                            _ => forward,
-                        })
-                        .sum();
-                self.variants.len() as f64 * (self.warmup + self.runs) as f64 * per_rep
+            .flat_map(|g| {
+                let w = self.rep_weight(g, &self.sync_modes);
+                std::iter::repeat_n(w, self.variants.len())
+            })
+            .collect()
+    }
+
+    /// The weight of one repetition of `modes` at `geometry`.
+    pub fn rep_weight(&self, geometry: &Geometry, modes: &[SyncMode]) -> f64 {
+        let targets = baseline_stage_count(&self.config);
+        let forward = CostModel::new(&self.config, geometry.tokens(), self.dtype.size()).of(names::FORWARD).unwrap_or_default().flops.max(1.0);
+        modes
+            .iter()
+            .map(|&m| match m {
+                SyncMode::Attributed => {
+                    let runs = attribution_round(0, targets, self.copies).len() as f64;
+                    // The copies of all targets together are `copies` more forwards.
+                    forward * (runs + self.copies as f64)
+                }
+                SyncMode::Component => 1.2 * forward,
+                _ => forward,
             })
             .sum()
     }
@@ -167,29 +181,38 @@ pub fn copies_within(requested: u32, stage: &StageInfo, headroom: u64) -> u32 {
     (headroom / per_copy).clamp(1, requested.max(1) as u64) as u32
 }
 
-/// A plain reference forward after every this many duplicates, so that the reference mean, which
-/// every component's cost is taken against, has several samples per round.
-const REFERENCE_EVERY: usize = 4;
-
-/// The perturbations of one attribution round, in order: a reference, the control and every
-/// target once, the targets rotated by the round so that slow drift does not always fall on the
-/// same components, with a reference after every [`REFERENCE_EVERY`] of them.
+/// The perturbations of one attribution round, in order ([`attribution_estimate::schedule::round`]:
+/// a reference, the control and every target once, rotated by the round, a reference after
+/// every few targets), with the copies each duplicate asks for.
 ///
 /// Warm-up rounds run the same schedule, untimed: each perturbation is a graph of its own, and
 /// the first run of a graph pays for what later runs reuse (MLX's CUDA backend builds a CUDA
 /// graph for every new shape of work). On an H200 at 3,120 tokens, duplicates whose graphs were
 /// new took 3.5 ms longer each, which over-charged every component of the first round by ~8%.
 pub fn attribution_round(round: u32, targets: usize, copies: u32) -> Vec<(PerturbKind, Option<usize>, u32)> {
-    let mut out = vec![(PerturbKind::Reference, None, 0)];
-    out.push((PerturbKind::Control, None, 0));
-    let offset = if targets == 0 { 0 } else { (round as usize * targets.div_ceil(3).max(1)) % targets };
-    for i in 0..targets {
-        out.push((PerturbKind::Duplicate, Some((i + offset) % targets), copies));
-        if (i + 1) % REFERENCE_EVERY == 0 && i + 1 < targets {
-            out.push((PerturbKind::Reference, None, 0));
+    use attribution_estimate::Role;
+    attribution_estimate::schedule::round(round, targets)
+        .into_iter()
+        .map(|role| match role {
+            Role::Reference => (PerturbKind::Reference, None, 0),
+            Role::Control => (PerturbKind::Control, None, 0),
+            Role::Duplicate(i) => (PerturbKind::Duplicate, Some(i), copies),
+        })
+        .collect()
+}
+
+/// The progress text of a precision-driven set: the least precise estimate against the
+/// target, and the repetitions that would take at the rate intervals narrow.
+fn precision_text(status: &[precision::ModeStatus], reps: u32, target: f64) -> String {
+    let worst = status.iter().filter(|s| !precision::met(s, target)).max_by(|a, b| a.precision.unwrap_or(f64::INFINITY).total_cmp(&b.precision.unwrap_or(f64::INFINITY)));
+    match worst {
+        None => String::new(),
+        Some(st) => {
+            let p = st.precision.map_or("no interval yet".into(), |p| format!("±{:.1}%", p * 100.0));
+            let more = precision::reps_to_go(st, reps, target).map_or(String::new(), |n| format!(", ~{n} more"));
+            format!(" ({} {p} of {:.1}%{more})", st.mode.as_str(), target * 100.0)
         }
     }
-    out
 }
 
 /// The memory budget of the plan's backend: (bytes, description).
@@ -271,6 +294,10 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
     };
     let model = Model::new(plan.config.clone(), plan.dtype, weights);
     progress.runs_begin();
+    let runs_start = std::time::Instant::now();
+    let set_weights = plan.set_weights();
+    let mut set_index = 0usize;
+    let mut interrupted = false;
 
     'outer: for geometry in &plan.geometries {
         let tokens = geometry.tokens();
@@ -322,26 +349,40 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
                 }
             }
             let forward_weight = forward_cost.flops.max(1.0);
-            for rep in 0..plan.warmup + plan.runs {
+            let deadline = match plan.stopping {
+                Stopping::Precision { max_time, .. } => Some(precision::set_deadline(runs_start, max_time, &set_weights[set_index..])),
+                Stopping::Exact(_) => None,
+            };
+            set_index += 1;
+            let mut tracker = SetTracker::new(&plan.sync_modes, stages.len());
+            let mut modes_now = plan.sync_modes.clone();
+            let mut shown = String::new();
+            let (mut rep, mut timed) = (0u32, 0u32);
+            loop {
                 let warmup = rep < plan.warmup;
-                for &mode in &plan.sync_modes {
+                for &mode in &modes_now {
                     let schedule = if mode == SyncMode::Attributed {
-                        attribution_round(rep.saturating_sub(plan.warmup), stages.len(), plan.copies)
+                        attribution_round(timed, stages.len(), plan.copies)
                     } else {
                         vec![(PerturbKind::Reference, None, 0)]
                     };
-                    for (kind, target, copies) in schedule {
-                        let copies = target.map_or(copies, |i| stage_copies[i]);
+                    for (kind, target_index, copies) in schedule {
+                        let copies = target_index.map_or(copies, |i| stage_copies[i]);
                         if INTERRUPTED.load(Ordering::SeqCst) {
+                            interrupted = true;
                             break 'outer;
                         }
-                        let target = target.map(|i| &stages[i]);
+                        let target = target_index.map(|i| &stages[i]);
                         let what = match (mode, kind, target) {
                             (SyncMode::Attributed, PerturbKind::Duplicate, Some(t)) => format!("perturbing {} x{copies}", t.name),
                             (SyncMode::Attributed, k, _) => format!("attributed {}", k.as_str()),
                             (m, _, _) => format!("sync {}", m.as_str()),
                         };
-                        let round = if warmup { "warm-up".to_string() } else { format!("round {}/{}", rep - plan.warmup + 1, plan.runs) };
+                        let round = match (warmup, plan.stopping) {
+                            (true, _) => "warm-up".to_string(),
+                            (false, Stopping::Exact(n)) => format!("round {}/{n}", timed + 1),
+                            (false, Stopping::Precision { .. }) => format!("round {}{shown}", timed + 1),
+                        };
                         // The most specific first: a narrow terminal cuts the end of the line.
                         progress.message(&format!("{what}; {round}; {} frames ({tokens} tokens), {}", geometry.frames, variant.name()));
                         let perturb = match (mode, kind, target) {
@@ -354,8 +395,7 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
                         let mut run = measured.run;
                         run.warmup = warmup;
                         if mode == SyncMode::Attributed {
-                            let round = rep.saturating_sub(plan.warmup);
-                            run.perturbation = Some(api::perturbation(kind, target, copies, round, measured.reduced_bytes, measured.reduced_arrays));
+                            run.perturbation = Some(api::perturbation(kind, target, copies, timed, measured.reduced_bytes, measured.reduced_arrays));
                         }
                         let output = measured.output;
                         // Drift of the plain forwards only: a perturbation adds outputs, never
@@ -370,10 +410,41 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
                                 _ => {}
                             }
                         }
+                        if !warmup {
+                            tracker.add(mode, kind, target_index, copies, rec.runs(), run.forward_ns, measured.reduced_arrays, measured.reduced_bytes);
+                        }
                         rec.write_run(run)?;
                         let extra = target.map_or(0.0, |t| copies as f64 * t.calls as f64 * t.cost.flops);
                         let slower = if mode == SyncMode::Component { 1.2 } else { 1.0 };
                         progress.inc_weighted(slower * (forward_weight + extra));
+                    }
+                }
+                rep += 1;
+                if warmup {
+                    continue;
+                }
+                timed += 1;
+                let status = tracker.status();
+                match precision::next(plan.stopping, timed, &status, deadline) {
+                    Next::Continue(modes) => {
+                        // Past the planned minimum, every repetition extends the bar.
+                        if timed >= plan.runs {
+                            let steps = modes.iter().map(|&m| if m == SyncMode::Attributed { attribution_round(0, stages.len(), plan.copies).len() as u64 } else { 1 }).sum();
+                            progress.extend(plan.rep_weight(geometry, &modes), steps);
+                        }
+                        if let Stopping::Precision { target, .. } = plan.stopping {
+                            shown = precision_text(&status, timed, target);
+                        }
+                        modes_now = modes;
+                    }
+                    Next::Stop(reason) => {
+                        if !plan.quiet {
+                            for st in &status {
+                                let line = precision::summary(st, timed, plan.stopping, reason, |i| stages[i].name.clone());
+                                progress.note(&format!("{} frames, {}: {line}", geometry.frames, variant.name()));
+                            }
+                        }
+                        break;
                     }
                 }
             }
@@ -384,7 +455,7 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
     }
     progress.finish();
     // A signal during the last run leaves nothing unrecorded: the trace is finished as usual.
-    if INTERRUPTED.load(Ordering::SeqCst) && u64::from(rec.runs()) < plan.total_runs() {
+    if interrupted {
         return Ok(Summary { path: rec.partial_path().to_path_buf(), runs: rec.runs(), interrupted: true });
     }
     let runs = rec.runs();

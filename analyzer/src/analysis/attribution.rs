@@ -46,10 +46,13 @@ impl Estimate {
     }
 }
 
-/// One sample mean of forward times.
+/// One sample mean of forward times: the runs kept after slow runs are set aside (and a
+/// significant drift removed, see [`attribution_estimate::clean`]).
 #[derive(Debug, Clone, Default)]
 struct Sample {
     values: Vec<f64>,
+    /// Runs recorded, slow ones included: an interval needs [`MIN_SAMPLES`] of them.
+    recorded: usize,
 }
 
 impl Sample {
@@ -58,14 +61,6 @@ impl Sample {
     }
     fn mean(&self) -> f64 {
         self.values.iter().sum::<f64>() / self.values.len().max(1) as f64
-    }
-    /// Sum of squared relative deviations from the mean.
-    fn relative_ss(&self) -> f64 {
-        let m = self.mean();
-        if m == 0.0 {
-            return 0.0;
-        }
-        self.values.iter().map(|v| ((v - m) / m).powi(2)).sum()
     }
 }
 
@@ -91,6 +86,11 @@ struct Set {
     references: Sample,
     controls: Sample,
     targets: BTreeMap<String, Target>,
+    /// Runs set aside as slow, and their mean excess over their group.
+    slow_runs: usize,
+    slow_excess: f64,
+    /// The references' trend over the set.
+    drift: Option<attribution_estimate::Drift>,
 }
 
 impl Set {
@@ -115,8 +115,10 @@ impl Set {
             point += coefficient_ctrl * self.controls.mean();
             parts.push((coefficient_ctrl, &self.controls));
         }
-        let ci95 = self.noise().and_then(|noise| combination_interval(&parts, noise));
-        Some(Estimate { ms: point / 1e6, ci95: ci95.map(|(lo, hi)| [(point + lo) / 1e6, (point + hi) / 1e6]) })
+        let enough = parts.iter().all(|(_, s)| s.recorded >= MIN_SAMPLES);
+        let slices: Vec<(f64, &[f64])> = parts.iter().map(|(c, s)| (*c, s.values.as_slice())).collect();
+        let half = self.noise().filter(|_| enough).and_then(|noise| attribution_estimate::combination_half_width(&slices, noise));
+        Some(Estimate { ms: point / 1e6, ci95: half.map(|h| [(point - h) / 1e6, (point + h) / 1e6]) })
     }
 }
 
@@ -136,7 +138,7 @@ impl Set {
     /// `None` when a mean has fewer than [`MIN_SAMPLES`] samples or there is no noise estimate.
     fn mean_draws(&self) -> Option<MeanDraws> {
         let noise = self.noise()?;
-        if self.references.n() < MIN_SAMPLES || self.targets.values().any(|t| t.runs.n() < MIN_SAMPLES) {
+        if self.references.recorded < MIN_SAMPLES || self.targets.values().any(|t| t.runs.recorded < MIN_SAMPLES || t.runs.n() == 0) {
             return None;
         }
         let mut s = Sampler::new(&self.key());
@@ -147,7 +149,7 @@ impl Set {
             factors.iter().map(|f| m + (noise.relative_var * f / n).sqrt() * m * s.normal()).collect()
         };
         let references = draw(&self.references);
-        let controls = if self.controls.n() >= MIN_SAMPLES { draw(&self.controls) } else { vec![self.controls.mean(); DRAWS] };
+        let controls = if self.controls.recorded >= MIN_SAMPLES && self.controls.n() > 0 { draw(&self.controls) } else { vec![self.controls.mean(); DRAWS] };
         let targets = self.targets.iter().map(|(k, t)| (k.clone(), draw(&t.runs))).collect();
         Some(MeanDraws { references, controls, targets })
     }
@@ -167,12 +169,7 @@ impl Set {
     }
 }
 
-/// Run-to-run noise of a set: the pooled relative variance and its degrees of freedom.
-#[derive(Debug, Clone, Copy)]
-struct Noise {
-    relative_var: f64,
-    df: f64,
-}
+use attribution_estimate::Noise;
 
 impl Set {
     fn samples(&self) -> impl Iterator<Item = &Sample> {
@@ -180,22 +177,8 @@ impl Set {
     }
 
     fn noise(&self) -> Option<Noise> {
-        let df: usize = self.samples().filter(|s| s.n() >= 2).map(|s| s.n() - 1).sum();
-        (df > 0).then(|| Noise { relative_var: self.samples().filter(|s| s.n() >= 2).map(Sample::relative_ss).sum::<f64>() / df as f64, df: df as f64 })
+        attribution_estimate::pooled_noise(self.samples().map(|s| s.values.as_slice()))
     }
-}
-
-/// The 95% half-range of `sum c_j * mean_j` around its value, as (low offset, high offset).
-fn combination_interval(parts: &[(f64, &Sample)], noise: Noise) -> Option<(f64, f64)> {
-    if parts.iter().any(|(_, s)| s.n() < MIN_SAMPLES) {
-        return None;
-    }
-    let var: f64 = parts.iter().map(|(c, s)| c * c * noise.relative_var * s.mean().powi(2) / s.n() as f64).sum();
-    if !var.is_finite() {
-        return None;
-    }
-    let half = t_975(noise.df) * var.sqrt();
-    Some((-half, half))
 }
 
 /// The 0.975 quantile of Student's t with `df` degrees of freedom (not necessarily whole).
@@ -212,9 +195,12 @@ fn extra_measure(p: &trace_format::Perturbation) -> f64 {
 fn sets_of<'a>(runs: impl Iterator<Item = &'a RunFacts>) -> Vec<Set> {
     let mut sets: BTreeMap<(u32, String, u32), Set> = BTreeMap::new();
     let mut reduced: BTreeMap<(u32, String, u32), (Vec<f64>, BTreeMap<String, Vec<f64>>)> = BTreeMap::new();
+    // Each run's target (None: reference or control), position and time, for the cleaning.
+    let mut timed: BTreeMap<(u32, String, u32), Vec<(PerturbKind, Option<String>, f64, f64)>> = BTreeMap::new();
     for r in runs.filter(|r| r.sync == SyncMode::Attributed && !r.warmup) {
         let Some(p) = &r.perturbation else { continue };
         let key = (r.trace_id, r.variant.clone(), r.frames);
+        timed.entry(key.clone()).or_default().push((p.kind, p.target.clone(), r.run as f64, r.forward_ns));
         let set = sets.entry(key.clone()).or_insert_with(|| Set {
             trace_id: r.trace_id,
             variant: r.variant.clone(),
@@ -251,10 +237,44 @@ fn sets_of<'a>(runs: impl Iterator<Item = &'a RunFacts>) -> Vec<Set> {
             t.reduced_fraction = if ctrl_bytes > 0.0 { mean / ctrl_bytes } else { 0.0 };
         }
         if set.references.n() > 0 && !set.targets.is_empty() {
+            clean_set(&mut set, &timed[&key]);
             out.push(set);
         }
     }
     out
+}
+
+/// Replaces a set's run times by those [`attribution_estimate::clean`] keeps: slow runs set
+/// aside, a significant drift of the references removed.
+fn clean_set(set: &mut Set, runs: &[(PerturbKind, Option<String>, f64, f64)]) {
+    use attribution_estimate::{Role, Timed};
+    let index: BTreeMap<&String, usize> = set.targets.keys().enumerate().map(|(i, n)| (n, i)).collect();
+    let timed: Vec<Timed> = runs
+        .iter()
+        .filter_map(|(kind, target, order, time)| {
+            let role = match (kind, target) {
+                (PerturbKind::Reference, _) => Role::Reference,
+                (PerturbKind::Control, _) => Role::Control,
+                (PerturbKind::Duplicate, Some(name)) => Role::Duplicate(*index.get(name)?),
+                _ => return None,
+            };
+            Some(Timed { role, order: *order, time: *time })
+        })
+        .collect();
+    let cleaned = attribution_estimate::clean(&timed, index.len());
+    let keep = |sample: &mut Sample, values: Vec<f64>| {
+        sample.recorded = sample.values.len();
+        sample.values = values;
+    };
+    let mut targets = cleaned.samples.targets.into_iter();
+    for t in set.targets.values_mut() {
+        keep(&mut t.runs, targets.next().unwrap_or_default());
+    }
+    keep(&mut set.references, cleaned.samples.references);
+    keep(&mut set.controls, cleaned.samples.controls);
+    set.slow_runs = cleaned.slow_runs;
+    set.slow_excess = cleaned.slow_excess;
+    set.drift = cleaned.drift;
 }
 
 /// One component (or bucket) of an attribution.
@@ -310,9 +330,27 @@ pub struct AttributedSet {
     pub rest_ms: f64,
     /// (sum / fused - 1) * 100.
     pub sum_error_pct: f64,
+    /// Runs set aside as slow (more than a few robust standard deviations above their group).
+    pub slow_runs: usize,
+    /// Their mean excess over their group's typical time (0.4: 40% slower).
+    pub slow_excess: f64,
+    /// The references' trend over the recording of this set; removed from every run when
+    /// significant (`corrected`).
+    pub drift: Option<DriftNote>,
     /// Draws of the mean plain fused forward, ms, joint with the components' draws.
     #[serde(skip)]
     pub fused_draws: Option<Vec<f64>>,
+}
+
+/// How much the plain forward drifted over a set's runs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct DriftNote {
+    /// Relative change of the fitted plain forward from its first run to its last.
+    pub change: f64,
+    /// 95% interval of the change.
+    pub ci95: [f64; 2],
+    /// Significant at 1%, and removed from every run before the costs were estimated.
+    pub corrected: bool,
 }
 
 /// The display name of a fine component under a rollup.
@@ -352,7 +390,7 @@ fn attributed_set(set: &Set, rollup: Rollup) -> Option<AttributedSet> {
     let sum = set.estimate(&all)?;
     let n0 = set.references.n();
     let fused_ms = set.references.mean() / 1e6;
-    let fused_ci = set.noise().filter(|_| n0 >= MIN_SAMPLES).map(|noise| {
+    let fused_ci = set.noise().filter(|_| set.references.recorded >= MIN_SAMPLES && n0 > 0).map(|noise| {
         let half = t_975(noise.df) * (noise.relative_var / n0 as f64).sqrt() * fused_ms;
         [fused_ms - half, fused_ms + half]
     });
@@ -371,6 +409,9 @@ fn attributed_set(set: &Set, rollup: Rollup) -> Option<AttributedSet> {
         rest_ms: fused_ms - sum.ms,
         sum_error_pct: if fused_ms > 0.0 { (sum.ms / fused_ms - 1.0) * 100.0 } else { 0.0 },
         sum,
+        slow_runs: set.slow_runs,
+        slow_excess: set.slow_excess,
+        drift: set.drift.map(|d| DriftNote { change: d.change, ci95: d.ci95, corrected: d.corrected }),
         fused_draws: mean_draws.map(|d| d.references.iter().map(|v| v / 1e6).collect()),
     })
 }
@@ -417,7 +458,7 @@ mod tests {
     }
 
     fn sample(v: &[f64]) -> Sample {
-        Sample { values: v.to_vec() }
+        Sample { values: v.to_vec(), recorded: v.len() }
     }
 
     #[test]

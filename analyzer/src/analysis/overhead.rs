@@ -52,6 +52,12 @@ pub struct OverheadRow {
     /// Attributed, one set with an interval: whether the sum's 95% interval holds the set's
     /// fused forward.
     pub attributed_sum_verdict: Option<SumVerdict>,
+    /// Attributed runs set aside as slow at this length (all sets), and their mean excess.
+    pub attributed_slow_runs: usize,
+    /// Mean excess of those runs over their group's typical time.
+    pub attributed_slow_excess: f64,
+    /// The plain forward's drift over the attributed runs (one set only).
+    pub attributed_drift: Option<attribution::DriftNote>,
 }
 
 /// Whether the attributed costs account for the fused forward, within their interval.
@@ -158,6 +164,15 @@ pub fn overhead(facts: &Facts) -> Overhead {
                     _ => None,
                 },
                 attributed_rest_ms: attributed_sum.zip(attributed_fused).map(|(s, t)| t - s.ms),
+                attributed_slow_runs: sets.iter().map(|s| s.slow_runs).sum(),
+                attributed_slow_excess: {
+                    let n: usize = sets.iter().map(|s| s.slow_runs).sum();
+                    if n == 0 { 0.0 } else { sets.iter().map(|s| s.slow_excess * s.slow_runs as f64).sum::<f64>() / n as f64 }
+                },
+                attributed_drift: match sets.as_slice() {
+                    [one] => one.drift,
+                    _ => None,
+                },
                 attributed_sum_verdict: attributed_sum
                     .and_then(|s| s.ci95.map(|ci| (s.ms, ci)))
                     .zip(attributed_fused.filter(|t| *t > 0.0))

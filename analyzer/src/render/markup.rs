@@ -530,6 +530,25 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
                 SUM_TOLERANCE_PCT,
             )));
         }
+        for r in &o.rows {
+            if r.attributed_slow_runs > 0 {
+                doc.push(Block::Paragraph(format!(
+                    "At {} tokens, {} attributed run(s) were set aside as slow ({} on average over their group's typical time): a run more than a few robust standard deviations above the rest of its group is taken as interference, not as the cost of what it measured (docs/statistics.md).",
+                    r.tokens,
+                    r.attributed_slow_runs,
+                    signed_pct(r.attributed_slow_excess * 100.0)
+                )));
+            }
+            if let Some(d) = r.attributed_drift.filter(|d| d.corrected) {
+                doc.push(Block::Paragraph(format!(
+                    "At {} tokens the machine drifted: the plain fused forward changed by {} ({} to {}) from the first attributed run to the last. The trend was removed from every run before the costs were estimated.",
+                    r.tokens,
+                    signed_pct(d.change * 100.0),
+                    signed_pct(d.ci95[0] * 100.0),
+                    signed_pct(d.ci95[1] * 100.0)
+                )));
+            }
+        }
         if graph {
             doc.push(Block::Paragraph(
                 "Host graph build: the part of a fused forward spent building MLX's lazy graph before evaluation starts, during which the accelerator has nothing queued.".into(),
