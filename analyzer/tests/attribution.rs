@@ -155,3 +155,27 @@ fn a_ranking_whose_attributed_costs_sum_below_zero_falls_back_to_the_synced_time
     assert!(close(ffn.ms_per_forward, 6.0, 1e-6), "{}", ffn.ms_per_forward);
     assert!(r.rows.iter().all(|x| x.method == Method::Synced));
 }
+
+#[test]
+fn a_variant_that_removes_a_component_saves_its_attributed_cost() {
+    use mlx_analyze::analysis::natural::natural_experiments;
+    // The baseline runs three components; `camera-cache` the same without embed/time.
+    let base = attributed_spec(0.01, 5, 11);
+    let mut without = SynthSpec { variant: "camera-cache".into(), seed: 12, ..base.clone() };
+    without.components.retain(|c| c.name != "embed/time");
+    let (_, f) = facts(&[base.clone(), without]);
+    let n = natural_experiments(&f);
+    assert_eq!(n.len(), 1, "{n:?}");
+    let e = &n[0];
+    assert_eq!((e.variant.as_str(), e.frames, e.removed.clone()), ("camera-cache", 5, vec!["embed/time".to_string()]));
+    // Truth: embed/time's fused cost, once per forward (it is outside the blocks).
+    let truth = fused_cost_ns(&base, &base.components[0], 1000) / 1e6;
+    assert!(close(e.attributed.ms, truth, 0.1), "{} vs {truth}", e.attributed.ms);
+    assert!(close(e.saving.ms, truth, 0.25), "{} vs {truth}", e.saving.ms);
+    let [lo, hi] = e.saving.ci95.unwrap();
+    assert!(lo <= truth && truth <= hi, "{lo} {hi} {truth}");
+    assert_eq!(e.agree, Some(true));
+    // Without a variant that removes something, nothing is reported.
+    let (_, f) = facts(&[base]);
+    assert!(natural_experiments(&f).is_empty());
+}

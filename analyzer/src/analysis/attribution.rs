@@ -314,7 +314,7 @@ pub struct AttributedSet {
     pub references: usize,
     /// Control runs used.
     pub controls: usize,
-    /// Rounds (duplicate runs per component, smallest).
+    /// Rounds recorded (duplicate runs per component, smallest, slow ones included).
     pub rounds: usize,
     /// Extra copies per duplicate (largest).
     pub copies: u32,
@@ -401,7 +401,7 @@ fn attributed_set(set: &Set, rollup: Rollup) -> Option<AttributedSet> {
         tokens: set.tokens,
         references: n0,
         controls: set.controls.n(),
-        rounds: set.targets.values().map(|t| t.runs.n()).min().unwrap_or(0),
+        rounds: set.targets.values().map(|t| t.runs.recorded).min().unwrap_or(0),
         copies: set.targets.values().map(|t| t.copies as u32).max().unwrap_or(0),
         fused: Estimate { ms: fused_ms, ci95: fused_ci },
         control_ms: (set.controls.n() > 0).then(|| (set.controls.mean() - set.references.mean()) / 1e6),

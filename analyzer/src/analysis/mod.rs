@@ -5,6 +5,7 @@ pub mod attribution;
 pub mod comparison;
 pub mod facts;
 pub mod memory;
+pub mod natural;
 pub mod overhead;
 pub mod predict;
 pub mod ranking;
@@ -112,6 +113,9 @@ pub struct Report {
     pub comparison: Option<comparison::Comparison>,
     /// Variants against `baseline`, whenever the traces hold a baseline and other variants.
     pub variants: Option<comparison::Comparison>,
+    /// Variants that remove components: their fused saving beside the attributed cost of what
+    /// they remove.
+    pub natural: Vec<natural::NaturalExperiment>,
     /// The seed report's claims against this data.
     pub seed_claims: seed::SeedClaims,
     /// Recommendations whose saving the data supports, by the lower end of the saving.
@@ -232,6 +236,7 @@ pub fn analyze_facts(ds: &Dataset, all: &Facts, options: &AnalyzeOptions) -> Res
         memory: memory::Memory::default(),
         comparison,
         variants: None,
+        natural: Vec::new(),
         seed_claims: seed::SeedClaims::default(),
         recommendations: Vec::new(),
         not_supported: Vec::new(),
@@ -461,6 +466,7 @@ fn analyze_workload(ds: &Dataset, all: &Facts, options: &AnalyzeOptions, w: &wor
         memory,
         comparison,
         variants: variant_comparison,
+        natural: natural::natural_experiments(all),
         recommendations,
         not_supported,
         predictions,

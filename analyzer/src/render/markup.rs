@@ -576,6 +576,28 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
         }
     }
 
+    if !report.natural.is_empty() {
+        doc.push(Block::Heading(h, "Natural experiments: what a variant removes, attributed and saved".into()));
+        let mut t = Table::new(&["Variant", "Frames", "Tokens", "Removed", "attributed cost (ms)", "95% interval", "fused saving (ms)", "95% interval", "attributed vs saving", "intervals overlap"]);
+        let ci = |e: &crate::analysis::attribution::Estimate| e.ci95.map_or_else(|| "-".to_string(), |[lo, hi]| format!("{} to {}", ms(lo), ms(hi)));
+        for n in &report.natural {
+            t.rows.push(vec![
+                n.variant.clone(),
+                n.frames.to_string(),
+                n.tokens.to_string(),
+                n.removed.join(", "),
+                ms(n.attributed.ms),
+                ci(&n.attributed),
+                ms(n.saving.ms),
+                ci(&n.saving),
+                opt(n.difference_pct, signed_pct),
+                n.agree.map_or("-".into(), yes_no),
+            ]);
+        }
+        doc.push(Block::Table(t));
+        doc.push(Block::Paragraph("A variant that computes some components once per clip instead of in every forward measures what they cost by the fused time it saves: an independent check of their attributed cost (the baseline's, from duplicating their work). Both from the same recording; the saving's interval combines the two variants' fused references.".into()));
+    }
+
     seed_blocks(doc, &report.seed_claims, h);
 
     doc.push(Block::Heading(h, "Recommendations".into()));
