@@ -2,11 +2,14 @@
 
 The costs follow docs/attribution.md exactly (means of each kind's timed runs):
 ``cost(X) = (mean T_X - (1 - f) mean T0 - f mean Tc) / k`` with ``f`` the ratio of the
-duplicate's extra scalars to the control's. Nested components (a module and its sub-modules)
-carry their parent's name (``target_parent`` in the duplicate runs, ``parent`` in the component
-maps); :func:`tree` gives each node its cost, its children, and its *self* cost: its cost less
-its children's, so that the children's costs plus the self cost are the parent's cost, and the
-top-level nodes add up to the forward with nothing counted twice.
+duplicate's extra scalars to the control's (their bytes in traces that summed whole outputs).
+The run times are first cleaned as ``mlx-analyze`` cleans them (:func:`mlx_trace.estimate.clean`:
+slow runs set aside, a significant drift of the references removed), so both give the same
+costs. Nested components (a module and its sub-modules) carry their parent's name
+(``target_parent`` in the duplicate runs, ``parent`` in the component maps); :func:`tree` gives
+each node its cost, its children, and its *self* cost: its cost less its children's, so that
+the children's costs plus the self cost are the parent's cost, and the top-level nodes add up
+to the forward with nothing counted twice.
 
 This is a check and a convenience beside ``mlx-analyze`` (no intervals here).
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from . import estimate as est
 from .format import read_trace
 
 
@@ -23,10 +27,17 @@ def _runs(trace, tokens=None):
             and (tokens is None or r["tokens"] == tokens)]
 
 
-def costs(trace, tokens=None, average=None) -> dict:
-    """``{"fused_ns", "components": {name: {"ns", "parent", "calls"}}}`` for the attributed runs
-    at ``tokens`` (default: the largest recorded). ``trace``: a path or :func:`read_trace`'s
-    dict; ``average``: how each kind's times are averaged (default the mean)."""
+def _measure(p) -> float:
+    # What the control's cost is shared out by: extra scalars, else the bytes reduced.
+    return float(p["reduced_arrays"] if p.get("reduced_arrays") else p.get("reduced_bytes", 0))
+
+
+def costs(trace, tokens=None, average=None, variant=None) -> dict:
+    """``{"tokens", "fused_ns", "components": {name: {"ns", "parent", "calls"}}, "slow_runs",
+    "drift"}`` for the attributed runs at ``tokens`` (default: the largest recorded) of
+    ``variant`` (default: ``baseline`` when recorded, else the first by name), after
+    :func:`mlx_trace.estimate.clean`. ``trace``: a path or :func:`read_trace`'s dict;
+    ``average``: how each kind's kept times are averaged (default the mean)."""
     if not isinstance(trace, dict):
         trace = read_trace(trace)
     average = average or (lambda v: sum(v) / len(v))
@@ -35,33 +46,47 @@ def costs(trace, tokens=None, average=None) -> dict:
         raise ValueError("the trace has no timed attributed runs")
     tokens = max(r["tokens"] for r in runs) if tokens is None else tokens
     runs = _runs(trace, tokens)
-    refs, ctrls, ctrl_arrays = [], [], []
-    dups, info = defaultdict(list), {}
+    # Each variant is a set of its own, cleaned apart, as in the analyzer.
+    if variant is None:
+        variants = sorted({r["variant"] for r in runs})
+        variant = "baseline" if "baseline" in variants else variants[0]
+    runs = [r for r in runs if r["variant"] == variant]
+    if not runs:
+        raise ValueError(f"no timed attributed runs of variant {variant!r} at {tokens} tokens")
+    names = sorted({r["perturbation"]["target"] for r in runs if r["perturbation"]["kind"] == "duplicate"})
+    index = {n: i for i, n in enumerate(names)}
+    timed, ctrl_measure, measure, info = [], [], defaultdict(list), {}
     for r in runs:
         p = r["perturbation"]
         if p["kind"] == "reference":
-            refs.append(r["forward_ns"])
+            role = est.REFERENCE
         elif p["kind"] == "control":
-            ctrls.append(r["forward_ns"])
-            ctrl_arrays.append(p["reduced_arrays"])
+            role = est.CONTROL
+            ctrl_measure.append(_measure(p))
         elif p["kind"] == "duplicate":
-            dups[p["target"]].append(r["forward_ns"])
-            info[p["target"]] = (p["reduced_arrays"], p["copies"], p.get("target_parent"), p["target_calls"])
-    if not refs or not ctrls:
+            role = index[p["target"]]
+            measure[p["target"]].append(_measure(p))
+            info[p["target"]] = (p["copies"], p.get("target_parent"), p["target_calls"])
+        else:
+            continue
+        timed.append(est.Timed(role, float(r["run"]), float(r["forward_ns"])))
+    cleaned = est.clean(timed, len(names))
+    s = cleaned.samples
+    if not s.references or not s.controls:
         raise ValueError(f"no reference or control runs at {tokens} tokens")
-    t0, tc, n_ctrl = average(refs), average(ctrls), max(ctrl_arrays[0], 1)
+    t0, tc, n_ctrl = average(s.references), average(s.controls), est.mean(ctrl_measure)
     comps = {}
-    for name, times in dups.items():
-        n, k, parent, calls = info[name]
-        f = n / n_ctrl
-        comps[name] = {"ns": (average(times) - (1 - f) * t0 - f * tc) / k, "parent": parent, "calls": calls}
-    return {"tokens": tokens, "fused_ns": t0, "components": comps}
+    for name in names:
+        k, parent, calls = info[name]
+        f = est.mean(measure[name]) / n_ctrl if n_ctrl > 0 else 0.0
+        comps[name] = {"ns": (average(s.targets[index[name]]) - (1 - f) * t0 - f * tc) / k, "parent": parent, "calls": calls}
+    return {"tokens": tokens, "fused_ns": t0, "components": comps, "slow_runs": cleaned.slow_runs, "drift": cleaned.drift}
 
 
-def tree(trace, tokens=None, average=None) -> dict:
+def tree(trace, tokens=None, average=None, variant=None) -> dict:
     """The component tree: ``{"fused_ns", "top_sum_ns", "roots": [node]}``, each node
     ``{"name", "ns", "self_ns", "children": [node]}``, children in decreasing cost."""
-    c = costs(trace, tokens, average)
+    c = costs(trace, tokens, average, variant)
     comps = c["components"]
     kids = defaultdict(list)
     for name, v in comps.items():

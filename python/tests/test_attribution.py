@@ -2,7 +2,9 @@
 Rust recorder's attribution is (recorder/tests/attribution.rs): the costs add up to the fused
 forward, a component made deliberately more expensive is charged the extra, the control keeps no
 more memory alive than the plain forward. The costs are computed here with plain arithmetic from
-the trace, and mlx-analyze must compute the same ones from the same trace."""
+the trace's run times, cleaned as the analyzer cleans them (mlx_trace.estimate: slow runs set
+aside, a significant drift removed), and mlx-analyze must compute the same ones from the same
+trace."""
 
 import math
 import os
@@ -11,6 +13,7 @@ from collections import defaultdict
 
 import mlx_trace as mt
 import mlx.core as mx
+from mlx_trace import estimate as est
 from mlx_trace.demo import Config, Llama
 
 from helpers import TempDirCase, analyze_json
@@ -34,31 +37,34 @@ def median(v):
 
 def costs(trace, mean=lambda v: sum(v) / len(v)):
     """Per component: cost per forward (ns) by the documented formula (docs/attribution.md), with
-    `mean` as the average of each kind's forward times; plus the reference average, the number
-    of references and the peak memory of references and controls."""
-    refs, ctrls, dups, arrays = [], [], defaultdict(list), {}
-    ctrl_arrays, peaks = [], {"reference": [], "control": []}
+    `mean` as the average of each kind's kept forward times; plus the reference average, the
+    number of references recorded and the peak memory of references and controls."""
+    timed, ctrl_arrays, arrays, names = [], [], defaultdict(list), {}
+    peaks, references, copies = {"reference": [], "control": []}, 0, {}
     for r in trace["runs"]:
         if r["warmup"]:
             continue
         p = r["perturbation"]
         if p["kind"] == "reference":
-            refs.append(r["forward_ns"])
+            role = est.REFERENCE
+            references += 1
         elif p["kind"] == "control":
-            ctrls.append(r["forward_ns"])
+            role = est.CONTROL
             ctrl_arrays.append(p["reduced_arrays"])
         else:
-            dups[p["target"]].append(r["forward_ns"])
-            arrays[p["target"]] = (p["reduced_arrays"], p["copies"])
+            role = names.setdefault(p["target"], len(names))
+            arrays[p["target"]].append(p["reduced_arrays"])
+            copies[p["target"]] = p["copies"]
+        timed.append(est.Timed(role, float(r["run"]), float(r["forward_ns"])))
         if p["kind"] in peaks:
             peaks[p["kind"]].append(r["peak_memory_bytes"])
-    t0, tc = mean(refs), mean(ctrls)
+    kept = est.clean(timed, len(names)).samples
+    t0, tc = mean(kept.references), mean(kept.controls)
     out = {}
-    for name, times in dups.items():
-        n, k = arrays[name]
-        f = n / ctrl_arrays[0]
-        out[name] = (mean(times) - (1 - f) * t0 - f * tc) / k
-    return out, t0, len(refs), peaks
+    for name, i in names.items():
+        f = (sum(arrays[name]) / len(arrays[name])) / (sum(ctrl_arrays) / len(ctrl_arrays))
+        out[name] = (mean(kept.targets[i]) - (1 - f) * t0 - f * tc) / copies[name]
+    return out, t0, references, peaks
 
 
 def standard_errors(trace):
