@@ -25,6 +25,8 @@ Modules: :mod:`mlx_trace.profiling` and :mod:`mlx_trace.instrument` (a module tr
 components), :mod:`mlx_trace.probe` (marking and timing components), :mod:`mlx_trace.recorder`
 (the recording loop and the attribution schedule), :mod:`mlx_trace.format` (the file format),
 :mod:`mlx_trace.attribution` (costs and self times from a trace, in Python),
+:mod:`mlx_trace.estimate` (the analyzer's estimator: slow runs, drift, intervals),
+:mod:`mlx_trace.stopping` (when a recording has enough repetitions),
 :mod:`mlx_trace.analyze` (the ``mlx-analyze`` binary), :mod:`mlx_trace.lm` (mlx-lm models),
 :mod:`mlx_trace.machine` (metadata), :mod:`mlx_trace.calibrate`, :mod:`mlx_trace.demo`.
 """

@@ -1,9 +1,11 @@
-"""Command-line value parsers shared by the package's programs (`demo`, `lm`)."""
+"""Command-line value parsers and option checks shared by the package's programs (`demo`, `lm`)."""
 
 from __future__ import annotations
 
 import argparse
+import math
 
+from . import stopping
 from .format import MODES
 
 
@@ -24,3 +26,52 @@ def sync_modes(s: str) -> list:
     if not v or any(m not in MODES for m in v):
         raise argparse.ArgumentTypeError(f"choose from {', '.join(MODES)} (got {s!r})")
     return v
+
+
+def precision(s: str) -> float:
+    """`--precision`: a percentage (`5%`) or a fraction (`0.05`) above 0 and below 100%."""
+    t = s.strip()
+    try:
+        v = float(t[:-1]) / 100 if t.endswith("%") else float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a precision: give a percentage such as 5% (or a fraction such as 0.05)") from None
+    if not (math.isfinite(v) and 0 < v < 1):
+        hint = f" ({s.strip()} as a fraction is {100 * v:g}%; did you mean {s.strip()}%?)" if math.isfinite(v) and v >= 1 and not t.endswith("%") else ""
+        raise argparse.ArgumentTypeError(f"{s!r}: the precision must be above 0% and below 100%{hint}")
+    return v
+
+
+#: The longest --max-time: a month (as the Rust recorder), far past any useful recording.
+MAX_TIME_LIMIT = 30 * 86400.0
+
+
+def duration(s: str) -> float:
+    """`--max-time`: seconds, or a number with `s`, `m` or `h` (`90s`, `10m`, `1h`)."""
+    t = s.strip()
+    scale = {"s": 1.0, "m": 60.0, "h": 3600.0}.get(t[-1:], None)
+    num = t[:-1] if scale else t
+    try:
+        v = float(num) * (scale or 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a duration: give seconds, or a number with s, m or h (90s, 10m, 1h)") from None
+    if not (math.isfinite(v) and 0 < v <= MAX_TIME_LIMIT):
+        raise argparse.ArgumentTypeError(f"{s!r}: the time must be above 0 and at most 30 days")
+    return v
+
+
+def check_stopping(p: argparse.ArgumentParser, a) -> None:
+    """--runs is an exact count; --precision and --max-time drive a recording without it."""
+    if a.runs is not None:
+        if not 1 <= a.runs <= stopping.MAX_REPS:
+            p.error(f"--runs must be at least 1 and at most {stopping.MAX_REPS}")
+        if a.precision is not None or a.max_time is not None:
+            p.error("--runs is an exact count: --precision and --max-time apply only without it")
+
+
+def stop_options(a, elapsed: float, weights) -> dict:
+    """:meth:`Recorder.record`'s stopping arguments for the next set: ``runs``, or the precision
+    and this set's share of the time left (``weights``: the cost of the sets to go, its own first)."""
+    if a.runs is not None:
+        return {"runs": a.runs}
+    max_time = stopping.DEFAULT_MAX_TIME if a.max_time is None else a.max_time
+    return {"precision": a.precision, "max_time": stopping.time_share(elapsed, max_time, weights)}

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 import mlx_trace as mt
 import mlx.core as mx
 
-from .args import int_list, sync_modes
+from .args import check_stopping, duration, int_list, precision, stop_options, sync_modes
 from .calibrate import DTYPES
 
 
@@ -109,8 +110,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m mlx_trace.demo",
         description="Record a small Llama-shaped decoder (random weights) with the mlx-trace Python recorder. "
-        "Every sequence length is run --warmup + --runs times in each --sync mode; an attributed repetition is a "
-        "whole attribution round (about 14 fused forwards for this model). Analyse the trace with mlx-analyze.",
+        "Every sequence length is run --warmup times, then until its estimates reach --precision (or exactly --runs "
+        "times) in each --sync mode; an attributed repetition is a whole attribution round (about 14 fused forwards "
+        "for this model). Analyse the trace with mlx-analyze.",
     )
     p.add_argument("--out", required=True, help="trace file to write (FILE.partial while recording)")
     p.add_argument("--seq", type=int_list, default=[128], help="sequence lengths, comma-separated (default 128)")
@@ -121,7 +123,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--vocab", type=int, default=1024, help="vocabulary (default 1024)")
     p.add_argument("--dtype", choices=list(DTYPES), default="f32", help="compute dtype (default f32)")
     p.add_argument("--sync", type=sync_modes, default=["none", "attributed", "component"], help="modes, comma-separated: none, component, attributed (default all three)")
-    p.add_argument("--runs", type=int, default=3, help="timed repetitions (attributed: rounds) per length and mode (default 3)")
+    p.add_argument("--runs", type=int, default=None,
+                   help="exactly this many timed repetitions (attributed: rounds) per length and mode, at most 10000 "
+                   "(default: until --precision is reached)")
+    p.add_argument("--precision", type=precision, default=None, metavar="P",
+                   help="repeat until every estimate's 95%% interval is within P of its value (5%% or 0.05): the "
+                   "attributed sum, each component of at least 5%% of the forward, the other modes' mean forward; "
+                   "at least 3 repetitions, 5 once a slow run was set aside (default 5%%, unless --runs)")
+    p.add_argument("--max-time", type=duration, default=None, metavar="T",
+                   help="time for the timed runs (90s, 10m, 1h or seconds), shared among the lengths by their cost; "
+                   "a length that runs out says which targets it did not meet (default 10m, unless --runs)")
     p.add_argument("--warmup", type=int, default=1, help="warm-up repetitions (default 1)")
     p.add_argument("--copies", type=int, default=4, help="attributed: extra copies of the perturbed component (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and tokens (default 0)")
@@ -134,11 +145,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    for name in ("layers", "dim", "heads", "ffn", "vocab", "runs", "copies"):
+    for name in ("layers", "dim", "heads", "ffn", "vocab", "copies"):
         if getattr(args, name) < 1:
             parser().error(f"--{name} must be at least 1")
     if args.warmup < 0:
         parser().error("--warmup must be at least 0")
+    check_stopping(parser(), args)
     if args.cpu:
         mx.set_default_device(mx.cpu)
     try:
@@ -157,10 +169,15 @@ def main(argv=None) -> int:
     with rec:
         if not args.no_calibrate:
             rec.calibrate()
-        for L in args.seq:
+        # Each length's share of --max-time follows its analytic cost (the layers' components
+        # run once per layer).
+        weights = [sum(f * (cfg.layers if n.startswith("layer/") else 1) for n, (f, _) in model.costs(L).items()) for L in args.seq]
+        start = time.monotonic()
+        for i, L in enumerate(args.seq):
             tokens = mx.random.randint(0, cfg.vocab, (L,), key=mx.random.key(args.seed + L))
             mx.eval(tokens)
-            rec.record(lambda: model(tokens), tokens=L, modes=args.sync, runs=args.runs, warmup=args.warmup, copies=args.copies)
+            rec.record(lambda: model(tokens), tokens=L, modes=args.sync, warmup=args.warmup, copies=args.copies,
+                       **stop_options(args, time.monotonic() - start, weights[i:]))
             if rec.interrupted:
                 break
     print(rec.file.partial if rec.interrupted else rec.file.path)

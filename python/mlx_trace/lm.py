@@ -30,12 +30,13 @@ import argparse
 import json
 import os
 import sys
+import time
 
 import mlx_trace as mt
 import mlx.core as mx
 import mlx.nn as nn
 
-from .args import int_list, sync_modes
+from .args import check_stopping, duration, int_list, precision, stop_options, sync_modes
 from .calibrate import DTYPES
 
 DTYPE_OF = {"f32": mx.float32, "bf16": mx.bfloat16, "f16": mx.float16}
@@ -120,7 +121,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="trace file to write (default MODEL-TYPE.msgpack)")
     p.add_argument("--tokens", type=int_list, default=[128, 512], help="prefill lengths, comma-separated (default 128,512)")
     p.add_argument("--sync", type=sync_modes, default=["none", "attributed", "component"], help="modes (default none,attributed,component)")
-    p.add_argument("--runs", type=int, default=3, help="timed repetitions (attributed: rounds) per length and mode (default 3)")
+    p.add_argument("--runs", type=int, default=None,
+                   help="exactly this many timed repetitions (attributed: rounds) per length and mode, at most 10000 "
+                   "(default: until --precision is reached)")
+    p.add_argument("--precision", type=precision, default=None, metavar="P",
+                   help="repeat until every estimate's 95%% interval is within P of its value (5%% or 0.05): the "
+                   "attributed sum, each component of at least 5%% of the forward, the other modes' mean forward; "
+                   "at least 3 repetitions, 5 once a slow run was set aside (default 5%%, unless --runs)")
+    p.add_argument("--max-time", type=duration, default=None, metavar="T",
+                   help="time for the timed runs (90s, 10m, 1h or seconds), shared among the lengths in proportion to them; "
+                   "a length that runs out says which targets it did not meet (default 10m, unless --runs)")
     p.add_argument("--warmup", type=int, default=1, help="warm-up repetitions (default 1)")
     p.add_argument("--copies", type=int, default=4, help="attributed: extra copies of the perturbed component (default 4)")
     p.add_argument("--depth", type=int, default=None, help="instrument the module levels up to this depth (1: the root's children; default all)")
@@ -140,11 +150,11 @@ def main(argv=None) -> int:
         parser().error("--model-type needs --config (the model's config.json fields)")
     if a.model and a.config:
         parser().error("--config goes with --model-type (a --model folder has its own config.json)")
-    for name in ("runs", "copies"):
-        if getattr(a, name) < 1:
-            parser().error(f"--{name} must be at least 1")
+    if a.copies < 1:
+        parser().error("--copies must be at least 1")
     if a.warmup < 0:
         parser().error("--warmup must be at least 0")
+    check_stopping(parser(), a)
     if a.cpu:
         mx.set_default_device(mx.cpu)
     if a.model:
@@ -183,14 +193,17 @@ def main(argv=None) -> int:
     with rec:
         if not a.no_calibrate:
             rec.calibrate()
-        for L in a.tokens:
+        # Each length's share of --max-time in proportion to its length (a prefill's cost is
+        # mostly linear in it).
+        start = time.monotonic()
+        for i, L in enumerate(a.tokens):
             ids = mx.random.randint(0, max(vocab, 2), (1, L), key=mx.random.key(a.seed + L))
             mx.eval(ids)
             kwargs = {"cache": model.make_cache()} if a.cache and hasattr(model, "make_cache") else {}
             if a.cache and not kwargs:
                 print("mlx_trace.lm: this model has no make_cache(); recording without a cache", file=sys.stderr)
-            rec.profile(model, ids, kwargs=kwargs, tokens=L, depth=a.depth, modes=a.sync, runs=a.runs, warmup=a.warmup,
-                        copies=a.copies)
+            rec.profile(model, ids, kwargs=kwargs, tokens=L, depth=a.depth, modes=a.sync, warmup=a.warmup,
+                        copies=a.copies, **stop_options(a, time.monotonic() - start, a.tokens[i:]))
             if rec.interrupted:
                 break
     print(rec.file.partial if rec.interrupted else rec.file.path)

@@ -1,8 +1,9 @@
 """The recording loop: warm-up and timed repetitions of a forward in each mode, the attribution
 schedule, memory counters, one trace record per forward.
 
-The schedule and the fields written are those of the Rust recorder (``recorder/src/session.rs``),
-so ``mlx-analyze`` attributes Python traces with no change.
+The schedule, the stopping rule (:mod:`mlx_trace.stopping`) and the fields written are those of
+the Rust recorder (``recorder/src/session.rs``), so ``mlx-analyze`` attributes Python traces with
+no change.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import mlx.core as mx
 
 from . import format as fmt
 from . import machine
+from . import stopping
 from .calibrate import calibrate as _calibrate
 from .probe import Probe, arrays_of, recording
 
@@ -77,6 +79,11 @@ class Recorder:
         self.file = fmt.TraceFile(path, fmt.header(self.metadata), force=force)
         self.run_index = 0
         self.interrupted = False
+        #: One dict per mode and :meth:`record` call: what precision each set reached and why it
+        #: stopped (``precision``, ``target``, ``met``, ``reps``, ``reason``, ``line``, ...).
+        self.precision_results = []
+        #: Seconds for ``max_time`` (replaceable, for tests).
+        self.clock = time.monotonic
 
     # -- context manager -------------------------------------------------------------------------
     def __enter__(self):
@@ -153,13 +160,22 @@ class Recorder:
         return list(probe.stages.values())
 
     def record(self, forward, *, tokens: int, frames: int | None = None, variant: str = "baseline",
-               modes=("none", "attributed"), runs: int = 3, warmup: int = 1, copies: int = 4,
-               inflate=None) -> int:
+               modes=("none", "attributed"), runs: int | None = None, warmup: int = 1, copies: int = 4,
+               inflate=None, precision: float | None = None, max_time: float | None = None) -> int:
         """Records ``forward`` (a function of no arguments returning the output arrays) at one
-        input shape: ``warmup`` + ``runs`` repetitions, each running every mode of ``modes``;
-        an ``attributed`` repetition is a whole attribution round (a reference, the control,
-        every component duplicated ``copies`` times, a reference after every four), warm-ups
-        included.
+        input shape: ``warmup`` repetitions, then timed ones, each running every mode of
+        ``modes``; an ``attributed`` repetition is a whole attribution round (a reference, the
+        control, every component duplicated ``copies`` times, a reference after every four),
+        warm-ups included.
+
+        How many timed repetitions: exactly ``runs`` when it is given; otherwise until every
+        estimate's 95% interval is within ``precision`` of its value (relative half-width,
+        default 0.05): the attributed sum and every component of at least 5% of the forward,
+        the mean forward in the other modes, estimated as ``mlx-analyze`` does
+        (:mod:`mlx_trace.estimate`). At least 3 (5 once a slow run was set aside); the modes that
+        meet the target stop, the others go on until ``max_time`` seconds (default 600) have
+        passed since the first timed run. A line per mode says what was reached (unless
+        ``quiet``); :attr:`precision_results` keeps them.
 
         ``tokens``: the sequence length; ``frames``: the analyzer's key of one input shape
         (a video model's frame count; for other models any number that tells the shapes apart,
@@ -171,8 +187,20 @@ class Recorder:
                 raise ValueError(f"unknown mode {m!r}: choose from {', '.join(fmt.MODES)}")
         if not modes:
             raise ValueError("no mode to record")
-        if runs < 1 or warmup < 0 or copies < 1:
+        if (runs is not None and runs < 1) or warmup < 0 or copies < 1:
             raise ValueError(f"need runs >= 1, warmup >= 0, copies >= 1 (got runs={runs}, warmup={warmup}, copies={copies})")
+        if runs is not None:
+            if runs > stopping.MAX_REPS:
+                raise ValueError(f"runs must be at most {stopping.MAX_REPS}, got {runs}")
+            if precision is not None or max_time is not None:
+                raise ValueError("runs is an exact count: precision and max_time apply only without it")
+        else:
+            precision = stopping.DEFAULT_PRECISION if precision is None else float(precision)
+            max_time = stopping.DEFAULT_MAX_TIME if max_time is None else float(max_time)
+            if not 0.0 < precision < 1.0:
+                raise ValueError(f"precision is a relative half-width above 0 and below 1 (0.05: 5%), got {precision}")
+            if not (max_time >= 0.0 and math.isfinite(max_time)):
+                raise ValueError(f"max_time must be a number of seconds, 0 or more, got {max_time}")
         tokens = int(tokens)
         frames = int(tokens if frames is None else frames)
         if frames > 2 ** 32 - 1:
@@ -186,6 +214,12 @@ class Recorder:
         stages = self.stages_of(forward) if "attributed" in modes else []
         stage_copies = None
         written = 0
+        tracker = stopping.SetTracker(modes, len(stages))
+        modes_now = modes
+        rep = timed = 0
+        reps_of = dict.fromkeys(modes, 0)  # timed repetitions each mode ran: some stop early
+        deadline = None
+        shown = ""
         previous = signal.getsignal(signal.SIGINT)
 
         def on_sigint(signum, frame):
@@ -199,11 +233,16 @@ class Recorder:
         except ValueError:  # not the main thread
             previous = None
         try:
-            for rep in range(warmup + runs):
+            while True:
                 is_warmup = rep < warmup
-                round_ = max(rep - warmup, 0)
-                for mode in modes:
-                    schedule = attribution_round(round_, len(stages), copies) if mode == "attributed" else [("reference", None, 0)]
+                if not is_warmup and deadline is None and runs is None:
+                    # The time limit counts from the first timed run: warm-ups and the graph's
+                    # first builds are not what precision buys.
+                    deadline = self.clock() + max_time
+                where = "warm-up" if is_warmup else (f"round {timed + 1}/{runs}" if runs is not None else f"round {timed + 1}{shown}")
+                for mode in modes_now:
+                    # Warm-ups run round 0's schedule; timed rounds rotate by their count.
+                    schedule = attribution_round(timed, len(stages), copies) if mode == "attributed" else [("reference", None, 0)]
                     for kind, target, k in schedule:
                         if self.interrupted:
                             return written
@@ -215,13 +254,14 @@ class Recorder:
                             perturb = "control"
                         elif mode == "attributed" and kind == "duplicate":
                             perturb = ("duplicate", st.name, k)
-                        self._say(f"{variant} {tokens} tokens, {mode}" + (f" {kind}" if mode == "attributed" else "") + (f" {st.name} x{k}" if st else ""))
+                        self._say(f"{variant} {tokens} tokens, {mode}" + (f" {kind}" if mode == "attributed" else "")
+                                  + (f" {st.name} x{k}" if st else "") + f"; {where}")
                         run, out, probe = self.forward_once(forward, mode, frames=frames, tokens=tokens, variant=variant,
                                                             warmup=is_warmup, perturb=perturb, inflate=inflate)
                         del out
                         if mode == "attributed":
                             run.perturbation = fmt.perturbation(
-                                kind=kind, target=st.name if st else None, copies=k, round=round_,
+                                kind=kind, target=st.name if st else None, copies=k, round=timed,
                                 reduced_bytes=probe.reduced_bytes, reduced_arrays=probe.reduced_arrays,
                                 target_calls=st.calls if st else 0, target_flops=st.flops if st else 0.0,
                                 target_bytes=st.bytes if st else 0.0, target_parent=st.parent if st else None)
@@ -232,17 +272,51 @@ class Recorder:
                             for s, c in zip(stages, stage_copies):
                                 if c < copies:
                                     self._say(f"{s.name} gets {c} extra copies instead of {copies} (memory)")
+                        if not is_warmup:
+                            tracker.add(mode, kind, target, k, self.run_index, run.forward_ns,
+                                        probe.reduced_arrays if mode == "attributed" else 0,
+                                        probe.reduced_bytes if mode == "attributed" else 0)
                         self.file.add_run(run)
                         self.run_index += 1
                         written += 1
-            return written
+                rep += 1
+                if is_warmup:
+                    continue
+                timed += 1
+                for mode in modes_now:
+                    reps_of[mode] += 1
+                if runs is not None and timed < runs:
+                    continue  # an exact count needs no estimate until the end
+                status = tracker.status()
+                step, what = stopping.next_step(runs, precision, timed, status, self.clock() >= deadline if deadline is not None else False)
+                if step == "continue":
+                    modes_now = what
+                    shown = stopping.progress_text(status, timed, precision)
+                    continue
+                self._precision_summary(status, reps_of, precision, what, stages, tokens=tokens, frames=frames, variant=variant)
+                return written
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
 
+    def _precision_summary(self, status, reps_of, target, reason, stages, *, tokens, frames, variant) -> None:
+        """Keeps and prints (unless quiet) one line per mode on what a set reached."""
+        where = f"{tokens} tokens" if frames == tokens else f"{frames} frames ({tokens} tokens)"
+        for st in status:
+            reps = reps_of[st.mode]
+            line = stopping.summary(st, reps, target, reason, lambda i: stages[i].name)
+            self.precision_results.append({
+                "tokens": tokens, "frames": frames, "variant": variant, "mode": st.mode, "precision": st.precision,
+                "target": target, "met": None if target is None else stopping.met(st, target), "reps": reps,
+                # A mode that met the target stopped for that, whatever ended the set.
+                "reason": "met" if target is not None and stopping.met(st, target) else reason, "least_precise": stages[st.worst_target].name if st.worst_target is not None else None,
+                "slow_runs": st.slow_runs, "line": f"precision at {where}, {variant}: {line}",
+            })
+            self._say(self.precision_results[-1]["line"])
+
     def profile(self, model, *inputs, kwargs=None, tokens=None, frames=None, depth=None, filter=None, fast=True,
-                variant: str = "baseline", modes=("none", "attributed"), runs: int = 3, warmup: int = 1,
-                copies: int = 4, inflate=None) -> int:
+                variant: str = "baseline", modes=("none", "attributed"), runs: int | None = None, warmup: int = 1,
+                copies: int = 4, inflate=None, precision: float | None = None, max_time: float | None = None) -> int:
         """Records ``model(*inputs, **kwargs)`` with the ``nn.Module`` tree instrumented for the
         recording only (no change to its code; see :func:`mlx_trace.profile` and
         :mod:`mlx_trace.instrument`). State among the inputs (a KV cache) is the same afterwards.
@@ -252,7 +326,7 @@ class Recorder:
 
         return profile_into(self, model, *inputs, kwargs=kwargs, tokens=tokens, frames=frames, depth=depth,
                             filter=filter, fast=fast, variant=variant, modes=modes, runs=runs, warmup=warmup,
-                            copies=copies, inflate=inflate)
+                            copies=copies, inflate=inflate, precision=precision, max_time=max_time)
 
     def finish(self) -> str:
         """Ends the trace and renames it into place; returns its path. After an interrupted
