@@ -1,7 +1,9 @@
 //! Attributed recording of the tiny model on the CPU: the schedule is complete, the component
 //! costs add up to the fused forward, and a component made deliberately more expensive is
-//! charged the extra cost. The costs are computed here with plain arithmetic (mean duplicate
-//! minus mean reference, over the copies), independent of the analyzer.
+//! charged the extra cost. The costs are computed here with plain arithmetic (median duplicate
+//! minus median reference, over the copies), independent of the analyzer's estimator; medians,
+//! because on a shared 2-core machine a few runs of a recording are often several times slower
+//! than the rest, and one such run moves a mean of five by more than the tolerances below.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -41,7 +43,12 @@ fn record(name: &str, inflate: Option<(&str, u32)>) -> Costs {
     session::record(&plan, &header).unwrap();
     let trace = read_trace_file(&out).unwrap();
     assert!(trace.complete);
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let mean = |v: &[f64]| {
+        let mut s = v.to_vec();
+        s.sort_by(f64::total_cmp);
+        let n = s.len();
+        if n % 2 == 1 { s[n / 2] } else { 0.5 * (s[n / 2 - 1] + s[n / 2]) }
+    };
     let mut refs = Vec::new();
     let mut controls = 0;
     let (mut ref_peaks, mut control_peaks) = (Vec::new(), Vec::new());
