@@ -100,18 +100,21 @@ def forwards(kernel_path: str, traced_path: str, gap_ms: float):
     """Per frame count: (tokens, list of per-forward {kind: ns}, list of GPU spans ns, names by kind)."""
     kernels = read_kernels(kernel_path)
     segs = segments(kernels, int(gap_ms * 1e6))
-    runs = [r for r in read_runs(traced_path) if r[4] == "none" and r[5] == "baseline"]
+    runs = [r for r in read_runs(traced_path) if r[4] == "none" and r[5] == "baseline" and not r[2]]
     # A forward is a segment with attention kernels whose GPU span fits inside the forward's wall
-    # time; runs and segments come in the same order, so each run takes the next that fits.
+    # time. Runs and segments come in the same order; matching from the end, each timed run takes
+    # the nearest earlier segment that fits, so the warm-up forwards (split into fragments by
+    # run-time compilation, seen on an H100) are never taken for timed ones.
     candidates = [s for s in segs if any(kernel_kind(k[2]) == "attention" for k in s)]
-    matched, j = [], 0
-    for r in runs:
-        while j < len(candidates):
+    matched, j = [], len(candidates)
+    for r in reversed(runs):
+        while j > 0:
+            j -= 1
             span = candidates[j][-1][1] - candidates[j][0][0]
-            j += 1
             if 0.3 * r[3] <= span <= 1.02 * r[3]:
-                matched.append((r, candidates[j - 1]))
+                matched.append((r, candidates[j]))
                 break
+    matched.reverse()
     order = list(dict.fromkeys(r[0] for r in runs))
     print(f"kernel trace: {len(kernels)} kernels in {len(segs)} segments split at GPU idle > {gap_ms} ms; "
           f"{len(candidates)} forward-like, {len(matched)} matched to the {len(runs)} fused runs of frame counts {order}", file=sys.stderr)
