@@ -75,3 +75,18 @@ def stop_options(a, elapsed: float, weights) -> dict:
         return {"runs": a.runs}
     max_time = stopping.DEFAULT_MAX_TIME if a.max_time is None else a.max_time
     return {"precision": a.precision, "max_time": stopping.time_share(elapsed, max_time, weights)}
+
+
+def add_stopping_arguments(p: argparse.ArgumentParser, shared: str) -> None:
+    """--runs, --precision and --max-time, as both CLIs take them; `shared` says how the time is
+    shared among the lengths."""
+    p.add_argument("--runs", type=int, default=None,
+                   help="exactly this many timed repetitions (attributed: rounds) per length and mode, at most 10000 "
+                   "(default: until --precision is reached)")
+    p.add_argument("--precision", type=precision, default=None, metavar="P",
+                   help="repeat until every estimate's 95%% interval is within P of its value (5%% or 0.05): the "
+                   "attributed sum, each component of at least 5%% of the forward, the other modes' mean forward; "
+                   "at least 3 repetitions, 5 once a slow run was set aside (default 5%%, unless --runs)")
+    p.add_argument("--max-time", type=duration, default=None, metavar="T",
+                   help=f"time for the timed runs (90s, 10m, 1h or seconds), shared among the lengths {shared}; "
+                   "a length that runs out says which targets it did not meet (default 10m, unless --runs)")

@@ -20,7 +20,7 @@ import time
 import mlx_trace as mt
 import mlx.core as mx
 
-from .args import check_stopping, duration, int_list, precision, stop_options, sync_modes
+from .args import add_stopping_arguments, check_stopping, int_list, stop_options, sync_modes
 from .calibrate import DTYPES
 
 
@@ -123,16 +123,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--vocab", type=int, default=1024, help="vocabulary (default 1024)")
     p.add_argument("--dtype", choices=list(DTYPES), default="f32", help="compute dtype (default f32)")
     p.add_argument("--sync", type=sync_modes, default=["none", "attributed", "component"], help="modes, comma-separated: none, component, attributed (default all three)")
-    p.add_argument("--runs", type=int, default=None,
-                   help="exactly this many timed repetitions (attributed: rounds) per length and mode, at most 10000 "
-                   "(default: until --precision is reached)")
-    p.add_argument("--precision", type=precision, default=None, metavar="P",
-                   help="repeat until every estimate's 95%% interval is within P of its value (5%% or 0.05): the "
-                   "attributed sum, each component of at least 5%% of the forward, the other modes' mean forward; "
-                   "at least 3 repetitions, 5 once a slow run was set aside (default 5%%, unless --runs)")
-    p.add_argument("--max-time", type=duration, default=None, metavar="T",
-                   help="time for the timed runs (90s, 10m, 1h or seconds), shared among the lengths by their cost; "
-                   "a length that runs out says which targets it did not meet (default 10m, unless --runs)")
+    add_stopping_arguments(p, "by their cost")
     p.add_argument("--warmup", type=int, default=1, help="warm-up repetitions (default 1)")
     p.add_argument("--copies", type=int, default=4, help="attributed: extra copies of the perturbed component (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and tokens (default 0)")

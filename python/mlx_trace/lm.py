@@ -36,7 +36,7 @@ import mlx_trace as mt
 import mlx.core as mx
 import mlx.nn as nn
 
-from .args import check_stopping, duration, int_list, precision, stop_options, sync_modes
+from .args import add_stopping_arguments, check_stopping, int_list, stop_options, sync_modes
 from .calibrate import DTYPES
 
 DTYPE_OF = {"f32": mx.float32, "bf16": mx.bfloat16, "f16": mx.float16}
@@ -121,16 +121,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="trace file to write (default MODEL-TYPE.msgpack)")
     p.add_argument("--tokens", type=int_list, default=[128, 512], help="prefill lengths, comma-separated (default 128,512)")
     p.add_argument("--sync", type=sync_modes, default=["none", "attributed", "component"], help="modes (default none,attributed,component)")
-    p.add_argument("--runs", type=int, default=None,
-                   help="exactly this many timed repetitions (attributed: rounds) per length and mode, at most 10000 "
-                   "(default: until --precision is reached)")
-    p.add_argument("--precision", type=precision, default=None, metavar="P",
-                   help="repeat until every estimate's 95%% interval is within P of its value (5%% or 0.05): the "
-                   "attributed sum, each component of at least 5%% of the forward, the other modes' mean forward; "
-                   "at least 3 repetitions, 5 once a slow run was set aside (default 5%%, unless --runs)")
-    p.add_argument("--max-time", type=duration, default=None, metavar="T",
-                   help="time for the timed runs (90s, 10m, 1h or seconds), shared among the lengths in proportion to them; "
-                   "a length that runs out says which targets it did not meet (default 10m, unless --runs)")
+    add_stopping_arguments(p, "in proportion to them")
     p.add_argument("--warmup", type=int, default=1, help="warm-up repetitions (default 1)")
     p.add_argument("--copies", type=int, default=4, help="attributed: extra copies of the perturbed component (default 4)")
     p.add_argument("--depth", type=int, default=None, help="instrument the module levels up to this depth (1: the root's children; default all)")
