@@ -163,11 +163,16 @@ def find_rankings(node, out):
             find_rankings(v, out)
 
 
-def attributed(analyzer: str, trace: str):
-    """Per tokens: {component: (ms, ci or None)} of the attributed ranking."""
-    res = subprocess.run([analyzer, trace, "--quiet", "--format", "json", "-o", "-"], capture_output=True, text=True, check=True)
+def attributed(analyzer: str, trace: str, frames):
+    """Per tokens: {component: (ms, ci or None)} of the attributed ranking at each frame count
+    (the analyzer ranks one length per call, so it is asked once per length)."""
     rankings = []
-    find_rankings(json.loads(res.stdout), rankings)
+    for f in sorted(set(frames)):
+        res = subprocess.run([analyzer, trace, "--quiet", "--frames", str(f), "--format", "json", "-o", "-"], capture_output=True, text=True)
+        if res.returncode != 0:
+            print(f"  no attributed ranking at {f} frames: {res.stderr.strip().splitlines()[-1] if res.stderr.strip() else 'analyzer failed'}", file=sys.stderr)
+            continue
+        find_rankings(json.loads(res.stdout), rankings)
     out = {}
     for r in rankings:
         if r.get("method") != "attributed":
@@ -200,7 +205,7 @@ def main(argv=None) -> int:
     traced_ms = fused_ms(a.traced)
     on = fused_ms(a.graphs_on) if a.graphs_on else {}
     off = fused_ms(a.graphs_off) if a.graphs_off else {}
-    attr = attributed(a.analyzer, a.attributed) if a.attributed else {}
+    attr = attributed(a.analyzer, a.attributed, fw.keys()) if a.attributed else {}
 
     if on or off:
         print("Fused forward, CUDA graphs on and off (median of the timed runs, ms; min to max):")
@@ -225,7 +230,7 @@ def main(argv=None) -> int:
             if rows:
                 ms, lo, hi = group(rows, names_)
                 d = ms - kern
-                print(f"{label:<22} {kern:>10.1f} {ms:>14.1f} {f'{lo:.1f} to {hi:.1f}':>18} {d:>+11.1f} {100 * d / kern if kern else float('nan'):>+6.1f}%")
+                print(f"{label:<22} {kern:>10.1f} {ms:>14.1f} {f'{lo:.1f} to {hi:.1f}':>18} {d:>+11.1f} {f'{100 * d / kern:+.1f}%' if kern else '-':>7}")
             else:
                 print(f"{label:<22} {kern:>10.1f} {'-':>14}")
 

@@ -200,7 +200,9 @@ fn recordings_of_two_recorder_programs_are_two_workloads() {
     assert_eq!(r.workloads[0].recorder, "");
     assert_eq!(r.workloads[1].recorder, "mlx-trace-python");
     assert!(r.workloads[1].label.ends_with(", recorded by mlx-trace-python"), "{}", r.workloads[1].label);
-    assert_eq!(r.workloads[0].differences(&r.workloads[1]), ["recording program (mlx-record vs mlx-trace-python)"]);
+    assert_eq!(r.workloads[0].differences(&r.workloads[1], "machine"), ["recording program (mlx-record vs mlx-trace-python)"]);
+    // A comparison by the differing key itself finds nothing more to warn about.
+    assert!(r.workloads[0].differences(&r.workloads[1], "recording program").is_empty());
     assert!(r.sections.iter().all(|s| s.inputs.runs == 6 && s.inputs.files.len() == 1));
 
     let (ds, f) = facts(&[named("mlx-trace-python 0.1.0", 1), named("mlx-trace-python 0.2.0", 2)]);

@@ -453,7 +453,7 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
                 high: ci.high,
                 n_baseline: b.len(),
                 n_group: s.len(),
-                significant: (ci.low > 1.0 || ci.high < 1.0) && (ci.ratio - 1.0).abs() > options.noise,
+                significant: (ci.low > 1.0 || ci.high < 1.0) && beyond_noise(ci.ratio, options.noise),
                 variant,
             });
         }
@@ -540,9 +540,9 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
         }
     }
     let method = format!(
-        "Ratios are of geometric means of the samples (group over baseline for components, baseline over group for speedups); the {:.0}% interval is a Welch t interval on log times, each side with its own variance, exponentiated back: under multiplicative (log-normal) noise, an interval of the ratio of median times. Samples are runs, or per-trace medians when both sides have at least {MIN_TRACES} traces. A change is significant when the interval excludes 1 and the ratio differs from 1 by more than {:.0}%. Below {MIN_SAMPLES} samples a side: no interval and no verdict.",
-        options.level * 100.0,
-        options.noise * 100.0
+        "Ratios are of geometric means of the samples (group over baseline for components, baseline over group for speedups); the {level:.0}% interval is a Welch t interval on log times, each side with its own variance, exponentiated back: under multiplicative (log-normal) noise, an interval of the ratio of median times. Samples are runs, or per-trace medians when both sides have at least {MIN_TRACES} traces. A change is significant when the interval excludes 1 and the ratio lies outside 1/(1 + {noise:.0}%) to 1 + {noise:.0}% (symmetric on the log scale, so a speedup and its time ratio always agree). Below {MIN_SAMPLES} samples a side: no interval and no verdict.",
+        level = options.level * 100.0,
+        noise = options.noise * 100.0
     );
     Ok(Comparison {
         key: options.key.clone(),
@@ -583,6 +583,12 @@ pub fn setup_cost(facts: &Facts, variant: &str, frames: u32) -> (f64, f64, Vec<S
 
 type Job = (String, String, Area, u32, Vec<f64>, Vec<f64>);
 
+/// Whether a ratio (or speedup) is further from 1 than the noise threshold, symmetric on the log
+/// scale: a speedup of 1.052 and its time ratio 0.951 get the same verdict.
+fn beyond_noise(ratio: f64, noise: f64) -> bool {
+    ratio.ln().abs() > noise.ln_1p()
+}
+
 fn run_intervals(jobs: Vec<Job>, options: &CompareOptions) -> Vec<CompareRow> {
     jobs.iter()
         .filter_map(|job| {
@@ -591,7 +597,7 @@ fn run_intervals(jobs: Vec<Job>, options: &CompareOptions) -> Vec<CompareRow> {
                 Some(ci) => ci,
                 None => RatioInterval { ratio: geometric_ratio(b, s)?, low: f64::NAN, high: f64::NAN },
             };
-            let significant = (ci.low > 1.0 || ci.high < 1.0) && (ci.ratio - 1.0).abs() > options.noise;
+            let significant = (ci.low > 1.0 || ci.high < 1.0) && beyond_noise(ci.ratio, options.noise);
             Some(CompareRow {
                 group: group.clone(),
                 component: component.clone(),
@@ -608,4 +614,19 @@ fn run_intervals(jobs: Vec<Job>, options: &CompareOptions) -> Vec<CompareRow> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::beyond_noise;
+
+    #[test]
+    fn a_speedup_and_its_time_ratio_get_one_verdict() {
+        // 746 ms against 712 ms: speedup 1.0478, ratio 0.9544; both inside 5% on the log scale.
+        let (speedup, ratio) = (746.0 / 712.0, 712.0 / 746.0);
+        assert_eq!(beyond_noise(speedup, 0.05), beyond_noise(ratio, 0.05));
+        // 1.052x faster (time ratio 0.9506): beyond 5% both ways, though |0.9506 - 1| < 0.05.
+        assert!(beyond_noise(1.052, 0.05) && beyond_noise(1.0 / 1.052, 0.05));
+        assert!(!beyond_noise(1.049, 0.05) && !beyond_noise(1.0 / 1.049, 0.05));
+    }
 }

@@ -327,7 +327,7 @@ fn compare_workloads(
     let base = group_workload.iter().find(|(g, _)| *g == result.baseline).map(|x| x.1);
     if let Some(b) = base {
         for (g, w) in group_workload.iter().filter(|(g, _)| *g != result.baseline) {
-            let d = chosen[b].differences(chosen[*w]);
+            let d = chosen[b].differences(chosen[*w], &c.key);
             if !d.is_empty() {
                 result.notes.push(format!(
                     "{} (the baseline, workload {}) and {} (workload {}) differ in more than {}: {}.",

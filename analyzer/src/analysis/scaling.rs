@@ -240,7 +240,7 @@ pub fn scaling(facts: &Facts) -> Scaling {
         fits.push(fit_component("forward", Area::Overhead, fused));
     }
     let note = (distinct < MIN_POINTS).then(|| {
-        format!("only {distinct} distinct token count(s) among component-synced runs: at least {MIN_POINTS} are needed to fit; fits skipped")
+        format!("only {distinct} distinct token count(s) recorded: exponents, work fits and growth verdicts need at least {MIN_POINTS}, so none is stated; the times above are the measurements")
     });
     // Decided among themselves here; a report decides them again with all its claims.
     let mut out = Scaling { rows, fits, note };

@@ -581,7 +581,10 @@ pub fn seed_claims(fine: &Facts) -> SeedClaims {
             shares: seed_snaps.iter().map(|s| (s.frames, s.tokens, share_of(s, &[bucket]))).collect(),
             shares_ci95: seed_snaps.iter().map(|s| share_ci(s, &[bucket])).collect(),
             synced_shares: seed_snaps.iter().filter_map(|s| synced_at(&seed, s)).map(|y| (y.frames, y.tokens, share_of(&y, &[bucket]))).collect(),
-            present: seed.id_of(bucket).is_some_and(|id| seed.runs.iter().any(|r| r.comp(id).is_some())),
+            // Present in the model: recorded by a synced run, or attributed (a recording with
+            // attributed runs only has no component events).
+            present: seed.id_of(bucket).is_some_and(|id| seed.runs.iter().any(|r| r.comp(id).is_some()))
+                || seed_snaps.iter().any(|s| s.comps.iter().any(|c| c.name == bucket)),
         })
         .collect();
     let method_changes = method_changes(&buckets);

@@ -146,10 +146,16 @@ impl Workload {
     }
 
     /// The fields in which `self` and `other` differ, as `name (a vs b)` phrases.
-    pub fn differences(&self, other: &Workload) -> Vec<String> {
+    /// How this workload differs from `other`, field by field, leaving out `except` (the
+    /// comparison's own key: a comparison by machine is expected to differ in machine).
+    pub fn differences(&self, other: &Workload, except: &str) -> Vec<String> {
         let mut d = Vec::new();
+        // Whether any named field differs, the excepted one included: labels name the machine,
+        // so two workloads that differ only there are not "other model dimensions".
+        let mut any = false;
         let mut field = |name: &str, a: String, b: String| {
-            if a != b {
+            any |= a != b;
+            if a != b && name != except {
                 d.push(format!("{name} ({a} vs {b})"));
             }
         };
@@ -161,7 +167,7 @@ impl Workload {
         field("machine", self.machine.clone(), other.machine.clone());
         let named = |r: &str| if r.is_empty() { "mlx-record".to_string() } else { r.to_string() };
         field("recording program", named(&self.recorder), named(&other.recorder));
-        if d.is_empty() && self.label != other.label {
+        if !any && self.label != other.label {
             d.push("other model dimensions".into());
         }
         d

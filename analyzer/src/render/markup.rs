@@ -393,9 +393,12 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
                     Some([lo, hi]) => format!("{:.2} ({lo:.2} to {hi:.2})", p.exponent),
                     None => format!("{:.2} (no interval)", p.exponent),
                 },
+                // No fit: the paragraph below says why (too few lengths).
+                None if f.points.len() < crate::analysis::scaling::MIN_POINTS => "-".into(),
                 None => "< noise".into(),
             });
-            cells.push(f.work.map_or("no costs".into(), |w| format!("L^{:.2} ({})", w.work_exponent, match w.measure {
+            let fitted = f.points.len() >= crate::analysis::scaling::MIN_POINTS;
+            cells.push(f.work.map_or(if fitted { "no costs" } else { "-" }.into(), |w| format!("L^{:.2} ({})", w.work_exponent, match w.measure {
                 crate::analysis::scaling::WorkMeasure::Roofline => "time at ceilings",
                 crate::analysis::scaling::WorkMeasure::Flops => "FLOPs",
                 crate::analysis::scaling::WorkMeasure::Bytes => "bytes",
@@ -945,13 +948,20 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
                 "~O(n^2); yet its own table gives {:.1} -> {:.1} ms per block for 3x tokens (exponent {:.2})",
                 SEED_SELF_ATTN_MS.0, SEED_SELF_ATTN_MS.1, a.seed_exponent
             ),
-            format!(
-                "Self-Attention bucket (qkv, qk_norm, sdpa, out) per block: t ~ L^{}{} (R^2 {}) over L = {l:.0}-{h:.0}; sdpa alone L^{}{cross}{sdpa_share}",
-                a.exponent.map_or("-".into(), |p| format!("{p:.2}")),
-                a.exponent_ci95.map_or(String::new(), |[lo, hi]| format!(" (95% interval {lo:.2} to {hi:.2})")),
-                a.r2.map_or("-".into(), |p| format!("{p:.3}")),
-                a.sdpa_exponent.map_or("-".into(), |p| format!("{p:.2}")),
-            ),
+            match a.exponent {
+                Some(p) => format!(
+                    "Self-Attention bucket (qkv, qk_norm, sdpa, out) per block: t ~ L^{p:.2}{} (R^2 {}) over L = {l:.0}-{h:.0}; sdpa alone L^{}{cross}{sdpa_share}",
+                    a.exponent_ci95.map_or(String::new(), |[lo, hi]| format!(" (95% interval {lo:.2} to {hi:.2})")),
+                    a.r2.map_or("-".into(), |p| format!("{p:.3}")),
+                    a.sdpa_exponent.map_or("-".into(), |p| format!("{p:.2}")),
+                ),
+                None => format!(
+                    "Self-Attention bucket (qkv, qk_norm, sdpa, out) per block {}: no exponent, {} length(s) recorded and a fit needs {}{sdpa_share}",
+                    if l == h { format!("at L = {l:.0}") } else { format!("over L = {l:.0}-{h:.0}") },
+                    a.points.len(),
+                    crate::analysis::scaling::MIN_POINTS
+                ),
+            },
             verdict,
         ]);
     }
