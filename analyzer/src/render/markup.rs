@@ -314,7 +314,7 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
         if !r.above_ceiling.is_empty() {
             let exceeded: Vec<String> = r.above_ceiling.iter().map(|x| format!("{} ({})", x.name, x.ceiling.as_str())).collect();
             doc.push(Block::Paragraph(format!(
-                "* Above 100%: the achieved rate exceeds the trace's calibrated ceiling ({}). The calibration measured is likely too low (a ceiling cannot be exceeded), so these percentages and the bound they imply are uncertain.",
+                "* Above 100%: the achieved rate exceeds the trace's calibrated ceiling ({}). A ceiling cannot be exceeded, so either the calibration measured less than the machine can do, or the time is below what the component's recorded work needs (an attributed cost runs low where a copy finds its inputs in a cache, docs/attribution.md); these percentages and the bound they imply are uncertain.",
                 exceeded.join(", ")
             )));
         }
