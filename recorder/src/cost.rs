@@ -275,6 +275,32 @@ mod tests {
         assert_eq!(CostModel::new(&Preset::Tiny.config(), 3120, 2).cost_of("block/ffn/upp"), None);
     }
 
+    /// The analyzer extrapolates a built-in component's work from two recorded lengths with
+    /// the two powers of L the taxonomy declares: every cost must lie in their span.
+    #[test]
+    fn every_cost_has_the_powers_of_l_the_taxonomy_declares() {
+        for preset in [Preset::Lingbot14b, Preset::Tiny] {
+            for uniform in [false, true] {
+                let at = |l: u64, name: &str| CostModel::new(&preset.config(), l, 2).with_uniform_time(uniform).of(name).unwrap();
+                for name in taxonomy::components() {
+                    let [p0, p1] = taxonomy::work_powers(name).unwrap();
+                    let (l1, l2, l3) = (3120.0f64, 9360.0f64, 32760.0f64);
+                    let picks: [fn(Cost) -> f64; 2] = [|c| c.flops, |c| c.bytes];
+                    for pick in picks {
+                        let (y1, y2, y3) = (pick(at(3120, name)), pick(at(9360, name)), pick(at(32760, name)));
+                        // c0 L^p0 + c1 L^p1 through the first two lengths, checked at the third.
+                        let det = l1.powi(p0) * l2.powi(p1) - l2.powi(p0) * l1.powi(p1);
+                        let c0 = (y1 * l2.powi(p1) - y2 * l1.powi(p1)) / det;
+                        let c1 = (l1.powi(p0) * y2 - l2.powi(p0) * y1) / det;
+                        let predicted = c0 * l3.powi(p0) + c1 * l3.powi(p1);
+                        assert!((predicted - y3).abs() <= 1e-9 * y3.abs().max(1.0), "{preset:?} {name} (uniform time {uniform}): {predicted} against {y3}");
+                    }
+                }
+            }
+        }
+        assert_eq!(taxonomy::work_powers("forward"), None);
+    }
+
     #[test]
     #[cfg(debug_assertions)]
     #[should_panic(expected = "not in the taxonomy")]

@@ -53,6 +53,19 @@ pub fn components() -> impl Iterator<Item = &'static str> {
     EMBED.into_iter().chain(BLOCK).chain(BLOCK_ALTERNATIVES).chain(std::iter::once(HEAD))
 }
 
+/// The powers of the token count L in a built-in component's analytic FLOPs and bytes: each is
+/// `c_0 L^p_0 + c_1 L^p_1` for these two powers, so the costs recorded at two lengths give them
+/// at every length. Self-attention's SDPA is the one term in L^2 (its FLOPs; its bytes are
+/// linear with a fused kernel); every other component is a constant plus a term in L (weights
+/// and text tokens do not grow with L). `None` for groups and names outside the built-in model,
+/// whose costs need three lengths to pin down. The recorder's cost model is tested against it.
+pub fn work_powers(name: &str) -> Option<[i32; 2]> {
+    if !components().any(|c| c == name) {
+        return None;
+    }
+    Some(if name == "block/self_attn/sdpa" { [1, 2] } else { [0, 1] })
+}
+
 /// Whether the built-in model times a component or group of this name.
 pub fn is_builtin(name: &str) -> bool {
     GROUPS.contains(&name) || components().any(|c| c == name)

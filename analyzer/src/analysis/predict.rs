@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::facts::Area;
 use super::scaling::{PredictionModel, Scaling};
+use super::uncertainty::interval;
 
 /// The row name of the whole fused forward.
 pub const FORWARD: &str = "forward";
@@ -54,19 +55,60 @@ pub fn predict(s: &Scaling, at: &[(Option<u32>, u64)]) -> Vec<Prediction> {
     let blocks = s.rows.iter().rev().find(|r| r.blocks > 0).map_or(1, |r| r.blocks) as f64;
     let mut out = Vec::new();
     for &(frames, tokens) in at {
+        // Per component: ms per forward and its draws, summed into the forward when the
+        // forward has no prediction of its own.
+        let mut sum: Option<(f64, Vec<f64>)> = Some((0.0, Vec::new()));
+        let mut components = 0;
+        let mut forward_predicted = false;
+        let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
         for fit in &s.fits {
-            let Some((ms, ci, model)) = fit.predict(tokens as f64) else { continue };
+            let prediction = fit.predict_draws(tokens as f64);
+            let Some((ms, draws, model)) = prediction else {
+                if fit.name != FORWARD {
+                    sum = None;
+                }
+                continue;
+            };
             let per = if fit.area == Area::Blocks && fit.name != FORWARD { blocks } else { 1.0 };
-            let (lo, hi) = (fit.points.first().map_or(0.0, |p| p.0), fit.points.last().map_or(0.0, |p| p.0));
+            let (first, last) = (fit.points.first().map_or(0.0, |p| p.0), fit.points.last().map_or(0.0, |p| p.0));
+            if fit.name == FORWARD {
+                forward_predicted = true;
+            } else {
+                components += 1;
+                (lo, hi) = (lo.min(first), hi.max(last));
+                if let Some((total, total_draws)) = sum.as_mut() {
+                    *total += ms * per;
+                    if total_draws.is_empty() {
+                        *total_draws = draws.iter().map(|d| d * per).collect();
+                    } else if total_draws.len() == draws.len() {
+                        total_draws.iter_mut().zip(&draws).for_each(|(t, d)| *t += d * per);
+                    } else {
+                        total_draws.clear();
+                    }
+                }
+            }
             out.push(Prediction {
                 component: fit.name.clone(),
                 frames,
                 tokens,
                 ms_per_forward: ms * per,
-                interval_ms: ci.map(|[a, b]| [a * per, b * per]),
+                interval_ms: interval(&draws).map(|[a, b]| [a * per, b * per]),
                 model,
-                extrapolated: (tokens as f64) < lo || (tokens as f64) > hi,
+                extrapolated: (tokens as f64) < first || (tokens as f64) > last,
             });
+        }
+        if let (false, Some((total, draws))) = (forward_predicted, sum) {
+            if components > 0 {
+                out.push(Prediction {
+                    component: FORWARD.into(),
+                    frames,
+                    tokens,
+                    ms_per_forward: total,
+                    interval_ms: interval(&draws),
+                    model: PredictionModel::ComponentSum,
+                    extrapolated: (tokens as f64) < lo || (tokens as f64) > hi,
+                });
+            }
         }
     }
     out

@@ -240,7 +240,11 @@ pub fn scaling(facts: &Facts) -> Scaling {
         fits.push(fit_component("forward", Area::Overhead, fused));
     }
     let note = (distinct < MIN_POINTS).then(|| {
-        format!("only {distinct} distinct token count(s) recorded: exponents, work fits and growth verdicts need at least {MIN_POINTS}, so none is stated; the times above are the measurements")
+        if fits.iter().any(|f| f.work.is_some()) {
+            format!("only {distinct} distinct token counts recorded: exponents of L and growth verdicts need at least {MIN_POINTS}, so none is stated. The built-in components' work has a known form in L (two terms, trace_format::taxonomy::work_powers), so their time is fitted against it (t = a + b*work, through both lengths: the interval is the measurements', and nothing tests the model) and --predict-tokens extrapolates it; the whole forward's work has three terms in L, so it is predicted as the sum of its components' predictions.")
+        } else {
+            format!("only {distinct} distinct token count(s) recorded: exponents, work fits and growth verdicts need at least {MIN_POINTS}, so none is stated; the times above are the measurements")
+        }
     });
     // Decided among themselves here; a report decides them again with all its claims.
     let mut out = Scaling { rows, fits, note };
@@ -399,8 +403,8 @@ pub struct ComponentFit {
 /// at unrecorded lengths), else the power law. Each parameter with its draws.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Model {
-    /// The work as a polynomial in L / 1000 (lowest degree first), exact at every recorded L.
-    work_poly: Option<Vec<f64>>,
+    /// The work as terms (power of L / 1000, coefficient), exact at every recorded L.
+    work_poly: Option<Vec<(i32, f64)>>,
     a: f64,
     b: f64,
     a_draws: Vec<f64>,
@@ -421,6 +425,9 @@ pub enum PredictionModel {
     Work,
     /// t = k * L^p.
     PowerLaw,
+    /// The whole forward as the sum of its components' predictions (two lengths: the forward's
+    /// own work has three terms in L); the unattributed rest is not in it.
+    ComponentSum,
 }
 
 impl ComponentFit {
@@ -433,18 +440,24 @@ impl ComponentFit {
     /// The predicted ms at `tokens` (on the fit's scale: per block or per forward), with the
     /// 95% interval of the predicted median time and the model used; `None` without a fit.
     pub fn predict(&self, tokens: f64) -> Option<(f64, Option<[f64; 2]>, PredictionModel)> {
+        self.predict_draws(tokens).map(|(ms, draws, model)| (ms, interval(&draws), model))
+    }
+
+    /// As [`predict`](Self::predict), with the prediction's draws (by index, joint with the
+    /// other components' of the same recording; empty without draws) instead of its interval.
+    pub fn predict_draws(&self, tokens: f64) -> Option<(f64, Vec<f64>, PredictionModel)> {
         let m = self.model.as_ref()?;
         if let Some(poly) = &m.work_poly {
             let x = tokens / 1000.0;
-            let w: f64 = poly.iter().enumerate().map(|(i, c)| c * x.powi(i as i32)).sum();
+            let w: f64 = poly.iter().map(|(p, c)| c * x.powi(*p)).sum();
             if w >= 0.0 {
                 let draws: Vec<f64> = m.a_draws.iter().zip(&m.b_draws).map(|(a, b)| a + b * w).collect();
-                return Some((m.a + m.b * w, interval(&draws), PredictionModel::Work));
+                return Some((m.a + m.b * w, draws, PredictionModel::Work));
             }
         }
         if m.p.is_finite() {
             let draws: Vec<f64> = m.ln_k_draws.iter().zip(&m.p_draws).map(|(k, p)| (k + p * tokens.ln()).exp()).collect();
-            return Some(((m.ln_k + m.p * tokens.ln()).exp(), interval(&draws), PredictionModel::PowerLaw));
+            return Some(((m.ln_k + m.p * tokens.ln()).exp(), draws, PredictionModel::PowerLaw));
         }
         None
     }
@@ -465,15 +478,22 @@ fn log_slope(x: &[f64], y: &[f64]) -> (f64, f64) {
 
 /// A polynomial in `x` of the given degree through the points by least squares, and whether
 /// it reproduces every point to 0.1%.
-fn exact_poly(x: &[f64], y: &[f64], degree: usize) -> Option<Vec<f64>> {
-    let cols: Vec<Vec<f64>> = (0..=degree).map(|d| x.iter().map(|v| v.powi(d as i32)).collect()).collect();
+fn exact_poly(x: &[f64], y: &[f64], degree: usize) -> Option<Vec<(i32, f64)>> {
+    exact_terms(x, y, &(0..=degree as i32).collect::<Vec<_>>())
+}
+
+/// The terms `c_i x^powers_i` through the points by least squares, when they reproduce every
+/// point to 0.1%.
+fn exact_terms(x: &[f64], y: &[f64], powers: &[i32]) -> Option<Vec<(i32, f64)>> {
+    let cols: Vec<Vec<f64>> = powers.iter().map(|&d| x.iter().map(|v| v.powi(d)).collect()).collect();
     let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
     let c = super::stats::least_squares(&refs, y)?;
+    let terms: Vec<(i32, f64)> = powers.iter().copied().zip(c).collect();
     let ok = x.iter().zip(y).all(|(xi, yi)| {
-        let p: f64 = c.iter().enumerate().map(|(i, ci)| ci * xi.powi(i as i32)).sum();
+        let p: f64 = terms.iter().map(|(d, ci)| ci * xi.powi(*d)).sum();
         (p - yi).abs() <= 1e-3 * yi.abs().max(f64::MIN_POSITIVE)
     });
-    ok.then_some(c)
+    ok.then_some(terms)
 }
 
 /// Fits (tokens, ms) points without draws or work: the point fits only, every claim untestable.
@@ -502,7 +522,11 @@ pub fn fit_component(name: &str, area: Area, mut points: Vec<Point>) -> Componen
         note: None,
         model: None,
     };
-    if n < MIN_POINTS {
+    // Two lengths pin down a built-in component's work (two known powers of L), so its time
+    // against that work can be fitted and extrapolated; nothing about its growth is tested.
+    let powers = trace_format::taxonomy::work_powers(name);
+    let work_only = n == 2 && powers.is_some() && points.iter().all(|p| p.work.is_some());
+    if n < MIN_POINTS && !work_only {
         fit.note = Some(format!("{n} distinct token count(s); {MIN_POINTS} needed"));
         return fit;
     }
@@ -515,9 +539,9 @@ pub fn fit_component(name: &str, area: Area, mut points: Vec<Point>) -> Componen
     let no_interval = || format!("{name} has no interval at some length (fewer than 3 runs a mean)");
     let mut model = Model::default();
 
-    // Power law in L.
-    let (p, ln_k) = log_slope(&l, &y);
-    let p_draws: Option<Vec<(f64, f64)>> = draws.as_ref().map(|d| d.iter().map(|yy| log_slope(&l, yy)).collect());
+    // Power law in L (three lengths or more).
+    let (p, ln_k) = if work_only { (f64::NAN, f64::NAN) } else { log_slope(&l, &y) };
+    let p_draws: Option<Vec<(f64, f64)>> = if work_only { None } else { draws.as_ref().map(|d| d.iter().map(|yy| log_slope(&l, yy)).collect()) };
     if p.is_finite() {
         let lx: Vec<f64> = l.iter().map(|v| v.ln()).collect();
         let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
@@ -535,6 +559,7 @@ pub fn fit_component(name: &str, area: Area, mut points: Vec<Point>) -> Componen
     }
     let threshold = 1.0 + GROWTH_MARGIN;
     fit.superlinear = match &p_draws {
+        _ if work_only => Test::untestable(format!("{n} distinct token count(s); {MIN_POINTS} needed")),
         Some(d) => {
             let e: Vec<f64> = d.iter().map(|x| x.0).collect();
             Test::new(prob_at_most(&e, threshold), prob_at_least(&e, threshold), format!("the exponent of L against {threshold:.1}"))
@@ -572,13 +597,17 @@ pub fn fit_component(name: &str, area: Area, mut points: Vec<Point>) -> Componen
             r2: r_squared(&y, &predicted),
         });
         fit.faster_than_work = Some(match &el_draws {
+            _ if work_only => Test::untestable(format!("{n} distinct token count(s); {MIN_POINTS} needed to test the time against the work")),
             Some(e) => Test::new(prob_at_most(e, threshold), prob_at_least(e, threshold), format!("the elasticity of time to work against {threshold:.1}")),
             None => Test::untestable(no_interval()),
         });
         // Predictions need the work at unrecorded lengths: a polynomial of L of degree at most
         // two (attention's FLOPs are quadratic) that reproduces every recorded work.
         let x: Vec<f64> = l.iter().map(|v| v / 1000.0).collect();
-        model.work_poly = (1..=2.min(n - 1)).find_map(|deg| exact_poly(&x, &w, deg));
+        model.work_poly = match powers {
+            Some(pw) if work_only => exact_terms(&x, &w, &pw),
+            _ => (1..=2.min(n - 1)).find_map(|deg| exact_poly(&x, &w, deg)),
+        };
         model.a = a;
         model.b = b;
         if let Some(d) = &ab {
@@ -619,6 +648,9 @@ pub fn fit_component(name: &str, area: Area, mut points: Vec<Point>) -> Componen
             model.crossover = Some((poly.b / poly.c, ci));
         }
         fit.model_note = format!("{n} lengths: a quadratic in L is tested against a line");
+    } else if work_only {
+        fit.model_note = format!("{n} lengths: the time against the work's known form in L (two terms) only; no exponent or growth verdict");
+        fit.note = Some(fit.model_note.clone());
     } else {
         fit.model_note = format!("{n} lengths cannot separate a quadratic in L from a line (a quadratic has 3 parameters)");
     }

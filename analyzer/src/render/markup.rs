@@ -449,6 +449,7 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
                 match p.model {
                     crate::analysis::scaling::PredictionModel::Work => "a + b*work".into(),
                     crate::analysis::scaling::PredictionModel::PowerLaw => "k*L^p".into(),
+                    crate::analysis::scaling::PredictionModel::ComponentSum => "sum of components".into(),
                 },
                 yes_no(p.extrapolated),
             ]);
