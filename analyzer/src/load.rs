@@ -83,6 +83,9 @@ pub struct Dataset {
     pub setups: DataFrame,
     /// `component_id` -> name.
     pub component_names: Vec<String>,
+    /// `component_id` -> the name of the component it runs inside (nested components, as the
+    /// Python recorder's `profile` writes them); `None` at the top level.
+    pub component_parents: Vec<Option<String>>,
     /// Typed per-trace facts, indexed by `trace_id`.
     pub trace_info: Vec<TraceInfo>,
     /// Files skipped, with reasons.
@@ -185,6 +188,8 @@ struct FileChunk {
     info: TraceInfo,
     warnings: Vec<String>,
     names: Vec<String>,
+    /// Parent of each local component, when the trace nests them.
+    parents: Vec<Option<String>>,
     runs: Vec<RunRow>,
     /// Per (run index in this file, local component id): costs and event totals.
     components: DataFrame,
@@ -282,6 +287,7 @@ fn decode_trace(name: String, content: ContentKey, trace: trace_format::Trace, o
         warnings.push(format!("{name}: partial trace (recording still running or interrupted); using its complete runs"));
     }
     let mut names: Vec<String> = Vec::new();
+    let mut parents: Vec<Option<String>> = Vec::new();
     let mut index: HashMap<String, u32> = HashMap::new();
     let mut runs = Vec::new();
     let mut events = EventBuf::default();
@@ -301,8 +307,13 @@ fn decode_trace(name: String, content: ContentKey, trace: trace_format::Trace, o
         for c in &run.components {
             let id = *index.entry(c.name.clone()).or_insert_with(|| {
                 names.push(c.name.clone());
+                parents.push(None);
                 (names.len() - 1) as u32
             });
+            // A parent named by any run counts (none is never an ancestor of itself).
+            if parents[id as usize].is_none() && c.parent.as_deref().is_some_and(|p| p != c.name) {
+                parents[id as usize] = c.parent.clone();
+            }
             // A name listed twice in one run keeps its first costs (its events are one component).
             if !local.contains(&id) {
                 c_run.push(r);
@@ -311,6 +322,17 @@ fn decode_trace(name: String, content: ContentKey, trace: trace_format::Trace, o
                 c_bytes.push(c.bytes);
             }
             local.push(id);
+        }
+        // A duplicate run names its target's parent too (the target may have no event).
+        if let Some((target, parent)) = run.perturbation.as_ref().and_then(|p| Some((p.target.as_ref()?, p.target_parent.as_ref()?))) {
+            let id = *index.entry(target.clone()).or_insert_with(|| {
+                names.push(target.clone());
+                parents.push(None);
+                (names.len() - 1) as u32
+            });
+            if parents[id as usize].is_none() && parent != target {
+                parents[id as usize] = Some(parent.clone());
+            }
         }
         let mut bad = 0usize;
         // The reduction's inputs are laid out sorted by (run, component), a counting sort by
@@ -399,6 +421,7 @@ fn decode_trace(name: String, content: ContentKey, trace: trace_format::Trace, o
         },
         warnings,
         names,
+        parents,
         runs,
         components,
         events,
@@ -631,6 +654,7 @@ struct Merger {
     /// Content of every trace loaded so far -> its name.
     seen: HashMap<ContentKey, String>,
     names: Vec<String>,
+    parents: Vec<Option<String>>,
     name_index: HashMap<String, u32>,
     trace_info: Vec<TraceInfo>,
     skipped: Vec<Skipped>,
@@ -712,11 +736,17 @@ impl Merger {
         let remap: Vec<u32> = chunk
             .names
             .iter()
-            .map(|name| {
-                *self.name_index.entry(name.clone()).or_insert_with(|| {
+            .zip(&chunk.parents)
+            .map(|(name, parent)| {
+                let id = *self.name_index.entry(name.clone()).or_insert_with(|| {
                     self.names.push(name.clone());
+                    self.parents.push(None);
                     (self.names.len() - 1) as u32
-                })
+                });
+                if self.parents[id as usize].is_none() {
+                    self.parents[id as usize] = parent.clone();
+                }
+                id
             })
             .collect();
         let first_run = self.r_run.len() as u32;
@@ -851,6 +881,7 @@ impl Merger {
             events: self.events.take().expect("flushed above"),
             setups,
             component_names: self.names,
+            component_parents: self.parents,
             trace_info: self.trace_info,
             skipped: self.skipped,
             warnings: self.warnings,

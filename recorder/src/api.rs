@@ -484,6 +484,7 @@ pub fn perturbation(kind: PerturbKind, target: Option<&StageInfo>, copies: u32, 
         target_calls: target.map_or(0, |t| t.calls),
         target_flops: target.map_or(0.0, |t| t.cost.flops),
         target_bytes: target.map_or(0.0, |t| t.cost.bytes),
+        target_parent: None,
     }
 }
 

@@ -219,6 +219,11 @@ pub struct ComponentInfo {
     pub flops: f64,
     /// Minimum bytes moved: weights, inputs read and outputs written once.
     pub bytes: f64,
+    /// The component this one runs inside, when components nest (a module and its
+    /// sub-modules, as the Python recorder's `profile` instruments them); `None` at the top.
+    /// Its cost is part of its parent's, so only top-level components add up to the forward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 /// One timed interval: `[component index, block (-1: none), start delta ns, duration ns]`.
@@ -317,7 +322,7 @@ impl RunRecord {
         if let Some(i) = self.components.iter().position(|c| c.name == name) {
             return i as u32;
         }
-        self.components.push(ComponentInfo { name: name.to_string(), flops, bytes });
+        self.components.push(ComponentInfo { name: name.to_string(), flops, bytes, parent: None });
         (self.components.len() - 1) as u32
     }
 
@@ -395,6 +400,9 @@ pub struct Perturbation {
     pub target_flops: f64,
     /// Duplicate runs: analytic minimum bytes of one invocation of the target.
     pub target_bytes: f64,
+    /// Duplicate runs: the target's parent component, when components nest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_parent: Option<String>,
 }
 
 impl Default for Perturbation {
@@ -409,6 +417,7 @@ impl Default for Perturbation {
             target_calls: 0,
             target_flops: 0.0,
             target_bytes: 0.0,
+            target_parent: None,
         }
     }
 }

@@ -371,6 +371,7 @@ fn attributed_round(spec: &SynthSpec, index: &mut u32, frames: u32, tokens: u64,
             target_calls: target.map_or(0, calls),
             target_flops: target.map_or(0.0, |c| c.flops_at(tokens)),
             target_bytes: target.map_or(0.0, |c| c.bytes_at(tokens)),
+            target_parent: None,
         });
         out.push(run);
     }

@@ -96,18 +96,24 @@ struct Set {
 impl Set {
     /// The estimate of `sum over names of cost(X)`, ms.
     fn estimate(&self, names: &[&String]) -> Option<Estimate> {
+        self.combination(&names.iter().map(|n| (1.0, *n)).collect::<Vec<_>>())
+    }
+
+    /// The estimate of `sum over (w, X) of w * cost(X)`, ms: a sum with weights 1, a parent's
+    /// self cost with its children at -1.
+    fn combination(&self, terms: &[(f64, &String)]) -> Option<Estimate> {
         let mut coefficient_ref = 0.0;
         let mut coefficient_ctrl = 0.0;
         let mut point = 0.0;
         let mut parts: Vec<(f64, &Sample)> = Vec::new();
-        for name in names {
-            let t = self.targets.get(*name)?;
+        for &(w, name) in terms {
+            let t = self.targets.get(name)?;
             let k = t.copies.max(1.0);
             let f = if self.controls.n() > 0 { t.reduced_fraction } else { 0.0 };
-            parts.push((1.0 / k, &t.runs));
-            coefficient_ref -= (1.0 - f) / k;
-            coefficient_ctrl -= f / k;
-            point += t.runs.mean() / k;
+            parts.push((w / k, &t.runs));
+            coefficient_ref -= w * (1.0 - f) / k;
+            coefficient_ctrl -= w * f / k;
+            point += w * t.runs.mean() / k;
         }
         point += coefficient_ref * self.references.mean();
         parts.push((coefficient_ref, &self.references));
@@ -156,13 +162,18 @@ impl Set {
 
     /// Draws of `sum over names of cost(X)`, ms, by the cost formula on drawn means.
     fn cost_draws(&self, draws: &MeanDraws, names: &[&String]) -> Vec<f64> {
+        self.combination_draws(draws, &names.iter().map(|n| (1.0, *n)).collect::<Vec<_>>())
+    }
+
+    /// Draws of `sum over (w, X) of w * cost(X)`, ms.
+    fn combination_draws(&self, draws: &MeanDraws, terms: &[(f64, &String)]) -> Vec<f64> {
         let mut out = vec![0.0; DRAWS];
-        for name in names {
-            let (Some(t), Some(tx)) = (self.targets.get(*name), draws.targets.get(*name)) else { continue };
+        for &(w, name) in terms {
+            let (Some(t), Some(tx)) = (self.targets.get(name), draws.targets.get(name)) else { continue };
             let k = t.copies.max(1.0);
             let f = if self.controls.n() > 0 { t.reduced_fraction } else { 0.0 };
             for (i, o) in out.iter_mut().enumerate() {
-                *o += (tx[i] - (1.0 - f) * draws.references[i] - f * draws.controls[i]) / k / 1e6;
+                *o += w * (tx[i] - (1.0 - f) * draws.references[i] - f * draws.controls[i]) / k / 1e6;
             }
         }
         out
@@ -294,6 +305,13 @@ pub struct AttributedComp {
     pub bytes: f64,
     /// Duplicate runs behind the estimate (the smallest count among its components).
     pub runs: usize,
+    /// The component it runs inside, when components nest; its cost is part of the parent's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// For a component with nested components: its cost minus theirs (the work it does
+    /// itself, glue between its children included), with its interval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub self_cost: Option<Estimate>,
     /// Joint draws of the cost, ms (see [`super::uncertainty`]); `None` without an interval.
     #[serde(skip)]
     pub draws: Option<Vec<f64>>,
@@ -324,7 +342,8 @@ pub struct AttributedSet {
     pub control_ms: Option<f64>,
     /// Components (or buckets), largest first.
     pub comps: Vec<AttributedComp>,
-    /// Sum of all components' costs, with its interval.
+    /// Sum of the components' costs, with its interval: of the top-level ones when components
+    /// nest (a child's cost is part of its parent's).
     pub sum: Estimate,
     /// fused - sum: what no component's duplicate accounts for, ms.
     pub rest_ms: f64,
@@ -361,7 +380,9 @@ fn group_of(name: &str, rollup: Rollup) -> String {
     }
 }
 
-fn attributed_set(set: &Set, rollup: Rollup) -> Option<AttributedSet> {
+fn attributed_set(set: &Set, rollup: Rollup, parents: &BTreeMap<String, String>) -> Option<AttributedSet> {
+    // A parent counts only when it was attributed itself; a child of anything else is top-level.
+    let parent_of = |name: &str| parents.get(name).filter(|p| set.targets.contains_key(p.as_str())).cloned();
     let mut groups: BTreeMap<String, Vec<&String>> = BTreeMap::new();
     for name in set.targets.keys() {
         groups.entry(group_of(name, rollup)).or_default().push(name);
@@ -381,13 +402,27 @@ fn attributed_set(set: &Set, rollup: Rollup) -> Option<AttributedSet> {
                 flops: ts.iter().map(|t| t.flops).sum(),
                 bytes: ts.iter().map(|t| t.bytes).sum(),
                 runs: ts.iter().map(|t| t.runs.n()).min().unwrap_or(0),
+                parent: if rollup == Rollup::Fine { parent_of(group) } else { None },
+                self_cost: None,
                 draws,
             })
         })
         .collect();
+    // Self costs: a parent's cost minus its attributed children's.
+    if rollup == Rollup::Fine {
+        for c in comps.iter_mut() {
+            let children: Vec<&String> = set.targets.keys().filter(|n| parent_of(n).as_deref() == Some(c.name.as_str())).collect();
+            if children.is_empty() {
+                continue;
+            }
+            let mut terms: Vec<(f64, &String)> = vec![(1.0, &c.name)];
+            terms.extend(children.iter().map(|n| (-1.0, *n)));
+            c.self_cost = set.combination(&terms);
+        }
+    }
     comps.sort_by(|a, b| b.estimate.ms.total_cmp(&a.estimate.ms).then_with(|| a.name.cmp(&b.name)));
-    let all: Vec<&String> = set.targets.keys().collect();
-    let sum = set.estimate(&all)?;
+    let top: Vec<&String> = set.targets.keys().filter(|n| parent_of(n).is_none()).collect();
+    let sum = set.estimate(&top)?;
     let n0 = set.references.n();
     let fused_ms = set.references.mean() / 1e6;
     let fused_ci = set.noise().filter(|_| set.references.recorded >= MIN_SAMPLES && n0 > 0).map(|noise| {
@@ -418,7 +453,7 @@ fn attributed_set(set: &Set, rollup: Rollup) -> Option<AttributedSet> {
 
 /// Every attribution set of the facts' runs, in the facts' rollup, by frames then trace.
 pub fn attribution(facts: &Facts) -> Vec<AttributedSet> {
-    let mut out: Vec<AttributedSet> = sets_of(facts.runs.iter()).iter().filter_map(|s| attributed_set(s, facts.rollup)).collect();
+    let mut out: Vec<AttributedSet> = sets_of(facts.runs.iter()).iter().filter_map(|s| attributed_set(s, facts.rollup, &facts.parents)).collect();
     out.sort_by(|a, b| (a.frames, a.trace_id, &a.variant).cmp(&(b.frames, b.trace_id, &b.variant)));
     out
 }
@@ -426,7 +461,7 @@ pub fn attribution(facts: &Facts) -> Vec<AttributedSet> {
 /// The attribution sets at `frames`.
 pub fn sets_at(facts: &Facts, frames: u32) -> Vec<AttributedSet> {
     let runs = facts.runs.iter().filter(|r| r.frames == frames);
-    let mut out: Vec<AttributedSet> = sets_of(runs).iter().filter_map(|s| attributed_set(s, facts.rollup)).collect();
+    let mut out: Vec<AttributedSet> = sets_of(runs).iter().filter_map(|s| attributed_set(s, facts.rollup, &facts.parents)).collect();
     out.sort_by(|a, b| (a.trace_id, &a.variant).cmp(&(b.trace_id, &b.variant)));
     out
 }

@@ -3,6 +3,8 @@
 //! group-by made while loading (the `components` table of [`Dataset`]); this module turns that
 //! table's rows, a few dozen per run, into the typed [`Facts`] the statistics work on.
 
+use std::collections::BTreeMap;
+
 use polars::prelude::*;
 use serde::Serialize;
 use trace_format::{PerturbKind, Perturbation, SyncMode};
@@ -132,6 +134,14 @@ pub struct Facts {
     pub setups: Vec<SetupFacts>,
     /// How [`Facts::names`] group the recorder's components.
     pub rollup: Rollup,
+    /// Component name -> the component it runs inside, for traces that nest components (a
+    /// module and its sub-modules); empty for flat traces. A nested component's cost is part of
+    /// its parent's: only components without a parent add up to the forward.
+    pub parents: BTreeMap<String, String>,
+    /// Per name: the distinct blocks its events ran in, for models outside the built-in one (a
+    /// layer type present in some blocks only, such as MoE experts after a dense first layer);
+    /// 0 where unknown or the model is the built-in one (every block component in every block).
+    pub component_blocks: Vec<u32>,
 }
 
 impl Facts {
@@ -198,12 +208,52 @@ impl Facts {
                 }
             }
         }
-        Ok(Facts { names, areas, traces, runs, setups, rollup: Rollup::Fine })
+        let parents = ds
+            .component_names
+            .iter()
+            .zip(&ds.component_parents)
+            .filter_map(|(name, parent)| Some((name.clone(), parent.clone()?)))
+            .collect();
+        let component_blocks = if names.iter().all(|n| trace_format::taxonomy::is_builtin(n)) {
+            vec![0; names.len()]
+        } else {
+            distinct_blocks(ds, names.len())?
+        };
+        Ok(Facts { names, areas, traces, runs, setups, rollup: Rollup::Fine, parents, component_blocks })
+    }
+
+    /// Blocks a component runs in: the distinct blocks its events carry where known, else the
+    /// run's blocks ([`Facts::blocks_of`]).
+    pub fn blocks_of_component(&self, component: u32, run_blocks: u32) -> u32 {
+        match self.component_blocks.get(component as usize) {
+            Some(&b) if b > 0 => b,
+            _ => run_blocks,
+        }
+    }
+
+    /// Whether a component counts toward the forward's sum: it has no parent among `present`
+    /// (the names measured alongside it), so its time is not part of another's.
+    pub fn is_top_level<'a>(&self, name: &str, mut present: impl Iterator<Item = &'a str>) -> bool {
+        match self.parents.get(name) {
+            None => true,
+            Some(parent) => !present.any(|n| n == parent),
+        }
+    }
+
+    /// A component-synced run's event time over its top-level components (all of them when
+    /// nothing nests), ns.
+    pub fn top_level_total_ns(&self, run: &RunFacts) -> f64 {
+        if self.parents.is_empty() {
+            return run.event_total_ns();
+        }
+        let name = |c: &CompStat| self.names.get(c.component as usize).map_or("", String::as_str);
+        run.comps.iter().filter(|c| self.is_top_level(name(c), run.comps.iter().map(name))).map(|c| c.total_ns).sum()
     }
 
     /// Regroups the components (sums of times, calls, FLOPs and bytes).
     pub fn rolled_up(&self, rollup: Rollup) -> Facts {
-        if rollup == self.rollup || rollup == Rollup::Fine {
+        // Nested components have no seed buckets (they are not the built-in model's).
+        if rollup == self.rollup || rollup == Rollup::Fine || !self.parents.is_empty() {
             return self.clone();
         }
         let mut names: Vec<String> = Vec::new();
@@ -243,7 +293,8 @@ impl Facts {
                 RunFacts { comps, ..r.clone() }
             })
             .collect();
-        Facts { names, areas, traces: self.traces.clone(), runs, setups: self.setups.clone(), rollup }
+        let component_blocks = vec![0; names.len()];
+        Facts { names, areas, traces: self.traces.clone(), runs, setups: self.setups.clone(), rollup, parents: BTreeMap::new(), component_blocks }
     }
 
     /// Blocks per forward of a run: from the trace's model config, else from the block indices seen.
@@ -265,6 +316,8 @@ impl Facts {
             runs: self.runs.iter().filter(|r| r.variant == variant).cloned().collect(),
             setups: self.setups.clone(),
             rollup: self.rollup,
+            parents: self.parents.clone(),
+            component_blocks: self.component_blocks.clone(),
         }
     }
 
@@ -277,6 +330,8 @@ impl Facts {
             runs: self.runs.iter().filter(|r| traces.contains(&r.trace_id)).cloned().collect(),
             setups: self.setups.iter().filter(|s| traces.contains(&s.trace_id)).cloned().collect(),
             rollup: self.rollup,
+            parents: self.parents.clone(),
+            component_blocks: self.component_blocks.clone(),
         }
     }
 
@@ -361,6 +416,8 @@ fn run_facts(runs: &DataFrame) -> Result<Vec<RunFacts>> {
             target_calls: p_calls.get(i).unwrap_or(0),
             target_flops: p_flops.get(i).unwrap_or(0.0),
             target_bytes: p_bytes.get(i).unwrap_or(0.0),
+            // Nesting is read from the dataset's component parents, one per name.
+            target_parent: None,
         });
         out.push(RunFacts {
             run_id: run_id.get(i).unwrap_or(i as u32),
@@ -456,6 +513,32 @@ pub fn component_totals(ds: &Dataset) -> Result<Vec<ComponentTotal>> {
             flops: flops.get(i).unwrap_or(0.0),
             bytes: bytes.get(i).unwrap_or(0.0),
         });
+    }
+    Ok(out)
+}
+
+/// Per component id: the distinct non-negative blocks of its events (0 without any).
+fn distinct_blocks(ds: &Dataset, names: usize) -> Result<Vec<u32>> {
+    let mut out = vec![0u32; names];
+    if ds.events.height() == 0 {
+        return Ok(out);
+    }
+    let per = ds
+        .events
+        .clone()
+        .lazy()
+        .filter(col("block").gt_eq(lit(0i32)))
+        .group_by([col("component_id")])
+        .agg([col("block").n_unique().cast(DataType::UInt32).alias("blocks")])
+        .collect()?;
+    let ids = per.column("component_id")?.u32()?;
+    let blocks = per.column("blocks")?.u32()?;
+    for (id, b) in ids.iter().zip(blocks.iter()) {
+        if let (Some(id), Some(b)) = (id, b) {
+            if let Some(x) = out.get_mut(id as usize) {
+                *x = b;
+            }
+        }
     }
     Ok(out)
 }

@@ -116,8 +116,11 @@ pub struct Report {
     /// Variants that remove components: their fused saving beside the attributed cost of what
     /// they remove.
     pub natural: Vec<natural::NaturalExperiment>,
-    /// The seed report's claims against this data.
+    /// The seed report's claims against this data (empty for other models than the built-in one).
     pub seed_claims: seed::SeedClaims,
+    /// Every component is the built-in video model's: lengths are frames, and the seed claims
+    /// apply. Traces of other models (an mlx-lm model) are spoken of in tokens.
+    pub builtin_model: bool,
     /// Recommendations whose saving the data supports, by the lower end of the saving.
     pub recommendations: Vec<recommend::Recommendation>,
     /// Effects the recording does not support, each with the reason (one line in the report).
@@ -238,6 +241,7 @@ pub fn analyze_facts(ds: &Dataset, all: &Facts, options: &AnalyzeOptions) -> Res
         variants: None,
         natural: Vec::new(),
         seed_claims: seed::SeedClaims::default(),
+        builtin_model: true,
         recommendations: Vec::new(),
         not_supported: Vec::new(),
         predictions: Vec::new(),
@@ -407,7 +411,9 @@ fn analyze_workload(ds: &Dataset, all: &Facts, options: &AnalyzeOptions, w: &wor
     // Recommendations always look at the fine components (the buckets blur bound and caching).
     let mut fine_ranking = if options.rollup == Rollup::Fine { None } else { ranking::rank(fine, options.frames) };
     let mut fine_scaling = if options.rollup == Rollup::Fine { None } else { Some(scaling::scaling(fine)) };
-    let mut seed_claims = seed::seed_claims(fine);
+    let builtin_model = fine.names.iter().all(|n| trace_format::taxonomy::is_builtin(n));
+    // The seed report is about the built-in video model; its claims mean nothing for others.
+    let mut seed_claims = if builtin_model { seed::seed_claims(fine) } else { seed::SeedClaims::default() };
     // Every claim of this report is decided together (false claims controlled across them).
     {
         let mut tests: Vec<&mut verdict::Test> = Vec::new();
@@ -472,6 +478,7 @@ fn analyze_workload(ds: &Dataset, all: &Facts, options: &AnalyzeOptions, w: &wor
         predictions,
         findings,
         seed_claims,
+        builtin_model,
         sections: Vec::new(),
     })
 }
@@ -492,7 +499,7 @@ fn findings(ranking: Option<&ranking::Ranking>, scaling: &scaling::Scaling, recs
         let top: Vec<String> = r
             .rows
             .iter()
-            .filter(|x| !x.below_noise && x.share_ci95.is_some_and(|[lo, _]| lo > 0.0))
+            .filter(|x| !x.group && !x.below_noise && x.share_ci95.is_some_and(|[lo, _]| lo > 0.0))
             .take(3)
             .map(|x| format!("{} {} ({} to {})", x.name, pct(x.share), pct(x.share_ci95.map_or(0.0, |c| c[0])), pct(x.share_ci95.map_or(0.0, |c| c[1]))))
             .collect();

@@ -131,7 +131,7 @@ pub fn overhead(facts: &Facts) -> Overhead {
                 _ => None,
             };
             let synced_sum = median(
-                &facts.runs.iter().filter(|r| r.frames == f && r.sync == SyncMode::Component).map(|r| r.event_total_ns() / 1e6).collect::<Vec<_>>(),
+                &facts.runs.iter().filter(|r| r.frames == f && r.sync == SyncMode::Component).map(|r| facts.top_level_total_ns(r) / 1e6).collect::<Vec<_>>(),
             );
             // One set: its own sum and reference; several (traces, variants): their means, without
             // an interval.

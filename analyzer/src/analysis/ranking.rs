@@ -437,6 +437,11 @@ impl Ceiling {
 pub struct RankRow {
     /// Component or bucket.
     pub name: String,
+    /// The component it runs inside, when components nest (its time is part of the parent's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// It holds nested components: no priority of its own (see its children and self time).
+    pub group: bool,
     /// Inside the blocks or overhead.
     pub area: Area,
     /// Share of the summed component time, 0..1.
@@ -518,17 +523,24 @@ impl Ranking {
     }
 }
 
+/// Whether a snapshot's component adds to the forward's sum (no parent among the snapshot's).
+pub fn top_level(facts: &Facts, snap: &Snapshot, name: &str) -> bool {
+    facts.parents.is_empty() || facts.is_top_level(name, snap.comps.iter().map(|c| c.name.as_str()))
+}
+
 /// Ranks components at `frames` (the largest frame count when `None`). `None` when there are
 /// no component-synced runs.
 pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
     let frames = frames.or_else(|| default_frames(facts))?;
     let mut snap = snapshot(facts, frames)?;
-    let mut total: f64 = snap.comps.iter().map(|c| c.total_ns).sum();
+    // Shares are of the top-level components' sum: a nested component's time is in its parent's.
+    let top_total = |s: &Snapshot| -> f64 { s.comps.iter().filter(|c| top_level(facts, s, &c.name)).map(|c| c.total_ns).sum() };
+    let mut total: f64 = top_total(&snap);
     // Attributed costs that sum to nothing (a recording far too noisy for its length) cannot be
     // shares: rank by the synced times when there are any (the ranking names its method).
     if total <= 0.0 && snap.method == Method::Attributed {
         if let Some(synced) = synced_snapshot(facts, frames) {
-            total = synced.comps.iter().map(|c| c.total_ns).sum();
+            total = top_total(&synced);
             snap = synced;
         }
     }
@@ -538,7 +550,13 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
     // Share range over every frame count.
     let others: Vec<Snapshot> = frame_counts(facts).into_iter().filter_map(|f| snapshot(facts, f)).collect();
     // Draws of the total, when every component has them (jointly drawn or independent).
-    let total_draws = snap.comps.iter().map(|c| c.draws.as_deref()).collect::<Option<Vec<_>>>().map(|ds| combine(&ds, |v| v.iter().sum()));
+    let total_draws = snap
+        .comps
+        .iter()
+        .filter(|c| top_level(facts, &snap, &c.name))
+        .map(|c| c.draws.as_deref())
+        .collect::<Option<Vec<_>>>()
+        .map(|ds| combine(&ds, |v| v.iter().sum()));
     let mut rows: Vec<RankRow> = snap
         .comps
         .iter()
@@ -547,7 +565,7 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
             let shares: Vec<f64> = others
                 .iter()
                 .filter_map(|s| {
-                    let t: f64 = s.comps.iter().map(|x| x.total_ns).sum();
+                    let t: f64 = top_total(s);
                     s.comps.iter().find(|x| x.component == c.component).filter(|x| !x.below_noise && x.total_ns > 0.0).map(|x| x.total_ns / t)
                 })
                 .collect();
@@ -576,7 +594,11 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
                 _ => None,
             };
             let what = if bound_util.is_some() { "the time reaching the bounding ceiling would save" } else { "the share of the forward" };
+            // A module holding instrumented components: its children and its self time are the
+            // claims, it is not one itself (its share would repeat theirs).
+            let group = !facts.parents.is_empty() && snap.comps.iter().any(|k| facts.parents.get(&k.name) == Some(&c.name));
             let attention = match &attention_draws {
+                _ if group => Test::untestable(format!("{} holds instrumented components: they and its self time are ranked instead", c.name)),
                 _ if above => Test::untestable(format!("{} runs above a calibrated ceiling, so the time it could save is unknown", c.name)),
                 Some(d) => Test::new(
                     prob_at_most(d, ATTENTION_SHARE),
@@ -585,9 +607,11 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
                 ),
                 None => Test::untestable(format!("{} has no interval (fewer than 3 runs a mean)", c.name)),
             };
-            let blocks = (c.area == Area::Blocks && snap.blocks > 0).then_some(snap.blocks as f64);
+            let blocks = (c.area == Area::Blocks && snap.blocks > 0).then(|| facts.blocks_of_component(c.component, snap.blocks) as f64);
             RankRow {
                 name: c.name.clone(),
+                parent: facts.parents.get(&c.name).filter(|p| snap.comps.iter().any(|k| k.name == **p)).cloned(),
+                group,
                 area: c.area,
                 share,
                 // Over the frame counts where the cost is above the noise (0 and 0 where it never is).

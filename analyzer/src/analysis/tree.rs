@@ -52,6 +52,9 @@ pub struct Distribution {
 pub fn distribution(facts: &Facts, frames: Option<u32>) -> Option<Distribution> {
     let frames = frames.or_else(|| default_frames(facts))?;
     let snap = snapshot(facts, frames)?;
+    if !facts.parents.is_empty() {
+        return Some(nested(facts, &snap, frames));
+    }
     let mut root = TreeNode::new("Forward");
     for c in &snap.comps {
         let (top, rest) = match c.area {
@@ -73,6 +76,53 @@ pub fn distribution(facts: &Facts, frames: Option<u32>) -> Option<Distribution> 
     finish(&mut root, total, total_draws.as_deref());
     root.children.sort_by_key(|c| if c.name == "Blocks" { 0 } else { 1 });
     Some(Distribution { method: snap.method, fused_ms: snap.fused_ns.map(|v| v / 1e6), rest_ms: snap.rest_ns.map(|v| v / 1e6), frames, tokens: snap.tokens, root })
+}
+
+/// The tree of a trace whose components nest (a module and its sub-modules): each component
+/// under its parent, a parent's own work as a `self` child (its cost minus its children's), so
+/// every time is counted once and the nodes add up to their parents.
+fn nested(facts: &Facts, snap: &super::ranking::Snapshot, frames: u32) -> Distribution {
+    let present = |name: &str| snap.comps.iter().any(|c| c.name == name);
+    let parent_of = |name: &str| facts.parents.get(name).filter(|p| present(p)).cloned();
+    let mut root = TreeNode::new("Forward");
+    for c in &snap.comps {
+        // The chain from the top-level ancestor down to this component (a cycle stops it).
+        let mut chain = vec![c.name.clone()];
+        while let Some(p) = parent_of(chain.last().expect("not empty")) {
+            if chain.contains(&p) || chain.len() > 64 {
+                break;
+            }
+            chain.push(p);
+        }
+        chain.reverse();
+        let mut path: Vec<String> = Vec::with_capacity(chain.len() + 1);
+        for (i, name) in chain.iter().enumerate() {
+            let shown = if i == 0 { name.as_str() } else { name.strip_prefix(&format!("{}/", chain[i - 1])).unwrap_or(name) };
+            path.push(shown.to_string());
+        }
+        let children: Vec<_> = snap.comps.iter().filter(|k| parent_of(&k.name).as_deref() == Some(c.name.as_str())).collect();
+        let (ns, draws) = if children.is_empty() {
+            (c.total_ns, c.draws.clone())
+        } else {
+            path.push("self".into());
+            let ns = c.total_ns - children.iter().map(|k| k.total_ns).sum::<f64>();
+            let draws = c.draws.as_ref().and_then(|own| {
+                let mut d = own.clone();
+                for k in &children {
+                    let kd = k.draws.as_ref()?;
+                    d.iter_mut().zip(kd).for_each(|(a, b)| *a -= b);
+                }
+                Some(d)
+            });
+            (ns, draws)
+        };
+        let refs: Vec<&str> = path.iter().map(String::as_str).collect();
+        insert(&mut root, &refs, ns, draws.as_deref());
+    }
+    let total = root.ns;
+    let total_draws = root.draws.clone().filter(|_| !root.undrawn);
+    finish(&mut root, total, total_draws.as_deref());
+    Distribution { method: snap.method, fused_ms: snap.fused_ns.map(|v| v / 1e6), rest_ms: snap.rest_ns.map(|v| v / 1e6), frames, tokens: snap.tokens, root }
 }
 
 impl TreeNode {

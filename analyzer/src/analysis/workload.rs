@@ -41,6 +41,10 @@ pub struct Workload {
     /// The recording program when it names itself in `recorder_version` (`mlx-trace-python
     /// 0.1.0`); empty for `mlx-record`, whose version field is the bare version.
     pub recorder: String,
+    /// For models outside the built-in one: how many components its traces time (traces of one
+    /// model instrumented at different depths are different workloads); 0 for the built-in
+    /// model, whose component set follows from its configuration.
+    pub components: usize,
     /// Trace ids (rows of the traces table) of this workload.
     pub traces: Vec<u32>,
     /// Their file names (without directories).
@@ -85,11 +89,18 @@ fn recorder_of(m: &Metadata) -> String {
 
 /// The workloads of a dataset, numbered in the order their first trace was loaded.
 pub fn workloads(ds: &Dataset) -> Vec<Workload> {
+    let sets = component_sets(ds);
     let mut keys: Vec<String> = Vec::new();
     let mut out: Vec<Workload> = Vec::new();
     for (id, t) in ds.trace_info.iter().enumerate() {
         let m = &t.metadata;
-        let k = key(m);
+        // The component set is part of a workload for models outside the built-in taxonomy:
+        // pooling a depth-1 and a depth-2 recording would add a module to its own children.
+        let set = sets.get(id).filter(|s| s.iter().any(|n| !trace_format::taxonomy::is_builtin(n)));
+        let k = match set {
+            Some(names) => format!("{}|{}", key(m), names.iter().cloned().collect::<Vec<_>>().join("\u{1f}")),
+            None => key(m),
+        };
         let file = super::base_name(&t.file);
         match keys.iter().position(|x| *x == k) {
             Some(i) => {
@@ -110,6 +121,7 @@ pub fn workloads(ds: &Dataset) -> Vec<Workload> {
                     width: m.width,
                     machine: machine_of(m),
                     recorder: recorder_of(m),
+                    components: set.map_or(0, |s| s.len()),
                     traces: vec![id as u32],
                     files: vec![file],
                 });
@@ -132,11 +144,13 @@ pub fn workloads(ds: &Dataset) -> Vec<Workload> {
 fn base_label(w: &Workload) -> String {
     let preset = if w.preset.is_empty() { "unnamed model".to_string() } else { w.preset.clone() };
     let blocks = if w.blocks == 1 { "1 block".to_string() } else { format!("{} blocks", w.blocks) };
-    let resolution = if w.height > 0 && w.width > 0 { format!("{}x{}", w.height, w.width) } else { "resolution unknown".into() };
+    // Models without a resolution (language models) have none to name.
+    let resolution = if w.height > 0 && w.width > 0 { format!(", {}x{}", w.height, w.width) } else { String::new() };
     let machine = if w.machine.is_empty() { "unknown machine".to_string() } else { w.machine.clone() };
     let dtype = if w.dtype.is_empty() { "dtype unknown".to_string() } else { w.dtype.clone() };
     let recorder = if w.recorder.is_empty() { String::new() } else { format!(", recorded by {}", w.recorder) };
-    format!("{preset} (dim {}), {blocks}, {dtype}, {resolution}, {machine}{recorder}", w.dim)
+    let components = if w.components > 0 { format!(", {} components", w.components) } else { String::new() };
+    format!("{preset} (dim {}), {blocks}, {dtype}{resolution}, {machine}{recorder}{components}", w.dim)
 }
 
 impl Workload {
@@ -214,4 +228,24 @@ pub fn parse_selection(text: &str) -> Result<Vec<usize>, String> {
     out.sort_unstable();
     out.dedup();
     Ok(out)
+}
+
+/// Per trace id: the names of the components its runs time or attribute.
+fn component_sets(ds: &Dataset) -> Vec<std::collections::BTreeSet<String>> {
+    let mut out = vec![std::collections::BTreeSet::new(); ds.trace_info.len()];
+    let (Ok(run_trace), Ok(c_run), Ok(c_comp)) = (
+        ds.runs.column("trace_id").and_then(|c| c.u32().cloned()),
+        ds.components.column("run_id").and_then(|c| c.u32().cloned()),
+        ds.components.column("component_id").and_then(|c| c.u32().cloned()),
+    ) else {
+        return out;
+    };
+    for (r, c) in c_run.iter().zip(c_comp.iter()) {
+        let (Some(r), Some(c)) = (r, c) else { continue };
+        let (Some(t), Some(name)) = (run_trace.get(r as usize), ds.component_names.get(c as usize)) else { continue };
+        if let Some(set) = out.get_mut(t as usize) {
+            set.insert(name.clone());
+        }
+    }
+    out
 }

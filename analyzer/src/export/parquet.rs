@@ -148,7 +148,8 @@ impl ExportDoc {
             let (Some(r), Some(c)) = (c_run.get(i), c_comp.get(i)) else { continue };
             let name = ds.component_names.get(c as usize).cloned().unwrap_or_default();
             if let Some(list) = costs.get_mut(r as usize) {
-                list.push(ComponentInfo { name, flops: c_flops.get(i).unwrap_or(0.0), bytes: c_bytes.get(i).unwrap_or(0.0) });
+                let parent = ds.component_parents.get(c as usize).cloned().flatten();
+                list.push(ComponentInfo { name, flops: c_flops.get(i).unwrap_or(0.0), bytes: c_bytes.get(i).unwrap_or(0.0), parent });
             }
         }
 
@@ -187,6 +188,10 @@ impl ExportDoc {
                     target_calls: p_calls.get(i).unwrap_or(0),
                     target_flops: p_flops.get(i).unwrap_or(0.0),
                     target_bytes: p_bytes.get(i).unwrap_or(0.0),
+                    target_parent: p_target[i]
+                        .as_ref()
+                        .and_then(|t| ds.component_names.iter().position(|n| n == t))
+                        .and_then(|c| ds.component_parents.get(c).cloned().flatten()),
                 }),
             };
             r.components = components;

@@ -216,21 +216,19 @@ fn findings(report: &Report) -> String {
     let i = &report.inputs;
     let mut summary = String::new();
     if let Some(r) = &report.ranking {
-        let top: Vec<String> = r.rows.iter().take(3).map(|x| format!("{} {}", x.name, pct(x.share))).collect();
+        let top: Vec<String> = r.rows.iter().filter(|x| !x.group).take(3).map(|x| format!("{} {}", x.name, pct(x.share))).collect();
         match (r.method, r.fused_ms) {
             (Method::Attributed, Some(fused)) => summary.push_str(&format!(
-                " At {} frames ({} tokens) the attributed component costs of the fused forward sum to {} ms of its {} ms over {} blocks; largest: {}.",
-                r.frames,
-                r.tokens,
+                " At {} the attributed component costs of the fused forward sum to {} ms of its {} ms over {} blocks; largest: {}.",
+                at_length(report, r.frames, r.tokens),
                 ms(r.total_ms),
                 ms(fused),
                 r.blocks,
                 top.join(", ")
             )),
             _ => summary.push_str(&format!(
-                " At {} frames ({} tokens) the component-synced forward sums to {} ms over {} blocks; largest: {}.",
-                r.frames,
-                r.tokens,
+                " At {} the component-synced forward sums to {} ms over {} blocks; largest: {}.",
+                at_length(report, r.frames, r.tokens),
                 ms(r.total_ms),
                 r.blocks,
                 top.join(", ")
@@ -266,7 +264,7 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
     if let Some(r) = &report.ranking {
         let attributed = r.method == Method::Attributed;
         let runs = if attributed { format!("{} rounds", r.runs) } else { format!("{} runs", r.runs) };
-        doc.push(Block::Heading(h, format!("Bottleneck ranking ({} frames, {} tokens, {runs}, {})", r.frames, r.tokens, method_words(r.method))));
+        doc.push(Block::Heading(h, format!("Bottleneck ranking ({}, {runs}, {})", in_words(report, r.frames, r.tokens), method_words(r.method))));
         let mut t = Table::new(&[
             "Component",
             "% of time",
@@ -307,7 +305,7 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
                 fu,
                 bu,
                 if row.bound_verdict == crate::analysis::verdict::Verdict::Supported { row.bound.as_str().into() } else { format!("{} (inconclusive)", row.bound.as_str()) },
-                row.priority.as_str().into(),
+                if row.group { "group".into() } else { row.priority.as_str().into() },
             ]);
         }
         doc.push(Block::Table(t));
@@ -319,10 +317,22 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
             )));
         }
         doc.push(Block::Chart(ChartKind::Ranking, sec));
-        let note = if i.rollup == Rollup::Seed {
-            "Buckets as in the seed report (Norms holds norm1 only; norm2 is inside FFN, norm3 inside Cross-Attention)."
+        let builtin = r.rows.iter().all(|x| trace_format::taxonomy::is_builtin(&x.name));
+        let nested = r.rows.iter().any(|x| x.group || x.parent.is_some());
+        let note = if i.rollup == Rollup::Seed && builtin {
+            "Buckets as in the seed report (Norms holds norm1 only; norm2 is inside FFN, norm3 inside Cross-Attention).".to_string()
+        } else if builtin {
+            "Fine component names; `--rollup seed` groups them into the seed report's buckets.".to_string()
         } else {
-            "Fine component names; `--rollup seed` groups them into the seed report's buckets."
+            format!(
+                "Component names as recorded{}.",
+                if i.rollup == Rollup::Seed { " (`--rollup seed` applies to the built-in model only, so it changes nothing here)" } else { "" }
+            )
+        };
+        let note = if nested {
+            format!("{note} Components nest (a module and its sub-modules): only the top-level ones add up to the forward, a nested component's cost is part of its parent's, and \"group\" marks a module holding instrumented components (no priority of its own: the time distribution shows its children and its self time, the work it does between them).")
+        } else {
+            note
         };
         let method_note = match (r.method, r.fused_ms, r.rest_ms) {
             (Method::Attributed, Some(fused), Some(rest)) => format!(
@@ -459,7 +469,7 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
     }
 
     if let Some(d) = &report.distribution {
-        doc.push(Block::Heading(h, format!("Time distribution ({} frames, {} tokens, {})", d.frames, d.tokens, method_words(d.method))));
+        doc.push(Block::Heading(h, format!("Time distribution ({}, {})", in_words(report, d.frames, d.tokens), method_words(d.method))));
         doc.push(Block::Pre(tree_text(&d.root)));
         if let (Some(fused), Some(rest)) = (d.fused_ms, d.rest_ms) {
             doc.push(Block::Paragraph(format!(
@@ -602,7 +612,9 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
         doc.push(Block::Paragraph("A variant that computes some components once per clip instead of in every forward measures what they cost by the fused time it saves: an independent check of their attributed cost (the baseline's, from duplicating their work). Both from the same recording; the saving's interval combines the two variants' fused references.".into()));
     }
 
-    seed_blocks(doc, &report.seed_claims, h);
+    if report.builtin_model {
+        seed_blocks(doc, &report.seed_claims, h);
+    }
 
     doc.push(Block::Heading(h, "Recommendations".into()));
     if report.recommendations.is_empty() {
@@ -846,6 +858,17 @@ fn variant_blocks(doc: &mut Vec<Block>, c: &Comparison, standalone: bool) {
         }
         doc.push(Block::Table(t));
     }
+}
+
+/// "21 frames (9360 tokens)" for the built-in video model, "256 tokens" for others (their
+/// frame count is only the recorder's key of one input shape).
+fn at_length(report: &Report, frames: u32, tokens: u64) -> String {
+    if report.builtin_model { format!("{frames} frames ({tokens} tokens)") } else { format!("{tokens} tokens") }
+}
+
+/// "21 frames, 9360 tokens", or "256 tokens".
+fn in_words(report: &Report, frames: u32, tokens: u64) -> String {
+    if report.builtin_model { format!("{frames} frames, {tokens} tokens") } else { format!("{tokens} tokens") }
 }
 
 /// The seed report's claims, point by point.
