@@ -63,3 +63,36 @@ fn noisy_recordings_state_no_negative_share_and_no_zero_rate() {
         }
     }
 }
+
+/// Whether `text` holds a negative percentage ("-1.3%"), not a range ("1.0%-1.3%", "504-1008").
+fn negative_percent(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    for (i, _) in text.match_indices('-') {
+        let starts_number = i == 0 || matches!(b[i - 1], b' ' | b'(' | b'[');
+        let digits: String = text[i + 1..].chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        if starts_number && !digits.is_empty() && text[i + 1 + digits.len()..].starts_with('%') {
+            return Some(format!("-{digits}%"));
+        }
+    }
+    None
+}
+
+/// The demo's recording under load (tiny model, 100 s cap): the three norms' summed cost is below
+/// zero at 1,008 tokens. The seed claims say "< noise" there, never a negative share.
+#[test]
+fn seed_claims_state_no_negative_share() {
+    let trace = "traces/noisy/cpu-tiny-192x336-5-9-13frames-demo-100s.msgpack";
+    let json: serde_json::Value = serde_json::from_str(&run(&[trace, "--format", "json", "-o", "-"])).unwrap();
+    let norms = json["seed_claims"]["norms"].as_array().unwrap();
+    assert!(norms.iter().any(|n| n["all"].as_f64().unwrap() < 0.0), "no negative norms share: the test would prove nothing");
+    let md = run(&[trace, "--format", "markdown", "-o", "-"]);
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| (b)") || l.starts_with("| (e)")).collect();
+    assert!(rows.len() >= 2, "seed claim rows missing");
+    for line in rows {
+        // The seed's own column quotes the seed; only ours must not be negative.
+        let ours = line.split('|').nth(3).unwrap_or("");
+        assert_eq!(negative_percent(ours), None, "negative share in {line}");
+    }
+    assert_eq!(negative_percent("L = 504-1008: 1.0%-1.3% (synced: 2.8%-3.6%)"), None);
+    assert_eq!(negative_percent("norm1+norm2+norm3 -1.3%-2.4%"), Some("-1.3%".into()));
+}

@@ -911,10 +911,17 @@ fn seed_blocks(doc: &mut Vec<Block>, s: &SeedClaims, h: u8) {
     }
     // (b) norms
     if !s.norms.is_empty() {
+        // A share at or below zero is noise, never printed as a negative share.
         let range = |f: &dyn Fn(&NormShare) -> f64| {
             let lo = s.norms.iter().map(f).fold(f64::INFINITY, f64::min);
             let hi = s.norms.iter().map(f).fold(f64::NEG_INFINITY, f64::max);
-            format!("{}-{}", pct(lo), pct(hi))
+            if hi <= 0.0 {
+                "< noise".to_string()
+            } else if lo <= 0.0 {
+                format!("< noise to {}", pct(hi))
+            } else {
+                format!("{}-{}", pct(lo), pct(hi))
+            }
         };
         let l = s.norms.iter().map(|n| n.tokens).min().unwrap_or(0);
         let h = s.norms.iter().map(|n| n.tokens).max().unwrap_or(0);
