@@ -1,7 +1,8 @@
 //! Comparison of groups of runs (by machine, variant, dtype, any metadata key): per component,
 //! the ratio of times against a baseline group with a 95% Welch t interval on log times (see
-//! [`ratio_interval`] and `docs/statistics.md`); a change is significant only when the interval
-//! excludes 1 and the change exceeds a noise threshold. With fewer than [`MIN_SAMPLES`] samples
+//! [`ratio_interval`] and `docs/statistics.md`); a change is significant only when the data
+//! support a change beyond a noise threshold, decided with every row of the comparison
+//! together (false claims controlled across them). With fewer than [`MIN_SAMPLES`] samples
 //! on either side there is no interval and no significance: the spread cannot be estimated.
 //! Grouped by variant, it adds output drift and the per-clip saving after one-off setup costs.
 
@@ -9,7 +10,8 @@ use serde::Serialize;
 use trace_format::SyncMode;
 
 use super::facts::{Area, Facts, RunFacts};
-use super::stats::{median, welch_log_ratio, RatioInterval};
+use super::stats::{change_p_values, median, welch_log_ratio, RatioInterval};
+use super::verdict::Test;
 
 /// Forwards per generated clip (40 sampling steps, conditional and unconditional).
 pub const FORWARDS_PER_CLIP: f64 = 80.0;
@@ -179,8 +181,11 @@ pub struct CompareRow {
     pub n_baseline: usize,
     /// Group samples.
     pub n_group: usize,
-    /// Interval excludes 1 and |ratio - 1| > noise.
+    /// The change beyond the noise threshold is supported, decided with every row of the
+    /// comparison (false claims controlled across them).
     pub significant: bool,
+    /// The claim "changed by more than the noise threshold, either way".
+    pub change: Test,
 }
 
 /// The fused (`none`-synced) forward of one group at one frame count against the baseline.
@@ -206,8 +211,10 @@ pub struct ForwardRow {
     pub n_baseline: usize,
     /// Group runs.
     pub n_group: usize,
-    /// Interval excludes 1 and |speedup - 1| > noise.
+    /// The change beyond the noise threshold is supported (as for [`CompareRow::significant`]).
     pub significant: bool,
+    /// The claim "changed by more than the noise threshold, either way".
+    pub change: Test,
     /// Variant details (grouping by `variant` only).
     pub variant: Option<VariantFrames>,
 }
@@ -249,7 +256,7 @@ pub struct VariantSummary {
     pub speedup: Option<f64>,
     /// Interval of the speedup (low, high).
     pub speedup_interval: Option<(f64, f64)>,
-    /// Speedup interval excludes 1 and the change exceeds the noise threshold.
+    /// The fused forward's change beyond the noise threshold is supported.
     pub significant: bool,
     /// Fused forward saved per forward, ms.
     pub saving_ms_per_forward: Option<f64>,
@@ -453,7 +460,8 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
                 high: ci.high,
                 n_baseline: b.len(),
                 n_group: s.len(),
-                significant: (ci.low > 1.0 || ci.high < 1.0) && beyond_noise(ci.ratio, options.noise),
+                significant: false,
+                change: change_test(&b, &s, options),
                 variant,
             });
         }
@@ -470,6 +478,20 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
             GroupInfo { value: v.clone(), traces: traces.len(), runs: runs.iter().filter(|r| Some(r.frames) == f).count(), frames: f }
         })
         .collect();
+
+    // Every row's claim decided together, as a report decides its claims.
+    let mut rows = rows;
+    {
+        let mut tests: Vec<&mut Test> = rows.iter_mut().map(|r| &mut r.change).collect();
+        tests.extend(forward.iter_mut().map(|r| &mut r.change));
+        super::verdict::decide(&mut tests);
+    }
+    for r in rows.iter_mut() {
+        r.significant = r.change.supported();
+    }
+    for r in forward.iter_mut() {
+        r.significant = r.change.supported();
+    }
 
     let variants = if options.key == "variant" {
         let comps_of = |g: &str| -> Vec<u32> {
@@ -540,7 +562,7 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
         }
     }
     let method = format!(
-        "Ratios are of geometric means of the samples (group over baseline for components, baseline over group for speedups); the {level:.0}% interval is a Welch t interval on log times, each side with its own variance, exponentiated back: under multiplicative (log-normal) noise, an interval of the ratio of median times. Samples are runs, or per-trace medians when both sides have at least {MIN_TRACES} traces. A change is significant when the interval excludes 1 and the ratio lies outside 1/(1 + {noise:.0}%) to 1 + {noise:.0}% (symmetric on the log scale, so a speedup and its time ratio always agree). Below {MIN_SAMPLES} samples a side: no interval and no verdict.",
+        "Ratios are of geometric means of the samples (group over baseline for components, baseline over group for speedups); the {level:.0}% interval is a Welch t interval on log times, each side with its own variance, exponentiated back: under multiplicative (log-normal) noise, an interval of the ratio of median times. Samples are runs, or per-trace medians when both sides have at least {MIN_TRACES} traces. A change is significant when the data support a change of more than {noise:.0}% either way (Welch's t on log times against ln(1 + {noise:.0}%), symmetric on the log scale, so a speedup and its time ratio always agree), decided together with every other row of the comparison so that false claims stay below 5% of those made (Benjamini-Hochberg). Below {MIN_SAMPLES} samples a side: no interval and no verdict.",
         level = options.level * 100.0,
         noise = options.noise * 100.0
     );
@@ -585,8 +607,19 @@ type Job = (String, String, Area, u32, Vec<f64>, Vec<f64>);
 
 /// Whether a ratio (or speedup) is further from 1 than the noise threshold, symmetric on the log
 /// scale: a speedup of 1.052 and its time ratio 0.951 get the same verdict.
+#[cfg(test)]
 fn beyond_noise(ratio: f64, noise: f64) -> bool {
     ratio.ln().abs() > noise.ln_1p()
+}
+
+/// The claim that `group` differs from `baseline` by more than the noise threshold either way
+/// (symmetric on the log scale), untestable below [`MIN_SAMPLES`] a side.
+fn change_test(baseline: &[f64], group: &[f64], options: &CompareOptions) -> Test {
+    let what = format!("the change against {:.0}% either way", options.noise * 100.0);
+    match change_p_values(baseline, group, options.noise).filter(|_| baseline.len() >= MIN_SAMPLES && group.len() >= MIN_SAMPLES) {
+        Some((change, within)) => Test::new(change, within, what),
+        None => Test::untestable(why_no_interval(baseline.len(), group.len()).unwrap_or_else(|| "a time is not positive".into())),
+    }
 }
 
 fn run_intervals(jobs: Vec<Job>, options: &CompareOptions) -> Vec<CompareRow> {
@@ -597,7 +630,8 @@ fn run_intervals(jobs: Vec<Job>, options: &CompareOptions) -> Vec<CompareRow> {
                 Some(ci) => ci,
                 None => RatioInterval { ratio: geometric_ratio(b, s)?, low: f64::NAN, high: f64::NAN },
             };
-            let significant = (ci.low > 1.0 || ci.high < 1.0) && beyond_noise(ci.ratio, options.noise);
+            let significant = false;
+            let change = change_test(b, s, options);
             Some(CompareRow {
                 group: group.clone(),
                 component: component.clone(),
@@ -611,6 +645,7 @@ fn run_intervals(jobs: Vec<Job>, options: &CompareOptions) -> Vec<CompareRow> {
                 n_baseline: b.len(),
                 n_group: s.len(),
                 significant,
+                change,
             })
         })
         .collect()

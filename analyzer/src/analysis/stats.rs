@@ -238,9 +238,66 @@ pub fn welch_log_ratio(a: &[f64], b: &[f64], level: f64) -> Option<RatioInterval
     Some(RatioInterval { ratio, low: (diff - half).exp(), high: (diff + half).exp() })
 }
 
+/// The Welch t statistic's parts for `ln(b) - ln(a)`: difference of mean logs, its standard
+/// error and the Welch-Satterthwaite degrees of freedom. `None` below 2 values a side or with a
+/// non-positive value.
+pub fn welch_log_moments(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
+    if a.len() < 2 || b.len() < 2 || a.iter().chain(b).any(|v| !(v.is_finite() && *v > 0.0)) {
+        return None;
+    }
+    let moments = |v: &[f64]| {
+        let logs: Vec<f64> = v.iter().map(|x| x.ln()).collect();
+        let n = logs.len() as f64;
+        let mean = logs.iter().sum::<f64>() / n;
+        let var = logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        (mean, var / n, n - 1.0)
+    };
+    let (ma, wa, da) = moments(a);
+    let (mb, wb, db) = moments(b);
+    let se2 = wa + wb;
+    let df = if se2 > 0.0 { se2 * se2 / (wa * wa / da + wb * wb / db) } else { f64::INFINITY };
+    Some((mb - ma, se2.sqrt(), df))
+}
+
+/// p-values of a change of `b` against `a` beyond `noise` either way (|ln ratio| > ln(1 +
+/// noise)) and of its opposite (the change lies within it), from Welch's t on log times: the
+/// first one-sided on the side the estimate lies, the second the larger of two one-sided tests
+/// (equivalence). `None` where the moments are undefined.
+pub fn change_p_values(a: &[f64], b: &[f64], noise: f64) -> Option<(f64, f64)> {
+    let (d, se, df) = welch_log_moments(a, b)?;
+    let delta = noise.ln_1p();
+    if se <= 0.0 {
+        let beyond = d.abs() > delta;
+        return Some(if beyond { (0.0, 1.0) } else { (1.0, 0.0) });
+    }
+    let upper = |t: f64| 1.0 - student_t_cdf(t, df);
+    let change = upper((d.abs() - delta) / se);
+    let within = upper((delta - d) / se).max(upper((d + delta) / se));
+    Some((change, within))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn change_p_values_by_hand() {
+        // Logs 0, 0.1, 0.2 against 0.5, 0.6, 0.7: d = 0.5, each side var 0.01 / 3, se = 0.08165,
+        // df = 4; against ln 1.05 = 0.04879: t = (0.5 - 0.04879) / 0.08165 = 5.5263.
+        let a: Vec<f64> = [0.0f64, 0.1, 0.2].iter().map(|x| x.exp()).collect();
+        let b: Vec<f64> = [0.5f64, 0.6, 0.7].iter().map(|x| x.exp()).collect();
+        let (d, se, df) = welch_log_moments(&a, &b).unwrap();
+        assert!((d - 0.5).abs() < 1e-12 && (se - (0.02f64 / 3.0).sqrt()).abs() < 1e-12 && (df - 4.0).abs() < 1e-9);
+        let (change, within) = change_p_values(&a, &b, 0.05).unwrap();
+        let t = (0.5 - 1.05f64.ln()) / se;
+        assert!((change - (1.0 - student_t_cdf(t, 4.0))).abs() < 1e-12);
+        assert!(change < 0.003, "{change}");
+        assert!(within > 0.99, "{within}");
+        // The same samples: no change, and equivalence within 5% cannot be shown from 3 runs
+        // of 10% spread, nor a change.
+        let (c2, w2) = change_p_values(&a, &a, 0.05).unwrap();
+        assert!(c2 > 0.5 && w2 > 0.05, "{c2} {w2}");
+    }
 
     #[test]
     fn median_and_quantile_by_hand() {

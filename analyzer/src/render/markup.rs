@@ -792,7 +792,7 @@ fn forward_cells(r: &ForwardRow) -> Vec<String> {
 /// The variant tables: fused forward per frame count, and what each variant changes.
 fn variant_blocks(doc: &mut Vec<Block>, c: &Comparison, standalone: bool) {
     doc.push(Block::Paragraph(format!(
-        "Fused forward (sync none) of each variant against `{}` at every frame count both recorded. Speedup = baseline over variant with its {:.0}% interval (\"-\" where there is none); significant when the interval excludes 1 and the change exceeds {:.0}%. Setup: one-off cost per clip (a setup recorded at one frame count only, such as quantizing weights, counts at every frame count). Per clip: {} forwards x saving - setup. Peak delta: median peak memory of the variant's fused runs minus the baseline's. Drift: largest max_rel and median mean_rel of the variant's output against the baseline.",
+        "Fused forward (sync none) of each variant against `{}` at every frame count both recorded. Speedup = baseline over variant with its {:.0}% interval (\"-\" where there is none); significant when the data support a change of more than {:.0}% either way, decided with every row of the comparison together (see the method above). Setup: one-off cost per clip (a setup recorded at one frame count only, such as quantizing weights, counts at every frame count). Per clip: {} forwards x saving - setup. Peak delta: median peak memory of the variant's fused runs minus the baseline's. Drift: largest max_rel and median mean_rel of the variant's output against the baseline.",
         c.baseline,
         c.level * 100.0,
         c.noise * 100.0,
