@@ -257,6 +257,32 @@ impl Opt {
         if let Some(dir) = self.export.export_summary.as_ref().filter(|d| d.exists() && !d.is_dir()) {
             return Err(format!("--export-summary {}: exists and is not a directory", dir.display()));
         }
+        // The summary's part files are named after the data, so no other output may lie inside
+        // its directory (a report written there was replaced by a part file, or the reverse).
+        if let Some(dir) = &self.export.export_summary {
+            // Resolved where it exists (links), else made absolute as given.
+            let resolve = |p: &std::path::Path| std::fs::canonicalize(p).or_else(|_| std::path::absolute(p)).unwrap_or_else(|_| p.to_path_buf());
+            let root = resolve(dir);
+            for (flag, path) in self.output_files() {
+                if mlx_analyze::output::is_stdout(path) {
+                    continue;
+                }
+                let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+                if resolve(parent).starts_with(&root) {
+                    return Err(format!(
+                        "{flag} {}: inside the --export-summary directory {}, whose files are named after the data; write it elsewhere",
+                        path.display(),
+                        dir.display()
+                    ));
+                }
+            }
+            if let Some(charts) = &self.output.charts {
+                let resolved = resolve(charts);
+                if resolved.starts_with(&root) || root.starts_with(&resolved) {
+                    return Err(format!("--charts {} and --export-summary {}: one directory inside the other", charts.display(), dir.display()));
+                }
+            }
+        }
         for (flag, path) in self.output_files() {
             if mlx_analyze::output::is_stdout(path) {
                 continue;

@@ -112,6 +112,25 @@ fn read_traces_inner(bytes: &[u8]) -> Result<Vec<ParquetTrace>, String> {
         events[ti][ri].push((s, d, local as u32, block.get(i)));
     }
 
+    // Rows against the metadata's counts: an export whose event rows were removed or
+    // duplicated after it was written would otherwise be read as a different recording.
+    for (t, (trace_doc, per_run)) in doc.traces.iter().zip(&events).enumerate() {
+        if trace_doc.event_counts.is_empty() {
+            continue;
+        }
+        if trace_doc.event_counts.len() != per_run.len() {
+            return Err(format!("trace {t}: the metadata counts events for {} runs, it lists {}", trace_doc.event_counts.len(), per_run.len()));
+        }
+        for ((run, rows), &count) in trace_doc.runs.iter().zip(per_run).zip(&trace_doc.event_counts) {
+            if rows.len() as u64 != count {
+                return Err(format!(
+                    "trace {t} run {}: {} event row(s) where the export wrote {count}: rows were removed or duplicated after the export",
+                    run.run,
+                    rows.len()
+                ));
+            }
+        }
+    }
     let mut out = Vec::with_capacity(doc.traces.len());
     for (mut trace_doc, mut per_run) in doc.traces.drain(..).zip(events) {
         let mut identity = Identity::new(&serde_json::to_vec(&trace_doc).map_err(|e| e.to_string())?);

@@ -28,7 +28,14 @@ fn main() -> ExitCode {
     let _ = ctrlc::set_handler(|| {
         let removed = output::remove_temp_files();
         let what = if removed > 0 { format!("; {removed} temporary file(s) removed") } else { String::new() };
-        eprintln!("\nmlx-analyze: interrupted{what}; no output was replaced");
+        // Outputs finished before the signal stay written: name them, never claim none was.
+        let written = output::written_outputs();
+        if written.is_empty() {
+            eprintln!("\nmlx-analyze: interrupted{what}; no output was written");
+        } else {
+            let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+            eprintln!("\nmlx-analyze: interrupted{what}; already written: {}; no other output was written", names.join(", "));
+        }
         std::process::exit(130);
     });
     match run(&opt) {
@@ -93,8 +100,23 @@ fn run(opt: &cli::Opt) -> anyhow::Result<()> {
         for s in &ds.skipped {
             eprintln!("mlx-analyze: skipped {}: {}", s.file, s.reason);
         }
+        // At most WARNINGS_PER_FILE lines per file (a zero-filled tail gave a thousand), then
+        // one line with the count of the rest.
+        const WARNINGS_PER_FILE: usize = 10;
+        let mut shown: Vec<(&str, usize)> = Vec::new();
         for w in &ds.warnings {
-            eprintln!("mlx-analyze: warning: {w}");
+            let file = w.split(": ").next().unwrap_or("");
+            let i = shown.iter().position(|(f, _)| *f == file).unwrap_or_else(|| {
+                shown.push((file, 0));
+                shown.len() - 1
+            });
+            shown[i].1 += 1;
+            if shown[i].1 <= WARNINGS_PER_FILE {
+                eprintln!("mlx-analyze: warning: {}", mlx_analyze::render::terminal_safe(w));
+            }
+        }
+        for (file, n) in shown.iter().filter(|(_, n)| *n > WARNINGS_PER_FILE) {
+            eprintln!("mlx-analyze: warning: {}: {} more warning(s) like these not shown", mlx_analyze::render::terminal_safe(file), n - WARNINGS_PER_FILE);
         }
     }
     if let Some(key) = &opt.analysis.by {
@@ -108,6 +130,7 @@ fn run(opt: &cli::Opt) -> anyhow::Result<()> {
         let bytes = mlx_analyze::sql::render(&result, opt.sql_format(), width)?;
         write_exports(opt, &ds)?;
         let path = opt.output.out.clone().unwrap_or_else(|| std::path::PathBuf::from("-"));
+        let bytes = if to_stdout && std::io::IsTerminal::is_terminal(&std::io::stdout()) { mlx_analyze::render::terminal_safe(&String::from_utf8_lossy(&bytes)).into_owned().into_bytes() } else { bytes };
         write_atomic(&path, &bytes).with_context(|| format!("writing the query result to {}", path.display()))?;
         return Ok(());
     }

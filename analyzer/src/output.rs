@@ -29,9 +29,16 @@ struct State {
     temps: Vec<PathBuf>,
     /// Existing destinations may be replaced.
     replace: bool,
+    /// Destinations written so far (an interruption names them: they were replaced).
+    written: Vec<PathBuf>,
 }
 
-static STATE: Mutex<State> = Mutex::new(State { protected: Vec::new(), temps: Vec::new(), replace: false });
+static STATE: Mutex<State> = Mutex::new(State { protected: Vec::new(), temps: Vec::new(), replace: false, written: Vec::new() });
+
+/// The destinations written so far by this process, in order.
+pub fn written_outputs() -> Vec<PathBuf> {
+    state().written.clone()
+}
 
 fn state() -> MutexGuard<'static, State> {
     STATE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -175,7 +182,12 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Resul
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    state().temps.retain(|t| t != &tmp);
+    let mut s = state();
+    s.temps.retain(|t| t != &tmp);
+    if result.is_ok() {
+        s.written.push(path.to_path_buf());
+    }
+    drop(s);
     result
 }
 
@@ -184,8 +196,15 @@ fn create_temp(dest: &Path) -> std::io::Result<(PathBuf, File)> {
     let name = dest.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     let mut s = state();
     for n in 0..1000u32 {
-        let mut tmp_name = name.clone();
-        tmp_name.push(format!(".tmp-{}-{n}", std::process::id()));
+        let suffix = format!(".tmp-{}-{n}", std::process::id());
+        // A legal name near the 255-byte limit cannot take the suffix: a short hidden name then.
+        let tmp_name = if name.len() + suffix.len() <= 255 {
+            let mut t = name.clone();
+            t.push(&suffix);
+            t
+        } else {
+            std::ffi::OsString::from(format!(".mlx-analyze{suffix}"))
+        };
         let tmp = dest.with_file_name(tmp_name);
         match OpenOptions::new().write(true).create_new(true).open(&tmp) {
             Ok(file) => {

@@ -94,6 +94,7 @@ pub fn query(ds: &Dataset, query: &str) -> Result<DataFrame> {
     if query.trim().is_empty() {
         return Err(Error::Invalid("--sql: the query is empty".into()));
     }
+    check_depth(query)?;
     let mut ctx = context(ds, query)?;
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
@@ -111,6 +112,58 @@ pub fn query(ds: &Dataset, query: &str) -> Result<DataFrame> {
             Err(Error::Invalid(format!("--sql: the query could not be run: {}", one_line(&why))))
         }
     }
+}
+
+/// Most operators and the deepest nesting of parentheses a query may have. The parser and the
+/// planner recurse once per operator: 2,000 `OR` terms overflowed the stack (an abort, which no
+/// error handling catches). Real queries stay far below.
+pub const MAX_OPERATORS: usize = 500;
+/// See [`MAX_OPERATORS`].
+pub const MAX_NESTING: usize = 64;
+
+/// Refuses a query whose expressions are deeper than the parser can take, counting operators
+/// and parentheses outside string literals and quoted names.
+fn check_depth(query: &str) -> Result<()> {
+    let (mut operators, mut depth, mut deepest) = (0usize, 0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut word = String::new();
+    let end_word = |word: &mut String, operators: &mut usize| {
+        if word.eq_ignore_ascii_case("and") || word.eq_ignore_ascii_case("or") || word.eq_ignore_ascii_case("not") {
+            *operators += 1;
+        }
+        word.clear();
+    };
+    for c in query.chars() {
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        end_word(&mut word, &mut operators);
+        match c {
+            '\'' | '"' | '`' => quote = Some(c),
+            '(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' => depth = depth.saturating_sub(1),
+            '+' | '-' | '*' | '/' | '%' | '=' | '<' | '>' | '|' => operators += 1,
+            _ => {}
+        }
+    }
+    end_word(&mut word, &mut operators);
+    if operators > MAX_OPERATORS {
+        return Err(Error::Invalid(format!("--sql: the query has about {operators} operators, more than the {MAX_OPERATORS} this analyzer evaluates; split it or use IN (...) lists")));
+    }
+    if deepest > MAX_NESTING {
+        return Err(Error::Invalid(format!("--sql: parentheses nest {deepest} deep, more than {MAX_NESTING}")));
+    }
+    Ok(())
 }
 
 fn is_numeric(dtype: &DataType) -> bool {

@@ -195,5 +195,16 @@ fn the_binary_exports_every_chosen_run_and_says_which() {
     let fused: Vec<u64> = recorded.iter().zip(syncs.iter()).filter(|(_, s)| *s == Some("none")).map(|(r, _)| u64::from(*r)).collect();
     assert!(!fused.is_empty());
     assert_eq!(runs, fused);
+
+    // A header-only trace: the error says there is nothing to export, not that `--run` (never
+    // given) matched nothing.
+    let header_only = dir.join("header-only.msgpack");
+    let mut w = trace_format::TraceWriter::new(Vec::new(), &trace_format::Header::new(trace_format::Metadata::default())).unwrap();
+    let bytes = std::mem::take(w.get_mut());
+    fs::write(&header_only, &bytes).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_mlx-analyze")).arg(&header_only).arg("--chrome-trace").arg(dir.join("none-at-all.json")).args(["-o", "-"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("hold no runs to export") && !stderr.contains("--run:"), "{stderr}");
+    assert!(!dir.join("none-at-all.json").exists());
     let _ = fs::remove_dir_all(&dir);
 }

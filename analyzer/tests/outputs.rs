@@ -391,3 +391,68 @@ fn an_interrupted_run_removes_its_temporary_files() {
     assert!(!csv.exists());
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// A few-KB trace with the largest indices a trace can hold: run u32::MAX, block i32::MAX, start
+/// deltas of 2^63 and a duration of u64::MAX (issue: one string per block index, 51 GB, and
+/// overflows of `run + 1`, `start + duration` and `blocks seen + 1` panicked).
+#[test]
+fn extreme_indices_and_times_export_without_panic() {
+    let mut w = TraceWriter::new(Vec::new(), &Header::new(Metadata { backend: "cpu".into(), preset: "tiny".into(), ..Metadata::default() })).unwrap();
+    for (i, sync) in [(u32::MAX - 1, SyncMode::Component), (u32::MAX, SyncMode::Component), (7, SyncMode::None)] {
+        let mut run = RunRecord::new(i, "baseline", sync, 5, 1000);
+        run.forward_ns = 1_000_000;
+        let c = run.component(if sync == SyncMode::None { "forward" } else { "block/ffn/up" }, 1.0, 1.0);
+        run.push_event(c, Some(i32::MAX as u32), 1 << 63, u64::MAX);
+        run.push_event(c, Some(0), 1 << 63, 5);
+        w.add_run(&run).unwrap();
+    }
+    let bytes = w.finish().unwrap();
+    let start = Instant::now();
+    everything("extreme.msgpack", &bytes);
+    let dir = scratch("extreme-indices");
+    let trace = dir.join("extreme.msgpack");
+    fs::write(&trace, &bytes).unwrap();
+    let o = bin().arg(&trace).args(["--run", "all", "-q", "-o"]).arg(dir.join("r.md")).arg("--chrome-trace").arg(dir.join("c.json")).output().unwrap();
+    let e = stderr(&o);
+    assert!(!e.contains("panicked") && !e.contains("overflow"), "{e}");
+    assert_eq!(o.status.code(), Some(0), "{e}");
+    let doc: serde_json::Value = serde_json::from_slice(&fs::read(dir.join("c.json")).unwrap()).unwrap();
+    let names: Vec<&str> = doc["traceEvents"].as_array().unwrap().iter().filter_map(|e| e["name"].as_str()).collect();
+    assert!(names.contains(&"block 2147483647"), "the block span keeps its index");
+    // Seconds, not the minutes (or the abort) of a string per block index.
+    assert!(start.elapsed() < Duration::from_secs(60), "{:?}", start.elapsed());
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A legal output name of 253 bytes: the temporary file beside it cannot take its suffix (the
+/// name would pass 255 bytes), so a short one is used and the report is written.
+#[test]
+fn an_output_name_near_the_length_limit_is_written() {
+    let dir = scratch("long-name");
+    let trace = dir.join("t.msgpack");
+    fs::write(&trace, generate(&simple_spec(), true)).unwrap();
+    let out = dir.join(format!("{}.md", "r".repeat(250)));
+    let o = bin().arg(&trace).arg("-q").arg("-o").arg(&out).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(fs::read_to_string(&out).unwrap().contains("forward pass profile"));
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 2, "no temporary file left");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// An interrupted trace followed by a thousand zero bytes (a file preallocated, then cut):
+/// every zero is a value the reader warns about, yet at most ten lines per file are printed,
+/// then one line with the count of the rest.
+#[test]
+fn warnings_are_capped_per_file() {
+    let dir = scratch("zero-tail");
+    let trace = dir.join("zeros.msgpack");
+    let mut bytes = generate(&simple_spec(), false);
+    bytes.extend(std::iter::repeat_n(0u8, 1000));
+    fs::write(&trace, &bytes).unwrap();
+    let o = bin().arg(&trace).args(["-o", "-"]).output().unwrap();
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{e}");
+    let lines = e.lines().filter(|l| l.starts_with("mlx-analyze: warning:")).count();
+    assert!(lines <= 11, "{lines} warning lines:\n{e}");
+    let _ = fs::remove_dir_all(&dir);
+}

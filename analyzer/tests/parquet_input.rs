@@ -287,3 +287,40 @@ fn damaged_exports_are_skipped_never_a_panic() {
     assert!(refused > 10, "damage is noticed ({refused} refused)");
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// An export whose event rows were removed, or all duplicated, after it was written (its
+/// metadata kept): refused with the reason, never read as a recording without events or with
+/// every event counted twice.
+#[test]
+fn exports_with_removed_or_duplicated_rows_are_refused() {
+    let dir = scratch("rows-changed");
+    let good = dir.join("good.msgpack");
+    fs::write(&good, Spec::new("m").bytes()).unwrap();
+    let pq = dir.join("e.parquet");
+    run_ok(&[good.as_os_str(), os("--export-parquet"), pq.as_os_str(), os("-o"), dir.join("r.txt").as_os_str()]);
+    let mut reader = ParquetReader::new(fs::File::open(&pq).unwrap());
+    let kv = reader.get_metadata().unwrap().key_value_metadata.clone().unwrap();
+    let (key, value) = kv.iter().find(|k| k.key == mlx_analyze::export::parquet::EXPORT_KEY).map(|k| (k.key.clone(), k.value.clone().unwrap())).unwrap();
+    let events = reader.finish().unwrap();
+    let write = |name: &str, mut df: DataFrame| {
+        let path = dir.join(name);
+        ParquetWriter::new(fs::File::create(&path).unwrap())
+            .with_key_value_metadata(Some(polars_io::parquet::write::KeyValueMetadata::from_static(vec![(key.clone(), value.clone())])))
+            .finish(&mut df)
+            .unwrap();
+        path
+    };
+    // Written back unchanged: read as before (the check itself passes a true export).
+    let same = write("same.parquet", events.clone());
+    let o = bin().arg(&same).args(["-o", "-"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let empty = write("empty.parquet", events.head(Some(0)));
+    let doubled = write("doubled.parquet", events.vstack(&events).unwrap());
+    for path in [empty, doubled] {
+        let o = bin().arg(&path).output().unwrap();
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{}: {e}", path.display());
+        assert!(e.contains("rows were removed or duplicated"), "{e}");
+        assert!(!e.contains("panicked"), "{e}");
+    }
+}

@@ -210,3 +210,21 @@ fn duckdb_ranking_of_a_committed_trace_matches_the_analyzer() {
     }
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// An output inside the `--export-summary` directory would be replaced by a part file (or the
+/// reverse, with `--force`): refused before anything is computed or written.
+#[test]
+fn an_output_inside_the_summary_directory_is_refused_before_computing() {
+    let dir = scratch("summary-clash");
+    let traces = write_traces(&dir);
+    let out = dir.join("summaries");
+    let inside = out.join("machine=fast/backend=cpu/preset=tiny/part-0.parquet");
+    let mut args: Vec<&OsStr> = traces.iter().map(|p| p.as_os_str()).collect();
+    args.extend([os("--export-summary"), out.as_os_str(), os("--force"), os("-o"), inside.as_os_str()]);
+    let o = bin().args(&args).output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("inside the --export-summary directory"), "{e}");
+    assert!(!out.exists(), "nothing written");
+    let _ = fs::remove_dir_all(&dir);
+}

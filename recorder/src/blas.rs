@@ -69,7 +69,7 @@ pub fn ensure_fast_openblas() {
             .env("OPENBLAS_CORETYPE", better)
             .env(REEXEC_MARK, &core)
             .exec();
-        eprintln!("note: could not re-run with OPENBLAS_CORETYPE={better} ({err}); f32 matmul stays on {core} kernels");
+        crate::say!("note: could not re-run with OPENBLAS_CORETYPE={better} ({err}); f32 matmul stays on {core} kernels");
     }
 }
 

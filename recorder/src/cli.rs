@@ -228,6 +228,12 @@ impl Opt {
                 max_time: self.max_time.unwrap_or(crate::precision::DEFAULT_MAX_TIME),
             },
         };
+        // A key given twice would silently keep the last value.
+        for (i, (key, value)) in self.label.iter().enumerate() {
+            if let Some((_, first)) = self.label[..i].iter().find(|(k, _)| k == key) {
+                bail!("--label {key}: given twice ({key}={first} and {key}={value}); give each key once");
+            }
+        }
         let plan = Plan {
             preset: self.preset,
             config,

@@ -197,7 +197,12 @@ impl Geometry {
 pub fn parse_frames(s: &str) -> Result<Vec<u32>, String> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let f: u32 = part.parse().map_err(|_| format!("invalid frame count `{part}`: not a number"))?;
+        let f: u32 = match part.parse::<u32>() {
+            Ok(f) => f,
+            // A whole number past u32: say it is too large, not that it is not a number.
+            Err(_) if part.bytes().all(|b| b.is_ascii_digit()) => return Err(format!("invalid frame count `{part}`: too large (at most {} frames)", u32::MAX)),
+            Err(_) => return Err(format!("invalid frame count `{part}`: not a whole number")),
+        };
         Geometry::new(f, 16, 16)?;
         if !out.contains(&f) {
             out.push(f);
@@ -232,7 +237,8 @@ mod tests {
         assert_eq!(Geometry::new(11, 480, 832).unwrap().tokens(), Geometry::new(9, 480, 832).unwrap().tokens());
         assert!(Geometry::new(21, 481, 832).unwrap_err().contains("height"));
         assert!(Geometry::new(21, 480, 0).unwrap_err().contains("width"));
-        assert!(parse_frames("5,x").is_err());
+        assert!(parse_frames("5,x").unwrap_err().contains("not a whole number"));
+        assert!(parse_frames("4294967296").unwrap_err().contains("too large"), "{:?}", parse_frames("4294967296"));
         assert_eq!(parse_frames("5, 11,21,5").unwrap(), vec![5, 11, 21]);
     }
 

@@ -11,6 +11,25 @@
 //! check), [`variants`] (optimisations under test), [`session`] (the recording loop of the
 //! built-in model, written through [`api`]).
 
+/// `eprintln!` that ignores a closed stderr: a reader that went away (`| head`, a closed
+/// terminal) must not turn a complete recording into a panic.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `println!` that ignores a closed stdout, for the same reason.
+#[macro_export]
+macro_rules! say_out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod api;
 pub mod blas;
 pub mod calibrate;
@@ -164,7 +183,7 @@ pub fn run(opt: cli::Opt, command_line: &str) -> Result<i32> {
     let header = session::header(&plan, command_line);
     let summary = session::record(&plan, &header).map_err(explain_failure)?;
     if summary.interrupted {
-        eprintln!(
+        crate::say!(
             "mlx-record: interrupted; {} completed run(s) kept in {} (mlx-analyze reads it)",
             summary.runs,
             summary.path.display()
@@ -172,12 +191,12 @@ pub fn run(opt: cli::Opt, command_line: &str) -> Result<i32> {
         return Ok(130);
     }
     if session::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-        eprintln!("mlx-record: the interrupted run was the last one: the recording is complete");
+        crate::say!("mlx-record: the interrupted run was the last one: the recording is complete");
     }
     if !plan.quiet {
-        eprintln!("mlx-record: {} run(s) written to {}", summary.runs, summary.path.display());
+        crate::say!("mlx-record: {} run(s) written to {}", summary.runs, summary.path.display());
     }
-    println!("{}", summary.path.display());
+    crate::say_out!("{}", summary.path.display());
     Ok(0)
 }
 

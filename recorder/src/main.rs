@@ -20,17 +20,17 @@ fn main() -> ExitCode {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("\nmlx-record: interrupted, finishing the current run (interrupt again to stop now)");
+        mlx_record::say!("\nmlx-record: interrupted, finishing the current run (interrupt again to stop now)");
     });
     explain_crashes();
     match run(opt, &command_line) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) if is_usage(&e) => {
-            eprintln!("error: {}\n\nFor more information, try '--help'.", mlx_record::clean_mlx_message(&format!("{e:#}")));
+            mlx_record::say!("error: {}\n\nFor more information, try '--help'.", mlx_record::clean_mlx_message(&format!("{e:#}")));
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("mlx-record: error: {}", mlx_record::clean_mlx_message(&format!("{e:#}")));
+            mlx_record::say!("mlx-record: error: {}", mlx_record::clean_mlx_message(&format!("{e:#}")));
             ExitCode::from(1)
         }
     }

@@ -48,7 +48,7 @@ impl Progress {
         if self.enabled {
             self.bar.println(msg);
         } else {
-            eprintln!("{msg}");
+            crate::say!("{msg}");
         }
     }
 

@@ -36,6 +36,8 @@ fn every_flag_with_a_wrong_value_exits_2_with_a_usage_hint() {
         (vec!["--out", d], "--out"),
         (vec!["--label", "novalue"], "--label"),
         (vec!["--label", "=v"], "--label"),
+        (vec!["--label", "m=a", "--label", "m=b"], "--label m: given twice"),
+        (vec!["--frames", "4294967296"], "too large"),
         (vec!["--bogus"], "--bogus"),
         (vec!["--out"], "--out"),
     ];

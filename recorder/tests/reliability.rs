@@ -401,3 +401,19 @@ fn a_write_failure_names_the_file_and_the_runs_kept_and_the_cause_once() {
     assert_eq!(e.matches("os error").count(), 1, "{e}");
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// A reader that went away (`mlx-record ... | true`, a closed terminal): the trace is complete,
+/// so the exit status is 0, never a panic (101) for the path printed at the end.
+#[test]
+fn closed_stdout_and_stderr_are_a_quiet_terminal() {
+    let dir = scratch("closed-pipes");
+    let out = dir.join("t.msgpack");
+    // Both pipes closed before the recorder writes to them.
+    let mut child = quick(&out).arg("--force").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(out.exists(), "the trace is written");
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -304,7 +304,8 @@ impl Facts {
             return declared;
         }
         let seen = run.comps.iter().map(|c| c.max_block).max().unwrap_or(-1);
-        (seen + 1).max(0) as u32
+        // i64: a crafted block index of i32::MAX must not overflow.
+        (i64::from(seen) + 1).max(0) as u32
     }
 
     /// Only the runs of one variant (setups of every variant are kept).

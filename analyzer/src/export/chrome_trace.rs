@@ -44,7 +44,8 @@ struct TraceEvent<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     dur: Option<f64>,
     pid: u32,
-    tid: u32,
+    // u64: a run numbered u32::MAX still gets its own thread (run + 1).
+    tid: u64,
     /// Left out where it would only repeat the name: speedscope keys (and shows) frames by
     /// name and arguments, even empty ones.
     #[serde(skip_serializing_if = "serde_json::Value::is_null")]
@@ -82,7 +83,8 @@ pub const GRID_PER_US: u64 = 1024;
 
 /// `ns` in microseconds on the 1/1024 µs grid (nearest point; exact in a double).
 fn grid(ns: u64) -> u64 {
-    ((u128::from(ns) * u128::from(GRID_PER_US) + 500) / 1000) as u64
+    // Saturates: a time past 2^64 grid points (about 570 years) stays the last point.
+    u64::try_from((u128::from(ns) * u128::from(GRID_PER_US) + 500) / 1000).unwrap_or(u64::MAX)
 }
 
 /// Start and duration in microseconds for an event from `start_ns` to `end_ns`: both on the
@@ -92,7 +94,7 @@ fn grid(ns: u64) -> u64 {
 pub fn micros(start_ns: u64, end_ns: u64) -> (f64, f64) {
     let a = grid(start_ns);
     let b = grid(end_ns.max(start_ns));
-    (a as f64 / GRID_PER_US as f64, (b - a) as f64 / GRID_PER_US as f64)
+    (a as f64 / GRID_PER_US as f64, b.saturating_sub(a) as f64 / GRID_PER_US as f64)
 }
 
 /// Which runs to export: parsed from `--run`. Items separated by commas: a run index as
@@ -170,6 +172,12 @@ impl RunSelection {
             let name = ds.trace_info.get(trace as usize).map_or("", |t| t.file.as_str());
             name == f || std::path::Path::new(name).file_name().is_some_and(|b| b.to_string_lossy() == *f)
         };
+        // Nothing to choose from is not the selection's fault (a header-only trace, all warm-up).
+        if rows.is_empty() {
+            return Err(Error::Invalid(
+                "--chrome-trace: the loaded traces hold no runs to export (a header-only or interrupted trace; warm-up runs count only with --include-warmup)".into(),
+            ));
+        }
         let mut chosen = vec![false; rows.len()];
         for (file, pick) in &self.items {
             if file.is_some() && !(0..ds.trace_info.len() as u32).any(|t| matches_file(file, t)) {
@@ -318,10 +326,10 @@ impl Export for ChromeTraceRuns {
             }
         }
 
-        let block_names: Vec<String> = {
-            let max = rows.iter().flatten().map(|r| r.1).max().unwrap_or(-1);
-            (0..=max.max(-1)).map(|b| format!("block {b}")).collect()
-        };
+        // One name per block seen, not per block index: a crafted trace with block 2^31-1 must
+        // not cost a string for every index below it.
+        let block_names: std::collections::HashMap<i32, String> =
+            rows.iter().flatten().map(|r| r.1).filter(|b| *b >= 0).map(|b| (b, format!("block {b}"))).collect();
         let files: Vec<String> = ds.trace_info.iter().map(|t| t.file.clone()).collect();
         let mut events: Vec<TraceEvent> = Vec::new();
         let mut named_processes: Vec<u32> = Vec::new();
@@ -329,7 +337,7 @@ impl Export for ChromeTraceRuns {
         for (k, &id) in self.run_ids.iter().enumerate() {
             let r = info(id);
             let pid = r.trace_id + 1;
-            let tid = r.run + 1;
+            let tid = u64::from(r.run) + 1;
             let file = files.get(r.trace_id as usize).map_or("", |f| f.as_str());
             if !named_processes.contains(&pid) {
                 named_processes.push(pid);
@@ -345,7 +353,8 @@ impl Export for ChromeTraceRuns {
 
             let evs = &mut rows[k];
             evs.sort_by_key(|e| (e.2, std::cmp::Reverse(e.3)));
-            let end = evs.iter().map(|e| e.2 + e.3).max().unwrap_or(0).max(r.forward_ns);
+            // Ends saturate: a crafted start or duration near 2^64 must not overflow.
+            let end = evs.iter().map(|e| e.2.saturating_add(e.3)).max().unwrap_or(0).max(r.forward_ns);
             // A fused run's one event is the forward itself: no second span around it.
             let has_forward = evs.iter().any(|e| e.1 < 0 && ds.component_names.get(e.0 as usize).is_some_and(|n| n == "forward"));
             if !has_forward {
@@ -367,9 +376,9 @@ impl Export for ChromeTraceRuns {
                 match spans.iter_mut().find(|s| s.0 == e.1) {
                     Some(s) => {
                         s.1 = s.1.min(e.2);
-                        s.2 = s.2.max(e.2 + e.3);
+                        s.2 = s.2.max(e.2.saturating_add(e.3));
                     }
-                    None => spans.push((e.1, e.2, e.2 + e.3)),
+                    None => spans.push((e.1, e.2, e.2.saturating_add(e.3))),
                 }
             }
             let only_block_events = evs.iter().all(|e| e.1 < 0 || ds.component_names.get(e.0 as usize).is_some_and(|n| n == "block"));
@@ -379,18 +388,18 @@ impl Export for ChromeTraceRuns {
             if !only_block_events {
                 for s in &spans {
                     let (ts, d) = micros(s.1, s.2);
-                    let name = block_names[s.0 as usize].as_str();
-                    items.push((s.1, std::cmp::Reverse(s.2 - s.1), 0, TraceEvent { name, cat: "block", ph: "X", ts, dur: Some(d), pid, tid, args: serde_json::Value::Null }));
+                    let name = block_names.get(&s.0).map_or("block", String::as_str);
+                    items.push((s.1, std::cmp::Reverse(s.2.saturating_sub(s.1)), 0, TraceEvent { name, cat: "block", ph: "X", ts, dur: Some(d), pid, tid, args: serde_json::Value::Null }));
                 }
             }
             for e in evs.iter() {
                 let name = match ds.component_names.get(e.0 as usize) {
-                    Some(n) if n == "block" && e.1 >= 0 => block_names[e.1 as usize].as_str(),
+                    Some(n) if n == "block" && e.1 >= 0 => block_names.get(&e.1).map_or("block", String::as_str),
                     Some(n) => n.as_str(),
                     None => "?",
                 };
                 let cat = if e.1 >= 0 { "block" } else { "overhead" };
-                let (ts, d) = micros(e.2, e.2 + e.3);
+                let (ts, d) = micros(e.2, e.2.saturating_add(e.3));
                 items.push((e.2, std::cmp::Reverse(e.3), 1, TraceEvent { name, cat, ph: "X", ts, dur: Some(d), pid, tid, args: serde_json::Value::Null }));
             }
             items.sort_by_key(|(s, d, order, _)| (*s, *d, *order));

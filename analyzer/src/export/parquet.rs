@@ -100,6 +100,11 @@ pub(crate) struct TraceDoc {
     /// The runs loaded (warm-up runs only when loaded with them), with component costs and
     /// no events.
     pub runs: Vec<RunRecord>,
+    /// Event rows of each run, in the order of `runs`: the reader checks the rows against
+    /// them, so an export whose rows were removed or duplicated is refused. Empty in exports
+    /// written before it existed (not checked then).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub event_counts: Vec<u64>,
 }
 
 fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
@@ -163,8 +168,15 @@ impl ExportDoc {
                 complete: t.complete,
                 setups: Vec::new(),
                 runs: Vec::new(),
+                event_counts: Vec::new(),
             })
             .collect();
+        let mut counts = vec![0u64; runs.height()];
+        for r in ds.events.column("run_id")?.u32()?.iter().flatten() {
+            if let Some(c) = counts.get_mut(r as usize) {
+                *c += 1;
+            }
+        }
         for (i, components) in costs.into_iter().enumerate() {
             let t = trace.get(i).unwrap_or(0) as usize;
             let Some(doc) = traces.get_mut(t) else { continue };
@@ -196,6 +208,7 @@ impl ExportDoc {
             };
             r.components = components;
             doc.runs.push(r);
+            doc.event_counts.push(counts[i]);
         }
 
         let s = &ds.setups;

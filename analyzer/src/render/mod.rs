@@ -76,12 +76,47 @@ impl RenderManager {
             match target {
                 Target::Stdout => {
                     let mut out = std::io::stdout().lock();
-                    out.write_all(&bytes)?;
+                    // A terminal gets no raw escape sequence; a pipe or file gets the bytes.
+                    if std::io::IsTerminal::is_terminal(&out) {
+                        out.write_all(terminal_safe(&String::from_utf8_lossy(&bytes)).as_bytes())?;
+                    } else {
+                        out.write_all(&bytes)?;
+                    }
                     out.flush()?;
                 }
                 Target::File(path) => write_atomic(path, &bytes)?,
             }
         }
         Ok(())
+    }
+}
+
+/// Text for a terminal: control characters other than newline and tab (escape sequences that a
+/// crafted trace's strings could carry: a host name, a label, a command line) shown escaped
+/// (`\u{1b}`) instead of reaching the terminal raw.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    use super::terminal_safe;
+
+    #[test]
+    fn escape_sequences_are_shown_not_sent() {
+        assert_eq!(terminal_safe("host\u{1b}]0;pwned\u{7}\n\tok"), "host\\u{1b}]0;pwned\\u{7}\n\tok");
+        assert_eq!(terminal_safe("csi \u{9b}31m"), "csi \\u{9b}31m");
+        assert!(matches!(terminal_safe("plain | table\n"), std::borrow::Cow::Borrowed(_)));
     }
 }

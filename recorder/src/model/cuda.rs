@@ -241,18 +241,18 @@ fn checked<K>(what: &str, kernel: R<K>, check: impl FnOnce(&K) -> R<f32>, tolera
     let kernel = match kernel {
         Ok(k) => k,
         Err(e) => {
-            eprintln!("warning: the CUDA {what} kernel could not be created ({e}); using MLX's operations");
+            crate::say!("warning: the CUDA {what} kernel could not be created ({e}); using MLX's operations");
             return None;
         }
     };
     match check(&kernel) {
         Ok(err) if err <= tolerance => Some(kernel),
         Ok(err) => {
-            eprintln!("warning: the CUDA {what} kernel differs from MLX's by {err:e}; using MLX's operations");
+            crate::say!("warning: the CUDA {what} kernel differs from MLX's by {err:e}; using MLX's operations");
             None
         }
         Err(e) => {
-            eprintln!("warning: the CUDA {what} kernel did not run ({e}); using MLX's operations");
+            crate::say!("warning: the CUDA {what} kernel did not run ({e}); using MLX's operations");
             None
         }
     }

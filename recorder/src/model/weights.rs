@@ -185,7 +185,7 @@ impl Weights {
         }
         if !non_finite.is_empty() {
             let shown: Vec<&str> = non_finite.iter().take(3).map(String::as_str).collect();
-            eprintln!(
+            crate::say!(
                 "mlx-record: warning: {} parameter(s) hold NaN or infinite values in {}: {}{}; times are recorded, outputs and drift are meaningless",
                 non_finite.len(),
                 dtype.name(),
