@@ -96,3 +96,35 @@ fn seed_claims_state_no_negative_share() {
     assert_eq!(negative_percent("L = 504-1008: 1.0%-1.3% (synced: 2.8%-3.6%)"), None);
     assert_eq!(negative_percent("norm1+norm2+norm3 -1.3%-2.4%"), Some("-1.3%".into()));
 }
+
+/// A rate above a calibrated ceiling is called an excess beyond the noise only when the whole
+/// interval of the utilisation (the cost's interval, inverted) lies above 100%. On the committed
+/// H100 trace at 21 frames, qk_norm is above over its whole interval while block/modulation
+/// reaches above 100% only at its point estimate.
+#[test]
+fn ceiling_excesses_are_judged_with_their_interval() {
+    let trace = "traces/h100/h100-lingbot14b-bf16-attributed-5-21frames-calibrated.msgpack";
+    let json: serde_json::Value = serde_json::from_str(&run(&[trace, "--format", "json", "-o", "-"])).unwrap();
+    let rows = json["ranking"]["rows"].as_array().unwrap();
+    let excesses = json["ranking"]["above_ceiling"].as_array().unwrap();
+    assert!(!excesses.is_empty(), "the trace must hold an excess, or the test proves nothing");
+    let mut flags = Vec::new();
+    for x in excesses {
+        let name = x["name"].as_str().unwrap();
+        let row = rows.iter().find(|r| r["name"] == name).unwrap();
+        let key = if x["ceiling"] == "bandwidth" { "bytes_util" } else { "flops_util" };
+        let util = row[key].as_f64().unwrap();
+        assert!(util > 1.0 && (x["util"].as_f64().unwrap() - util).abs() < 1e-12);
+        // By hand: utilisation is proportional to 1/time.
+        let ms = row["ms_per_forward"].as_f64().unwrap();
+        let (lo, hi) = (row["ci95_ms"][0].as_f64().unwrap(), row["ci95_ms"][1].as_f64().unwrap());
+        let (ulo, uhi) = (util * ms / hi, util * ms / lo);
+        assert!((x["util_ci95"][0].as_f64().unwrap() - ulo).abs() < 1e-9 && (x["util_ci95"][1].as_f64().unwrap() - uhi).abs() < 1e-9);
+        assert_eq!(x["beyond_noise"].as_bool().unwrap(), ulo > 1.0, "{name}");
+        flags.push((name.to_string(), ulo > 1.0));
+    }
+    assert!(flags.contains(&("block/self_attn/qk_norm".into(), true)), "{flags:?}");
+    assert!(flags.contains(&("block/modulation".into(), false)), "{flags:?}");
+    let text = run(&[trace, "-o", "-"]);
+    assert!(text.contains("Above 100% within the noise: block/modulation"), "the report names the excess within the noise");
+}

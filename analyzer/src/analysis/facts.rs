@@ -142,6 +142,51 @@ pub struct Facts {
     /// layer type present in some blocks only, such as MoE experts after a dense first layer);
     /// 0 where unknown or the model is the built-in one (every block component in every block).
     pub component_blocks: Vec<u32>,
+    /// Snapshots already computed (ranking, scaling, tree and seed claims each ask for the same
+    /// frame counts); empty in every copy or subset, which has other runs.
+    pub snapshots: Memo<super::ranking::Snapshot>,
+}
+
+/// Values computed once per key and frame count; a clone starts empty, and two memos are always
+/// equal (what they hold follows from the rest of the facts).
+pub struct Memo<V>(std::sync::Mutex<std::collections::HashMap<(u32, u8), Option<V>>>);
+
+impl<V> Default for Memo<V> {
+    fn default() -> Self {
+        Memo(std::sync::Mutex::new(std::collections::HashMap::new()))
+    }
+}
+
+impl<V> Clone for Memo<V> {
+    fn clone(&self) -> Self {
+        Memo::default()
+    }
+}
+
+impl<V> PartialEq for Memo<V> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<V> std::fmt::Debug for Memo<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Memo")
+    }
+}
+
+impl<V: Clone> Memo<V> {
+    /// The value at `key`, computed by `make` the first time. The lock is not held while
+    /// computing: `make` may ask the memo for other keys.
+    pub fn get_or(&self, key: (u32, u8), make: impl FnOnce() -> Option<V>) -> Option<V> {
+        let lock = || self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = lock().get(&key) {
+            return v.clone();
+        }
+        let v = make();
+        lock().insert(key, v.clone());
+        v
+    }
 }
 
 impl Facts {
@@ -219,7 +264,7 @@ impl Facts {
         } else {
             distinct_blocks(ds, names.len())?
         };
-        Ok(Facts { names, areas, traces, runs, setups, rollup: Rollup::Fine, parents, component_blocks })
+        Ok(Facts { names, areas, traces, runs, setups, rollup: Rollup::Fine, parents, component_blocks, snapshots: Memo::default() })
     }
 
     /// Blocks a component runs in: the distinct blocks its events carry where known, else the
@@ -294,7 +339,7 @@ impl Facts {
             })
             .collect();
         let component_blocks = vec![0; names.len()];
-        Facts { names, areas, traces: self.traces.clone(), runs, setups: self.setups.clone(), rollup, parents: BTreeMap::new(), component_blocks }
+        Facts { names, areas, traces: self.traces.clone(), runs, setups: self.setups.clone(), rollup, parents: BTreeMap::new(), component_blocks, snapshots: Memo::default() }
     }
 
     /// Blocks per forward of a run: from the trace's model config, else from the block indices seen.
@@ -319,6 +364,7 @@ impl Facts {
             rollup: self.rollup,
             parents: self.parents.clone(),
             component_blocks: self.component_blocks.clone(),
+            snapshots: Memo::default(),
         }
     }
 
@@ -333,6 +379,7 @@ impl Facts {
             rollup: self.rollup,
             parents: self.parents.clone(),
             component_blocks: self.component_blocks.clone(),
+            snapshots: Memo::default(),
         }
     }
 

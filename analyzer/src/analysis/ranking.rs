@@ -180,18 +180,14 @@ pub fn frame_counts(facts: &Facts) -> Vec<u32> {
 /// The snapshot at `frames`: attributed where attributed runs exist, else synced; `None`
 /// without either.
 pub fn snapshot(facts: &Facts, frames: u32) -> Option<Snapshot> {
-    let synced = synced_snapshot(facts, frames);
-    match attributed_snapshot(facts, frames, synced.as_ref()) {
-        Some(a) => Some(a),
-        None => synced,
-    }
+    snapshot_by(facts, frames, Method::Attributed).or_else(|| synced_snapshot(facts, frames))
 }
 
 /// The snapshot at `frames` by one method only.
 pub fn snapshot_by(facts: &Facts, frames: u32, method: Method) -> Option<Snapshot> {
     match method {
         Method::Synced => synced_snapshot(facts, frames),
-        Method::Attributed => attributed_snapshot(facts, frames, synced_snapshot(facts, frames).as_ref()),
+        Method::Attributed => facts.snapshots.get_or((frames, 1), || attributed_snapshot(facts, frames, synced_snapshot(facts, frames).as_ref())),
     }
 }
 
@@ -269,6 +265,10 @@ fn attributed_snapshot(facts: &Facts, frames: u32, synced: Option<&Snapshot>) ->
 
 /// Medians over the component-synced runs at `frames`; `None` without such runs.
 pub fn synced_snapshot(facts: &Facts, frames: u32) -> Option<Snapshot> {
+    facts.snapshots.get_or((frames, 0), || synced_snapshot_of(facts, frames))
+}
+
+fn synced_snapshot_of(facts: &Facts, frames: u32) -> Option<Snapshot> {
     let runs: Vec<&RunFacts> = component_runs(facts, Some(frames)).collect();
     if runs.is_empty() {
         return None;
@@ -410,6 +410,27 @@ pub struct CeilingExcess {
     pub name: String,
     /// The ceiling exceeded.
     pub ceiling: Ceiling,
+    /// The rate as a fraction of the ceiling (above 1).
+    pub util: f64,
+    /// Its 95% interval, from the cost's (a rate is work over time); `None` without one.
+    pub util_ci95: Option<[f64; 2]>,
+    /// Whether the whole interval lies above the ceiling: then the excess is measured, not noise.
+    /// Without an interval, the point estimate is all there is and counts as measured.
+    pub beyond_noise: bool,
+}
+
+/// The ceilings a row's point estimate exceeds, each with the interval of its utilisation.
+fn ceiling_excesses(r: &RankRow) -> Vec<CeilingExcess> {
+    [(r.flops_util, Ceiling::Matmul), (r.bytes_util, Ceiling::Bandwidth)]
+        .into_iter()
+        .filter_map(|(u, ceiling)| {
+            let util = u.filter(|&u| u > 1.0)?;
+            // The rate is proportional to 1/time: the cost's interval ends swap.
+            let util_ci95 = r.ci95_ms.filter(|[lo, _]| *lo > 0.0).map(|[lo, hi]| [util * r.ms_per_forward / hi, util * r.ms_per_forward / lo]);
+            let beyond_noise = util_ci95.is_none_or(|[lo, _]| lo > 1.0);
+            Some(CeilingExcess { name: r.name.clone(), ceiling, util, util_ci95, beyond_noise })
+        })
+        .collect()
 }
 
 /// A calibrated ceiling.
@@ -642,15 +663,7 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
         })
         .collect();
     rows.sort_by(|a, b| b.share.total_cmp(&a.share).then_with(|| a.name.cmp(&b.name)));
-    let above_ceiling = rows
-        .iter()
-        .flat_map(|r| {
-            [(r.flops_util, Ceiling::Matmul), (r.bytes_util, Ceiling::Bandwidth)]
-                .into_iter()
-                .filter(|(u, _)| u.is_some_and(|u| u > 1.0))
-                .map(|(_, ceiling)| CeilingExcess { name: r.name.clone(), ceiling })
-        })
-        .collect();
+    let above_ceiling = rows.iter().flat_map(ceiling_excesses).collect();
     // Decided among themselves here; a report decides them again with all its claims.
     super::verdict::decide(&mut rows.iter_mut().map(|r| &mut r.attention).collect::<Vec<_>>());
     let mut ranking = Ranking {

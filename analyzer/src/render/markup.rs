@@ -282,7 +282,7 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
         ])
         .left(&[11, 12]);
         for row in &r.rows {
-            let above = |c: Ceiling| r.above_ceiling.iter().any(|x| x.name == row.name && x.ceiling == c);
+            let above = |c: Ceiling| r.above_ceiling.iter().any(|x| x.name == row.name && x.ceiling == c && x.beyond_noise);
             let mark = |v: f64, c: Ceiling| if above(c) { format!("{}*", pct(v)) } else { pct(v) };
             let fu = row.flops_util.map(|v| mark(v, Ceiling::Matmul)).unwrap_or_else(|| "-".into());
             let bu = row.bytes_util.map(|v| mark(v, Ceiling::Bandwidth)).unwrap_or_else(|| "-".into());
@@ -309,11 +309,21 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
             ]);
         }
         doc.push(Block::Table(t));
-        if !r.above_ceiling.is_empty() {
-            let exceeded: Vec<String> = r.above_ceiling.iter().map(|x| format!("{} ({})", x.name, x.ceiling.as_str())).collect();
+        let excess = |x: &crate::analysis::ranking::CeilingExcess| match x.util_ci95 {
+            Some([lo, hi]) => format!("{} ({}, {} with interval {} to {})", x.name, x.ceiling.as_str(), pct(x.util), pct(lo), pct(hi)),
+            None => format!("{} ({}, {}, no interval)", x.name, x.ceiling.as_str(), pct(x.util)),
+        };
+        let (beyond, within): (Vec<_>, Vec<_>) = r.above_ceiling.iter().partition(|x| x.beyond_noise);
+        if !beyond.is_empty() {
             doc.push(Block::Paragraph(format!(
-                "* Above 100%: the achieved rate exceeds the trace's calibrated ceiling ({}). A ceiling cannot be exceeded, so either the calibration measured less than the machine can do, or the time is below what the component's recorded work needs (an attributed cost runs low where a copy finds its inputs in a cache, docs/attribution.md); these percentages and the bound they imply are uncertain.",
-                exceeded.join(", ")
+                "* Above 100% beyond the noise: the achieved rate exceeds the trace's calibrated ceiling over its whole interval ({}). A ceiling cannot be exceeded, so either the calibration measured less than the machine can do, or the time is below what the component's recorded work needs (an attributed cost runs low where a copy finds its inputs in a cache, docs/attribution.md); these percentages and the bound they imply are uncertain.",
+                beyond.iter().map(|x| excess(x)).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        if !within.is_empty() {
+            doc.push(Block::Paragraph(format!(
+                "Above 100% within the noise: {}. The interval reaches below the ceiling, so the data do not show the ceiling exceeded; the bound stays inconclusive.",
+                within.iter().map(|x| excess(x)).collect::<Vec<_>>().join(", ")
             )));
         }
         doc.push(Block::Chart(ChartKind::Ranking, sec));
