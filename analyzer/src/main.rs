@@ -49,6 +49,12 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("mlx-analyze: {e:#}");
+            // Nothing new is left by a failed run: outputs it created are removed again.
+            let removed = output::remove_created_outputs();
+            if !removed.is_empty() {
+                let names: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
+                eprintln!("mlx-analyze: removed the output(s) this failed run had written: {}", names.join(", "));
+            }
             let usage = matches!(e.downcast_ref::<mlx_analyze::Error>(), Some(mlx_analyze::Error::Invalid(_) | mlx_analyze::Error::Pattern { .. }));
             if usage {
                 eprintln!("For more information, try '--help'.");

@@ -31,9 +31,28 @@ struct State {
     replace: bool,
     /// Destinations written so far (an interruption names them: they were replaced).
     written: Vec<PathBuf>,
+    /// Destinations that did not exist before this process wrote them, with the (device, inode)
+    /// it wrote: a failed run removes them again ([`remove_created_outputs`]).
+    created: Vec<(PathBuf, (u64, u64))>,
 }
 
-static STATE: Mutex<State> = Mutex::new(State { protected: Vec::new(), temps: Vec::new(), replace: false, written: Vec::new() });
+static STATE: Mutex<State> =
+    Mutex::new(State { protected: Vec::new(), temps: Vec::new(), replace: false, written: Vec::new(), created: Vec::new() });
+
+/// Removes the outputs this process created (never one that existed before it, and never one
+/// that another process has since replaced), for a run that fails after writing some of its
+/// outputs: a failed run leaves no new file behind. Returns the paths removed.
+pub fn remove_created_outputs() -> Vec<PathBuf> {
+    let mut s = state();
+    let mut removed = Vec::new();
+    for (path, id) in s.created.drain(..) {
+        if file_id(&path) == Some(id) && std::fs::remove_file(&path).is_ok() {
+            removed.push(path);
+        }
+    }
+    s.written.retain(|p| !removed.contains(p));
+    removed
+}
 
 /// The destinations written so far by this process, in order.
 pub fn written_outputs() -> Vec<PathBuf> {
@@ -151,6 +170,7 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Resul
     };
     let io = |source| Error::Io { path: path.to_path_buf(), source };
     let (tmp, file) = create_temp(&dest).map_err(io)?;
+    let mut existed = true;
     let result = (|| {
         let mut w = std::io::BufWriter::new(file);
         fill(&mut w).map_err(|e| match e {
@@ -163,6 +183,7 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Resul
         // Checked again: the destination may have appeared, or changed, while writing.
         check_target(&dest).map_err(|reason| Error::Invalid(format!("{}: {reason}", path.display())))?;
         let replace = state().replace;
+        existed = std::fs::symlink_metadata(&dest).is_ok();
         if replace {
             std::fs::rename(&tmp, &dest).map_err(io)
         } else {
@@ -186,6 +207,9 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Resul
     s.temps.retain(|t| t != &tmp);
     if result.is_ok() {
         s.written.push(path.to_path_buf());
+        if let Some(id) = file_id(&dest).filter(|_| !existed) {
+            s.created.push((dest.clone(), id));
+        }
     }
     drop(s);
     result

@@ -456,3 +456,26 @@ fn warnings_are_capped_per_file() {
     assert!(lines <= 11, "{lines} warning lines:\n{e}");
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// A run that fails after writing some of its outputs (here the CSV export, before the Chrome
+/// trace's run selection is found to name no run) leaves no new file behind, and a file that
+/// existed before (replaced with --force) is never deleted.
+#[test]
+fn a_failed_run_removes_the_outputs_it_created() {
+    let dir = scratch("failed-run-cleanup");
+    let trace = dir.join("t.msgpack");
+    fs::write(&trace, generate(&simple_spec(), true)).unwrap();
+    let o = bin().arg(&trace).arg("-q").arg("-o").arg(dir.join("r.md")).arg("--export-csv").arg(dir.join("e.csv")).arg("--chrome-trace").arg(dir.join("c.json")).args(["--run", "99999"]).output().unwrap();
+    let e = stderr(&o);
+    assert_ne!(o.status.code(), Some(0), "{e}");
+    assert!(e.contains("removed the output(s) this failed run had written") && e.contains("e.csv"), "{e}");
+    let mut left: Vec<String> = fs::read_dir(&dir).unwrap().map(|d| d.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    assert_eq!(left, vec!["t.msgpack".to_string()], "{e}");
+    // An existing file replaced with --force stays (it cannot be given back, and is not lost).
+    fs::write(dir.join("e.csv"), "old").unwrap();
+    let o = bin().arg(&trace).arg("-q").arg("--force").arg("-o").arg(dir.join("r.md")).arg("--export-csv").arg(dir.join("e.csv")).arg("--chrome-trace").arg(dir.join("c.json")).args(["--run", "99999"]).output().unwrap();
+    assert_ne!(o.status.code(), Some(0));
+    assert!(dir.join("e.csv").exists(), "{}", stderr(&o));
+    let _ = fs::remove_dir_all(&dir);
+}

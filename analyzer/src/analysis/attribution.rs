@@ -359,6 +359,10 @@ pub struct AttributedSet {
     /// Draws of the mean plain fused forward, ms, joint with the components' draws.
     #[serde(skip)]
     pub fused_draws: Option<Vec<f64>>,
+    /// Components this trace's variant perturbs at another frame count but this set never did
+    /// (a recording stopped in the middle of a round): the set's sum lacks them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 /// How much the plain forward drifted over a set's runs.
@@ -448,12 +452,35 @@ fn attributed_set(set: &Set, rollup: Rollup, parents: &BTreeMap<String, String>)
         slow_excess: set.slow_excess,
         drift: set.drift.map(|d| DriftNote { change: d.change, ci95: d.ci95, corrected: d.corrected }),
         fused_draws: mean_draws.map(|d| d.references.iter().map(|v| v / 1e6).collect()),
+        missing: Vec::new(),
     })
+}
+
+/// Every trace's and variant's perturbed components (in `rollup`), over all frame counts.
+fn perturbed_anywhere(facts: &Facts) -> BTreeMap<(u32, &str), std::collections::BTreeSet<String>> {
+    let mut out: BTreeMap<(u32, &str), std::collections::BTreeSet<String>> = BTreeMap::new();
+    for r in facts.runs.iter().filter(|r| r.sync == SyncMode::Attributed && !r.warmup) {
+        if let Some(target) = r.perturbation.as_ref().and_then(|p| p.target.as_deref()) {
+            out.entry((r.trace_id, r.variant.as_str())).or_default().insert(group_of(target, facts.rollup));
+        }
+    }
+    out
+}
+
+/// Fills each set's [`AttributedSet::missing`].
+fn mark_missing(facts: &Facts, sets: &mut [AttributedSet]) {
+    let all = perturbed_anywhere(facts);
+    for s in sets {
+        if let Some(names) = all.get(&(s.trace_id, s.variant.as_str())) {
+            s.missing = names.iter().filter(|n| !s.comps.iter().any(|c| &c.name == *n)).cloned().collect();
+        }
+    }
 }
 
 /// Every attribution set of the facts' runs, in the facts' rollup, by frames then trace.
 pub fn attribution(facts: &Facts) -> Vec<AttributedSet> {
     let mut out: Vec<AttributedSet> = sets_of(facts.runs.iter()).iter().filter_map(|s| attributed_set(s, facts.rollup, &facts.parents)).collect();
+    mark_missing(facts, &mut out);
     out.sort_by(|a, b| (a.frames, a.trace_id, &a.variant).cmp(&(b.frames, b.trace_id, &b.variant)));
     out
 }
@@ -462,6 +489,7 @@ pub fn attribution(facts: &Facts) -> Vec<AttributedSet> {
 pub fn sets_at(facts: &Facts, frames: u32) -> Vec<AttributedSet> {
     let runs = facts.runs.iter().filter(|r| r.frames == frames);
     let mut out: Vec<AttributedSet> = sets_of(runs).iter().filter_map(|s| attributed_set(s, facts.rollup, &facts.parents)).collect();
+    mark_missing(facts, &mut out);
     out.sort_by(|a, b| (a.trace_id, &a.variant).cmp(&(b.trace_id, &b.variant)));
     out
 }

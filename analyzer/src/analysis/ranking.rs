@@ -102,6 +102,9 @@ pub struct Snapshot {
     pub blocks: u32,
     /// One entry per component seen.
     pub comps: Vec<SnapComp>,
+    /// Attributed: components perturbed at other frame counts but never at this one (the
+    /// recording stopped mid-round): the costs here lack them.
+    pub missing: Vec<String>,
 }
 
 /// One component in a [`Snapshot`].
@@ -260,6 +263,12 @@ fn attributed_snapshot(facts: &Facts, frames: u32, synced: Option<&Snapshot>) ->
         runs: sets.iter().map(|s| s.rounds).sum(),
         blocks,
         comps,
+        missing: {
+            let mut m: Vec<String> = sets.iter().flat_map(|s| s.missing.iter().cloned()).collect();
+            m.sort();
+            m.dedup();
+            m
+        },
     })
 }
 
@@ -358,7 +367,7 @@ fn synced_snapshot_of(facts: &Facts, frames: u32) -> Option<Snapshot> {
             ridge: med(&mut s.ridge),
         })
         .collect();
-    let mut snap = Snapshot { method: Method::Synced, fused_ns: None, rest_ns: None, frames, tokens, runs: runs.len(), blocks, comps };
+    let mut snap = Snapshot { method: Method::Synced, fused_ns: None, rest_ns: None, frames, tokens, runs: runs.len(), blocks, comps, missing: Vec::new() };
     for c in &mut snap.comps {
         c.synced_ns = Some(c.total_ns);
     }
@@ -401,6 +410,10 @@ pub struct Ranking {
     /// Rates above the trace's calibrated ceiling, in row order: the calibration is then likely
     /// too low, and the utilisation and bound it implies uncertain.
     pub above_ceiling: Vec<CeilingExcess>,
+    /// Components perturbed at other frame counts but not at this one: the attribution here is
+    /// incomplete (its shares are of the components it holds).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 /// A component whose achieved rate exceeds a calibrated ceiling.
@@ -677,6 +690,7 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
         total_ms: total / 1e6,
         rows,
         above_ceiling,
+        missing: snap.missing.clone(),
     };
     ranking.settle_priorities();
     Some(ranking)

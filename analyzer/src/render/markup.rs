@@ -309,6 +309,15 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
             ]);
         }
         doc.push(Block::Table(t));
+        if !r.missing.is_empty() {
+            doc.push(Block::Paragraph(format!(
+                "Incomplete attribution at {} frames: {} never perturbed here though the same recording perturbs {} at other frame counts (a recording stopped in the middle of a round). The costs and shares above lack {}; record this frame count again.",
+                r.frames,
+                r.missing.join(", "),
+                if r.missing.len() == 1 { "it" } else { "them" },
+                if r.missing.len() == 1 { "it" } else { "them" },
+            )));
+        }
         let excess = |x: &crate::analysis::ranking::CeilingExcess| match x.util_ci95 {
             Some([lo, hi]) => format!("{} ({}, {} with interval {} to {})", x.name, x.ceiling.as_str(), pct(x.util), pct(lo), pct(hi)),
             None => format!("{} ({}, {}, no interval)", x.name, x.ceiling.as_str(), pct(x.util)),
