@@ -73,6 +73,10 @@ pub fn gib(bytes: u64) -> String {
     if bytes == u64::MAX {
         return "16+ EiB".into();
     }
+    // Below a tenth of a GiB, MiB: "0.0 GiB" said nothing.
+    if bytes < (1u64 << 30) / 10 {
+        return format!("{:.0} MiB", bytes as f64 / (1u64 << 20) as f64);
+    }
     format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 

@@ -254,7 +254,15 @@ fn bad_checkpoints_exit_2_before_any_file_exists_naming_file_and_tensor() {
     let file = cut.join("model.safetensors");
     let len = fs::metadata(&file).unwrap().len();
     fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(len - 100).unwrap();
+    // A FIFO would block the open forever; a link to /dev/zero reads as an endless file.
+    let fifo = scratch("weights-fifo");
+    let made = Command::new("mkfifo").arg(fifo.join("model.safetensors")).status().unwrap();
+    assert!(made.success());
+    let zero = scratch("weights-zero");
+    std::os::unix::fs::symlink("/dev/zero", zero.join("model.safetensors")).unwrap();
     let cases: Vec<(PathBuf, Vec<&str>)> = vec![
+        (fifo, vec!["model.safetensors", "is a FIFO (named pipe), not a regular file"]),
+        (zero, vec!["model.safetensors", "is a character device, not a regular file"]),
         (empty, vec!["no *.safetensors"]),
         (garbage, vec!["model.safetensors", "not JSON"]),
         (with("weights-shape", &|a| {

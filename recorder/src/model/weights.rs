@@ -230,6 +230,11 @@ struct TensorEntry {
 fn read_safetensors_header(file: &Path) -> Result<Vec<(String, TensorEntry)>, WeightError> {
     use std::io::Read;
     let bad = |reason: String| WeightError::Unreadable { file: file.to_path_buf(), reason };
+    // Checked before opening: opening a FIFO blocks until a writer comes, forever if none does.
+    let meta = std::fs::metadata(file).map_err(|e| bad(e.to_string()))?;
+    if let Some(kind) = trace_format::special_kind(&meta) {
+        return Err(bad(format!("is {kind}, not a regular file")));
+    }
     let mut f = std::fs::File::open(file).map_err(|e| bad(e.to_string()))?;
     let len = f.metadata().map_err(|e| bad(e.to_string()))?.len();
     if len < 8 {
