@@ -936,6 +936,16 @@ fn traces_frame(info: &[TraceInfo]) -> Result<DataFrame> {
             "bandwidth_bytes_per_s".into(),
             info.iter().map(|t| t.calibration.as_ref().map(|c| c.bandwidth_bytes_per_s)).collect::<Vec<Option<f64>>>(),
         ),
+        Column::new(
+            "cache_bandwidth_bytes_per_s".into(),
+            info.iter()
+                .map(|t| t.calibration.as_ref().map(|c| c.cache_bandwidth_bytes_per_s).filter(|v| *v > 0.0))
+                .collect::<Vec<Option<f64>>>(),
+        ),
+        Column::new(
+            "llc_bytes".into(),
+            info.iter().map(|t| t.calibration.as_ref().map(|c| c.llc_bytes).filter(|v| *v > 0)).collect::<Vec<Option<u64>>>(),
+        ),
     ];
     let keys: BTreeSet<&String> = info.iter().flat_map(|t| t.metadata.labels.keys()).collect();
     for key in keys {

@@ -1,7 +1,9 @@
 """This machine's achievable matmul rate and memory bandwidth through MLX, measured like the Rust
 recorder does (recorder/src/calibrate.rs): the matmul ceiling is the best over the model's own
 GEMM shapes (when given) and one large square, the bandwidth ceiling the best of streaming
-``y = x + 1`` passes over several sizes, each well beyond the last-level cache."""
+``y = x + 1`` passes over several sizes, each well beyond the last-level cache; on a CPU whose
+cache is known, the cache ceiling (for components whose bytes per call fit in the cache) the
+best of the same pass over sizes that fit in it."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ DTYPES = {"f32": mx.float32, "bf16": mx.bfloat16, "f16": mx.float16}
 
 # The bandwidth passes use arrays of at least this many times the last-level cache.
 LLC_FACTOR = 8
+# The cache-resident passes use inputs of the last-level cache divided by these.
+CACHE_DIVISORS = (128, 32, 8, 4)
 MIB = 1 << 20
 
 
@@ -60,8 +64,10 @@ def sizes(dtype: str, gpu: bool, llc: int = 0) -> dict:
     else:
         base = LLC_FACTOR * (llc if llc > 0 else 32 * MIB)
         arrays = [base, base + base // 2]
+    cache = [] if gpu or llc <= 0 else [llc // d for d in CACHE_DIVISORS]
     return {"square": square, "max_matmul_flops": 2.0 * square ** 3, "min_rows": 256,
-            "bandwidth_array_bytes": arrays, "reps": 10 if gpu else 2, "llc_bytes": llc}
+            "bandwidth_array_bytes": arrays, "reps": 10 if gpu else 2, "llc_bytes": llc,
+            "cache_array_bytes": cache, "cache_reps": 30}
 
 
 def capped(shape, max_flops: float, min_rows: int) -> list[int]:
@@ -90,7 +96,10 @@ def calibrate(dtype: str = "f32", gpu: bool = False, quick: bool = False, gemm_s
     dt = DTYPES[dtype]
     if quick:
         sz = {"square": 256, "max_matmul_flops": 2.0 * 256 ** 3, "min_rows": 16,
-              "bandwidth_array_bytes": [1 * MIB, 2 * MIB], "reps": 2, "llc_bytes": 0}
+              "bandwidth_array_bytes": [1 * MIB, 2 * MIB], "reps": 2}
+        # The machine's real cache, so that the cache-resident passes are exercised too.
+        llc = 0 if gpu else (last_level_cache_bytes() or 0)
+        sz.update(llc_bytes=llc, cache_array_bytes=[64 << 10, 128 << 10] if llc else [], cache_reps=3)
     else:
         sz = sizes(dtype, gpu, 0 if gpu else (last_level_cache_bytes() or 0))
     shapes = []
@@ -109,15 +118,8 @@ def calibrate(dtype: str = "f32", gpu: bool = False, quick: bool = False, gemm_s
         mx.eval(a, b)
         best = _best_seconds(sz["reps"], lambda: mx.eval(a @ b))
         matmul_probes.append({"shape": shape, "flops_per_s": 2.0 * m * k * n / best, "source": source})
-    bandwidth_probes = []
-    for nbytes in sz["bandwidth_array_bytes"]:
-        x = mx.ones((nbytes // dt.size,), dtype=dt)
-        mx.eval(x)
-        one = mx.array(1.0, dtype=dt)
-        best = _best_seconds(sz["reps"], lambda: mx.eval(x + one))
-        moved = 2 * x.size * x.itemsize
-        bandwidth_probes.append({"bytes": moved, "bytes_per_s": moved / best})
-        del x
+    bandwidth_probes = _streaming(dt, sz["bandwidth_array_bytes"], sz["reps"])
+    cache_probes = _streaming(dt, sz["cache_array_bytes"], sz["cache_reps"])
     best_mm = max(matmul_probes, key=lambda p: p["flops_per_s"])
     best_bw = max(bandwidth_probes, key=lambda p: p["bytes_per_s"])
     out = {
@@ -131,4 +133,21 @@ def calibrate(dtype: str = "f32", gpu: bool = False, quick: bool = False, gemm_s
     }
     if sz["llc_bytes"]:
         out["llc_bytes"] = sz["llc_bytes"]
+    if cache_probes:
+        out["cache_bandwidth_bytes_per_s"] = max(p["bytes_per_s"] for p in cache_probes)
+        out["cache_bandwidth_probes"] = cache_probes
     return out
+
+
+def _streaming(dt, array_bytes, reps: int) -> list[dict]:
+    """The best rate of ``y = x + 1`` over an input of each of ``array_bytes``."""
+    probes = []
+    for nbytes in array_bytes:
+        x = mx.ones((max(nbytes // dt.size, 1),), dtype=dt)
+        mx.eval(x)
+        one = mx.array(1.0, dtype=dt)
+        best = _best_seconds(reps, lambda: mx.eval(x + one))
+        moved = 2 * x.size * x.itemsize
+        probes.append({"bytes": moved, "bytes_per_s": moved / best})
+        del x
+    return probes

@@ -70,6 +70,12 @@ class TraceLayout(TempDirCase):
         self.assertEqual(cal["matmul_flops_per_s"], max(p["flops_per_s"] for p in cal["matmul_probes"]))
         self.assertEqual(cal["bandwidth_bytes_per_s"], max(p["bytes_per_s"] for p in cal["bandwidth_probes"]))
         self.assertEqual(len(cal["bandwidth_probes"]), 2)
+        # Where the cache is known, the cache-resident passes and their best are kept too.
+        if cal.get("llc_bytes"):
+            self.assertEqual([p["bytes"] for p in cal["cache_bandwidth_probes"]], [128 << 10, 256 << 10])
+            self.assertEqual(cal["cache_bandwidth_bytes_per_s"], max(p["bytes_per_s"] for p in cal["cache_bandwidth_probes"]))
+        else:
+            self.assertNotIn("cache_bandwidth_probes", cal)
         self.assertEqual(values[-1], {"End": {"runs": n}})
         runs = [v["Run"] for v in values[1:-1] if "Run" in v]
         self.assertEqual(len(runs), n)

@@ -34,4 +34,5 @@ pub use types::{
     BandwidthProbe, Calibration, ComponentInfo, Drift, Event, EventView, Header, Metadata, MatmulProbe, ModelConfig, PerturbKind,
     Perturbation, Record, RunRecord, SetupRecord, SyncMode, FORMAT_VERSION, MAGIC,
 };
+pub use types::memory_ceiling;
 pub use writer::{partial_path, special_kind, TraceFile, TraceWriter};

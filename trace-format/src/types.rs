@@ -138,6 +138,21 @@ impl SyncMode {
             SyncMode::Attributed => "attributed",
         }
     }
+
+    /// Every mode, in the order the command lines list them.
+    pub const ALL: [SyncMode; 4] = [SyncMode::None, SyncMode::Attributed, SyncMode::Component, SyncMode::Block];
+}
+
+impl std::str::FromStr for SyncMode {
+    type Err = String;
+
+    /// A mode by the name [`SyncMode::as_str`] gives it.
+    fn from_str(s: &str) -> Result<SyncMode, String> {
+        SyncMode::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| format!("unknown synchronisation mode `{s}` (choose none, attributed, component or block)"))
+    }
 }
 
 /// Every value after the header.
@@ -182,10 +197,44 @@ pub struct Calibration {
     /// unknown or not measured.
     #[serde(skip_serializing_if = "is_zero")]
     pub llc_bytes: u64,
+    /// Best achieved bandwidth of the streaming pass over sizes that fit in the last-level cache,
+    /// bytes/s: the ceiling of a component whose bytes per call fit there (a DRAM ceiling would
+    /// put it above 100%). 0 when not measured (a GPU, an unknown cache, older traces).
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    pub cache_bandwidth_bytes_per_s: f64,
+    /// Every cache-resident streaming pass measured; the best is `cache_bandwidth_bytes_per_s`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cache_bandwidth_probes: Vec<BandwidthProbe>,
+}
+
+impl Calibration {
+    /// The memory ceiling for a component moving `bytes_per_call` bytes per invocation, bytes/s
+    /// (see [`memory_ceiling`]).
+    pub fn bandwidth_for(&self, bytes_per_call: f64) -> Option<f64> {
+        memory_ceiling(self.bandwidth_bytes_per_s, self.cache_bandwidth_bytes_per_s, self.llc_bytes, bytes_per_call)
+    }
+}
+
+/// The memory ceiling of a component moving `bytes_per_call` bytes per invocation, bytes/s:
+/// the cache's (`cache`, never below `dram`) where it was measured and the call's bytes fit in
+/// the last-level cache of `llc` bytes, else the DRAM ceiling `dram`; `None` without a ceiling
+/// (zero means not measured).
+pub fn memory_ceiling(dram: f64, cache: f64, llc: u64, bytes_per_call: f64) -> Option<f64> {
+    let dram = (dram > 0.0).then_some(dram);
+    let fits = cache > 0.0 && llc > 0 && bytes_per_call > 0.0 && bytes_per_call <= llc as f64;
+    if fits {
+        Some(dram.map_or(cache, |d| d.max(cache)))
+    } else {
+        dram
+    }
 }
 
 fn is_zero(v: &u64) -> bool {
     *v == 0
+}
+
+fn is_zero_f64(v: &f64) -> bool {
+    *v == 0.0
 }
 
 /// One matmul of the calibration.

@@ -100,6 +100,24 @@ pub struct TraceFacts {
     pub matmul_flops_per_s: Option<f64>,
     /// Calibrated bandwidth, bytes/s.
     pub bandwidth_bytes_per_s: Option<f64>,
+    /// Calibrated bandwidth of passes that fit in the last-level cache, bytes/s (CPU only).
+    pub cache_bandwidth_bytes_per_s: Option<f64>,
+    /// The CPU's last-level cache, bytes.
+    pub llc_bytes: Option<u64>,
+}
+
+impl TraceFacts {
+    /// The memory ceiling of a component moving `bytes_per_call` bytes per invocation: the
+    /// cache's where the call fits in the last-level cache and the cache was calibrated, else
+    /// the DRAM ceiling.
+    pub fn bandwidth_for(&self, bytes_per_call: f64) -> Option<f64> {
+        trace_format::memory_ceiling(
+            self.bandwidth_bytes_per_s.unwrap_or(0.0),
+            self.cache_bandwidth_bytes_per_s.unwrap_or(0.0),
+            self.llc_bytes.unwrap_or(0),
+            bytes_per_call,
+        )
+    }
 }
 
 /// A one-off setup cost.
@@ -401,17 +419,17 @@ fn trace_facts(ds: &Dataset) -> Result<Vec<TraceFacts>> {
     let blocks = ds.traces.column("blocks")?.u32()?;
     let flops = ds.traces.column("matmul_flops_per_s")?.f64()?;
     let bw = ds.traces.column("bandwidth_bytes_per_s")?.f64()?;
+    let cache_bw = ds.traces.column("cache_bandwidth_bytes_per_s")?.f64()?;
+    let llc = ds.traces.column("llc_bytes")?.u64()?;
     let file = ds.traces.column("file")?.str()?;
-    Ok(blocks
-        .iter()
-        .zip(flops.iter())
-        .zip(bw.iter())
-        .zip(file.iter())
-        .map(|(((b, f), w), n)| TraceFacts {
-            file: n.unwrap_or("").to_string(),
-            blocks: b.unwrap_or(0),
-            matmul_flops_per_s: f.filter(|v| *v > 0.0),
-            bandwidth_bytes_per_s: w.filter(|v| *v > 0.0),
+    Ok((0..ds.traces.height())
+        .map(|i| TraceFacts {
+            file: file.get(i).unwrap_or("").to_string(),
+            blocks: blocks.get(i).unwrap_or(0),
+            matmul_flops_per_s: flops.get(i).filter(|v| *v > 0.0),
+            bandwidth_bytes_per_s: bw.get(i).filter(|v| *v > 0.0),
+            cache_bandwidth_bytes_per_s: cache_bw.get(i).filter(|v| *v > 0.0),
+            llc_bytes: llc.get(i).filter(|v| *v > 0),
         })
         .collect())
 }

@@ -140,8 +140,17 @@ pub struct SnapComp {
     pub bytes_util: Option<f64>,
     /// FLOPs per byte.
     pub intensity: Option<f64>,
-    /// Calibrated FLOP/s over calibrated bytes/s.
+    /// Calibrated FLOP/s over the component's memory ceiling.
     pub ridge: Option<f64>,
+    /// The time at the matmul and DRAM ceilings, ns per forward: one ceiling at every length, so
+    /// it grows exactly as the recorded work does (the scaling fits' work; `roofline_ns` can
+    /// jump where the calls outgrow the cache).
+    pub work_ns: Option<f64>,
+    /// The memory ceiling it is placed against, bytes/s: the last-level cache's where its bytes
+    /// per call fit there and the recording calibrated the cache, else DRAM's.
+    pub bandwidth_ceiling: Option<f64>,
+    /// `bandwidth_ceiling` is the cache's.
+    pub cache_resident: bool,
     /// The time at the calibrated ceilings, ns per forward: max(FLOPs / matmul rate, bytes /
     /// bandwidth); `None` without costs or calibration.
     pub roofline_ns: Option<f64>,
@@ -206,7 +215,7 @@ fn attributed_snapshot(facts: &Facts, frames: u32, synced: Option<&Snapshot>) ->
     names.dedup();
     let blocks = median(&sets.iter().map(|s| facts.traces.get(s.trace_id as usize).map_or(0, |t| t.blocks) as f64).collect::<Vec<_>>())?.round() as u32;
     let peak = median(&sets.iter().filter_map(|s| facts.traces.get(s.trace_id as usize)?.matmul_flops_per_s).collect::<Vec<_>>());
-    let bw = median(&sets.iter().filter_map(|s| facts.traces.get(s.trace_id as usize)?.bandwidth_bytes_per_s).collect::<Vec<_>>());
+    let dram = median(&sets.iter().filter_map(|s| facts.traces.get(s.trace_id as usize)?.bandwidth_bytes_per_s).collect::<Vec<_>>());
     let comps = names
         .into_iter()
         .filter_map(|name| {
@@ -226,6 +235,8 @@ fn attributed_snapshot(facts: &Facts, frames: u32, synced: Option<&Snapshot>) ->
             let below_noise = ci.is_some_and(|[lo, _]| lo <= 0.0) || ms <= 0.0;
             let flops = found[0].flops;
             let bytes = found[0].bytes;
+            let per_call = bytes / found[0].calls.max(1.0);
+            let bw = median(&sets.iter().filter_map(|s| facts.traces.get(s.trace_id as usize)?.bandwidth_for(per_call)).collect::<Vec<_>>());
             let ns = ms * 1e6;
             let measurable = ns > 0.0 && !below_noise;
             let fps = (measurable && flops > 0.0).then(|| flops / (ns * 1e-9));
@@ -248,6 +259,9 @@ fn attributed_snapshot(facts: &Facts, frames: u32, synced: Option<&Snapshot>) ->
                 intensity: (flops > 0.0 && bytes > 0.0).then(|| flops / bytes),
                 ridge: peak.zip(bw).map(|(p, b)| p / b),
                 roofline_ns: roofline_ns(flops, bytes, peak, bw),
+                work_ns: roofline_ns(flops, bytes, peak, dram),
+                bandwidth_ceiling: bw,
+                cache_resident: bw.zip(dram).is_some_and(|(b, d)| b > d),
                 draws,
             })
         })
@@ -295,6 +309,8 @@ fn synced_snapshot_of(facts: &Facts, frames: u32) -> Option<Snapshot> {
         fu: Vec<f64>,
         bu: Vec<f64>,
         ridge: Vec<f64>,
+        ceiling: Vec<f64>,
+        cached: usize,
         flops: f64,
         bytes: f64,
     }
@@ -315,21 +331,26 @@ fn synced_snapshot_of(facts: &Facts, frames: u32) -> Option<Snapshot> {
                     s.fu.push(rate / peak);
                 }
             }
+            let bw = trace.bandwidth_for(c.bytes / (c.calls as f64).max(1.0));
+            if let Some(b) = bw {
+                s.ceiling.push(b);
+                s.cached += usize::from(trace.bandwidth_bytes_per_s.is_some_and(|d| b > d));
+            }
             if c.total_ns > 0.0 && c.bytes > 0.0 {
                 let rate = c.bytes / (c.total_ns * 1e-9);
                 s.bps.push(rate);
-                if let Some(peak) = trace.bandwidth_bytes_per_s {
+                if let Some(peak) = bw {
                     s.bu.push(rate / peak);
                 }
             }
-            if let (Some(f), Some(b)) = (trace.matmul_flops_per_s, trace.bandwidth_bytes_per_s) {
+            if let (Some(f), Some(b)) = (trace.matmul_flops_per_s, bw) {
                 s.ridge.push(f / b);
             }
         }
     }
     let med = |v: &mut Vec<f64>| if v.is_empty() { None } else { Some(median_in_place(v)) };
     let peak = median(&runs.iter().filter_map(|r| facts.traces[r.trace_id as usize].matmul_flops_per_s).collect::<Vec<_>>());
-    let bw = median(&runs.iter().filter_map(|r| facts.traces[r.trace_id as usize].bandwidth_bytes_per_s).collect::<Vec<_>>());
+    let dram = median(&runs.iter().filter_map(|r| facts.traces[r.trace_id as usize].bandwidth_bytes_per_s).collect::<Vec<_>>());
     let n_runs = runs.len() as f64;
     let seen: Vec<usize> = (0..per.len()).filter(|&i| per[i].seen).collect();
     let mut pooled = pooled_draws(&seen.iter().map(|&i| per[i].total.as_slice()).collect::<Vec<_>>(), &format!("synced/{frames}")).into_iter();
@@ -346,13 +367,17 @@ fn synced_snapshot_of(facts: &Facts, frames: u32) -> Option<Snapshot> {
             let total_ns = med(&mut s.total).unwrap_or(0.0);
             (id, s, ci_ns, draws_of[id].take(), total_ns)
         })
-        .map(|(id, s, ci_ns, draws, total_ns)| SnapComp {
+        .map(|(id, s, ci_ns, draws, total_ns)| (id, 2 * s.cached > s.ceiling.len(), med(&mut s.ceiling), s, ci_ns, draws, total_ns))
+        .map(|(id, cache_resident, bw, s, ci_ns, draws, total_ns)| SnapComp {
             component: id as u32,
             name: facts.names[id].clone(),
             area: facts.areas[id],
             ci_ns,
             total_ns,
+            cache_resident,
+            bandwidth_ceiling: bw,
             roofline_ns: roofline_ns(s.flops / n_runs, s.bytes / n_runs, peak, bw),
+            work_ns: roofline_ns(s.flops / n_runs, s.bytes / n_runs, peak, dram),
             draws,
             synced_ns: None,
             below_noise: false,
@@ -505,6 +530,10 @@ pub struct RankRow {
     pub flops_util: Option<f64>,
     /// Achieved / calibrated bandwidth, 0..1.
     pub bytes_util: Option<f64>,
+    /// The memory ceiling `bytes_util` is relative to, GB/s.
+    pub bandwidth_ceiling_gbps: Option<f64>,
+    /// That ceiling is the last-level cache's: the component's bytes per call fit there.
+    pub cache_resident: bool,
     /// FLOPs per byte.
     pub intensity: Option<f64>,
     /// Ridge point, FLOPs per byte.
@@ -661,6 +690,8 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
                 gbps: c.bytes_per_s.map(|v| v / 1e9),
                 flops_util: c.flops_util,
                 bytes_util: c.bytes_util,
+                bandwidth_ceiling_gbps: c.bandwidth_ceiling.map(|v| v / 1e9),
+                cache_resident: c.cache_resident,
                 intensity: c.intensity,
                 ridge: c.ridge,
                 bound,

@@ -3,7 +3,8 @@
 //! against tokens L, each with intervals from the draws of [`super::uncertainty`]:
 //!
 //! - the **work model** `t = a + b * w(L)` with `a, b >= 0`, where `w` is the component's time at
-//!   the calibrated ceilings (max of FLOPs over the matmul rate and bytes over the bandwidth), or
+//!   the calibrated ceilings (max of FLOPs over the matmul rate and bytes over the DRAM
+//!   bandwidth: one ceiling at every length, so w grows exactly as the recorded work), or
 //!   its FLOPs or bytes without a calibration. A component whose work is linear in L cannot be
 //!   called quadratic by this model, whatever the noise; the elasticity of time to work (the
 //!   log-log slope of t against w) says whether its time grows faster than its work.
@@ -174,7 +175,7 @@ pub fn scaling(facts: &Facts) -> Scaling {
                             ms: c.total_ns / scale,
                             ci95: c.ci_ns.map(|[lo, hi]| [lo / scale, hi / scale]),
                             below_noise: c.below_noise || c.total_ns <= 0.0,
-                            roofline_ms: c.roofline_ns.map(|r| r / scale),
+                            roofline_ms: c.work_ns.map(|r| r / scale),
                             flops: c.flops / per,
                             bytes: c.bytes / per,
                             draws: c.draws.as_ref().map(|d| d.iter().map(|v| v / scale).collect()),

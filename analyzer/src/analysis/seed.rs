@@ -554,7 +554,9 @@ pub fn seed_claims(fine: &Facts) -> SeedClaims {
             let bytes: f64 = parts.iter().map(|c| c.bytes).sum();
             let traces_at = || fine.runs.iter().filter(|r| r.frames == s.frames).map(|r| &fine.traces[r.trace_id as usize]);
             let peak = median(&traces_at().filter_map(|t| t.matmul_flops_per_s).collect::<Vec<_>>());
-            let bw = median(&traces_at().filter_map(|t| t.bandwidth_bytes_per_s).collect::<Vec<_>>());
+            // One FFN call runs each of its parts once.
+            let per_call: f64 = parts.iter().map(|c| c.bytes / c.calls.max(1.0)).sum();
+            let bw = median(&traces_at().filter_map(|t| t.bandwidth_for(per_call)).collect::<Vec<_>>());
             let secs = ns * 1e-9;
             Some(FfnBound {
                 frames: s.frames,

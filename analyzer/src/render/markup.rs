@@ -285,7 +285,8 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
             let above = |c: Ceiling| r.above_ceiling.iter().any(|x| x.name == row.name && x.ceiling == c && x.beyond_noise);
             let mark = |v: f64, c: Ceiling| if above(c) { format!("{}*", pct(v)) } else { pct(v) };
             let fu = row.flops_util.map(|v| mark(v, Ceiling::Matmul)).unwrap_or_else(|| "-".into());
-            let bu = row.bytes_util.map(|v| mark(v, Ceiling::Bandwidth)).unwrap_or_else(|| "-".into());
+            let cache = if row.cache_resident { "\u{2020}" } else { "" };
+            let bu = row.bytes_util.map(|v| format!("{}{cache}", mark(v, Ceiling::Bandwidth))).unwrap_or_else(|| "-".into());
             let noise = row.below_noise;
             let share = match (noise, row.share_ci95) {
                 (true, _) => "< noise".to_string(),
@@ -316,6 +317,15 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
                 r.missing.join(", "),
                 if r.missing.len() == 1 { "it" } else { "them" },
                 if r.missing.len() == 1 { "it" } else { "them" },
+            )));
+        }
+        let (cached, dram): (Vec<_>, Vec<_>) = r.rows.iter().filter(|x| x.bytes_util.is_some()).partition(|x| x.cache_resident);
+        if let Some(c) = cached.iter().filter_map(|x| x.bandwidth_ceiling_gbps).reduce(f64::max) {
+            let d = dram.iter().filter_map(|x| x.bandwidth_ceiling_gbps).reduce(f64::max);
+            doc.push(Block::Paragraph(format!(
+                "\u{2020} Of the last-level cache's bandwidth ({}, the best streaming pass over sizes that fit in the cache): the component's bytes per call fit in the cache, where the DRAM ceiling{} does not bound it. The other rates are of the DRAM bandwidth.",
+                super::units::bytes_rate(c * 1e9),
+                d.map_or_else(String::new, |d| format!(" ({})", super::units::bytes_rate(d * 1e9))),
             )));
         }
         let excess = |x: &crate::analysis::ranking::CeilingExcess| match x.util_ci95 {
@@ -363,7 +373,7 @@ fn body(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, h: u8) {
             _ => "Times: medians of component-synced runs (an evaluation after every component, the seed profiler's method), which break MLX's fusion and add a synchronisation per component (see the overhead section); the interval is that of the mean over runs. Record with `--sync attributed` for costs inside the fused forward.".to_string(),
         };
         doc.push(Block::Paragraph(format!(
-            "{method_note} {note} Bound: arithmetic intensity (FLOP/byte) against the ridge point (calibrated FLOP/s over calibrated bytes/s). Priority: HIGH when the lower end of the interval of what reaching the bounding ceiling would save is at least 10% of the forward, MEDIUM 3-10%, and only where that claim is supported together with the report's other claims (false claims controlled across the report, docs/statistics.md). \"(inconclusive)\" after a bound: the intensity is within 25% of the ridge, or the component runs above a ceiling. \"< noise\": the cost's interval reaches zero, so no share is stated."
+            "{method_note} {note} Bound: arithmetic intensity (FLOP/byte) against the ridge point (calibrated FLOP/s over the component's calibrated memory ceiling). Priority: HIGH when the lower end of the interval of what reaching the bounding ceiling would save is at least 10% of the forward, MEDIUM 3-10%, and only where that claim is supported together with the report's other claims (false claims controlled across the report, docs/statistics.md). \"(inconclusive)\" after a bound: the intensity is within 25% of the ridge, or the component runs above a ceiling. \"< noise\": the cost's interval reaches zero, so no share is stated."
         )));
     } else {
         doc.push(Block::Paragraph("No ranking: the traces hold no component-synced or attributed runs, or their component costs sum to zero or less (an attribution recording too noisy for its length: record more `--runs` or `--copies`).".into()));
