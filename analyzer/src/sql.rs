@@ -98,10 +98,22 @@ pub fn query(ds: &Dataset, query: &str) -> Result<DataFrame> {
     let mut ctx = context(ds, query)?;
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let result = catch_unwind(AssertUnwindSafe(|| ctx.execute(query).and_then(|lf| lf.collect())));
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let lf = ctx.execute(query)?;
+        let rows = join_rows(&lf);
+        if rows > MAX_JOIN_ROWS {
+            return Ok(Err(rows));
+        }
+        lf.collect().map(Ok)
+    }));
     std::panic::set_hook(hook);
     match result {
-        Ok(Ok(df)) => Ok(df),
+        Ok(Ok(Ok(df))) => Ok(df),
+        Ok(Ok(Err(rows))) => Err(Error::Invalid(format!(
+            "--sql: the query's joins would build about {} rows, more than the {} this analyzer evaluates; join on a key (JOIN ... ON or USING), or filter or aggregate each table first",
+            thousands(rows),
+            thousands(MAX_JOIN_ROWS)
+        ))),
         Ok(Err(e)) => Err(Error::Invalid(format!("--sql: {}", one_line(&e.to_string())))),
         Err(panic) => {
             let why = panic
@@ -112,6 +124,52 @@ pub fn query(ds: &Dataset, query: &str) -> Result<DataFrame> {
             Err(Error::Invalid(format!("--sql: the query could not be run: {}", one_line(&why))))
         }
     }
+}
+
+/// Most rows a query's joins may build. A cross join of four tables of a hundred rows each
+/// builds a hundred million rows before any filter or aggregate sees them: the allocation
+/// aborted the process. Keyed joins are estimated at the sum of their inputs, cross joins (and
+/// joins without keys) at the product.
+pub const MAX_JOIN_ROWS: f64 = 20e6;
+
+/// The rows the largest join of `lf`'s optimized plan may build (0 where the plan cannot be
+/// optimized: running it then reports why).
+fn join_rows(lf: &LazyFrame) -> f64 {
+    use polars_plan::plans::IR;
+    fn walk(arena: &polars_plan::prelude::Arena<IR>, node: polars_plan::prelude::Node, largest: &mut f64) -> f64 {
+        let ir = arena.get(node);
+        let inputs: Vec<f64> = ir.inputs().map(|n| walk(arena, n, largest)).collect();
+        let rows = match ir {
+            IR::DataFrameScan { df, .. } => df.height() as f64,
+            IR::Join { options, left_on, .. } if options.args.how == JoinType::Cross || left_on.is_empty() => {
+                // A LIMIT pushed into the join bounds what it builds.
+                let product = options.args.slice.map_or(f64::INFINITY, |(_, len)| len as f64).min(inputs.iter().product());
+                *largest = largest.max(product);
+                product
+            }
+            IR::Join { .. } | IR::Union { .. } => inputs.iter().sum(),
+            IR::Slice { len, .. } => inputs.iter().copied().fold(0.0, f64::max).min(*len as f64),
+            _ => inputs.iter().copied().fold(0.0, f64::max),
+        };
+        rows
+    }
+    let Ok(plan) = lf.clone().to_alp_optimized() else { return 0.0 };
+    let mut largest = 0.0;
+    walk(&plan.lp_arena, plan.lp_top, &mut largest);
+    largest
+}
+
+/// `n` with thousands separators.
+fn thousands(n: f64) -> String {
+    let digits = format!("{:.0}", n.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Most operators and the deepest nesting of parentheses a query may have. The parser and the

@@ -228,3 +228,27 @@ fn queries_too_deep_to_parse_are_refused_not_aborted() {
     assert!(!rows.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A cross join of four tables builds the product of their rows before anything filters it:
+/// the allocation aborted the process. Refused before running, with the estimate; a small cross
+/// join still runs and counts what it should, and a keyed join is not mistaken for one.
+#[test]
+fn cross_joins_too_large_to_build_are_refused_not_aborted() {
+    let dir = tables_common::scratch("sql-cross");
+    let files = two_machines(&dir);
+    let o = tables_common::bin()
+        .args(&files)
+        .args(["--sql", "SELECT COUNT(*) AS n FROM events a, events b, events c, events d"])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("--sql:") && e.contains("rows, more than"), "{e}");
+    let runs = sql_json(&files, "SELECT COUNT(*) AS n FROM runs")[0]["n"].as_u64().unwrap();
+    let pairs = sql_json(&files, "SELECT COUNT(*) AS n FROM runs a CROSS JOIN runs b")[0]["n"].as_u64().unwrap();
+    assert_eq!(pairs, runs * runs);
+    let events = sql_json(&files, "SELECT COUNT(*) AS n FROM events")[0]["n"].as_u64().unwrap();
+    let keyed = sql_json(&files, "SELECT COUNT(*) AS n FROM events e JOIN runs r ON e.run_id = r.run_id")[0]["n"].as_u64().unwrap();
+    assert_eq!(keyed, events);
+    let _ = std::fs::remove_dir_all(&dir);
+}
