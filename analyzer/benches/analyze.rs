@@ -24,6 +24,10 @@ use mlx_analyze::load::{load_files, trace_key_values, LoadOptions};
 use trace_synth::{generate, with_label, SynthSpec};
 use trace_format::SyncMode;
 
+/// The allocator the `mlx-analyze` binary uses, so the benchmark measures what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CHILD: &str = "MLX_ANALYZE_BENCH_CHILD";
 
 fn workspace_root() -> PathBuf {

@@ -19,9 +19,3 @@ pub mod render;
 pub mod sql;
 
 pub use error::{Error, Result};
-
-/// mimalloc for every program built on this library (the CLI, the benchmark, the tests):
-/// loading frees and reallocates many per-file buffers from several threads, where glibc's
-/// allocator returned memory to the kernel and paid page faults to get it back.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

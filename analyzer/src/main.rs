@@ -17,6 +17,12 @@ use mlx_analyze::load::{expand_inputs, load_files};
 use mlx_analyze::output::{self, write_atomic};
 use mlx_analyze::render::{svg, RenderFormat, RenderManager, Target};
 
+/// mimalloc: loading frees and reallocates many per-file buffers from several threads, where
+/// glibc's allocator returned memory to the kernel and paid page faults to get it back. Chosen
+/// here, not in the library, so that a program linking the library keeps its own allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let opt = cli::Opt::parse();
     if let Err(e) = opt.check_paths() {

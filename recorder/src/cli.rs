@@ -152,13 +152,7 @@ fn parse_dtype(s: &str) -> Result<DType, String> {
     s.parse()
 }
 fn parse_sync(s: &str) -> Result<SyncMode, String> {
-    match s {
-        "component" => Ok(SyncMode::Component),
-        "block" => Ok(SyncMode::Block),
-        "none" => Ok(SyncMode::None),
-        "attributed" => Ok(SyncMode::Attributed),
-        _ => Err(format!("unknown synchronisation mode `{s}` (choose none, attributed, component or block)")),
-    }
+    s.parse()
 }
 fn parse_variant_list(s: &str) -> Result<Vec<Variant>, String> {
     parse_variants(s)

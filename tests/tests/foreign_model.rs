@@ -21,20 +21,9 @@ const NAMES: [&str; 11] = [
     "head/logits",
 ];
 
-fn target() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target")).join("debug")
-}
-
-/// The examples and the analyzer, built once.
+/// The examples and the analyzer.
 fn built() -> (PathBuf, PathBuf) {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        for args in [&["build", "--quiet", "-p", "mlx-record", "--example", "llama", "--example", "minimal"][..], &["build", "--quiet", "-p", "mlx-analyze"][..]] {
-            let status = Command::new(env!("CARGO")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).status().expect("cargo runs");
-            assert!(status.success(), "cargo {args:?} failed");
-        }
-    });
-    (target().join("examples").join("llama"), target().join("mlx-analyze"))
+    (mlx_trace_tests::example("llama"), mlx_trace_tests::binary("mlx-analyze"))
 }
 
 fn temp_dir(name: &str) -> PathBuf {

@@ -10,18 +10,8 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The analyzer binary, built if `cargo test` did not build it already.
 fn analyzer() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "mlx-analyze"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building mlx-analyze failed");
-    let path = target.join("debug").join("mlx-analyze");
-    assert!(path.exists(), "{} missing", path.display());
-    path
+    mlx_trace_tests::binary("mlx-analyze")
 }
 
 fn python() -> PathBuf {

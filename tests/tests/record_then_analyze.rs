@@ -5,27 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-/// The workspace's binaries, built once if `cargo test` did not build them already.
-fn binary(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let path = target.join("debug").join(name);
-    BUILT.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "mlx-record", "-p", "mlx-analyze"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the binaries failed");
-    });
-    assert!(path.exists(), "{} missing", path.display());
-    path
-}
-
 fn run(name: &str, args: &[&str]) -> Output {
-    Command::new(binary(name)).args(args).output().expect("binary runs")
+    Command::new(mlx_trace_tests::binary(name)).args(args).output().expect("binary runs")
 }
 
 fn temp_dir(name: &str) -> PathBuf {
