@@ -2,8 +2,10 @@
 # Fuzzes the trace reader (and, with --analyzer, the analyzer's loading path) with libFuzzer
 # through cargo-fuzz, for SECONDS per target, and prints the executions done.
 #
-#   scripts/fuzz.sh SECONDS [--analyzer] [--asan] [--jobs N] [--max-len BYTES]
+#   scripts/fuzz.sh SECONDS [--analyzer | --only TARGET] [--asan] [--jobs N] [--max-len BYTES]
 #
+# --only TARGET fuzzes that target alone (read_trace or load), e.g. to run both at once in two
+# shells (give the second FUZZ_TARGET_DIR=... so that the builds do not wait for each other).
 # Needs `cargo install cargo-fuzz`. cargo-fuzz passes nightly-only flags (-Z sanitizer=...,
 # coverage instrumentation); on a stable toolchain RUSTC_BOOTSTRAP=1 lets rustc accept them.
 # Without --asan the targets build with `--sanitizer none`: the code under test is safe Rust,
@@ -17,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: scripts/fuzz.sh SECONDS [--analyzer] [--asan] [--jobs N] [--max-len BYTES]"
+usage="usage: scripts/fuzz.sh SECONDS [--analyzer | --only TARGET] [--asan] [--jobs N] [--max-len BYTES]"
 seconds=${1:?$usage}
 shift
 targets=(read_trace)
@@ -27,6 +29,7 @@ max_len=16384
 while [ $# -gt 0 ]; do
     case "$1" in
         --analyzer) targets+=(load) ;;
+        --only) case "${2:-}" in read_trace|load) targets=("$2") ;; *) echo "scripts/fuzz.sh: --only takes read_trace or load" >&2; exit 2 ;; esac; shift ;;
         --asan) sanitizer=address ;;
         --jobs) jobs=${2:?--jobs needs a number}; shift ;;
         --max-len) max_len=${2:?--max-len needs a number}; shift ;;
