@@ -410,7 +410,7 @@ impl Recorder {
                     }
                     if plain && stage_copies.is_none() && attributed {
                         // Copies per component within the memory this plain forward leaves.
-                        let budget = crate::memory_budget(self.backend, &machine::host()).0;
+                        let budget = machine::memory_budget(self.backend, &machine::host()).0;
                         let headroom = budget.saturating_sub(run.peak_memory_bytes);
                         let chosen: Vec<u32> = stages.iter().map(|s| copies_within(schedule.copies, s, headroom)).collect();
                         for (s, &k) in stages.iter().zip(&chosen) {

@@ -6,7 +6,7 @@
 //! read once + outputs written once, at the run's dtype; intermediates that a fused kernel could
 //! keep on chip are not counted. These are lower bounds for bytes and exact for matmul FLOPs.
 
-use trace_format::taxonomy;
+use trace_format::taxonomy::{self, component};
 use trace_format::ModelConfig;
 
 /// FLOPs and minimum bytes of one invocation.
@@ -130,9 +130,9 @@ impl CostModel {
         // Modulation rows: every token, or one broadcast row.
         let tr = self.time_rows;
         Some(match name {
-            "embed/patch" => self.linear(l, self.patch_in, d),
+            component::EMBED_PATCH => self.linear(l, self.patch_in, d),
             // sinusoid (~4 per value), Linear freq->d, SiLU, Linear d->d, SiLU, Linear d->6d.
-            "embed/time" => {
+            component::EMBED_TIME => {
                 self.elementwise(tr * self.freq, 4.0, 0.0, 1.0)
                     + self.linear(tr, self.freq, d)
                     + self.elementwise(tr * d, SILU, 1.0, 1.0)
@@ -140,10 +140,10 @@ impl CostModel {
                     + self.elementwise(tr * d, SILU, 1.0, 1.0)
                     + self.linear(tr, d, 6.0 * d)
             }
-            "embed/text" => {
+            component::EMBED_TEXT => {
                 self.linear(t, self.text_dim, d) + self.elementwise(t * d, GELU, 1.0, 1.0) + self.linear(t, d, d)
             }
-            "embed/camera" => {
+            component::EMBED_CAMERA => {
                 self.linear(l, crate::config::CAMERA_CHANNELS as f64, d)
                     + self.linear(l, d, d)
                     + self.elementwise(ld, SILU, 1.0, 1.0)
@@ -151,56 +151,56 @@ impl CostModel {
                     + self.elementwise(ld, 1.0, 2.0, 1.0)
             }
             // modulation (1 x 6 x d) + time projection (rows x 6 x d).
-            "block/modulation" => self.elementwise(6.0 * tr * d, 1.0, 1.0, 1.0),
+            component::BLOCK_MODULATION => self.elementwise(6.0 * tr * d, 1.0, 1.0, 1.0),
             // LayerNorm(x) * (1 + scale) + shift: reads x, scale, shift (rows x d each); writes y.
-            "block/norm1" | "block/norm2" => {
+            component::BLOCK_NORM1 | component::BLOCK_NORM2 => {
                 Cost { flops: ld * (LAYER_NORM + MODULATE), bytes: self.s * (2.0 * ld + 2.0 * tr * d) }
             }
-            "block/self_attn/qkv" => {
+            component::BLOCK_SELF_ATTN_QKV => {
                 let one = self.linear(l, d, d);
                 // y is read once by all three projections.
                 Cost { flops: 3.0 * one.flops, bytes: self.s * (3.0 * (d * d + d) + ld + 3.0 * ld) }
             }
-            "block/self_attn/qk_norm" => self.elementwise(2.0 * ld, RMS_NORM, 1.0, 1.0),
+            component::BLOCK_SELF_ATTN_QK_NORM => self.elementwise(2.0 * ld, RMS_NORM, 1.0, 1.0),
             // q and k, plus the cos/sin tables (L x head_dim/2 each).
-            "block/self_attn/rope" => {
+            component::BLOCK_SELF_ATTN_ROPE => {
                 let mut c = self.elementwise(2.0 * ld, ROPE, 1.0, 1.0);
                 c.bytes += self.s * l * (d / h);
                 c
             }
             // One kernel (CUDA, compiled variants): reads q, k and the table once, writes q, k.
-            "block/self_attn/qk_norm_rope" => {
+            component::BLOCK_SELF_ATTN_QK_NORM_ROPE => {
                 let mut c = self.elementwise(2.0 * ld, RMS_NORM + ROPE, 1.0, 1.0);
                 c.bytes += self.s * (2.0 * d + l * (d / h));
                 c
             }
-            "block/self_attn/sdpa" => self.attention(l, l),
-            "block/self_attn/out" => self.linear(l, d, d) + self.elementwise(ld, GATED_RESIDUAL, 2.0, 0.0),
+            component::BLOCK_SELF_ATTN_SDPA => self.attention(l, l),
+            component::BLOCK_SELF_ATTN_OUT => self.linear(l, d, d) + self.elementwise(ld, GATED_RESIDUAL, 2.0, 0.0),
             // h = layer2(SiLU(layer1(c))) + c
-            "block/camera/injector" => {
+            component::BLOCK_CAMERA_INJECTOR => {
                 self.linear(l, d, d) + self.elementwise(ld, SILU, 1.0, 1.0) + self.linear(l, d, d) + self.elementwise(ld, 1.0, 1.0, 0.0)
             }
             // x = (1 + scale(h)) * x + shift(h)
-            "block/camera/scale_shift" => {
+            component::BLOCK_CAMERA_SCALE_SHIFT => {
                 self.linear(l, d, d) + self.linear(l, d, d) + self.elementwise(ld, MODULATE, 1.0, 1.0)
             }
             // The camera-cache variant applies precomputed scale/shift.
-            "block/camera/apply" => self.elementwise(ld, MODULATE, 3.0, 1.0),
-            "block/cross_attn/norm3" => {
+            component::BLOCK_CAMERA_APPLY => self.elementwise(ld, MODULATE, 3.0, 1.0),
+            component::BLOCK_CROSS_ATTN_NORM3 => {
                 let mut c = self.elementwise(ld, LAYER_NORM_AFFINE, 1.0, 1.0);
                 c.bytes += self.s * 2.0 * d;
                 c
             }
-            "block/cross_attn/q" => self.linear(l, d, d) + self.elementwise(ld, RMS_NORM, 1.0, 1.0),
-            "block/cross_attn/kv" => {
+            component::BLOCK_CROSS_ATTN_Q => self.linear(l, d, d) + self.elementwise(ld, RMS_NORM, 1.0, 1.0),
+            component::BLOCK_CROSS_ATTN_KV => {
                 self.linear(t, d, d) + self.linear(t, d, d) + self.elementwise(t * d, RMS_NORM, 1.0, 1.0)
             }
-            "block/cross_attn/sdpa" => self.attention(l, t),
-            "block/cross_attn/out" => self.linear(l, d, d) + self.elementwise(ld, 1.0, 1.0, 0.0),
-            "block/ffn/up" => self.linear(l, d, f) + self.elementwise(l * f, GELU, 1.0, 1.0),
-            "block/ffn/down" => self.linear(l, f, d) + self.elementwise(ld, GATED_RESIDUAL, 2.0, 0.0),
+            component::BLOCK_CROSS_ATTN_SDPA => self.attention(l, t),
+            component::BLOCK_CROSS_ATTN_OUT => self.linear(l, d, d) + self.elementwise(ld, 1.0, 1.0, 0.0),
+            component::BLOCK_FFN_UP => self.linear(l, d, f) + self.elementwise(l * f, GELU, 1.0, 1.0),
+            component::BLOCK_FFN_DOWN => self.linear(l, f, d) + self.elementwise(ld, GATED_RESIDUAL, 2.0, 0.0),
             // head modulation, LayerNorm + modulate, Linear d -> out_dim * patch, unpatchify copy.
-            "head" => {
+            component::HEAD => {
                 self.elementwise(2.0 * tr * d, 1.0, 1.0, 1.0)
                     + Cost { flops: ld * (LAYER_NORM + MODULATE), bytes: self.s * (2.0 * ld + 2.0 * tr * d) }
                     + self.linear(l, d, self.patch_out)
@@ -209,7 +209,7 @@ impl CostModel {
             // Groups timed in `block` and `none` synchronisation modes.
             taxonomy::GROUP_EMBED => taxonomy::EMBED
                 .iter()
-                .filter(|n| self.camera || **n != "embed/camera")
+                .filter(|n| self.camera || **n != component::EMBED_CAMERA)
                 .filter_map(|n| self.cost_of(n))
                 .fold(Cost::default(), |a, b| a + b),
             taxonomy::GROUP_BLOCK => self.block_total(self.camera),
@@ -314,10 +314,10 @@ mod tests {
         let c = CostModel::new(&cfg, 9360, 2);
         // FFN up: 2 * L * d * f + L * f (bias) + GELU 8 per element.
         let by_hand = 2.0 * 9360.0 * 5120.0 * 13824.0 + 9360.0 * 13824.0 + 8.0 * 9360.0 * 13824.0;
-        assert_eq!(c.of("block/ffn/up").unwrap().flops, by_hand);
+        assert_eq!(c.of(component::BLOCK_FFN_UP).unwrap().flops, by_hand);
         // Self-attention SDPA: 4 L^2 d + 5 H L^2.
         let sdpa = 4.0 * 9360f64.powi(2) * 5120.0 + 5.0 * 40.0 * 9360f64.powi(2);
-        assert_eq!(c.of("block/self_attn/sdpa").unwrap().flops, sdpa);
+        assert_eq!(c.of(component::BLOCK_SELF_ATTN_SDPA).unwrap().flops, sdpa);
     }
 
     #[test]
@@ -326,13 +326,13 @@ mod tests {
         let cfg = Preset::Lingbot14b.config();
         for (tokens, expected) in [(9360, 0.19), (32760, 0.45), (63960, 0.62)] {
             let c = CostModel::new(&cfg, tokens, 2);
-            let sdpa = c.of("block/self_attn/sdpa").unwrap().flops / c.block_total(true).flops;
+            let sdpa = c.of(component::BLOCK_SELF_ATTN_SDPA).unwrap().flops / c.block_total(true).flops;
             assert!((sdpa - expected).abs() < 0.02, "{tokens}: {sdpa}");
         }
         // At the seed's (wrong) lengths the FFN / self-attention / camera / cross split is about
         // 32 / 29 / 23 / 16 %.
         let c = CostModel::new(&cfg, 2340, 2);
-        let ffn = share(&c, &["block/ffn", "block/norm2"]);
+        let ffn = share(&c, &["block/ffn", component::BLOCK_NORM2]);
         let camera = share(&c, &["block/camera"]);
         assert!((ffn - 0.32).abs() < 0.03, "ffn {ffn}");
         assert!((camera - 0.23).abs() < 0.03, "camera {camera}");
@@ -345,10 +345,10 @@ mod tests {
         let uniform = per_token.clone().with_uniform_time(true);
         // The time MLP's last Linear d -> 6d on one row: 2 d 6d + 6d.
         let (d, last) = (5120.0, 2.0 * 5120.0 * 6.0 * 5120.0 + 6.0 * 5120.0);
-        assert!(uniform.of("embed/time").unwrap().flops < 1.1 * (last + 2.0 * 256.0 * d + 2.0 * d * d + 20.0 * d));
-        assert_eq!(uniform.of("block/modulation").unwrap().flops, 6.0 * d);
+        assert!(uniform.of(component::EMBED_TIME).unwrap().flops < 1.1 * (last + 2.0 * 256.0 * d + 2.0 * d * d + 20.0 * d));
+        assert_eq!(uniform.of(component::BLOCK_MODULATION).unwrap().flops, 6.0 * d);
         // norm1 reads x and writes y; the broadcast scale and shift are one row each.
-        assert_eq!(uniform.of("block/norm1").unwrap().bytes, 2.0 * (2.0 * 9360.0 * d + 2.0 * d));
+        assert_eq!(uniform.of(component::BLOCK_NORM1).unwrap().bytes, 2.0 * (2.0 * 9360.0 * d + 2.0 * d));
         assert_eq!(uniform.of("forward"), per_token.of("forward"));
     }
 }

@@ -140,22 +140,6 @@ fn explain_failure(e: anyhow::Error) -> anyhow::Error {
     anyhow::anyhow!(message)
 }
 
-/// The memory budget of the plan: what the backend has (see [`session::memory_budget`]) and,
-/// where the process's memory is host memory (CPU, Metal), what its limits leave.
-pub fn memory_budget(backend: machine::Backend, host: &machine::Host) -> (u64, String) {
-    let (mut budget, what) = session::memory_budget(backend, host);
-    let mut what = what.to_string();
-    if backend != machine::Backend::Cuda {
-        for limit in machine::process_memory_limits() {
-            if limit.room < budget {
-                budget = limit.room;
-                what = limit.what;
-            }
-        }
-    }
-    (budget, what)
-}
-
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(opt: cli::Opt, command_line: &str) -> Result<i32> {
     if opt.sync.contains(&trace_format::SyncMode::Attributed) && std::env::var_os(CUDA_GRAPH_CACHE).is_none() {
@@ -176,7 +160,7 @@ pub fn run(opt: cli::Opt, command_line: &str) -> Result<i32> {
     }
     let host = machine::host();
     if !plan.skip_memory_check {
-        let (budget, what) = memory_budget(backend, &host);
+        let (budget, what) = machine::memory_budget(backend, &host);
         plan.check_memory(budget, &what)?;
     }
     machine::use_backend(backend);

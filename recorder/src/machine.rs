@@ -264,6 +264,27 @@ fn cgroup_number(path: &std::path::Path) -> Option<u64> {
 /// 1.30 GiB of address space with 0.71 GiB resident.
 pub const RUNTIME_ADDRESS_SPACE: u64 = 1 << 30;
 
+/// The memory a recording may use, (bytes, what bounds it): the GPU's memory on CUDA (the host's
+/// available memory where it cannot be read), else the host's available memory lowered by the
+/// process's own limits (address space, data segment, cgroup), which bind host memory only.
+/// The one budget of the memory check and of the attribution's copies.
+pub fn memory_budget(backend: Backend, host: &Host) -> (u64, String) {
+    if backend == Backend::Cuda {
+        return match gpu_info().1 {
+            Some(m) => (m, "of GPU memory".into()),
+            None => (host.available_bytes, "of available memory".into()),
+        };
+    }
+    let (mut budget, mut what) = (host.available_bytes, "of available memory".to_string());
+    for limit in process_memory_limits() {
+        if limit.room < budget {
+            budget = limit.room;
+            what = limit.what;
+        }
+    }
+    (budget, what)
+}
+
 pub fn process_memory_limits() -> Vec<MemoryLimit> {
     #[allow(unused_mut)]
     let mut limits = Vec::new();

@@ -215,17 +215,6 @@ fn precision_text(status: &[precision::ModeStatus], reps: u32, target: f64) -> S
     }
 }
 
-/// The memory budget of the plan's backend: (bytes, description).
-pub fn memory_budget(backend: Backend, host: &machine::Host) -> (u64, &'static str) {
-    match backend {
-        Backend::Cuda => match machine::gpu_info().1 {
-            Some(m) => (m, "of GPU memory"),
-            None => (host.available_bytes, "of available memory"),
-        },
-        _ => (host.available_bytes, "of available memory"),
-    }
-}
-
 /// The trace header of a plan: this machine's metadata ([`api::metadata`]) with the plan's
 /// backend, model, geometry, weights, seed and labels.
 pub fn header(plan: &Plan, command_line: &str) -> Header {
@@ -333,7 +322,7 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
             let forward = |probe: &mut Probe| model.forward(&inputs, probe, &opts);
             let stages = if plan.sync_modes.contains(&SyncMode::Attributed) { Recorder::stages(&shape, forward)? } else { Vec::new() };
             // Copies per stage, within the memory the plain forward leaves.
-            let headroom = memory_budget(plan.backend, &machine::host())
+            let headroom = machine::memory_budget(plan.backend, &machine::host())
                 .0
                 .saturating_sub(estimate::estimate(&plan.config, tokens, plan.dtype, plan.backend, 0).total());
             let stage_copies: Vec<u32> = stages.iter().map(|st| copies_within(plan.copies, st, headroom)).collect();

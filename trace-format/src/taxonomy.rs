@@ -7,36 +7,89 @@
 //! name falls into the area its prefix says and keeps a seed bucket of its own). Only the
 //! built-in recorder checks its own names against [`is_builtin`].
 
+/// Every built-in component name as a constant: the recorder's model and cost model use these,
+/// so a name the taxonomy lacks is a compile error there, not a silent zero cost.
+pub mod component {
+    /// `embed/patch`
+    pub const EMBED_PATCH: &str = "embed/patch";
+    /// `embed/time`
+    pub const EMBED_TIME: &str = "embed/time";
+    /// `embed/text`
+    pub const EMBED_TEXT: &str = "embed/text";
+    /// `embed/camera`
+    pub const EMBED_CAMERA: &str = "embed/camera";
+    /// `block/modulation`
+    pub const BLOCK_MODULATION: &str = "block/modulation";
+    /// `block/norm1`
+    pub const BLOCK_NORM1: &str = "block/norm1";
+    /// `block/self_attn/qkv`
+    pub const BLOCK_SELF_ATTN_QKV: &str = "block/self_attn/qkv";
+    /// `block/self_attn/qk_norm`
+    pub const BLOCK_SELF_ATTN_QK_NORM: &str = "block/self_attn/qk_norm";
+    /// `block/self_attn/rope`
+    pub const BLOCK_SELF_ATTN_ROPE: &str = "block/self_attn/rope";
+    /// `block/self_attn/sdpa`
+    pub const BLOCK_SELF_ATTN_SDPA: &str = "block/self_attn/sdpa";
+    /// `block/self_attn/out`
+    pub const BLOCK_SELF_ATTN_OUT: &str = "block/self_attn/out";
+    /// `block/camera/injector`
+    pub const BLOCK_CAMERA_INJECTOR: &str = "block/camera/injector";
+    /// `block/camera/scale_shift`
+    pub const BLOCK_CAMERA_SCALE_SHIFT: &str = "block/camera/scale_shift";
+    /// `block/cross_attn/norm3`
+    pub const BLOCK_CROSS_ATTN_NORM3: &str = "block/cross_attn/norm3";
+    /// `block/cross_attn/q`
+    pub const BLOCK_CROSS_ATTN_Q: &str = "block/cross_attn/q";
+    /// `block/cross_attn/kv`
+    pub const BLOCK_CROSS_ATTN_KV: &str = "block/cross_attn/kv";
+    /// `block/cross_attn/sdpa`
+    pub const BLOCK_CROSS_ATTN_SDPA: &str = "block/cross_attn/sdpa";
+    /// `block/cross_attn/out`
+    pub const BLOCK_CROSS_ATTN_OUT: &str = "block/cross_attn/out";
+    /// `block/norm2`
+    pub const BLOCK_NORM2: &str = "block/norm2";
+    /// `block/ffn/up`
+    pub const BLOCK_FFN_UP: &str = "block/ffn/up";
+    /// `block/ffn/down`
+    pub const BLOCK_FFN_DOWN: &str = "block/ffn/down";
+    /// `block/self_attn/qk_norm_rope`
+    pub const BLOCK_SELF_ATTN_QK_NORM_ROPE: &str = "block/self_attn/qk_norm_rope";
+    /// `block/camera/apply`
+    pub const BLOCK_CAMERA_APPLY: &str = "block/camera/apply";
+    /// `head`
+    pub const HEAD: &str = "head";
+}
+
 /// Outside the blocks, before them, in forward order.
-pub const EMBED: [&str; 4] = ["embed/patch", "embed/time", "embed/text", "embed/camera"];
+pub const EMBED: [&str; 4] = [component::EMBED_PATCH, component::EMBED_TIME, component::EMBED_TEXT, component::EMBED_CAMERA];
 
 /// One block's standard components, in forward order.
 pub const BLOCK: [&str; 17] = [
-    "block/modulation",
-    "block/norm1",
-    "block/self_attn/qkv",
-    "block/self_attn/qk_norm",
-    "block/self_attn/rope",
-    "block/self_attn/sdpa",
-    "block/self_attn/out",
-    "block/camera/injector",
-    "block/camera/scale_shift",
-    "block/cross_attn/norm3",
-    "block/cross_attn/q",
-    "block/cross_attn/kv",
-    "block/cross_attn/sdpa",
-    "block/cross_attn/out",
-    "block/norm2",
-    "block/ffn/up",
-    "block/ffn/down",
+    component::BLOCK_MODULATION,
+    component::BLOCK_NORM1,
+    component::BLOCK_SELF_ATTN_QKV,
+    component::BLOCK_SELF_ATTN_QK_NORM,
+    component::BLOCK_SELF_ATTN_ROPE,
+    component::BLOCK_SELF_ATTN_SDPA,
+    component::BLOCK_SELF_ATTN_OUT,
+    component::BLOCK_CAMERA_INJECTOR,
+    component::BLOCK_CAMERA_SCALE_SHIFT,
+    component::BLOCK_CROSS_ATTN_NORM3,
+    component::BLOCK_CROSS_ATTN_Q,
+    component::BLOCK_CROSS_ATTN_KV,
+    component::BLOCK_CROSS_ATTN_SDPA,
+    component::BLOCK_CROSS_ATTN_OUT,
+    component::BLOCK_NORM2,
+    component::BLOCK_FFN_UP,
+    component::BLOCK_FFN_DOWN,
 ];
 
 /// Block components that replace standard ones in some variants: `qk_norm` and `rope` as one
 /// kernel (compiled variants on CUDA), and the camera's cached scale and shift (`camera-cache`).
-pub const BLOCK_ALTERNATIVES: [&str; 2] = ["block/self_attn/qk_norm_rope", "block/camera/apply"];
+pub const BLOCK_ALTERNATIVES: [&str; 2] = [component::BLOCK_SELF_ATTN_QK_NORM_ROPE, component::BLOCK_CAMERA_APPLY];
 
 /// After the blocks.
-pub const HEAD: &str = "head";
+pub const HEAD: &str = component::HEAD;
 
 /// Group timed in `block` synchronisation mode: all embeddings.
 pub const GROUP_EMBED: &str = "embed";

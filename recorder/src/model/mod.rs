@@ -12,6 +12,7 @@ pub mod weights;
 use anyhow::Result;
 use mlx_rs::ops::{addmm, concatenate, split_equal as split};
 use mlx_rs::{Array, fast, nn};
+use trace_format::taxonomy::component;
 use trace_format::ModelConfig;
 
 pub use rope::{rope_frequencies, rope_tables};
@@ -171,12 +172,12 @@ impl Model {
         let l = inputs.geometry.tokens() as i32;
 
         probe.begin_group(names::GROUP_EMBED, None);
-        let x = probe.stage("embed/patch", None, || self.patch_embed(inputs))?;
+        let x = probe.stage(component::EMBED_PATCH, None, || self.patch_embed(inputs))?;
         let rows = if opts.uniform_time { 1 } else { l };
-        let (e_time, e_proj) = probe.stage("embed/time", None, || self.time_embed(rows))?;
-        let context = probe.stage("embed/text", None, || self.text_embed(&inputs.context))?;
+        let (e_time, e_proj) = probe.stage(component::EMBED_TIME, None, || self.time_embed(rows))?;
+        let context = probe.stage(component::EMBED_TEXT, None, || self.text_embed(&inputs.context))?;
         let camera = match &inputs.camera {
-            Some(cam) => Some(probe.stage("embed/camera", None, || self.camera_embed(cam))?),
+            Some(cam) => Some(probe.stage(component::EMBED_CAMERA, None, || self.camera_embed(cam))?),
             None => None,
         };
         let mut group: Vec<&Array> = vec![&x, &e_time, &e_proj, &context];
@@ -249,7 +250,7 @@ impl Model {
 
         // e = modulation (1, 6 * dim) + e0 (R, 6 * dim), R = L or 1 (uniform time), cut along
         // columns into six (R, dim) views: no copies.
-        let e: Vec<Array> = probe.stage("block/modulation", blk, || {
+        let e: Vec<Array> = probe.stage(component::BLOCK_MODULATION, blk, || {
             let m = w.get(&format!("{p}.modulation"))?.reshape(&[1, 6 * dim])?;
             Ok(split(&e_proj.add(m)?, 6, 1)?)
         })?;
@@ -277,15 +278,15 @@ impl Model {
                 None => Ok(gated_residual(x, y, gate)?),
             }
         };
-        let y = probe.stage("block/norm1", blk, || norm_modulate(&x, &e[1], &e[0]))?;
-        let (q, k, v) = probe.stage("block/self_attn/qkv", blk, || {
+        let y = probe.stage(component::BLOCK_NORM1, blk, || norm_modulate(&x, &e[1], &e[0]))?;
+        let (q, k, v) = probe.stage(component::BLOCK_SELF_ATTN_QKV, blk, || {
             let sa = format!("{p}.self_attn");
             Ok((linear(w, &format!("{sa}.q"), &y)?, linear(w, &format!("{sa}.k"), &y)?, linear(w, &format!("{sa}.v"), &y)?))
         })?;
         let item = q.item_size() as i32;
         let (q, k) = if let Some(kern) = fused.filter(|kern| kern.has_rms_rope(dim, heads, item)) {
             // One kernel: RMSNorm then RoPE, pairs left interleaved (queries and keys alike).
-            probe.stage("block/self_attn/qk_norm_rope", blk, || {
+            probe.stage(component::BLOCK_SELF_ATTN_QK_NORM_ROPE, blk, || {
                 let norm_rope = |x: &Array, which: &str| -> Result<Array> {
                     let weight = w.get(&format!("{p}.self_attn.norm_{which}.weight"))?;
                     let out = kern.rms_rope(x, weight, &inputs.rope.0, heads)?.ok_or_else(|| anyhow::anyhow!("RMSNorm + RoPE kernel refused {:?}", x.shape()))?;
@@ -297,11 +298,11 @@ impl Model {
             self.qk_norm_then_rope(b, q, k, inputs, probe, fused)?
         };
         let scale = 1.0 / (self.config.head_dim as f32).sqrt();
-        let attn = probe.stage("block/self_attn/sdpa", blk, || {
+        let attn = probe.stage(component::BLOCK_SELF_ATTN_SDPA, blk, || {
             let o = fast::scaled_dot_product_attention(&q, &k, to_heads(&v, heads)?, scale, None, None)?;
             from_heads(&o)
         })?;
-        let x = probe.stage("block/self_attn/out", blk, || {
+        let x = probe.stage(component::BLOCK_SELF_ATTN_OUT, blk, || {
             gated(&x, &linear(w, &format!("{p}.self_attn.o"), &attn)?, &e[2])
         })?;
 
@@ -311,14 +312,14 @@ impl Model {
             Some(c) => match opts.cache.and_then(|cache| cache.camera.as_ref()) {
                 Some(cached) => {
                     let (scale1, shift) = &cached[b as usize];
-                    probe.stage("block/camera/apply", blk, || match fused {
+                    probe.stage(component::BLOCK_CAMERA_APPLY, blk, || match fused {
                         Some(k) => Ok(k.scale_shift(&x, scale1, shift)?),
                         None => Ok(x.multiply(scale1)?.add(shift)?),
                     })?
                 }
                 None => {
-                    let h = probe.stage("block/camera/injector", blk, || self.camera_hidden(b, c))?;
-                    probe.stage("block/camera/scale_shift", blk, || {
+                    let h = probe.stage(component::BLOCK_CAMERA_INJECTOR, blk, || self.camera_hidden(b, c))?;
+                    probe.stage(component::BLOCK_CAMERA_SCALE_SHIFT, blk, || {
                         let scale = linear(w, &format!("{p}.cam_scale_layer"), &h)?;
                         let shift = linear(w, &format!("{p}.cam_shift_layer"), &h)?;
                         match fused {
@@ -331,37 +332,37 @@ impl Model {
         };
 
         // Cross-attention to the text context.
-        let y = probe.stage("block/cross_attn/norm3", blk, || {
+        let y = probe.stage(component::BLOCK_CROSS_ATTN_NORM3, blk, || {
             let (weight, bias) = (w.get(&format!("{p}.norm3.weight"))?, w.get(&format!("{p}.norm3.bias"))?);
             match fused {
                 Some(k) => Ok(k.layer_norm(&x, weight, bias)?),
                 None => Ok(fast::layer_norm(&x, weight, bias, eps)?),
             }
         })?;
-        let q = probe.stage("block/cross_attn/q", blk, || {
+        let q = probe.stage(component::BLOCK_CROSS_ATTN_Q, blk, || {
             let q = linear(w, &format!("{p}.cross_attn.q"), &y)?;
             to_heads(&fast::rms_norm(&q, Some(w.get(&format!("{p}.cross_attn.norm_q.weight"))?), eps)?, heads)
         })?;
         let (k, v) = match opts.cache.and_then(|cache| cache.cross_kv.as_ref()) {
             Some(cached) => cached[b as usize].clone(),
-            None => probe.stage("block/cross_attn/kv", blk, || self.cross_kv(b, context))?,
+            None => probe.stage(component::BLOCK_CROSS_ATTN_KV, blk, || self.cross_kv(b, context))?,
         };
-        let attn = probe.stage("block/cross_attn/sdpa", blk, || {
+        let attn = probe.stage(component::BLOCK_CROSS_ATTN_SDPA, blk, || {
             from_heads(&fast::scaled_dot_product_attention(&q, &k, &v, scale, None, None)?)
         })?;
-        let x = probe.stage("block/cross_attn/out", blk, || Ok(x.add(linear(w, &format!("{p}.cross_attn.o"), &attn)?)?))?;
+        let x = probe.stage(component::BLOCK_CROSS_ATTN_OUT, blk, || Ok(x.add(linear(w, &format!("{p}.cross_attn.o"), &attn)?)?))?;
 
         // Feed-forward.
-        let y = probe.stage("block/norm2", blk, || norm_modulate(&x, &e[4], &e[3]))?;
+        let y = probe.stage(component::BLOCK_NORM2, blk, || norm_modulate(&x, &e[4], &e[3]))?;
         let quant = opts.ffn_quant.map(|q| &q[b as usize]);
-        let h = probe.stage("block/ffn/up", blk, || {
+        let h = probe.stage(component::BLOCK_FFN_UP, blk, || {
             let h = match quant {
                 Some((up, _)) => up.forward(&y)?,
                 None => linear(w, &format!("{p}.ffn.0"), &y)?,
             };
             Ok(self.kernels.gelu(&h)?)
         })?;
-        probe.stage("block/ffn/down", blk, || {
+        probe.stage(component::BLOCK_FFN_DOWN, blk, || {
             let f = match quant {
                 Some((_, down)) => down.forward(&h)?,
                 None => linear(w, &format!("{p}.ffn.2"), &h)?,
@@ -381,13 +382,13 @@ impl Model {
         fused: Option<&Kernels>,
     ) -> Result<(Array, Array)> {
         let (w, p, blk, eps, heads) = (&self.weights, format!("blocks.{b}"), Some(b), self.eps(), self.heads());
-        let (q, k) = probe.stage("block/self_attn/qk_norm", blk, || {
+        let (q, k) = probe.stage(component::BLOCK_SELF_ATTN_QK_NORM, blk, || {
             Ok((
                 fast::rms_norm(&q, Some(w.get(&format!("{p}.self_attn.norm_q.weight"))?), eps)?,
                 fast::rms_norm(&k, Some(w.get(&format!("{p}.self_attn.norm_k.weight"))?), eps)?,
             ))
         })?;
-        probe.stage("block/self_attn/rope", blk, || {
+        probe.stage(component::BLOCK_SELF_ATTN_ROPE, blk, || {
             Ok((rope::apply(&q, heads, &inputs.rope, fused)?, rope::apply(&k, heads, &inputs.rope, fused)?))
         })
     }
