@@ -243,6 +243,8 @@ impl Opt {
             variants,
             seed: self.seed,
             weights: self.weights.clone(),
+            replace: self.force,
+            next_free_name: self.out.is_none(),
             out,
             skip_memory_check: self.skip_memory_check,
             quiet: self.quiet,

@@ -45,11 +45,9 @@ pub mod progress;
 pub mod session;
 pub mod variants;
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
 use anyhow::Result;
-use trace_format::{Header, TraceFile};
 
 /// MLX's CUDA backend reads the size of its graph cache from this variable.
 const CUDA_GRAPH_CACHE: &str = "MLX_CUDA_GRAPH_CACHE_SIZE";
@@ -58,32 +56,6 @@ const CUDA_GRAPH_CACHE: &str = "MLX_CUDA_GRAPH_CACHE_SIZE";
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
-
-/// How this process creates its trace, set by [`run`] from the command line. Callers of
-/// [`session::record`] that never call [`run`] (tests, benchmarks) get the safe default: the
-/// `.partial` is created exclusively and nothing existing is ever replaced.
-struct OutputState {
-    /// `--force`: a finished trace at the destination is replaced when the recording completes.
-    replace: bool,
-    /// The name was generated: take the next free numbered name instead of failing.
-    next_free_name: bool,
-    /// The `.partial` this process created, for the failure message.
-    partial: Option<PathBuf>,
-}
-
-static OUTPUT: Mutex<OutputState> = Mutex::new(OutputState { replace: false, next_free_name: false, partial: None });
-
-fn output_state() -> std::sync::MutexGuard<'static, OutputState> {
-    OUTPUT.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Creates the trace file of a recording as [`run`] configured it (see [`OutputState`]).
-pub fn create_trace(path: &Path, header: &Header) -> Result<TraceFile, trace_format::Error> {
-    let mut state = output_state();
-    let file = TraceFile::create_with(path, header, state.replace, state.next_free_name)?;
-    state.partial = Some(file.partial_path().to_path_buf());
-    Ok(file)
-}
 
 /// MLX's messages end with the source location of the build machine (` at /path/file.cpp:12`):
 /// of no use to the user, and not theirs to see. Removes every such location.
@@ -110,11 +82,10 @@ pub fn clean_mlx_message(message: &str) -> String {
     out
 }
 
-/// A failure after the trace file was created: the message says what is kept. A `.partial`
-/// holding no run (failure during calibration or model set-up) is removed: it has nothing the
-/// analyzer could use.
-fn explain_failure(e: anyhow::Error) -> anyhow::Error {
-    let partial = output_state().partial.clone();
+/// A failure after the trace file `partial` was created: the message says what is kept. A
+/// `.partial` holding no run (failure during calibration or model set-up) is removed: it has
+/// nothing the analyzer could use.
+fn explain_failure(e: anyhow::Error, partial: Option<&Path>) -> anyhow::Error {
     let Some(partial) = partial else { return e };
     let already_says = matches!(e.downcast_ref::<trace_format::Error>(), Some(trace_format::Error::Record { .. } | trace_format::Error::Exists { .. }));
     let mut message = clean_mlx_message(&format!("{e:#}"));
@@ -153,11 +124,6 @@ pub fn run(opt: cli::Opt, command_line: &str) -> Result<i32> {
         backend = machine::Backend::Cpu;
     }
     let plan = opt.to_plan(backend).map_err(|e| anyhow::Error::new(UsageError(format!("{e:#}"))))?;
-    {
-        let mut state = output_state();
-        state.replace = opt.force;
-        state.next_free_name = opt.out.is_none();
-    }
     let host = machine::host();
     if !plan.skip_memory_check {
         let (budget, what) = machine::memory_budget(backend, &host);
@@ -165,7 +131,8 @@ pub fn run(opt: cli::Opt, command_line: &str) -> Result<i32> {
     }
     machine::use_backend(backend);
     let header = session::header(&plan, command_line);
-    let summary = session::record(&plan, &header).map_err(explain_failure)?;
+    let mut partial = None;
+    let summary = session::record_with(&plan, &header, &mut partial).map_err(|e| explain_failure(e, partial.as_deref()))?;
     if summary.interrupted {
         crate::say!(
             "mlx-record: interrupted; {} completed run(s) kept in {} (mlx-analyze reads it)",

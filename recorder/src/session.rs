@@ -58,6 +58,10 @@ pub struct Plan {
     pub weights: Option<PathBuf>,
     /// Final trace path.
     pub out: PathBuf,
+    /// `--force`: a finished trace at `out` is replaced when the recording completes.
+    pub replace: bool,
+    /// `out` was generated, not given: take the next free numbered name instead of failing.
+    pub next_free_name: bool,
     /// Skip the memory check.
     pub skip_memory_check: bool,
     /// No progress bar.
@@ -263,10 +267,18 @@ pub struct Summary {
 
 /// Records the plan into `plan.out` (via `NAME.partial`).
 pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
+    record_with(plan, header, &mut None)
+}
+
+/// [`record`], setting `partial` to the `.partial` file once it is created, so that a caller
+/// can say what a failure leaves behind.
+pub fn record_with(plan: &Plan, header: &Header, partial: &mut Option<PathBuf>) -> Result<Summary> {
     if let Some(dir) = plan.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create output directory {}", dir.display()))?;
     }
-    let file: TraceFile = crate::create_trace(&plan.out, header).with_context(|| format!("cannot write trace {}", plan.out.display()))?;
+    let file = TraceFile::create_with(&plan.out, header, plan.replace, plan.next_free_name)
+        .with_context(|| format!("cannot write trace {}", plan.out.display()))?;
+    *partial = Some(file.partial_path().to_path_buf());
     // The built-in model is recorded through the library API, as any other model is.
     let mut rec = Recorder::from_file(file, plan.backend, plan.dtype);
     let mut progress = Progress::new(plan.total_runs(), plan.total_weight(), plan.quiet);
