@@ -172,7 +172,7 @@ fn run(opt: &cli::Opt) -> anyhow::Result<()> {
     // Exports and charts first: the report is the last thing written.
     write_exports(opt, &ds)?;
     if let Some(dir) = &opt.output.charts {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        output::create_dirs(dir).with_context(|| format!("creating {}", dir.display()))?;
         for (path, svg) in &charts {
             write_atomic(path, svg.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
         }

@@ -34,10 +34,13 @@ struct State {
     /// Destinations that did not exist before this process wrote them, with the (device, inode)
     /// it wrote: a failed run removes them again ([`remove_created_outputs`]).
     created: Vec<(PathBuf, (u64, u64))>,
+    /// Directories this process created (parents before children): a failed run removes those
+    /// it left empty.
+    created_dirs: Vec<PathBuf>,
 }
 
 static STATE: Mutex<State> =
-    Mutex::new(State { protected: Vec::new(), temps: Vec::new(), replace: false, written: Vec::new(), created: Vec::new() });
+    Mutex::new(State { protected: Vec::new(), temps: Vec::new(), replace: false, written: Vec::new(), created: Vec::new(), created_dirs: Vec::new() });
 
 /// Removes the outputs this process created (never one that existed before it, and never one
 /// that another process has since replaced), for a run that fails after writing some of its
@@ -51,7 +54,25 @@ pub fn remove_created_outputs() -> Vec<PathBuf> {
         }
     }
     s.written.retain(|p| !removed.contains(p));
+    // Children first; `remove_dir` leaves any directory that is not empty.
+    for dir in s.created_dirs.drain(..).rev() {
+        let _ = std::fs::remove_dir(&dir);
+    }
     removed
+}
+
+/// `create_dir_all` that remembers the directories it creates, so that a failed run removes
+/// them again if they stay empty ([`remove_created_outputs`]).
+pub fn create_dirs(dir: &Path) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut d = Some(dir);
+    while let Some(p) = d.filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+        missing.push(p.to_path_buf());
+        d = p.parent();
+    }
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
+    state().created_dirs.extend(missing.into_iter().rev());
+    Ok(())
 }
 
 /// The destinations written so far by this process, in order.

@@ -465,7 +465,21 @@ fn a_failed_run_removes_the_outputs_it_created() {
     let dir = scratch("failed-run-cleanup");
     let trace = dir.join("t.msgpack");
     fs::write(&trace, generate(&simple_spec(), true)).unwrap();
-    let o = bin().arg(&trace).arg("-q").arg("-o").arg(dir.join("r.md")).arg("--export-csv").arg(dir.join("e.csv")).arg("--chrome-trace").arg(dir.join("c.json")).args(["--run", "99999"]).output().unwrap();
+    // The summary's partition directories are created too: removed again, being left empty.
+    let o = bin()
+        .arg(&trace)
+        .arg("-q")
+        .arg("-o")
+        .arg(dir.join("r.md"))
+        .arg("--export-summary")
+        .arg(dir.join("s").join("deeper"))
+        .arg("--export-csv")
+        .arg(dir.join("e.csv"))
+        .arg("--chrome-trace")
+        .arg(dir.join("c.json"))
+        .args(["--run", "99999"])
+        .output()
+        .unwrap();
     let e = stderr(&o);
     assert_ne!(o.status.code(), Some(0), "{e}");
     assert!(e.contains("removed the output(s) this failed run had written") && e.contains("e.csv"), "{e}");

@@ -255,7 +255,7 @@ pub fn write_summary(ds: &Dataset, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut written = Vec::with_capacity(parts.len());
     for (path, mut rows) in parts {
         let parent = path.parent().expect("a partition directory");
-        std::fs::create_dir_all(parent).map_err(|source| Error::Io { path: parent.to_path_buf(), source })?;
+        crate::output::create_dirs(parent)?;
         write_atomic_with(&path, |w: &mut dyn Write| {
             ParquetWriter::new(w)
                 .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(EXPORT_KEY.to_string(), document.clone())])))
