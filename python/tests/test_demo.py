@@ -26,7 +26,10 @@ def rust_block_names():
             src = f.read()
         m = re.search(r"pub const BLOCK: \[&str; \d+\] = \[(.*?)\];", src, re.S)
         if m:
-            return re.findall(r'"([^"]+)"', m.group(1))
+            # Entries are string literals or the taxonomy's `component::NAME` constants.
+            consts = dict(re.findall(r'pub const ([A-Z0-9_]+): &str = "([^"]+)";', src))
+            items = re.findall(r'"([^"]+)"|component::([A-Z0-9_]+)', m.group(1))
+            return [lit or consts[name] for lit, name in items]
     raise AssertionError("no BLOCK list in the Rust taxonomy")
 
 
