@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::export::parquet::keyed_events;
 use crate::load::Dataset;
 use crate::render::markup::{Align, Markup, Table};
+use crate::render::units::thousands;
 
 /// The tables a query can name, with what one row is.
 pub const TABLES: [(&str, &str); 7] = [
@@ -111,8 +112,8 @@ pub fn query(ds: &Dataset, query: &str) -> Result<DataFrame> {
         Ok(Ok(Ok(df))) => Ok(df),
         Ok(Ok(Err(rows))) => Err(Error::Invalid(format!(
             "--sql: the query's joins would build about {} rows, more than the {} this analyzer evaluates; join on a key (JOIN ... ON or USING), or filter or aggregate each table first",
-            thousands(rows),
-            thousands(MAX_JOIN_ROWS)
+            thousands(rows as u64),
+            thousands(MAX_JOIN_ROWS as u64)
         ))),
         Ok(Err(e)) => Err(Error::Invalid(format!("--sql: {}", one_line(&e.to_string())))),
         Err(panic) => {
@@ -159,18 +160,6 @@ fn join_rows(lf: &LazyFrame) -> f64 {
     largest
 }
 
-/// `n` with thousands separators.
-fn thousands(n: f64) -> String {
-    let digits = format!("{:.0}", n.max(0.0));
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
 
 /// Most operators and the deepest nesting of parentheses a query may have. The parser and the
 /// planner recurse once per operator: 2,000 `OR` terms overflowed the stack (an abort, which no

@@ -3,12 +3,10 @@
 //! `mlx-analyze` binary. A missing piece (MLX's Python bindings, msgpack, the analyzer) fails
 //! the test: nothing is skipped.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use mlx_trace_tests::workspace;
 
 fn analyzer() -> PathBuf {
     mlx_trace_tests::binary("mlx-analyze")

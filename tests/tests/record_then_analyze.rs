@@ -1,7 +1,7 @@
 //! Records the tiny model with the real `mlx-record` binary, then analyzes the trace with the
 //! real `mlx-analyze` binary, and checks the report against the recording's own numbers.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 

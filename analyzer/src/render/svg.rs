@@ -367,16 +367,7 @@ pub fn factor_text(f: f64) -> String {
         // Two significant digits for large factors, with thousands separators.
         let digits = f.log10().floor() as i32;
         let step = 10f64.powi((digits - 1).max(0));
-        let rounded = ((f / step).round() * step) as u64;
-        let text = rounded.to_string();
-        let mut out = String::new();
-        for (k, ch) in text.chars().enumerate() {
-            if k > 0 && (text.len() - k) % 3 == 0 {
-                out.push(',');
-            }
-            out.push(ch);
-        }
-        out
+        super::units::thousands(((f / step).round() * step) as u64)
     }
 }
 

@@ -32,6 +32,19 @@ pub fn pct(v: f64) -> String {
     }
 }
 
+/// A whole number with thousands separators: `607,914,936,721`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (k, ch) in digits.chars().enumerate() {
+        if k > 0 && (digits.len() - k) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// `-0.0...` (a tiny negative number rounded) written without its sign.
 pub fn no_negative_zero(text: String) -> String {
     match text.strip_prefix('-') {
@@ -68,6 +81,15 @@ pub fn bytes(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(20_000_000), "20,000,000");
+        assert_eq!(thousands(607_914_936_721), "607,914,936,721");
+    }
 
     #[test]
     fn rates_scale_and_never_print_zero() {
