@@ -74,15 +74,19 @@ if [ ${#need[@]} -gt 0 ]; then
 else
   say "MLX wheel ${have}, benchmark packages, ${DUCKDB_WHEEL} and ${MLX_LM_WHEEL} present in .venv"
 fi
-# The mlx_trace package itself, reinstalled whenever its sources change.
-py_hash=$(cd python && find . -path ./build -prune -o \( -name '*.py' -o -name pyproject.toml \) -print | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
-if [ "$(cat .venv/.mlx_trace-sources 2>/dev/null || true)" != "$py_hash" ] || ! .venv/bin/python3 -c 'import mlx_trace' >/dev/null 2>&1; then
-  say "installing the mlx_trace Python recorder (python/) into .venv"
-  .venv/bin/python3 -m pip install --quiet --disable-pip-version-check --no-deps ./python \
-    || die "pip install ./python failed"
-  rm -rf python/build python/mlx_trace.egg-info
-  echo "$py_hash" > .venv/.mlx_trace-sources
+# The mlx_trace package itself, from python/ in place: a path file in the environment's
+# site-packages, so edits need no reinstall and nothing compiles here (`pip install ./python`,
+# the users' one install, also builds mlx-analyze in release: minutes that the tests, which use
+# the workspace's own build, do not need; scripts/check-python-install.sh checks that install).
+site=$(.venv/bin/python3 -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+if [ "$(cat "$site/mlx_trace-dev.pth" 2>/dev/null || true)" != "$PWD/python" ]; then
+  say "linking the mlx_trace Python recorder (python/) into .venv"
+  # An installed copy (an earlier set-up's, or `pip install ./python`) would shadow the sources.
+  .venv/bin/python3 -m pip uninstall --quiet --disable-pip-version-check -y mlx-trace >/dev/null 2>&1 || true
+  echo "$PWD/python" > "$site/mlx_trace-dev.pth"
+  rm -f .venv/.mlx_trace-sources
 else
-  say "mlx_trace Python recorder (python/) present in .venv"
+  say "mlx_trace Python recorder (python/) linked into .venv"
 fi
+.venv/bin/python3 -c 'import mlx_trace' >/dev/null 2>&1 || die "the mlx_trace package does not import from python/"
 say "ready"

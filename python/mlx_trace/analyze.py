@@ -1,7 +1,8 @@
 """The ``mlx-analyze`` binary from Python: its JSON report and its tables.
 
-``find_analyzer()`` looks for it as ``$MLX_ANALYZE``, then ``mlx-analyze`` on the PATH, then this
-checkout's ``target/release`` and ``target/debug`` builds. Nothing here analyzes by itself (the
+``find_analyzer()`` looks for it as ``$MLX_ANALYZE``, then beside this Python (where
+``pip install ./python`` puts it, also when the environment is not activated), then on the PATH,
+then in this checkout's ``target/release`` and ``target/debug`` builds. Nothing here analyzes by itself (the
 Python-side cost tree is :mod:`mlx_trace.attribution`).
 """
 
@@ -11,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import sysconfig
 
 
 class AnalyzerNotFound(RuntimeError):
@@ -18,14 +20,19 @@ class AnalyzerNotFound(RuntimeError):
 
 
 def find_analyzer() -> str:
-    """The ``mlx-analyze`` executable: ``$MLX_ANALYZE``, the PATH, then the checkout's
-    ``target/release`` and ``target/debug``."""
+    """The ``mlx-analyze`` executable: ``$MLX_ANALYZE``, this environment's scripts folder, the
+    PATH, then the checkout's ``target/release`` and ``target/debug``."""
     tried = []
     env = os.environ.get("MLX_ANALYZE")
     if env:
         if os.access(env, os.X_OK):
             return env
         tried.append(f"$MLX_ANALYZE={env}")
+    name = "mlx-analyze.exe" if os.name == "nt" else "mlx-analyze"
+    installed = os.path.join(sysconfig.get_path("scripts"), name)
+    if os.access(installed, os.X_OK):
+        return installed
+    tried.append(installed)
     found = shutil.which("mlx-analyze")
     if found:
         return found
@@ -37,7 +44,8 @@ def find_analyzer() -> str:
             return path
         tried.append(path)
     raise AnalyzerNotFound("mlx-analyze not found (tried " + "; ".join(tried) + "): build it with "
-                           "`cargo build --release -p mlx-analyze` in the mlx-trace repository, put it on the PATH, "
+                           "`pip install ./python` (or `cargo build --release -p mlx-analyze`) in the mlx-trace repository, "
+                           "put it on the PATH, "
                            "or set MLX_ANALYZE")
 
 

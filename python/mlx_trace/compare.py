@@ -2,8 +2,9 @@
 
     python -m mlx_trace.compare A.msgpack B.msgpack [--frames 21] [--names A,B]
 
-Runs ``mlx-analyze --format json`` on each trace (``$MLX_ANALYZE``, else ``mlx-analyze`` on the
-PATH, else this checkout's ``target/release`` or ``target/debug`` build) and prints Markdown: the
+Runs ``mlx-analyze --format json`` on each trace (found as :func:`mlx_trace.find_analyzer` does:
+``$MLX_ANALYZE``, where ``pip install ./python`` put it, the PATH, then this checkout's
+``target/release`` or ``target/debug`` build) and prints Markdown: the
 fused forward of each, the same forward without the components only one of them has (the Rust
 model's embeddings and head, which the Python LingBot block stack leaves out), the attributed
 sums, and both rankings over the components they share, with each one's 95% interval and rank.

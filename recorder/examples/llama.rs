@@ -282,7 +282,7 @@ fn main() -> ExitCode {
     mlx_record::blas::ensure_fast_openblas();
     let opt = Opt::parse();
     let _ = ctrlc::set_handler(|| {
-        if mlx_record::session::INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        if mlx_record::rounds::request_stop() {
             std::process::exit(130);
         }
         eprintln!("\nllama: interrupted, finishing the current run (interrupt again to stop now)");
@@ -290,7 +290,7 @@ fn main() -> ExitCode {
     match run(opt) {
         Ok(path) => {
             println!("{}", path.display());
-            if mlx_record::session::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) { ExitCode::from(130) } else { ExitCode::SUCCESS }
+            if mlx_record::rounds::stop_requested() { ExitCode::from(130) } else { ExitCode::SUCCESS }
         }
         Err(e) => {
             eprintln!("llama: error: {}", mlx_record::clean_mlx_message(&format!("{e:#}")));

@@ -34,14 +34,13 @@
 //! `Component` evaluates after every component (per-component times, no fusion across them);
 //! `Attributed` keeps the forward one evaluation and attributes its time to the components by
 //! duplicating each one's work in turn against plain references and a control (the schedule of
-//! [`crate::session::attribution_round`], docs/attribution.md). `Block` needs the model to call
+//! [`crate::rounds::attribution_round`], docs/attribution.md). `Block` needs the model to call
 //! [`Probe::begin_group`] and [`Probe::end_group`].
 //!
 //! A component's closure must be pure: calling it again must redo the same work (an attributed
 //! run calls it `copies` more times). Its outputs are one or more arrays ([`Outputs`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -56,7 +55,8 @@ use crate::machine::{self, Backend};
 use crate::progress::Progress;
 use crate::precision::{self, Next, SetTracker};
 pub use crate::precision::Stopping;
-use crate::session::{INTERRUPTED, attribution_round, copies_within};
+use crate::estimate::gib;
+use crate::rounds;
 
 /// Marking components on a [`Probe`] without the built-in model's cost table.
 ///
@@ -355,34 +355,53 @@ impl Recorder {
 
     /// Records `forward` at `shape`: `warmup` + `runs` repetitions, each running every mode of the
     /// schedule; an attributed repetition is a whole attribution round. Returns the runs written.
-    /// Stops after the run in progress when interrupted ([`Recorder::interrupted`]).
+    /// Stops after the run in progress when a stop was requested
+    /// ([`crate::rounds::request_stop`], then [`Recorder::interrupted`]).
     pub fn record<T: Outputs>(&mut self, shape: &Shape, schedule: &Schedule, mut forward: impl FnMut(&mut Probe) -> Result<T>) -> Result<u32> {
         schedule.check()?;
         let stopping = schedule.stopping.unwrap_or(Stopping::Exact(schedule.runs));
+        let stages = if schedule.modes.contains(&Mode::Attributed) { Self::stages(shape, &mut forward)? } else { Vec::new() };
+        let reps = (schedule.warmup + stopping.min_reps()) as u64;
+        let rep_weight = rounds::rep_weight(forward_weight(shape), &schedule.modes, stages.len(), schedule.copies);
+        let mut progress = Progress::new(rounds::runs_per_rep(&schedule.modes, stages.len(), schedule.copies) * reps, rep_weight * reps as f64, schedule.quiet);
         let deadline = match stopping {
             Stopping::Precision { max_time, .. } => Some(Instant::now() + max_time),
             Stopping::Exact(_) => None,
         };
+        let around = Around { progress: &mut progress, deadline, label: format!("{} at {} tokens", shape.variant, shape.tokens), plain_output: &mut |_, _| Ok(()) };
+        let written = self.record_around(shape, schedule, &stages, around, forward);
+        progress.finish();
+        written
+    }
+
+    /// The one recording loop, [`Recorder::record`]'s and the built-in model's: repetitions of
+    /// every mode until `schedule` says stop, each run written as it ends. `stages`: the targets
+    /// of the attribution rounds ([`Recorder::stages`]; empty without attributed mode).
+    pub(crate) fn record_around<T: Outputs>(
+        &mut self,
+        shape: &Shape,
+        schedule: &Schedule,
+        stages: &[StageInfo],
+        around: Around<'_, T>,
+        mut forward: impl FnMut(&mut Probe) -> Result<T>,
+    ) -> Result<u32> {
+        let Around { progress, deadline, label, plain_output } = around;
+        let stopping = schedule.stopping.unwrap_or(Stopping::Exact(schedule.runs));
         let attributed = schedule.modes.contains(&Mode::Attributed);
-        let stages = if attributed { Self::stages(shape, &mut forward)? } else { Vec::new() };
-        let steps_of = |modes: &[Mode]| -> u64 {
-            modes.iter().map(|&m| if m == Mode::Attributed { attribution_round(0, stages.len(), schedule.copies).len() as u64 } else { 1 }).sum()
-        };
-        let total = steps_of(&schedule.modes) * (schedule.warmup + stopping.min_reps()) as u64;
-        let mut progress = Progress::new(total, total as f64, schedule.quiet);
-        let mut stage_copies: Option<Vec<u32>> = schedule.headroom.map(|h| stages.iter().map(|s| copies_within(schedule.copies, s, h)).collect());
+        let unit = forward_weight(shape);
+        let mut stage_copies: Option<Vec<u32>> = schedule.headroom.map(|h| stages.iter().map(|s| rounds::copies_within(schedule.copies, s, h)).collect());
         let mut tracker = SetTracker::new(&schedule.modes, stages.len());
         let mut modes_now = schedule.modes.clone();
+        let mut shown = String::new();
         let mut written = 0;
         let (mut rep, mut timed) = (0u32, 0u32);
         loop {
             let warmup = rep < schedule.warmup;
             for &mode in &modes_now {
-                let plan = if mode == Mode::Attributed { attribution_round(timed, stages.len(), schedule.copies) } else { vec![(PerturbKind::Reference, None, 0)] };
+                let plan = if mode == Mode::Attributed { rounds::attribution_round(timed, stages.len(), schedule.copies) } else { vec![(PerturbKind::Reference, None, 0)] };
                 for (kind, target_index, copies) in plan {
-                    if INTERRUPTED.load(Ordering::SeqCst) {
+                    if rounds::stop_requested() {
                         self.interrupted = true;
-                        progress.finish();
                         return Ok(written);
                     }
                     let copies = match (target_index, &stage_copies) {
@@ -400,7 +419,13 @@ impl Recorder {
                         None if mode == Mode::Attributed => format!("attributed {}", kind.as_str()),
                         None => format!("sync {}", mode.as_str()),
                     };
-                    progress.message(&format!("{what}; {} at {} tokens", shape.variant, shape.tokens));
+                    let round = match (warmup, stopping) {
+                        (true, _) => "warm-up".to_string(),
+                        (false, Stopping::Exact(n)) => format!("round {}/{n}", timed + 1),
+                        (false, Stopping::Precision { .. }) => format!("round {}{shown}", timed + 1),
+                    };
+                    // The most specific first: a narrow terminal cuts the end of the line.
+                    progress.message(&format!("{what}; {round}; {label}"));
                     let plain = perturb == Perturb::Nothing;
                     let m = Self::forward_once(shape, mode, perturb, schedule.inflate.clone(), &mut forward)?;
                     let mut run = m.run;
@@ -408,17 +433,11 @@ impl Recorder {
                     if mode == Mode::Attributed {
                         run.perturbation = Some(perturbation(kind, target, copies, timed, m.reduced_bytes, m.reduced_arrays));
                     }
-                    if plain && stage_copies.is_none() && attributed {
-                        // Copies per component within the memory this plain forward leaves.
-                        let budget = machine::memory_budget(self.backend, &machine::host()).0;
-                        let headroom = budget.saturating_sub(run.peak_memory_bytes);
-                        let chosen: Vec<u32> = stages.iter().map(|s| copies_within(schedule.copies, s, headroom)).collect();
-                        for (s, &k) in stages.iter().zip(&chosen) {
-                            if k < schedule.copies {
-                                progress.note(&format!("{} gets {k} extra copies instead of {} (memory)", s.name, schedule.copies));
-                            }
+                    if plain {
+                        plain_output(&m.output, &mut run)?;
+                        if stage_copies.is_none() && attributed {
+                            stage_copies = Some(self.copies_left(schedule.copies, stages, run.peak_memory_bytes, &label, progress));
                         }
-                        stage_copies = Some(chosen);
                     }
                     drop(m.output);
                     if !warmup {
@@ -426,7 +445,12 @@ impl Recorder {
                     }
                     self.write_run(run)?;
                     written += 1;
-                    progress.inc_weighted(1.0);
+                    // A duplicate's copies: the copies of all targets together are `copies` forwards.
+                    let extra = target.map_or(0.0, |t| {
+                        if t.cost.flops > 0.0 { copies as f64 * t.calls as f64 * t.cost.flops } else { copies as f64 * unit / stages.len() as f64 }
+                    });
+                    let slower = if mode == Mode::Component { rounds::COMPONENT_WEIGHT } else { 1.0 };
+                    progress.inc_weighted(slower * (unit + extra));
                 }
             }
             rep += 1;
@@ -437,20 +461,46 @@ impl Recorder {
             let status = tracker.status();
             match precision::next(stopping, timed, &status, deadline) {
                 Next::Continue(modes) => {
+                    // Past the planned minimum, every repetition extends the bar.
                     if timed >= stopping.min_reps() {
-                        let steps = steps_of(&modes);
-                        progress.extend(steps as f64, steps);
+                        let steps = rounds::runs_per_rep(&modes, stages.len(), schedule.copies);
+                        progress.extend(rounds::rep_weight(unit, &modes, stages.len(), schedule.copies), steps);
+                    }
+                    if let Stopping::Precision { target, .. } = stopping {
+                        shown = precision_text(&status, timed, target);
                     }
                     modes_now = modes;
                 }
                 Next::Stop(reason) => {
-                    self.precision.extend(status.iter().map(|st| precision::summary(st, timed, stopping, reason, |i| stages[i].name.clone())));
-                    break;
+                    for st in &status {
+                        let line = precision::summary(st, timed, stopping, reason, |i| stages[i].name.clone());
+                        if !schedule.quiet {
+                            progress.note(&format!("{label}: {line}"));
+                        }
+                        self.precision.push(line);
+                    }
+                    return Ok(written);
                 }
             }
         }
-        progress.finish();
-        Ok(written)
+    }
+
+    /// Copies per attribution target within the memory the plain forward (peak
+    /// `peak_bytes`) leaves of [`machine::memory_budget`]; a note for every target lowered.
+    fn copies_left(&self, requested: u32, stages: &[StageInfo], peak_bytes: u64, label: &str, progress: &Progress) -> Vec<u32> {
+        let headroom = machine::memory_budget(self.backend, &machine::host()).0.saturating_sub(peak_bytes);
+        let chosen: Vec<u32> = stages.iter().map(|s| rounds::copies_within(requested, s, headroom)).collect();
+        for (s, &k) in stages.iter().zip(&chosen) {
+            if k < requested {
+                progress.note(&format!(
+                    "{label}: {} gets {k} extra copies instead of {requested} (all its copies could need {} of the {} the forward leaves)",
+                    s.name,
+                    gib(s.output_bytes.saturating_mul(s.calls as u64).saturating_mul(requested as u64)),
+                    gib(headroom)
+                ));
+            }
+        }
+        chosen
     }
 
     /// One line per mode of every [`Recorder::record`] call so far: the precision reached, and
@@ -506,6 +556,39 @@ pub fn utc_now() -> String {
 }
 
 /// The cost table of no model: [`Shape::costs`] `None`.
+/// How one shape's runs are shown and bounded by the caller of [`Recorder::record_around`]: the
+/// built-in model's session shares one progress bar and one time budget among its shapes.
+pub(crate) struct Around<'a, T> {
+    /// The bar the runs advance.
+    pub progress: &'a mut Progress,
+    /// When a precision-driven set stops at the latest.
+    pub deadline: Option<Instant>,
+    /// The shape in messages and notes (`5 frames (3120 tokens), baseline`).
+    pub label: String,
+    /// Sees each plain forward's output and run before the run is written (the variants' drift).
+    pub plain_output: &'a mut dyn FnMut(&T, &mut RunRecord) -> Result<()>,
+}
+
+/// One fused forward's weight in the progress bar: its analytic FLOPs where the shape has
+/// costs, else 1.
+fn forward_weight(shape: &Shape) -> f64 {
+    shape.forward_cost.map_or(1.0, |c| c.flops.max(1.0))
+}
+
+/// The progress text of a precision-driven set: the least precise estimate against the
+/// target, and the repetitions that would take at the rate intervals narrow.
+fn precision_text(status: &[precision::ModeStatus], reps: u32, target: f64) -> String {
+    let worst = status.iter().filter(|s| !precision::met(s, target)).max_by(|a, b| a.precision.unwrap_or(f64::INFINITY).total_cmp(&b.precision.unwrap_or(f64::INFINITY)));
+    match worst {
+        None => String::new(),
+        Some(st) => {
+            let p = st.precision.map_or("no interval yet".into(), |p| format!("±{:.1}%", p * 100.0));
+            let more = precision::reps_to_go(st, reps, target).map_or(String::new(), |n| format!(", ~{n} more"));
+            format!(" ({} {p} of {:.1}%{more})", st.mode.as_str(), target * 100.0)
+        }
+    }
+}
+
 fn no_costs() -> CostModel {
     CostModel::new(&ModelConfig::default(), 0, 4)
 }

@@ -42,6 +42,7 @@ pub mod machine;
 pub mod model;
 pub mod precision;
 pub mod progress;
+pub mod rounds;
 pub mod session;
 pub mod variants;
 
@@ -141,7 +142,7 @@ pub fn run(opt: cli::Opt, command_line: &str) -> Result<i32> {
         );
         return Ok(130);
     }
-    if session::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+    if rounds::stop_requested() {
         crate::say!("mlx-record: the interrupted run was the last one: the recording is complete");
     }
     if !plan.quiet {

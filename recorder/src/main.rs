@@ -1,9 +1,8 @@
 //! `mlx-record`: parse the command line, run, report errors in one line.
 
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 
-use mlx_record::{UsageError, cli::Opt, run, session::INTERRUPTED};
+use mlx_record::{UsageError, cli::Opt, rounds, run};
 
 fn main() -> ExitCode {
     mlx_record::blas::ensure_fast_openblas();
@@ -17,7 +16,7 @@ fn main() -> ExitCode {
     // First SIGINT, SIGTERM or SIGHUP (Ctrl-C, `timeout`, batch schedulers, `docker stop`, a
     // closed terminal): finish the run in progress, keep the partial trace. Second: stop now.
     let _ = ctrlc::set_handler(|| {
-        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+        if rounds::request_stop() {
             std::process::exit(130);
         }
         mlx_record::say!("\nmlx-record: interrupted, finishing the current run (interrupt again to stop now)");

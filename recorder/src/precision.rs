@@ -70,6 +70,17 @@ pub struct ModeStatus {
     pub worst_target: Option<usize>,
     /// Runs set aside as slow so far.
     pub slow_runs: usize,
+    /// Timed runs of this mode so far (a mode that met its target early stops repeating while
+    /// the others go on, so this is not the set's repetition count).
+    pub runs: usize,
+}
+
+impl ModeStatus {
+    /// Repetitions behind this status: `set_reps` (the set's rounds) for attributed mode, this
+    /// mode's own runs for the others.
+    pub fn reps(&self, set_reps: u32) -> u32 {
+        if self.mode == SyncMode::Attributed { set_reps } else { self.runs as u32 }
+    }
 }
 
 /// The runs of one set, as the stopping rule sees them.
@@ -139,12 +150,12 @@ impl SetTracker {
                         .collect();
                     let p = precision(&cleaned.samples, &specs);
                     let worst_target = p.components.first().filter(|c| p.sum.is_some_and(|s| c.1 > s)).map(|c| c.0);
-                    ModeStatus { mode, precision: p.worst(), worst_target, slow_runs: cleaned.slow_runs }
+                    ModeStatus { mode, precision: p.worst(), worst_target, slow_runs: cleaned.slow_runs, runs: self.attributed.len() }
                 } else {
                     let times = self.plain.iter().find(|(m, _)| *m == mode).map_or(&[][..], |(_, v)| v.as_slice());
                     let runs: Vec<Timed> = times.iter().enumerate().map(|(i, &t)| Timed { role: Role::Reference, order: i as f64, time: t }).collect();
                     let slow_runs = clean(&runs, 0).slow_runs;
-                    ModeStatus { mode, precision: mean_precision(times), worst_target: None, slow_runs }
+                    ModeStatus { mode, precision: mean_precision(times), worst_target: None, slow_runs, runs: times.len() }
                 }
             })
             .collect()
@@ -211,12 +222,14 @@ pub fn next(stopping: Stopping, reps: u32, status: &[ModeStatus], deadline: Opti
     }
 }
 
-/// The repetitions a mode still needs, from the rate at which intervals narrow (as 1/sqrt(n)).
-pub fn reps_to_go(status: &ModeStatus, reps: u32, target: f64) -> Option<u32> {
+/// The repetitions a mode still needs, from the rate at which intervals narrow (as 1/sqrt(n));
+/// `set_reps`: the set's repetitions so far.
+pub fn reps_to_go(status: &ModeStatus, set_reps: u32, target: f64) -> Option<u32> {
     let p = status.precision?;
     if p <= target {
         return Some(0);
     }
+    let reps = status.reps(set_reps);
     let needed = reps as f64 * (p / target).powi(2);
     Some((needed.ceil() as u32).saturating_sub(reps).max(1))
 }
@@ -242,7 +255,7 @@ pub fn summary(status: &ModeStatus, reps: u32, stopping: Stopping, reason: StopR
             }
         }
     };
-    format!("{} {p} after {reps} {unit}{verdict}", status.mode.as_str())
+    format!("{} {p} after {} {unit}{verdict}", status.mode.as_str(), status.reps(reps))
 }
 
 /// The deadline of the next set: the time left, shared among the sets still to run in
@@ -291,7 +304,7 @@ mod tests {
     use super::*;
 
     fn status(mode: SyncMode, precision: Option<f64>, slow: usize) -> ModeStatus {
-        ModeStatus { mode, precision, worst_target: None, slow_runs: slow }
+        ModeStatus { mode, precision, worst_target: None, slow_runs: slow, runs: 3 }
     }
 
     #[test]
@@ -346,6 +359,12 @@ mod tests {
         assert!(!s.iter().all(|m| met(m, 0.001)), "{s:?}");
         let line = summary(&s[1], 4, Stopping::default(), StopReason::Met, |i| format!("t{i}"));
         assert!(line.starts_with("attributed ±") && line.ends_with("after 4 rounds (target 5.0%: met)"), "{line}");
+        // A plain mode that stopped repeating early counts its own runs, not the set's rounds.
+        t.add(SyncMode::Attributed, PerturbKind::Reference, None, 4, order, 100e6 as u64, 0, 0);
+        let s = t.status();
+        assert_eq!(s[0].runs, 4);
+        let line = summary(&s[0], 9, Stopping::default(), StopReason::Met, |i| format!("t{i}"));
+        assert!(line.contains("after 4 runs"), "{line}");
     }
 
     #[test]

@@ -3,26 +3,23 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use mlx_rs::Array;
-use trace_format::{Drift, Header, ModelConfig, PerturbKind, SetupRecord, SyncMode, TraceFile};
+use trace_format::{Drift, Header, ModelConfig, RunRecord, SetupRecord, SyncMode, TraceFile};
 
-use crate::api::{self, Recorder, Shape};
+use crate::api::{self, Around, Recorder, Schedule, Shape};
 use crate::config::{DType, Geometry, Preset};
 use crate::cost::CostModel;
 use crate::estimate::{self, gib};
-use crate::instrument::{Perturb, Probe, StageInfo};
+use crate::instrument::Probe;
 use crate::machine::{self, Backend};
 use crate::model::{Inputs, Model, Weights, names};
-use crate::precision::{self, Next, SetTracker, Stopping};
+use crate::precision::{self, Stopping};
 use crate::progress::Progress;
+use crate::rounds;
 use crate::variants::{self, Variant};
-
-/// Set by the SIGINT handler: stop after the run in progress.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Everything a recording needs, validated.
 #[derive(Debug, Clone)]
@@ -122,8 +119,7 @@ impl Plan {
     /// a variant with other stages changes the count by a few runs.
     pub fn total_runs(&self) -> u64 {
         let targets = baseline_stage_count(&self.config);
-        let per_rep: u64 =
-            self.sync_modes.iter().map(|&m| if m == SyncMode::Attributed { attribution_round(0, targets, self.copies).len() as u64 } else { 1 }).sum();
+        let per_rep = rounds::runs_per_rep(&self.sync_modes, targets, self.copies);
         let per_variant = (self.warmup + self.runs) as u64 * per_rep;
         self.geometries.len() as u64 * self.variants.len() as u64 * per_variant
     }
@@ -147,22 +143,10 @@ impl Plan {
             .collect()
     }
 
-    /// The weight of one repetition of `modes` at `geometry`.
+    /// The weight of one repetition of `modes` at `geometry` ([`rounds::rep_weight`]).
     pub fn rep_weight(&self, geometry: &Geometry, modes: &[SyncMode]) -> f64 {
-        let targets = baseline_stage_count(&self.config);
         let forward = CostModel::new(&self.config, geometry.tokens(), self.dtype.size()).of(names::FORWARD).unwrap_or_default().flops.max(1.0);
-        modes
-            .iter()
-            .map(|&m| match m {
-                SyncMode::Attributed => {
-                    let runs = attribution_round(0, targets, self.copies).len() as f64;
-                    // The copies of all targets together are `copies` more forwards.
-                    forward * (runs + self.copies as f64)
-                }
-                SyncMode::Component => 1.2 * forward,
-                _ => forward,
-            })
-            .sum()
+        rounds::rep_weight(forward, modes, baseline_stage_count(&self.config), self.copies)
     }
 }
 
@@ -170,53 +154,6 @@ impl Plan {
 fn baseline_stage_count(config: &ModelConfig) -> usize {
     let kept = |n: &&&str| config.camera || !n.contains("camera");
     names::EMBED.iter().filter(kept).count() + names::BLOCK.iter().filter(kept).count() + 1
-}
-
-/// The extra copies of `stage`'s work an attributed run may add within `headroom` bytes, at most
-/// `requested` and at least 1. It assumes the worst case, every invocation's copies alive at
-/// once: a stage whose inputs do not depend on the previous block (the modulation, which reads
-/// only the time embedding) can be scheduled that way, and on an H200 at 32,760 tokens its four
-/// copies ran out of memory.
-pub fn copies_within(requested: u32, stage: &StageInfo, headroom: u64) -> u32 {
-    let per_copy = stage.output_bytes.saturating_mul(stage.calls as u64);
-    if per_copy == 0 {
-        return requested;
-    }
-    (headroom / per_copy).clamp(1, requested.max(1) as u64) as u32
-}
-
-/// The perturbations of one attribution round, in order ([`attribution_estimate::schedule::round`]:
-/// a reference, the control and every target once, rotated by the round, a reference after
-/// every few targets), with the copies each duplicate asks for.
-///
-/// Warm-up rounds run the same schedule, untimed: each perturbation is a graph of its own, and
-/// the first run of a graph pays for what later runs reuse (MLX's CUDA backend builds a CUDA
-/// graph for every new shape of work). On an H200 at 3,120 tokens, duplicates whose graphs were
-/// new took 3.5 ms longer each, which over-charged every component of the first round by ~8%.
-pub fn attribution_round(round: u32, targets: usize, copies: u32) -> Vec<(PerturbKind, Option<usize>, u32)> {
-    use attribution_estimate::Role;
-    attribution_estimate::schedule::round(round, targets)
-        .into_iter()
-        .map(|role| match role {
-            Role::Reference => (PerturbKind::Reference, None, 0),
-            Role::Control => (PerturbKind::Control, None, 0),
-            Role::Duplicate(i) => (PerturbKind::Duplicate, Some(i), copies),
-        })
-        .collect()
-}
-
-/// The progress text of a precision-driven set: the least precise estimate against the
-/// target, and the repetitions that would take at the rate intervals narrow.
-fn precision_text(status: &[precision::ModeStatus], reps: u32, target: f64) -> String {
-    let worst = status.iter().filter(|s| !precision::met(s, target)).max_by(|a, b| a.precision.unwrap_or(f64::INFINITY).total_cmp(&b.precision.unwrap_or(f64::INFINITY)));
-    match worst {
-        None => String::new(),
-        Some(st) => {
-            let p = st.precision.map_or("no interval yet".into(), |p| format!("±{:.1}%", p * 100.0));
-            let more = precision::reps_to_go(st, reps, target).map_or(String::new(), |n| format!(", ~{n} more"));
-            format!(" ({} {p} of {:.1}%{more})", st.mode.as_str(), target * 100.0)
-        }
-    }
 }
 
 /// The trace header of a plan: this machine's metadata ([`api::metadata`]) with the plan's
@@ -298,7 +235,17 @@ pub fn record_with(plan: &Plan, header: &Header, partial: &mut Option<PathBuf>) 
     let runs_start = std::time::Instant::now();
     let set_weights = plan.set_weights();
     let mut set_index = 0usize;
-    let mut interrupted = false;
+    // Copies are sized by the loop against the memory the first plain forward leaves.
+    let schedule = Schedule {
+        modes: plan.sync_modes.clone(),
+        runs: plan.runs,
+        warmup: plan.warmup,
+        copies: plan.copies,
+        headroom: None,
+        inflate: plan.inflate.clone(),
+        quiet: plan.quiet,
+        stopping: Some(plan.stopping),
+    };
 
     'outer: for geometry in &plan.geometries {
         let tokens = geometry.tokens();
@@ -331,123 +278,31 @@ pub fn record_with(plan: &Plan, header: &Header, partial: &mut Option<PathBuf>) 
             }
             // The stages this variant's forward runs: the targets of its attribution rounds.
             let opts = prepared.options();
-            let forward = |probe: &mut Probe| model.forward(&inputs, probe, &opts);
-            let stages = if plan.sync_modes.contains(&SyncMode::Attributed) { Recorder::stages(&shape, forward)? } else { Vec::new() };
-            // Copies per stage, within the memory the plain forward leaves.
-            let headroom = machine::memory_budget(plan.backend, &machine::host())
-                .0
-                .saturating_sub(estimate::estimate(&plan.config, tokens, plan.dtype, plan.backend, 0).total());
-            let stage_copies: Vec<u32> = stages.iter().map(|st| copies_within(plan.copies, st, headroom)).collect();
-            for (st, &k) in stages.iter().zip(&stage_copies) {
-                if k < plan.copies && !plan.quiet {
-                    progress.note(&format!(
-                        "attribution at {tokens} tokens: {} gets {k} extra copies instead of {} (all its copies could need {} of the {} the forward leaves)",
-                        st.name,
-                        plan.copies,
-                        gib(st.output_bytes.saturating_mul(st.calls as u64).saturating_mul(plan.copies as u64)),
-                        gib(headroom)
-                    ));
-                }
-            }
-            let forward_weight = forward_cost.flops.max(1.0);
+            let mut forward = |probe: &mut Probe| model.forward(&inputs, probe, &opts);
+            let stages = if plan.sync_modes.contains(&SyncMode::Attributed) { Recorder::stages(&shape, &mut forward)? } else { Vec::new() };
             let deadline = match plan.stopping {
                 Stopping::Precision { max_time, .. } => Some(precision::set_deadline(runs_start, max_time, &set_weights[set_index..])),
                 Stopping::Exact(_) => None,
             };
             set_index += 1;
-            let mut tracker = SetTracker::new(&plan.sync_modes, stages.len());
-            let mut modes_now = plan.sync_modes.clone();
-            let mut shown = String::new();
-            let (mut rep, mut timed) = (0u32, 0u32);
-            loop {
-                let warmup = rep < plan.warmup;
-                for &mode in &modes_now {
-                    let schedule = if mode == SyncMode::Attributed {
-                        attribution_round(timed, stages.len(), plan.copies)
-                    } else {
-                        vec![(PerturbKind::Reference, None, 0)]
-                    };
-                    for (kind, target_index, copies) in schedule {
-                        let copies = target_index.map_or(copies, |i| stage_copies[i]);
-                        if INTERRUPTED.load(Ordering::SeqCst) {
-                            interrupted = true;
-                            break 'outer;
-                        }
-                        let target = target_index.map(|i| &stages[i]);
-                        let what = match (mode, kind, target) {
-                            (SyncMode::Attributed, PerturbKind::Duplicate, Some(t)) => format!("perturbing {} x{copies}", t.name),
-                            (SyncMode::Attributed, k, _) => format!("attributed {}", k.as_str()),
-                            (m, _, _) => format!("sync {}", m.as_str()),
-                        };
-                        let round = match (warmup, plan.stopping) {
-                            (true, _) => "warm-up".to_string(),
-                            (false, Stopping::Exact(n)) => format!("round {}/{n}", timed + 1),
-                            (false, Stopping::Precision { .. }) => format!("round {}{shown}", timed + 1),
-                        };
-                        // The most specific first: a narrow terminal cuts the end of the line.
-                        progress.message(&format!("{what}; {round}; {} frames ({tokens} tokens), {}", geometry.frames, variant.name()));
-                        let perturb = match (mode, kind, target) {
-                            (SyncMode::Attributed, PerturbKind::Control, _) => Perturb::Control,
-                            (SyncMode::Attributed, PerturbKind::Duplicate, Some(t)) => Perturb::Duplicate { target: t.name.clone(), copies },
-                            _ => Perturb::Nothing,
-                        };
-                        let plain = perturb == Perturb::Nothing;
-                        let measured = Recorder::forward_once(&shape, mode, perturb, plan.inflate.clone(), forward)?;
-                        let mut run = measured.run;
-                        run.warmup = warmup;
-                        if mode == SyncMode::Attributed {
-                            run.perturbation = Some(api::perturbation(kind, target, copies, timed, measured.reduced_bytes, measured.reduced_arrays));
-                        }
-                        let output = measured.output;
-                        // Drift of the plain forwards only: a perturbation adds outputs, never
-                        // changes the forward's own.
-                        if plain {
-                            match (&reference, variant) {
-                                (None, Variant::Baseline) => reference = Some(output),
-                                (Some(r), v) if v != Variant::Baseline => {
-                                    let (max_rel, mean_rel) = variants::drift(&output, r)?;
-                                    run.drift = Some(Drift { max_rel, mean_rel });
-                                }
-                                _ => {}
-                            }
-                        }
-                        if !warmup {
-                            tracker.add(mode, kind, target_index, copies, rec.runs(), run.forward_ns, measured.reduced_arrays, measured.reduced_bytes);
-                        }
-                        rec.write_run(run)?;
-                        let extra = target.map_or(0.0, |t| copies as f64 * t.calls as f64 * t.cost.flops);
-                        let slower = if mode == SyncMode::Component { 1.2 } else { 1.0 };
-                        progress.inc_weighted(slower * (forward_weight + extra));
+            // Drift of the plain forwards only: a perturbation adds outputs, never changes the
+            // forward's own.
+            let mut drift = |output: &Array, run: &mut RunRecord| -> Result<()> {
+                match (&reference, variant) {
+                    (None, Variant::Baseline) => reference = Some(output.clone()),
+                    (Some(r), v) if v != Variant::Baseline => {
+                        let (max_rel, mean_rel) = variants::drift(output, r)?;
+                        run.drift = Some(Drift { max_rel, mean_rel });
                     }
+                    _ => {}
                 }
-                rep += 1;
-                if warmup {
-                    continue;
-                }
-                timed += 1;
-                let status = tracker.status();
-                match precision::next(plan.stopping, timed, &status, deadline) {
-                    Next::Continue(modes) => {
-                        // Past the planned minimum, every repetition extends the bar.
-                        if timed >= plan.runs {
-                            let steps = modes.iter().map(|&m| if m == SyncMode::Attributed { attribution_round(0, stages.len(), plan.copies).len() as u64 } else { 1 }).sum();
-                            progress.extend(plan.rep_weight(geometry, &modes), steps);
-                        }
-                        if let Stopping::Precision { target, .. } = plan.stopping {
-                            shown = precision_text(&status, timed, target);
-                        }
-                        modes_now = modes;
-                    }
-                    Next::Stop(reason) => {
-                        if !plan.quiet {
-                            for st in &status {
-                                let line = precision::summary(st, timed, plan.stopping, reason, |i| stages[i].name.clone());
-                                progress.note(&format!("{} frames, {}: {line}", geometry.frames, variant.name()));
-                            }
-                        }
-                        break;
-                    }
-                }
+                Ok(())
+            };
+            let label = format!("{} frames ({tokens} tokens), {}", geometry.frames, variant.name());
+            let around = Around { progress: &mut progress, deadline, label, plain_output: &mut drift };
+            rec.record_around(&shape, &schedule, &stages, around, forward)?;
+            if rec.interrupted() {
+                break 'outer;
             }
             drop(opts);
             drop(prepared);
@@ -456,7 +311,7 @@ pub fn record_with(plan: &Plan, header: &Header, partial: &mut Option<PathBuf>) 
     }
     progress.finish();
     // A signal during the last run leaves nothing unrecorded: the trace is finished as usual.
-    if interrupted {
+    if rec.interrupted() {
         return Ok(Summary { path: rec.partial_path().to_path_buf(), runs: rec.runs(), interrupted: true });
     }
     let runs = rec.runs();
@@ -466,30 +321,6 @@ pub fn record_with(plan: &Plan, header: &Header, partial: &mut Option<PathBuf>) 
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn copies_fit_the_memory_left() {
-        use crate::cost::Cost;
-        use crate::instrument::StageInfo;
-        // The 14B modulation at 32,760 tokens: 6 x 32,760 x 5,120 bf16 values per block, 40
-        // blocks: 80.5 GB per copy of every block's work.
-        let modulation = StageInfo { name: "block/modulation".into(), calls: 40, cost: Cost::default(), output_bytes: 6 * 32_760 * 5_120 * 2 };
-        let gib = 1u64 << 30;
-        assert_eq!(super::copies_within(4, &modulation, 80 * gib), 1);
-        assert_eq!(super::copies_within(4, &modulation, 160 * gib), 2);
-        assert_eq!(super::copies_within(4, &modulation, 1000 * gib), 4);
-        // Never fewer than one copy, never more than asked.
-        assert_eq!(super::copies_within(4, &modulation, 0), 1);
-        let empty = StageInfo { output_bytes: 0, ..modulation.clone() };
-        assert_eq!(super::copies_within(4, &empty, 0), 4);
-        // On an H200 (143,771 MiB), what the 40-block forward leaves at 9,360 and 32,760 tokens.
-        let config = crate::config::Preset::Lingbot14b.config();
-        let h200 = 143_771u64 << 20;
-        let left = |tokens: u64| h200.saturating_sub(crate::estimate::estimate(&config, tokens, crate::config::DType::Bf16, super::Backend::Cuda, 0).total());
-        let at_9360 = StageInfo { output_bytes: 6 * 9_360 * 5_120 * 2, ..modulation.clone() };
-        assert_eq!(super::copies_within(4, &at_9360, left(9_360)), 4, "all four copies at 9,360 tokens");
-        assert!(super::copies_within(4, &modulation, left(32_760)) <= 2, "at most the two copies that ran at 32,760 tokens");
-    }
-
     #[test]
     fn timestamp_is_rfc3339() {
         let t = super::api::utc_now();
