@@ -272,6 +272,9 @@ pub struct VariantSummary {
     pub removed: Vec<String>,
     /// Components the variant runs that the baseline does not.
     pub added: Vec<String>,
+    /// Components whose time the variant changes significantly (see
+    /// [`CompareRow::significant`]), the largest change in ms first.
+    pub changed: Vec<String>,
 }
 
 /// Group value of every run for `key`: `variant`, `sync` and `frames` are read from the run,
@@ -534,6 +537,7 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
                     saving_ms_per_clip: saving.map(|s| FORWARDS_PER_CLIP * s - setup_ms),
                     removed: if has_synced { base_comps.iter().filter(|c| !this.contains(c)).map(name).collect() } else { Vec::new() },
                     added: this.iter().filter(|c| !base_comps.contains(c)).map(name).collect(),
+                    changed: significant_changes(&rows, v),
                 })
             })
             .collect()
@@ -604,6 +608,14 @@ pub fn setup_cost(facts: &Facts, variant: &str, frames: u32) -> (f64, f64, Vec<S
 }
 
 type Job = (String, String, Area, u32, Vec<f64>, Vec<f64>);
+
+/// The components of `variant` whose change against the baseline is significant, the largest
+/// absolute change in time first (ties by name).
+fn significant_changes(rows: &[CompareRow], variant: &str) -> Vec<String> {
+    let mut changed: Vec<&CompareRow> = rows.iter().filter(|r| r.group == variant && r.component != FORWARD_ROW && r.significant).collect();
+    changed.sort_by(|a, b| (b.group_ms - b.baseline_ms).abs().total_cmp(&(a.group_ms - a.baseline_ms).abs()).then(a.component.cmp(&b.component)));
+    changed.into_iter().map(|r| r.component.clone()).collect()
+}
 
 /// Whether a ratio (or speedup) is further from 1 than the noise threshold, symmetric on the log
 /// scale: a speedup of 1.052 and its time ratio 0.951 get the same verdict.

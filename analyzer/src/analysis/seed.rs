@@ -23,6 +23,9 @@ pub const QUADRATIC_EXPONENT: f64 = 1.5;
 
 /// The seed's token counts per frame count (390 tokens per latent frame).
 pub const SEED_TOKENS: [(u32, u64); 3] = [(5, 780), (11, 1170), (21, 2340)];
+/// Token ratios (ours over the seed's) within this relative distance of 1 agree, and within it of
+/// each other are one factor.
+pub const TOKENS_TOLERANCE: f64 = 0.01;
 /// The seed's "Norms" share of the forward (norm1 only), as a range.
 pub const SEED_NORMS: (f64, f64) = (0.006, 0.007);
 /// The seed's Self-Attention ms per block at its first and last length (5 and 21 frames).
@@ -118,8 +121,11 @@ pub enum TokensVerdict {
     NotComparable {
         /// Tokens per latent frame in the traces (1,560 at the seed's 480x832).
         tokens_per_latent_frame: u64,
+        /// How many times too small the seed's counts are at its own resolution by the formula:
+        /// [`SEED_RESOLUTION_TOKENS_PER_LATENT_FRAME`] over the seed's tokens per latent frame.
+        seed_resolution_factor: f64,
     },
-    /// Within 1% at every recorded frame count.
+    /// Within [`TOKENS_TOLERANCE`] at every recorded frame count.
     Agrees,
     /// The traces hold `low`-`high` times the seed's counts.
     TooSmall {
@@ -127,6 +133,9 @@ pub enum TokensVerdict {
         low: f64,
         /// Largest ratio.
         high: f64,
+        /// The one factor (`low`) when the ratios lie within [`TOKENS_TOLERANCE`] of each other,
+        /// so that a report states a single factor instead of a range.
+        factor: Option<f64>,
     },
 }
 
@@ -154,12 +163,12 @@ pub enum NormsVerdict {
 pub enum AttentionVerdict {
     /// Too few lengths to fit.
     TooFewLengths,
-    /// Exponent below 1.5: the projections, linear in L, dominate.
+    /// Exponent below [`QUADRATIC_EXPONENT`]: the projections, linear in L, dominate.
     NotQuadratic {
         /// The bucket's exponent.
         exponent: f64,
     },
-    /// Exponent at least 1.5.
+    /// Exponent at least [`QUADRATIC_EXPONENT`].
     CloseToQuadratic {
         /// The bucket's exponent.
         exponent: f64,
@@ -254,24 +263,41 @@ fn range(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
     (values.clone().fold(f64::INFINITY, f64::min), values.fold(f64::NEG_INFINITY, f64::max))
 }
 
+/// Latent frames of a clip of `frames` frames (the VAE keeps the first frame and compresses the
+/// rest fourfold in time).
+fn latent_frames(frames: u32) -> u64 {
+    (frames as u64 - 1) / 4 + 1
+}
+
+/// (a) The verdict on the seed's token counts.
+fn tokens_verdict(tokens: &[TokenClaim]) -> TokensVerdict {
+    let ratios: Vec<f64> = tokens.iter().filter(|t| t.tokens.is_some()).filter_map(|t| t.ratio).collect();
+    let per_latent: Vec<u64> = tokens.iter().filter_map(|t| t.tokens.map(|n| n / latent_frames(t.frames))).collect();
+    if tokens.iter().all(|t| t.tokens.is_none()) {
+        return TokensVerdict::NotChecked;
+    }
+    if let Some(&p) = per_latent.iter().find(|p| **p != SEED_RESOLUTION_TOKENS_PER_LATENT_FRAME) {
+        let (frames, seed_tokens) = SEED_TOKENS[0];
+        let seed_per_latent = seed_tokens as f64 / latent_frames(frames) as f64;
+        return TokensVerdict::NotComparable { tokens_per_latent_frame: p, seed_resolution_factor: SEED_RESOLUTION_TOKENS_PER_LATENT_FRAME as f64 / seed_per_latent };
+    }
+    let (lo, hi) = range(ratios.iter().copied());
+    if (lo - 1.0).abs() < TOKENS_TOLERANCE && (hi - 1.0).abs() < TOKENS_TOLERANCE {
+        TokensVerdict::Agrees
+    } else {
+        TokensVerdict::TooSmall { low: lo, high: hi, factor: ((hi - lo) / hi < TOKENS_TOLERANCE).then_some(lo) }
+    }
+}
+
 /// The verdicts on the claims; the thresholds are those the report states.
 pub fn verdicts(c: &SeedClaims) -> SeedVerdicts {
-    let ratios: Vec<f64> = c.tokens.iter().filter(|t| t.tokens.is_some()).filter_map(|t| t.ratio).collect();
-    let per_latent: Vec<u64> = c.tokens.iter().filter_map(|t| t.tokens.map(|n| n / ((t.frames as u64 - 1) / 4 + 1))).collect();
-    let tokens = if c.tokens.iter().all(|t| t.tokens.is_none()) {
-        TokensVerdict::NotChecked
-    } else if let Some(&p) = per_latent.iter().find(|p| **p != SEED_RESOLUTION_TOKENS_PER_LATENT_FRAME) {
-        TokensVerdict::NotComparable { tokens_per_latent_frame: p }
-    } else {
-        let (lo, hi) = range(ratios.iter().copied());
-        if (lo - 1.0).abs() < 0.01 && (hi - 1.0).abs() < 0.01 { TokensVerdict::Agrees } else { TokensVerdict::TooSmall { low: lo, high: hi } }
-    };
+    let tokens = tokens_verdict(&c.tokens);
     let norms = (!c.norms.is_empty()).then(|| {
         let (lo, hi) = range(c.norms.iter().filter(|n| n.norm1 > 0.0).map(|n| n.all / n.norm1));
         if lo.is_finite() { NormsVerdict::MissesNorm2AndNorm3 { low: lo, high: hi } } else { NormsVerdict::NoNorm1 }
     });
     let self_attention = c.self_attention.as_ref().map(|a| match a.exponent {
-        Some(p) if p < 1.5 => AttentionVerdict::NotQuadratic { exponent: p },
+        Some(p) if p < QUADRATIC_EXPONENT => AttentionVerdict::NotQuadratic { exponent: p },
         Some(p) => AttentionVerdict::CloseToQuadratic { exponent: p },
         None => AttentionVerdict::TooFewLengths,
     });

@@ -9,6 +9,8 @@ use crate::analysis::Report;
 use crate::error::{Error, Result};
 
 use super::markup::ChartKind;
+// The ratio words moved to `units` (the tables write them too); re-exported for existing paths.
+pub use super::units::{factor_text, ratio_words};
 
 /// A drawn chart.
 #[derive(Debug, Clone, PartialEq)]
@@ -159,7 +161,7 @@ fn distribution(report: &Report) -> Result<Option<Chart>> {
             .into_drawing_area();
         try_draw!(NAME, root.fill(&WHITE));
         let (upper, lower) = root.split_vertically(150);
-        let labels: Vec<String> = tops.iter().map(|t| format!("{} {}", t.name, super::markup::pct(t.share))).collect();
+        let labels: Vec<String> = tops.iter().map(|t| format!("{} {}", t.name, super::units::pct(t.share))).collect();
         let mut chart = try_draw!(
             NAME,
             ChartBuilder::on(&upper)
@@ -199,7 +201,7 @@ fn distribution(report: &Report) -> Result<Option<Chart>> {
                 let mut bar = Rectangle::new([(x, SegmentValue::Exact(y)), (x + w, SegmentValue::Exact(y + 1))], style);
                 bar.set_margin(4, 4, 0, 0);
                 try_draw!(NAME, chart.draw_series(std::iter::once(bar)));
-                legend.push((format!("{}: {name} {}", top.name, super::markup::no_negative_zero(format!("{w:.1}%"))), color));
+                legend.push((format!("{}: {name} {}", top.name, super::units::no_negative_zero(format!("{w:.1}%"))), color));
                 color += 1;
                 x += w;
             }
@@ -343,32 +345,6 @@ fn scaling(report: &Report) -> Result<Option<Chart>> {
         try_draw!(NAME, root.present());
     }
     Ok(Some(Chart { name: NAME.to_string(), title: "Scaling with sequence length", svg }))
-}
-
-/// A ratio of times in words: `21,000x faster`, `1.15x slower`, `same`.
-pub fn ratio_words(ratio: f64) -> String {
-    if !ratio.is_finite() || ratio <= 0.0 {
-        return "-".into();
-    }
-    if (ratio - 1.0).abs() < 0.005 {
-        return "same".into();
-    }
-    let (factor, word) = if ratio < 1.0 { (1.0 / ratio, "faster") } else { (ratio, "slower") };
-    format!("{}x {word}", factor_text(factor))
-}
-
-/// A factor of at least 1 with precision that reads: 1.15, 12.3, 210, 21,000.
-pub fn factor_text(f: f64) -> String {
-    if f < 10.0 {
-        format!("{f:.2}")
-    } else if f < 100.0 {
-        format!("{f:.1}")
-    } else {
-        // Two significant digits for large factors, with thousands separators.
-        let digits = f.log10().floor() as i32;
-        let step = 10f64.powi((digits - 1).max(0));
-        super::units::thousands(((f / step).round() * step) as u64)
-    }
 }
 
 fn comparison(report: &Report) -> Result<Option<Chart>> {
