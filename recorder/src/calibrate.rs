@@ -24,45 +24,45 @@ use crate::config::DType;
 use crate::machine::Backend;
 
 /// The bandwidth passes use arrays of at least this many times the last-level cache.
-pub const LLC_FACTOR: u64 = 8;
+pub(crate) const LLC_FACTOR: u64 = 8;
 
 /// The cache-resident passes use input arrays of the last-level cache divided by these (each
 /// pass moves twice its input: from a 64th to half of the cache, so the smaller sizes also
 /// see the faster inner caches a small component's data may stay in).
-pub const CACHE_DIVISORS: [u64; 4] = [128, 32, 8, 4];
+pub(crate) const CACHE_DIVISORS: [u64; 4] = [128, 32, 8, 4];
 
 /// Sizes and repetitions of one calibration.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Sizes {
+pub(crate) struct Sizes {
     /// Side of the large square matmul.
-    pub square: u64,
+    pub(crate) square: u64,
     /// Largest FLOPs of one timed matmul: a model shape above it is measured with fewer rows.
-    pub max_matmul_flops: f64,
+    pub(crate) max_matmul_flops: f64,
     /// Fewest rows kept when a model shape is cut down.
-    pub min_rows: u64,
+    pub(crate) min_rows: u64,
     /// Bytes of the input array of each streaming pass (the pass moves twice that).
-    pub bandwidth_array_bytes: Vec<u64>,
+    pub(crate) bandwidth_array_bytes: Vec<u64>,
     /// Timed repetitions of each measurement (after one untimed).
-    pub reps: u32,
+    pub(crate) reps: u32,
     /// Bytes of the input array of each cache-resident streaming pass (empty: not measured).
-    pub cache_array_bytes: Vec<u64>,
+    pub(crate) cache_array_bytes: Vec<u64>,
     /// Timed repetitions of each cache-resident pass: each takes a millisecond or less, and the
     /// best of many is needed to see the cache's rate through the machine's noise.
-    pub cache_reps: u32,
+    pub(crate) cache_reps: u32,
     /// The last-level cache the sizes were chosen against (0: unknown or not used).
-    pub llc_bytes: u64,
+    pub(crate) llc_bytes: u64,
 }
 
 impl Sizes {
     /// The sizes for `backend` and `dtype` on this machine.
-    pub fn for_machine(backend: Backend, dtype: DType) -> Sizes {
+    pub(crate) fn for_machine(backend: Backend, dtype: DType) -> Sizes {
         let llc = if backend.is_gpu() { 0 } else { last_level_cache_bytes().unwrap_or(0) };
         Sizes::new(backend, dtype, llc)
     }
 
     /// The sizes for `backend` and `dtype` given the CPU's last-level cache (`llc` bytes, 0:
     /// unknown).
-    pub fn new(backend: Backend, dtype: DType, llc: u64) -> Sizes {
+    pub(crate) fn new(backend: Backend, dtype: DType, llc: u64) -> Sizes {
         const MIB: u64 = 1 << 20;
         let square: u64 = match (backend.is_gpu(), dtype) {
             (true, _) => 8192,
@@ -96,7 +96,7 @@ impl Sizes {
 
 /// The CPU's last-level cache in bytes, from Linux's sysfs (the largest data or unified cache of
 /// CPU 0); `None` where it cannot be read.
-pub fn last_level_cache_bytes() -> Option<u64> {
+pub(crate) fn last_level_cache_bytes() -> Option<u64> {
     let dir = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache").ok()?;
     let mut best: Option<(u32, u64)> = None;
     for entry in dir.flatten() {
@@ -118,7 +118,7 @@ pub fn last_level_cache_bytes() -> Option<u64> {
 }
 
 /// A sysfs cache size: `32768K`, `8M`, `512` (bytes).
-pub fn parse_cache_size(s: &str) -> Option<u64> {
+pub(crate) fn parse_cache_size(s: &str) -> Option<u64> {
     let s = s.trim();
     let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => (&s[..i], s[i..].trim()),
@@ -139,7 +139,7 @@ pub fn parse_cache_size(s: &str) -> Option<u64> {
 /// Linear layers over every token (self-attention projections, camera layers and cross-attention
 /// query and output share d x d; the FFN's two), and the text embedding's. Distinct shapes only,
 /// in order of first appearance.
-pub fn model_gemm_shapes(config: &ModelConfig, tokens: &[u64]) -> Vec<(String, [u64; 3])> {
+pub(crate) fn model_gemm_shapes(config: &ModelConfig, tokens: &[u64]) -> Vec<(String, [u64; 3])> {
     let (d, f) = (config.dim as u64, config.ffn_dim as u64);
     let mut shapes: Vec<(String, [u64; 3])> = Vec::new();
     let mut add = |source: &str, s: [u64; 3]| {
@@ -158,21 +158,15 @@ pub fn model_gemm_shapes(config: &ModelConfig, tokens: &[u64]) -> Vec<(String, [
 
 /// `shape` with its rows cut so that one product stays within `max_flops` (never under
 /// `min_rows`, nor above the shape's own rows).
-pub fn capped(shape: [u64; 3], max_flops: f64, min_rows: u64) -> [u64; 3] {
+pub(crate) fn capped(shape: [u64; 3], max_flops: f64, min_rows: u64) -> [u64; 3] {
     let [m, k, n] = shape;
     let rows = (max_flops / (2.0 * k as f64 * n as f64)).floor() as u64;
     [m.min(rows.max(min_rows)), k, n]
 }
 
-/// Runs the calibration with the square matmul only (models recorded through the library API,
-/// whose GEMM shapes the recorder does not know).
-pub fn calibrate(backend: Backend, dtype: DType) -> Result<Calibration> {
-    calibrate_with(backend, dtype, &[], &Sizes::for_machine(backend, dtype))
-}
-
 /// Runs the calibration over `gemms` (source, [m, k, n]) and the square of `sizes`, and the
 /// streaming pass at each of `sizes`' bandwidth sizes; each ceiling is the best of its set.
-pub fn calibrate_with(backend: Backend, dtype: DType, gemms: &[(String, [u64; 3])], sizes: &Sizes) -> Result<Calibration> {
+pub(crate) fn calibrate_with(backend: Backend, dtype: DType, gemms: &[(String, [u64; 3])], sizes: &Sizes) -> Result<Calibration> {
     if !backend.is_gpu() {
         crate::blas::check_matmul()?;
     }
@@ -225,7 +219,7 @@ fn streaming_probes(dtype: DType, array_bytes: &[u64], reps: u32) -> Result<Vec<
 }
 
 /// The calibration record: each ceiling is the best of its probes.
-pub fn summarise(dtype: DType, matmul_probes: Vec<MatmulProbe>, bandwidth_probes: Vec<BandwidthProbe>, llc_bytes: u64) -> Calibration {
+pub(crate) fn summarise(dtype: DType, matmul_probes: Vec<MatmulProbe>, bandwidth_probes: Vec<BandwidthProbe>, llc_bytes: u64) -> Calibration {
     let best_mm = matmul_probes.iter().max_by(|a, b| a.flops_per_s.total_cmp(&b.flops_per_s)).cloned().unwrap_or_default();
     let best_bw = bandwidth_probes.iter().max_by(|a, b| a.bytes_per_s.total_cmp(&b.bytes_per_s)).cloned().unwrap_or_default();
     Calibration {

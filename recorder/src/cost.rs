@@ -28,23 +28,23 @@ impl std::ops::Add for Cost {
 /// Per-element FLOPs of the elementwise pieces.
 mod per_element {
     /// LayerNorm: mean (1), centred square (2), variance sum (1), normalise (2).
-    pub const LAYER_NORM: f64 = 6.0;
+    pub(super) const LAYER_NORM: f64 = 6.0;
     /// LayerNorm with weight and bias: + 2.
-    pub const LAYER_NORM_AFFINE: f64 = 8.0;
+    pub(super) const LAYER_NORM_AFFINE: f64 = 8.0;
     /// RMSNorm with weight: square (1), sum (1), scale (1), weight (1).
-    pub const RMS_NORM: f64 = 4.0;
+    pub(super) const RMS_NORM: f64 = 4.0;
     /// `y * (1 + scale) + shift`.
-    pub const MODULATE: f64 = 3.0;
+    pub(super) const MODULATE: f64 = 3.0;
     /// RoPE on interleaved pairs: 2 multiplies and 1 add per output.
-    pub const ROPE: f64 = 3.0;
+    pub(super) const ROPE: f64 = 3.0;
     /// SiLU: x * sigmoid(x), counted as 4.
-    pub const SILU: f64 = 4.0;
+    pub(super) const SILU: f64 = 4.0;
     /// tanh-approximated GELU, counted as 8.
-    pub const GELU: f64 = 8.0;
+    pub(super) const GELU: f64 = 8.0;
     /// Softmax per score: max, subtract, exp, sum, divide.
-    pub const SOFTMAX: f64 = 5.0;
+    pub(super) const SOFTMAX: f64 = 5.0;
     /// `x + y * gate`.
-    pub const GATED_RESIDUAL: f64 = 2.0;
+    pub(super) const GATED_RESIDUAL: f64 = 2.0;
 }
 
 /// Costs of every component of one forward, for `tokens` video tokens.

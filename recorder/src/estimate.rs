@@ -10,18 +10,18 @@ use crate::model::param_count;
 /// Estimated bytes. Every field saturates at `u64::MAX` (16 EiB): a configuration whose
 /// arithmetic would overflow 64 bits needs more than any machine has, and is refused as such.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MemoryEstimate {
+pub(crate) struct MemoryEstimate {
     /// Parameters at the compute dtype.
-    pub weights: u64,
+    pub(crate) weights: u64,
     /// Peak activations of the largest forward.
-    pub activations: u64,
+    pub(crate) activations: u64,
     /// Extra memory of the variants (quantized copies, caches).
-    pub variants: u64,
+    pub(crate) variants: u64,
 }
 
 impl MemoryEstimate {
     /// Everything, with 10% for MLX's allocator slack.
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         let sum = self.weights.saturating_add(self.activations).saturating_add(self.variants);
         // f64 -> u64 casts saturate.
         (sum as f64 * 1.1) as u64
@@ -34,7 +34,7 @@ impl MemoryEstimate {
 /// text context, RoPE tables, inputs) plus the largest working set of one stage: the FFN hidden
 /// layer twice (before and after GELU), or, on the CPU, where MLX's attention materialises the
 /// scores, two `heads x L x L` matrices.
-pub fn estimate(config: &ModelConfig, tokens: u64, dtype: DType, backend: Backend, variant_extra: u64) -> MemoryEstimate {
+pub(crate) fn estimate(config: &ModelConfig, tokens: u64, dtype: DType, backend: Backend, variant_extra: u64) -> MemoryEstimate {
     // In 128 bits: L x L x heads x 8 overflows 64 bits from about 10^8 tokens.
     let s = dtype.size() as u128;
     let (l, d, f) = (tokens as u128, config.dim as u128, config.ffn_dim as u128);
@@ -53,7 +53,7 @@ pub fn estimate(config: &ModelConfig, tokens: u64, dtype: DType, backend: Backen
 }
 
 /// The largest block count whose estimate fits `budget` bytes, if any.
-pub fn max_blocks_fitting(
+pub(crate) fn max_blocks_fitting(
     config: &ModelConfig,
     tokens: u64,
     dtype: DType,
@@ -69,7 +69,7 @@ pub fn max_blocks_fitting(
 }
 
 /// Formats bytes as GiB with one decimal.
-pub fn gib(bytes: u64) -> String {
+pub(crate) fn gib(bytes: u64) -> String {
     if bytes == u64::MAX {
         return "16+ EiB".into();
     }

@@ -32,16 +32,16 @@ macro_rules! say_out {
 
 pub mod api;
 pub mod blas;
-pub mod calibrate;
+mod calibrate;
 pub mod cli;
 pub mod config;
 pub mod cost;
-pub mod estimate;
+mod estimate;
 pub mod instrument;
 pub mod machine;
 pub mod model;
-pub mod precision;
-pub mod progress;
+mod precision;
+mod progress;
 pub mod rounds;
 pub mod session;
 pub mod variants;

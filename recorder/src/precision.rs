@@ -30,18 +30,18 @@ pub enum Stopping {
 
 /// The default target: 5% half-width reads a share of 20% as 19-21%, enough to rank the
 /// components and size a saving; tighter targets cost rounds as 1/target^2.
-pub const DEFAULT_PRECISION: f64 = 0.05;
+pub(crate) const DEFAULT_PRECISION: f64 = 0.05;
 
 /// The default time for the timed runs: ten minutes bounds a recording whose machine cannot
 /// reach the target (a noisy laptop) while leaving a GPU recording of the 14B model at 5 and 21
 /// frames (about 2.5 minutes for three rounds) room to add rounds.
-pub const DEFAULT_MAX_TIME: Duration = Duration::from_secs(600);
+pub(crate) const DEFAULT_MAX_TIME: Duration = Duration::from_secs(600);
 
 /// Fewest repetitions of a precision-driven set: intervals need three runs of every mean.
-pub const MIN_REPS: u32 = 3;
+pub(crate) const MIN_REPS: u32 = 3;
 
 /// Most repetitions of a set, whatever the target.
-pub const MAX_REPS: u32 = 10_000;
+pub(crate) const MAX_REPS: u32 = 10_000;
 
 impl Default for Stopping {
     fn default() -> Self {
@@ -61,31 +61,31 @@ impl Stopping {
 
 /// One mode's precision so far.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ModeStatus {
+pub(crate) struct ModeStatus {
     /// Mode.
-    pub mode: SyncMode,
+    pub(crate) mode: SyncMode,
     /// The least precise relative half-width waited on; `None` without an interval yet.
-    pub precision: Option<f64>,
+    pub(crate) precision: Option<f64>,
     /// Attributed: the target index of the least precise component, if it is not the sum.
-    pub worst_target: Option<usize>,
+    pub(crate) worst_target: Option<usize>,
     /// Runs set aside as slow so far.
-    pub slow_runs: usize,
+    pub(crate) slow_runs: usize,
     /// Timed runs of this mode so far (a mode that met its target early stops repeating while
     /// the others go on, so this is not the set's repetition count).
-    pub runs: usize,
+    pub(crate) runs: usize,
 }
 
 impl ModeStatus {
     /// Repetitions behind this status: `set_reps` (the set's rounds) for attributed mode, this
     /// mode's own runs for the others.
-    pub fn reps(&self, set_reps: u32) -> u32 {
+    pub(crate) fn reps(&self, set_reps: u32) -> u32 {
         if self.mode == SyncMode::Attributed { set_reps } else { self.runs as u32 }
     }
 }
 
 /// The runs of one set, as the stopping rule sees them.
 #[derive(Debug, Clone)]
-pub struct SetTracker {
+pub(crate) struct SetTracker {
     modes: Vec<SyncMode>,
     targets: usize,
     /// Attributed runs: role, position, time.
@@ -99,7 +99,7 @@ pub struct SetTracker {
 
 impl SetTracker {
     /// A set recording `modes` with `targets` attributed components.
-    pub fn new(modes: &[SyncMode], targets: usize) -> Self {
+    pub(crate) fn new(modes: &[SyncMode], targets: usize) -> Self {
         SetTracker {
             modes: modes.to_vec(),
             targets,
@@ -112,7 +112,7 @@ impl SetTracker {
 
     /// A timed run (not a warm-up). `order`: its position in the recording.
     #[allow(clippy::too_many_arguments)]
-    pub fn add(&mut self, mode: SyncMode, kind: PerturbKind, target: Option<usize>, copies: u32, order: u32, forward_ns: u64, reduced_arrays: u64, reduced_bytes: u64) {
+    pub(crate) fn add(&mut self, mode: SyncMode, kind: PerturbKind, target: Option<usize>, copies: u32, order: u32, forward_ns: u64, reduced_arrays: u64, reduced_bytes: u64) {
         let time = forward_ns as f64;
         let measure = if reduced_arrays > 0 { reduced_arrays as f64 } else { reduced_bytes as f64 };
         if mode == SyncMode::Attributed {
@@ -136,7 +136,7 @@ impl SetTracker {
     }
 
     /// Every mode's precision so far.
-    pub fn status(&self) -> Vec<ModeStatus> {
+    pub(crate) fn status(&self) -> Vec<ModeStatus> {
         self.modes
             .iter()
             .map(|&mode| {
@@ -163,13 +163,13 @@ impl SetTracker {
 }
 
 /// Whether a mode's status meets the target.
-pub fn met(status: &ModeStatus, target: f64) -> bool {
+pub(crate) fn met(status: &ModeStatus, target: f64) -> bool {
     status.precision.is_some_and(|p| p <= target)
 }
 
 /// What to do after `reps` timed repetitions of a set.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Next {
+pub(crate) enum Next {
     /// Another repetition of these modes.
     Continue(Vec<SyncMode>),
     /// The set is done.
@@ -178,7 +178,7 @@ pub enum Next {
 
 /// Why a set stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
+pub(crate) enum StopReason {
     /// The exact count was reached.
     Count,
     /// Every mode met the target.
@@ -192,7 +192,7 @@ pub enum StopReason {
 /// The stopping rule: at least [`MIN_REPS`] (five once a mode has set a slow run aside, see
 /// [`attribution_estimate::MIN_ROUNDS_WITH_SLOW_RUNS`]), then until every mode meets the target
 /// or `deadline` passes.
-pub fn next(stopping: Stopping, reps: u32, status: &[ModeStatus], deadline: Option<Instant>) -> Next {
+pub(crate) fn next(stopping: Stopping, reps: u32, status: &[ModeStatus], deadline: Option<Instant>) -> Next {
     let all: Vec<SyncMode> = status.iter().map(|s| s.mode).collect();
     match stopping {
         Stopping::Exact(n) => {
@@ -224,7 +224,7 @@ pub fn next(stopping: Stopping, reps: u32, status: &[ModeStatus], deadline: Opti
 
 /// The repetitions a mode still needs, from the rate at which intervals narrow (as 1/sqrt(n));
 /// `set_reps`: the set's repetitions so far.
-pub fn reps_to_go(status: &ModeStatus, set_reps: u32, target: f64) -> Option<u32> {
+pub(crate) fn reps_to_go(status: &ModeStatus, set_reps: u32, target: f64) -> Option<u32> {
     let p = status.precision?;
     if p <= target {
         return Some(0);
@@ -236,7 +236,7 @@ pub fn reps_to_go(status: &ModeStatus, set_reps: u32, target: f64) -> Option<u32
 
 /// One line on a set's precision, for the end of its runs: e.g. `attributed ±3.1% after 6
 /// rounds (target 5%: met)`. `name_of` names an attributed target.
-pub fn summary(status: &ModeStatus, reps: u32, stopping: Stopping, reason: StopReason, name_of: impl Fn(usize) -> String) -> String {
+pub(crate) fn summary(status: &ModeStatus, reps: u32, stopping: Stopping, reason: StopReason, name_of: impl Fn(usize) -> String) -> String {
     let unit = if status.mode == SyncMode::Attributed { "rounds" } else { "runs" };
     let p = status.precision.map_or("no interval".to_string(), |p| format!("±{:.1}%", p * 100.0));
     let verdict = match stopping {
@@ -260,7 +260,7 @@ pub fn summary(status: &ModeStatus, reps: u32, stopping: Stopping, reason: StopR
 
 /// The deadline of the next set: the time left, shared among the sets still to run in
 /// proportion to their expected cost (`weights`, this set's first).
-pub fn set_deadline(start: Instant, max_time: Duration, weights: &[f64]) -> Instant {
+pub(crate) fn set_deadline(start: Instant, max_time: Duration, weights: &[f64]) -> Instant {
     let now = Instant::now();
     let left = max_time.saturating_sub(now.duration_since(start));
     let total: f64 = weights.iter().sum();
@@ -269,7 +269,7 @@ pub fn set_deadline(start: Instant, max_time: Duration, weights: &[f64]) -> Inst
 }
 
 /// Parses `5%` or `0.05` into a relative half-width in (0, 1).
-pub fn parse_precision(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_precision(s: &str) -> Result<f64, String> {
     let t = s.trim();
     let v = match t.strip_suffix('%') {
         Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
@@ -283,7 +283,7 @@ pub fn parse_precision(s: &str) -> Result<f64, String> {
 }
 
 /// Parses `90s`, `10m`, `1h` or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let (num, scale) = match t.chars().last() {
         Some('s') => (&t[..t.len() - 1], 1.0),

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 const SCALE: f64 = 1000.0;
 
 /// Progress over a known number of steps.
-pub struct Progress {
+pub(crate) struct Progress {
     bar: ProgressBar,
     total: u64,
     done: u64,
@@ -21,7 +21,7 @@ pub struct Progress {
 impl Progress {
     /// A bar of `total` steps of `total_weight` together; silent when `quiet` or when stderr is
     /// not a terminal.
-    pub fn new(total: u64, total_weight: f64, quiet: bool) -> Self {
+    pub(crate) fn new(total: u64, total_weight: f64, quiet: bool) -> Self {
         let enabled = !quiet && std::io::stderr().is_terminal();
         let target = if enabled { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
         let bar = ProgressBar::with_draw_target(Some(positions(total_weight)), target);
@@ -39,12 +39,12 @@ impl Progress {
     }
 
     /// Shows what is running now.
-    pub fn message(&self, msg: &str) {
+    pub(crate) fn message(&self, msg: &str) {
         self.bar.set_message(msg.to_string());
     }
 
     /// A line for the user that stays (above the bar on a terminal, on its own line otherwise).
-    pub fn note(&self, msg: &str) {
+    pub(crate) fn note(&self, msg: &str) {
         if self.enabled {
             self.bar.println(msg);
         } else {
@@ -54,12 +54,12 @@ impl Progress {
 
     /// The timed work starts now: the ETA's clock restarts, so that calibration and model
     /// building, which carry no weight, do not count as time spent on the steps.
-    pub fn runs_begin(&self) {
+    pub(crate) fn runs_begin(&self) {
         self.bar.reset_elapsed();
     }
 
     /// One step of `weight` finished.
-    pub fn inc_weighted(&mut self, weight: f64) {
+    pub(crate) fn inc_weighted(&mut self, weight: f64) {
         self.done += 1;
         self.bar.set_prefix(format!("{}/{}", self.done, self.total));
         self.bar.inc(positions(weight));
@@ -67,14 +67,14 @@ impl Progress {
 
     /// More steps than planned: `steps` of `weight` together (a recording that adds
     /// repetitions until its estimates are precise).
-    pub fn extend(&mut self, weight: f64, steps: u64) {
+    pub(crate) fn extend(&mut self, weight: f64, steps: u64) {
         self.total += steps;
         self.bar.inc_length(positions(weight));
         self.bar.set_prefix(format!("{}/{}", self.done, self.total));
     }
 
     /// Clears the line.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
     }
 }

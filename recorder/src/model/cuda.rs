@@ -292,14 +292,14 @@ fn test_vector(d: i32, seed: u64) -> R<Array> {
 }
 
 /// A one-pass LayerNorm with weight and bias over `[rows, D]`.
-pub struct LayerNormKernel {
+pub(crate) struct LayerNormKernel {
     kernel: RowKernel,
     eps: f32,
 }
 
 impl LayerNormKernel {
     /// The kernel on a CUDA default device, if it passes its check against MLX's LayerNorm.
-    pub fn for_default_device(eps: f32) -> Option<Self> {
+    pub(crate) fn for_default_device(eps: f32) -> Option<Self> {
         let wrap = |kernel| LayerNormKernel { kernel, eps };
         create("LayerNorm", "layer_norm", &["x", "w", "b"], LAYER_NORM_SOURCE, eps, wrap, |k| k.self_check())
     }
@@ -312,13 +312,13 @@ impl LayerNormKernel {
 
     /// `LayerNorm(x) * w + b` over the last axis of a 2-D `x`; `None` when the rows do not split
     /// evenly into the kernel's vectors.
-    pub fn apply(&self, x: &Array, w: &Array, b: &Array) -> R<Option<Array>> {
+    pub(crate) fn apply(&self, x: &Array, w: &Array, b: &Array) -> R<Option<Array>> {
         self.kernel.apply(&[x, w, b], &[])
     }
 }
 
 /// RMSNorm with weight, then 3-D RoPE on interleaved pairs, over `[L, D]` queries or keys.
-pub struct RmsRopeKernel {
+pub(crate) struct RmsRopeKernel {
     kernel: RowKernel,
     eps: f32,
 }
@@ -326,7 +326,7 @@ pub struct RmsRopeKernel {
 impl RmsRopeKernel {
     /// The kernel on a CUDA default device, if it passes its check against MLX's RMSNorm and the
     /// plain RoPE.
-    pub fn for_default_device(eps: f32) -> Option<Self> {
+    pub(crate) fn for_default_device(eps: f32) -> Option<Self> {
         let wrap = |kernel| RmsRopeKernel { kernel, eps };
         create("RMSNorm + RoPE", "rms_rope", &["x", "w", "a"], RMS_ROPE_SOURCE, eps, wrap, |k| k.self_check())
     }
@@ -348,14 +348,14 @@ impl RmsRopeKernel {
     }
 
     /// Whether rows of `dim` values of `item_size` bytes with `heads` heads suit the kernel.
-    pub fn applies(dim: i32, heads: i32, item_size: i32) -> bool {
+    pub(crate) fn applies(dim: i32, heads: i32, item_size: i32) -> bool {
         let per_vector = 16 / item_size;
         dim % heads == 0 && (dim / heads) % per_vector == 0 && launch_shape(dim, item_size).is_some()
     }
 
     /// `RoPE(RMSNorm(x) * w)` for `[L, heads * head_dim]` rows, pairs interleaved as in `x`, with
     /// the `a` table of [`super::rope_tables`]; `None` when the rows do not split evenly.
-    pub fn apply(&self, x: &Array, w: &Array, a: &Array, heads: i32) -> R<Option<Array>> {
+    pub(crate) fn apply(&self, x: &Array, w: &Array, a: &Array, heads: i32) -> R<Option<Array>> {
         if !Self::applies(x.shape()[1], heads, x.item_size() as i32) {
             return Ok(None);
         }

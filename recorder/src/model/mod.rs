@@ -15,7 +15,7 @@ use mlx_rs::{Array, fast, nn};
 use trace_format::taxonomy::component;
 use trace_format::ModelConfig;
 
-pub use rope::{rope_frequencies, rope_tables};
+pub use rope::rope_tables;
 pub use weights::{ParamSpec, WeightError, Weights, param_count, param_specs};
 
 use crate::config::{CAMERA_CHANNELS, DType, Geometry};

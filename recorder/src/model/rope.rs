@@ -12,7 +12,7 @@ use crate::config::DType;
 const THETA: f64 = 10000.0;
 
 /// Per pair of the head dimension: which axis (0 frame, 1 height, 2 width) and its frequency.
-pub fn rope_frequencies(head_dim: u32) -> Vec<(usize, f64)> {
+fn rope_frequencies(head_dim: u32) -> Vec<(usize, f64)> {
     let spatial = 2 * (head_dim / 6);
     let dims = [head_dim - 2 * spatial, spatial, spatial];
     let mut out = Vec::new();
@@ -58,7 +58,7 @@ pub fn rope_tables(head_dim: u32, grid: [u32; 3], dtype: DType) -> Result<(Array
 /// Measured on an H200 at 9,360 tokens (q and k, 40 blocks, component-synced): split, rotate and
 /// concatenate took 55 ms as separate kernels; this form takes 37 ms as separate kernels and
 /// 17 ms compiled into one (`kernels`).
-pub fn apply(x: &Array, heads: i32, (a, b): &(Array, Array), kernels: Option<&Kernels>) -> Result<Array> {
+pub(crate) fn apply(x: &Array, heads: i32, (a, b): &(Array, Array), kernels: Option<&Kernels>) -> Result<Array> {
     let l = x.shape()[0];
     let hd = x.shape()[1] / heads;
     let pairs = x.reshape(&[l, heads, hd / 2, 2])?;
