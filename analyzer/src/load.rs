@@ -1,10 +1,12 @@
 //! Loading: expands file arguments, decodes and validates each trace, and turns the traces
-//! into DataFrames. This is the only module that builds DataFrames from trace records.
+//! into the typed runs and DataFrames of a [`Dataset`]. This is the only module that builds
+//! tables from trace records.
 //!
 //! Tables (a star schema: `events` is the one tidy fact table, keyed into the others):
 //! - `traces`: one row per loaded file: machine, software, model and calibration columns, plus
 //!   one `label.KEY` column per user label.
-//! - `runs`: one row per forward pass (warm-up runs only with `include_warmup`).
+//! - `runs`: one row per forward pass (warm-up runs only with `include_warmup`), kept typed
+//!   ([`crate::tables::runs`] declares its row and columns).
 //! - `components`: per run and component, the FLOPs and bytes of one invocation, and the run's
 //!   totals of its events (`calls`, `total_ns`, `max_block`): the common input of the analyses.
 //! - `events`: one row per timed interval: run, component, block (-1 outside), start, duration.
@@ -26,9 +28,10 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use rayon::prelude::*;
-use trace_format::{Calibration, Metadata, SetupRecord, SyncMode};
+use trace_format::{Calibration, Metadata, SetupRecord};
 
 use crate::error::{Error, Result};
+use crate::tables::runs::{Run, RUN_COLUMNS};
 
 /// How to load.
 #[derive(Debug, Clone, Default)]
@@ -72,8 +75,8 @@ pub struct TraceInfo {
 pub struct Dataset {
     /// One row per trace (`trace_id` = row index).
     pub traces: DataFrame,
-    /// One row per run (`run_id` = row index).
-    pub runs: DataFrame,
+    /// One row per run (`run_id` = index), typed; [`Dataset::runs_frame`] is its DataFrame.
+    pub runs: Vec<Run>,
     /// Per run and component: FLOPs and bytes per invocation, and the totals of the run's events
     /// (`calls`, `total_ns`, `max_block`; 0, 0 and -1 when it has none).
     pub components: DataFrame,
@@ -95,6 +98,12 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// The `runs` table as a DataFrame, for polars (`--sql`, exports, summaries): the columns
+    /// [`RUN_COLUMNS`] declares.
+    pub fn runs_frame(&self) -> Result<DataFrame> {
+        Ok(crate::tables::frame(RUN_COLUMNS, &self.runs)?)
+    }
+
     /// Number of events loaded (the sum of the per-run component totals' calls, so it is known
     /// whether the events table was kept or not).
     pub fn event_count(&self) -> usize {
@@ -190,7 +199,8 @@ struct FileChunk {
     names: Vec<String>,
     /// Parent of each local component, when the trace nests them.
     parents: Vec<Option<String>>,
-    runs: Vec<RunRow>,
+    /// The runs, their `trace_id` set when the trace is merged.
+    runs: Vec<Run>,
     /// Per (run index in this file, local component id): costs and event totals.
     components: DataFrame,
     /// The file's events with local ids (no rows with [`LoadOptions::skip_events`]).
@@ -203,21 +213,6 @@ struct FileChunk {
     /// The durations sum past u64::MAX (summed as f64 then, saturating).
     huge: bool,
     setups: Vec<SetupRecord>,
-}
-
-struct RunRow {
-    run: u32,
-    variant: String,
-    sync: SyncMode,
-    warmup: bool,
-    frames: u32,
-    tokens: u64,
-    forward_ns: u64,
-    graph_ns: Option<u64>,
-    active: u64,
-    peak: u64,
-    drift: Option<(f64, f64)>,
-    perturbation: Option<trace_format::Perturbation>,
 }
 
 /// Columns of the `components` table, in order.
@@ -379,20 +374,7 @@ fn decode_trace(name: String, content: ContentKey, trace: trace_format::Trace, o
         if bad > 0 {
             warnings.push(format!("{name}: run {}: {bad} event(s) name no component of the run; dropped", run.run));
         }
-        runs.push(RunRow {
-            run: run.run,
-            variant: run.variant.clone(),
-            sync: run.sync,
-            warmup: run.warmup,
-            frames: run.frames,
-            tokens: run.tokens,
-            forward_ns: run.forward_ns,
-            graph_ns: run.graph_ns,
-            active: run.active_memory_bytes,
-            peak: run.peak_memory_bytes,
-            drift: run.drift.map(|d| (d.max_rel, d.mean_rel)),
-            perturbation: run.perturbation.clone(),
-        });
+        runs.push(Run::from_record(0, run));
     }
     drop(kept);
     if runs.is_empty() {
@@ -660,29 +642,7 @@ struct Merger {
     skipped: Vec<Skipped>,
     warnings: Vec<String>,
     // runs table
-    r_trace: Vec<u32>,
-    r_run: Vec<u32>,
-    r_variant: Vec<String>,
-    r_sync: Vec<&'static str>,
-    r_warmup: Vec<bool>,
-    r_frames: Vec<u32>,
-    r_tokens: Vec<u64>,
-    r_forward: Vec<u64>,
-    r_graph: Vec<Option<u64>>,
-    r_active: Vec<u64>,
-    r_peak: Vec<u64>,
-    r_drift_max: Vec<Option<f64>>,
-    r_drift_mean: Vec<Option<f64>>,
-    // Attributed runs' perturbation (nulls elsewhere).
-    r_perturb_kind: Vec<Option<&'static str>>,
-    r_perturb_target: Vec<Option<String>>,
-    r_perturb_copies: Vec<Option<u32>>,
-    r_perturb_round: Vec<Option<u32>>,
-    r_reduced_bytes: Vec<Option<u64>>,
-    r_reduced_arrays: Vec<Option<u64>>,
-    r_target_calls: Vec<Option<u32>>,
-    r_target_flops: Vec<Option<f64>>,
-    r_target_bytes: Vec<Option<f64>>,
+    runs: Vec<Run>,
     // components table: one frame per file, ids made global
     components: Vec<DataFrame>,
     // setups table
@@ -749,32 +709,8 @@ impl Merger {
                 id
             })
             .collect();
-        let first_run = self.r_run.len() as u32;
-        for r in &chunk.runs {
-            self.r_trace.push(trace_id);
-            self.r_run.push(r.run);
-            self.r_variant.push(r.variant.clone());
-            self.r_sync.push(r.sync.as_str());
-            self.r_warmup.push(r.warmup);
-            self.r_frames.push(r.frames);
-            self.r_tokens.push(r.tokens);
-            self.r_forward.push(r.forward_ns);
-            self.r_graph.push(r.graph_ns);
-            self.r_active.push(r.active);
-            self.r_peak.push(r.peak);
-            self.r_drift_max.push(r.drift.map(|d| d.0));
-            self.r_drift_mean.push(r.drift.map(|d| d.1));
-            let p = r.perturbation.as_ref();
-            self.r_perturb_kind.push(p.map(|p| p.kind.as_str()));
-            self.r_perturb_target.push(p.and_then(|p| p.target.clone()));
-            self.r_perturb_copies.push(p.map(|p| p.copies));
-            self.r_perturb_round.push(p.map(|p| p.round));
-            self.r_reduced_bytes.push(p.map(|p| p.reduced_bytes));
-            self.r_reduced_arrays.push(p.map(|p| p.reduced_arrays));
-            self.r_target_calls.push(p.map(|p| p.target_calls));
-            self.r_target_flops.push(p.map(|p| p.target_flops));
-            self.r_target_bytes.push(p.map(|p| p.target_bytes));
-        }
+        let first_run = self.runs.len() as u32;
+        self.runs.extend(chunk.runs.into_iter().map(|r| Run { trace_id, ..r }));
         // Local ids made global: runs by their offset, components through the file's remap.
         let mut components = chunk.components;
         let run = components.column("run_id")?.u32()? + first_run;
@@ -823,34 +759,6 @@ impl Merger {
             self.append(EventBuf::default().into_frame()?)?;
         }
         let traces = traces_frame(&self.trace_info)?;
-        let runs = DataFrame::new(
-            self.r_run.len(),
-            vec![
-                Column::new("run_id".into(), (0..self.r_run.len() as u32).collect::<Vec<u32>>()),
-                Column::new("trace_id".into(), self.r_trace),
-                Column::new("run".into(), self.r_run),
-                Column::new("variant".into(), self.r_variant),
-                Column::new("sync".into(), self.r_sync),
-                Column::new("warmup".into(), self.r_warmup),
-                Column::new("frames".into(), self.r_frames),
-                Column::new("tokens".into(), self.r_tokens),
-                Column::new("forward_ns".into(), self.r_forward),
-                Column::new("graph_ns".into(), self.r_graph),
-                Column::new("active_memory_bytes".into(), self.r_active),
-                Column::new("peak_memory_bytes".into(), self.r_peak),
-                Column::new("drift_max_rel".into(), self.r_drift_max),
-                Column::new("drift_mean_rel".into(), self.r_drift_mean),
-                Column::new("perturb_kind".into(), self.r_perturb_kind),
-                Column::new("perturb_target".into(), self.r_perturb_target),
-                Column::new("perturb_copies".into(), self.r_perturb_copies),
-                Column::new("perturb_round".into(), self.r_perturb_round),
-                Column::new("reduced_bytes".into(), self.r_reduced_bytes),
-                Column::new("reduced_arrays".into(), self.r_reduced_arrays),
-                Column::new("target_calls".into(), self.r_target_calls),
-                Column::new("target_flops".into(), self.r_target_flops),
-                Column::new("target_bytes".into(), self.r_target_bytes),
-            ],
-        )?;
         let mut components = match self.components.split_first_mut() {
             Some((first, rest)) => {
                 let mut all = std::mem::take(first);
@@ -876,7 +784,7 @@ impl Merger {
         )?;
         Ok(Dataset {
             traces,
-            runs,
+            runs: self.runs,
             components,
             events: self.events.take().expect("flushed above"),
             setups,

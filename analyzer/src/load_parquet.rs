@@ -4,7 +4,7 @@
 //!
 //! The rows give the events (`trace`, `run`, `component`, `block`, `start_ns`, `duration_ns`);
 //! the JSON document under [`EXPORT_KEY`] gives everything else (see
-//! [`crate::export::parquet`]). Parquet files without that document, and files that only
+//! [`crate::tables::events_export`]). Parquet files without that document, and files that only
 //! look like Parquet, are refused with a reason that says so.
 
 use std::io::Cursor;
@@ -14,7 +14,8 @@ use polars_io::parquet::read::ParquetReader;
 use polars_io::SerReader;
 use trace_format::{Header, Trace};
 
-use crate::export::parquet::{run_index, ExportDoc, EXPORT_KEY, EXPORT_KIND, EXPORT_VERSION};
+use crate::tables::events_export::{run_index, ExportDoc, BLOCK, COMPONENT, DURATION_NS, EXPORT_KEY, EXPORT_KIND, EXPORT_VERSION, START_NS, TRACE};
+use crate::tables::runs::RUN;
 
 /// Whether `bytes` start like a Parquet file (`PAR1`).
 pub fn is_parquet(bytes: &[u8]) -> bool {
@@ -75,7 +76,9 @@ fn read_traces_inner(bytes: &[u8]) -> Result<Vec<ParquetTrace>, String> {
     let mut doc: ExportDoc =
         serde_json::from_str(&document).map_err(|e| format!("the {EXPORT_KEY:?} metadata is damaged: {}", one_line(&e.to_string())))?;
 
-    let columns = ["trace", "run", "component", "block", "start_ns", "duration_ns"];
+    // The runs themselves come from the document's records (read by `Run::from_record` when
+    // loaded, as a trace file's are); the rows give the events and the run they belong to.
+    let columns = [TRACE, RUN, COMPONENT, BLOCK, START_NS, DURATION_NS];
     let df = reader
         .with_columns(Some(columns.iter().map(|c| c.to_string()).collect()))
         .finish()
@@ -84,12 +87,12 @@ fn read_traces_inner(bytes: &[u8]) -> Result<Vec<ParquetTrace>, String> {
         let c = df.column(name).map_err(|_| format!("no column {name:?}"))?;
         c.cast(&dtype).map_err(|_| format!("column {name:?} is {}, expected {dtype}", c.dtype()))
     };
-    let trace = column("trace", DataType::UInt32)?;
-    let run = column("run", DataType::UInt32)?;
-    let component = column("component", DataType::String)?;
-    let block = column("block", DataType::UInt32)?;
-    let start = column("start_ns", DataType::UInt64)?;
-    let duration = column("duration_ns", DataType::UInt64)?;
+    let trace = column(TRACE, DataType::UInt32)?;
+    let run = column(RUN, DataType::UInt32)?;
+    let component = column(COMPONENT, DataType::String)?;
+    let block = column(BLOCK, DataType::UInt32)?;
+    let start = column(START_NS, DataType::UInt64)?;
+    let duration = column(DURATION_NS, DataType::UInt64)?;
     let (trace, run, component) = (trace.u32().unwrap(), run.u32().unwrap(), component.str().unwrap());
     let (block, start, duration) = (block.u32().unwrap(), start.u64().unwrap(), duration.u64().unwrap());
 

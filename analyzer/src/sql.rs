@@ -74,7 +74,7 @@ pub fn context(ds: &Dataset, query: &str) -> Result<SQLContext> {
     let named = Series::new("component".into(), ds.component_names.clone()).take(&ids)?;
     components.insert_column(2, named.into())?;
     ctx.register("traces", ds.traces.clone().lazy());
-    ctx.register("runs", ds.runs.clone().lazy());
+    ctx.register("runs", ds.runs_frame()?.lazy());
     ctx.register("components", components.lazy());
     ctx.register("events", ds.events.clone().lazy());
     ctx.register("setups", ds.setups.clone().lazy());

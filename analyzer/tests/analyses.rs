@@ -317,7 +317,7 @@ fn loaded_totals_equal_a_naive_sum_over_the_decoded_records() {
         assert_eq!(ds.events.height() == 0, skip_events);
         let totals = component_totals(&ds).unwrap();
         assert!(!totals.is_empty());
-        let mut got: Vec<BTreeMap<String, (u64, u64, i32, f64)>> = vec![BTreeMap::new(); ds.runs.height()];
+        let mut got: Vec<BTreeMap<String, (u64, u64, i32, f64)>> = vec![BTreeMap::new(); ds.runs.len()];
         for t in &totals {
             got[t.run_id as usize].insert(ds.component_names[t.component as usize].clone(), (t.total_ns, t.calls, t.max_block, t.flops));
         }

@@ -144,7 +144,7 @@ fn a_ranking_whose_attributed_costs_sum_below_zero_falls_back_to_the_synced_time
     // Every duplicate 1 ms faster than the references: every attributed cost is negative.
     for r in &mut f.runs {
         if r.perturbation.as_ref().is_some_and(|p| p.kind == trace_format::PerturbKind::Duplicate) {
-            r.forward_ns = reference - 1e6;
+            r.forward_ns = reference - 1_000_000;
         }
     }
     let sets = attribution(&f);

@@ -23,7 +23,7 @@ fn committed_traces() -> Vec<PathBuf> {
 
 fn export_all(ds: &Dataset) -> serde_json::Value {
     let run_ids = RunSelection::all().resolve(ds).unwrap();
-    assert_eq!(run_ids.len(), ds.runs.height());
+    assert_eq!(run_ids.len(), ds.runs.len());
     let mut out = Vec::new();
     ChromeTraceRuns { run_ids }.write(ds, &mut out).unwrap();
     serde_json::from_slice(&out).unwrap()
@@ -74,7 +74,7 @@ fn every_child_ends_inside_its_parent_in_the_committed_traces() {
         }
         let doc = export_all(&ds);
         let tracks = tracks(&doc);
-        assert_eq!(tracks.len(), ds.runs.height(), "{name}: one track per run");
+        assert_eq!(tracks.len(), ds.runs.len(), "{name}: one track per run");
         for ((pid, tid), slices) in &tracks {
             let mut stack: Vec<&Slice> = Vec::new();
             for s in slices {
@@ -111,8 +111,7 @@ fn ends_are_the_recorded_nanoseconds_and_components_merge_across_blocks() {
     let path = committed_traces().into_iter().find(|p| p.to_string_lossy().contains("81frames")).unwrap();
     let ds = load_files(&[path], &LoadOptions::default()).unwrap();
     // Reference: the recorded events of the first component-synced run, from the dataset.
-    let runs = ds.runs.column("sync").unwrap().str().unwrap().clone();
-    let run_id = runs.iter().position(|s| s == Some("component")).unwrap() as u32;
+    let run_id = ds.runs.iter().position(|r| r.sync == trace_format::SyncMode::Component).unwrap() as u32;
     let ev = &ds.events;
     let ids = ev.column("run_id").unwrap().u32().unwrap();
     let comp = ev.column("component_id").unwrap().u32().unwrap();
@@ -162,7 +161,7 @@ fn the_binary_exports_every_chosen_run_and_says_which() {
     let traces = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../traces");
     let cpu = traces.join("cpu-lingbot14b-2blocks-f32.msgpack");
     let ds = load_files(&[cpu.clone()], &LoadOptions::default()).unwrap();
-    let recorded: Vec<u32> = ds.runs.column("run").unwrap().u32().unwrap().into_no_null_iter().collect();
+    let recorded: Vec<u32> = ds.runs.iter().map(|r| r.run).collect();
     let run = |args: &[&str], out: &str| {
         let o = Command::new(env!("CARGO_BIN_EXE_mlx-analyze"))
             .arg(&cpu)
@@ -191,8 +190,7 @@ fn the_binary_exports_every_chosen_run_and_says_which() {
     assert_eq!(n, 2);
     // By sync mode.
     let (runs, _, _) = run(&["--run", "none"], "none.json");
-    let syncs = ds.runs.column("sync").unwrap().str().unwrap().clone();
-    let fused: Vec<u64> = recorded.iter().zip(syncs.iter()).filter(|(_, s)| *s == Some("none")).map(|(r, _)| u64::from(*r)).collect();
+    let fused: Vec<u64> = ds.runs.iter().filter(|r| r.sync == trace_format::SyncMode::None).map(|r| u64::from(r.run)).collect();
     assert!(!fused.is_empty());
     assert_eq!(runs, fused);
 

@@ -43,11 +43,11 @@ fn bad_files_are_skipped_by_name_and_the_rest_analysed() {
     assert!(ds.warnings.iter().any(|w| w.contains("cut.msgpack.partial") && w.contains("partial trace")));
     assert!(ds.warnings.iter().any(|w| w.contains("cut.msgpack.partial") && w.contains("no end marker")));
     // 2 traces x 3 timed runs (warm-up excluded) x (1 + 2 x 2) events.
-    assert_eq!(ds.runs.height(), 6);
+    assert_eq!(ds.runs.len(), 6);
     assert_eq!(ds.event_count(), 30);
 
     let with_warmup = load_files(&files, &LoadOptions { include_warmup: true, ..Default::default() }).unwrap();
-    assert_eq!(with_warmup.runs.height(), 8);
+    assert_eq!(with_warmup.runs.len(), 8);
     let _ = fs::remove_dir_all(&dir);
 }
 

@@ -35,7 +35,7 @@ fn the_same_trace_named_twice_or_copied_counts_once() {
     assert_eq!(files.len(), 6);
     let ds = load_files(&files, &LoadOptions::default()).unwrap();
     assert_eq!(ds.trace_info.len(), 2, "a (or its copy) and other");
-    assert_eq!(ds.runs.height(), 2 * once.runs.height());
+    assert_eq!(ds.runs.len(), 2 * once.runs.len());
     assert_eq!(ds.event_count(), 2 * once.event_count());
     assert_eq!(ds.skipped.len(), 4, "{:?}", ds.skipped);
     let note = |name: &str| ds.skipped.iter().filter(|s| s.file.ends_with(name)).map(|s| s.reason.clone()).collect::<Vec<_>>();
@@ -121,7 +121,7 @@ fn trace_with_a_bad_record() -> Vec<u8> {
 #[test]
 fn an_undecodable_record_is_skipped_and_the_later_runs_kept() {
     let ds = load_bytes(vec![("t.msgpack".into(), trace_with_a_bad_record())], &LoadOptions::default()).unwrap();
-    let runs: Vec<u32> = ds.runs.column("run").unwrap().u32().unwrap().into_no_null_iter().collect();
+    let runs: Vec<u32> = ds.runs.iter().map(|r| r.run).collect();
     assert_eq!(runs, [0, 1, 2, 3], "every decodable run is kept");
     assert!(ds.warnings.iter().any(|w| w.starts_with("t.msgpack: ") && w.contains("unreadable") && w.contains("skipped")), "{:?}", ds.warnings);
 

@@ -254,7 +254,7 @@ fn everything(name: &str, bytes: &[u8]) {
         let mut sink = Vec::new();
         let _ = CsvExport.write(&ds, &mut sink);
         let _ = ParquetExport.write(&ds, &mut sink);
-        for run_id in 0..ds.runs.height() as u32 {
+        for run_id in 0..ds.runs.len() as u32 {
             let _ = ChromeTraceExport { run_id }.write(&ds, &mut sink);
         }
     }

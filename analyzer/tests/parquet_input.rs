@@ -87,9 +87,10 @@ fn dataset_round_trips_table_by_table() {
         let pq = dir.join(format!("e-{include_warmup}.parquet"));
         export_to_file(&ParquetExport, &ds, &pq).unwrap();
         let back = load_files(std::slice::from_ref(&pq), &options).unwrap();
+        let (runs, runs_back) = (ds.runs_frame().unwrap(), back.runs_frame().unwrap());
         for (name, a, b) in [
             ("traces", &ds.traces, &back.traces),
-            ("runs", &ds.runs, &back.runs),
+            ("runs", &runs, &runs_back),
             ("components", &ds.components, &back.components),
             ("events", &ds.events, &back.events),
             ("setups", &ds.setups, &back.setups),
@@ -238,7 +239,7 @@ fn an_export_of_several_row_groups_round_trips() {
     export_to_file(&ParquetExport, &ds, &pq).unwrap();
     let back = load_files(std::slice::from_ref(&pq), &options).unwrap();
     assert!(ds.events.equals_missing(&back.events));
-    assert!(ds.runs.equals_missing(&back.runs));
+    assert!(ds.runs_frame().unwrap().equals_missing(&back.runs_frame().unwrap()));
     assert!(ds.components.equals_missing(&back.components));
     let rows = read_parquet(&pq);
     assert_eq!(rows.height(), 300_018);

@@ -211,7 +211,7 @@ fn sets_of<'a>(runs: impl Iterator<Item = &'a RunFacts>) -> Vec<Set> {
     for r in runs.filter(|r| r.sync == SyncMode::Attributed && !r.warmup) {
         let Some(p) = &r.perturbation else { continue };
         let key = (r.trace_id, r.variant.clone(), r.frames);
-        timed.entry(key.clone()).or_default().push((p.kind, p.target.clone(), r.run as f64, r.forward_ns));
+        timed.entry(key.clone()).or_default().push((p.kind, p.target.clone(), r.run as f64, r.forward_ns as f64));
         let set = sets.entry(key.clone()).or_insert_with(|| Set {
             trace_id: r.trace_id,
             variant: r.variant.clone(),
@@ -221,14 +221,14 @@ fn sets_of<'a>(runs: impl Iterator<Item = &'a RunFacts>) -> Vec<Set> {
         });
         let red = reduced.entry(key).or_default();
         match (p.kind, &p.target) {
-            (PerturbKind::Reference, _) => set.references.values.push(r.forward_ns),
+            (PerturbKind::Reference, _) => set.references.values.push(r.forward_ns as f64),
             (PerturbKind::Control, _) => {
-                set.controls.values.push(r.forward_ns);
+                set.controls.values.push(r.forward_ns as f64);
                 red.0.push(extra_measure(p));
             }
             (PerturbKind::Duplicate, Some(name)) if p.copies > 0 => {
                 let t = set.targets.entry(name.clone()).or_default();
-                t.runs.values.push(r.forward_ns);
+                t.runs.values.push(r.forward_ns as f64);
                 t.copies = p.copies as f64;
                 t.calls = p.target_calls as f64;
                 t.flops = p.target_flops * p.target_calls as f64;

@@ -382,7 +382,7 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
                     let scale = if per_block && facts.areas[id as usize] == Area::Blocks { facts.blocks_of(r).max(1) as f64 } else { 1.0 };
                     (r.trace_id, c.total_ns / 1e6 / scale)
                 }),
-                None if r.sync == SyncMode::None => Some((r.trace_id, r.forward_ns / 1e6)),
+                None if r.sync == SyncMode::None => Some((r.trace_id, r.forward_ns as f64 / 1e6)),
                 _ => None,
             })
             .collect();
@@ -434,8 +434,8 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
             let tokens = median(&group_runs(g, f).iter().map(|r| r.tokens as f64).collect::<Vec<_>>()).unwrap_or(0.0).round() as u64;
             let variant = (options.key == "variant").then(|| {
                 let runs = group_runs(g, f);
-                let dmax: Vec<f64> = runs.iter().filter_map(|r| r.drift.map(|d| d.0)).collect();
-                let dmean: Vec<f64> = runs.iter().filter_map(|r| r.drift.map(|d| d.1)).collect();
+                let dmax: Vec<f64> = runs.iter().filter_map(|r| r.drift.map(|d| d.max_rel)).collect();
+                let dmean: Vec<f64> = runs.iter().filter_map(|r| r.drift.map(|d| d.mean_rel)).collect();
                 let (setup_ms, setup_memory_bytes, _) = setup_cost(facts, g, f);
                 let peak = |v: &str| median(&group_runs(v, f).iter().filter(|r| r.sync == SyncMode::None).map(|r| r.peak_memory_bytes as f64).collect::<Vec<_>>());
                 let saving = mb - ms;
@@ -510,8 +510,8 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
             .filter_map(|v| {
                 let f = frames_for(v)?;
                 let runs = in_group(v);
-                let dmax: Vec<f64> = runs.iter().filter_map(|r| r.drift.map(|d| d.0)).collect();
-                let dmean: Vec<f64> = runs.iter().filter_map(|r| r.drift.map(|d| d.1)).collect();
+                let dmax: Vec<f64> = runs.iter().filter_map(|r| r.drift.map(|d| d.max_rel)).collect();
+                let dmean: Vec<f64> = runs.iter().filter_map(|r| r.drift.map(|d| d.mean_rel)).collect();
                 let (setup_ms, setup_memory_bytes, setups) = setup_cost(facts, v, f);
                 let fw = forward.iter().find(|r| r.group == *v && r.frames == f);
                 let this = comps_of(v);

@@ -1,19 +1,20 @@
-//! Per-run component totals, read out of the loaded DataFrames: the common input of every
-//! analysis. The heavy step, summing millions of events per run and component, is a polars
-//! group-by made while loading (the `components` table of [`Dataset`]); this module turns that
-//! table's rows, a few dozen per run, into the typed [`Facts`] the statistics work on.
+//! Per-run component totals: the common input of every analysis. The runs are the dataset's
+//! typed rows ([`Run`]); the heavy step, summing millions of events per run and component, is
+//! a polars group-by made while loading (the `components` table of [`Dataset`]); this module
+//! turns that table's rows, a few dozen per run, into the typed [`Facts`] the statistics work on.
 
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
 use serde::Serialize;
-use trace_format::{PerturbKind, Perturbation, SyncMode};
+use trace_format::{Perturbation, SyncMode};
 
 use crate::error::Result;
 
 /// The taxonomy's areas and seed buckets, defined in the format crate (shared with the recorder).
 pub use trace_format::taxonomy::{area_of, seed_bucket, Area};
 use crate::load::Dataset;
+use crate::tables::runs::Run;
 
 /// How components are grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -43,42 +44,41 @@ pub struct CompStat {
     pub max_block: i32,
 }
 
-/// One run and its component totals.
+/// One run and its component totals: a row of the typed runs table (its fields read through
+/// `Deref`: `r.frames`, `r.forward_ns`) with what the analyses add.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunFacts {
     /// Row in the runs table.
     pub run_id: u32,
-    /// Index into [`Facts::traces`].
-    pub trace_id: u32,
-    /// Run index inside its trace.
-    pub run: u32,
-    /// Variant name.
-    pub variant: String,
-    /// Synchronisation mode.
-    pub sync: SyncMode,
-    /// Warm-up run.
-    pub warmup: bool,
-    /// Video frames.
-    pub frames: u32,
-    /// Tokens L.
-    pub tokens: u64,
-    /// Wall time of the forward, ns.
-    pub forward_ns: f64,
-    /// Fused runs: host time building the lazy graph before evaluation, ns.
-    pub graph_ns: Option<f64>,
-    /// Active memory after the forward.
-    pub active_memory_bytes: u64,
-    /// Peak memory during the forward.
-    pub peak_memory_bytes: u64,
-    /// (max_rel, mean_rel) drift against the baseline.
-    pub drift: Option<(f64, f64)>,
-    /// Attributed runs: what was added to the fused forward.
-    pub perturbation: Option<Perturbation>,
+    /// The run as loaded, except that its perturbation is kept only on attributed runs and
+    /// without `target_parent` (nesting is read from the dataset's component parents).
+    pub row: Run,
     /// Totals per component, sorted by component.
     pub comps: Vec<CompStat>,
 }
 
+impl std::ops::Deref for RunFacts {
+    type Target = Run;
+    fn deref(&self) -> &Run {
+        &self.row
+    }
+}
+
+impl std::ops::DerefMut for RunFacts {
+    fn deref_mut(&mut self) -> &mut Run {
+        &mut self.row
+    }
+}
+
 impl RunFacts {
+    /// The facts of row `run_id`, before its component totals are added.
+    pub fn new(run_id: u32, run: &Run) -> RunFacts {
+        let mut row = run.clone();
+        let attributed = row.sync == SyncMode::Attributed;
+        row.perturbation = row.perturbation.filter(|_| attributed).map(|p| Perturbation { target_parent: None, ..p });
+        RunFacts { run_id, row, comps: Vec::new() }
+    }
+
     /// Sum of all event durations, ns.
     pub fn event_total_ns(&self) -> f64 {
         self.comps.iter().map(|c| c.total_ns).sum()
@@ -211,7 +211,7 @@ impl Facts {
     /// Reads the facts out of a dataset.
     pub fn from_dataset(ds: &Dataset) -> Result<Facts> {
         let traces = trace_facts(ds)?;
-        let mut runs = run_facts(&ds.runs)?;
+        let mut runs: Vec<RunFacts> = ds.runs.iter().enumerate().map(|(i, r)| RunFacts::new(i as u32, r)).collect();
 
         for t in component_totals(ds)? {
             let Some(facts) = runs.get_mut(t.run_id as usize) else { continue };
@@ -432,81 +432,6 @@ fn trace_facts(ds: &Dataset) -> Result<Vec<TraceFacts>> {
             llc_bytes: llc.get(i).filter(|v| *v > 0),
         })
         .collect())
-}
-
-fn run_facts(runs: &DataFrame) -> Result<Vec<RunFacts>> {
-    let run_id = runs.column("run_id")?.u32()?;
-    let trace = runs.column("trace_id")?.u32()?;
-    let run = runs.column("run")?.u32()?;
-    let variant = runs.column("variant")?.str()?;
-    let sync = runs.column("sync")?.str()?;
-    let warmup = runs.column("warmup")?.bool()?;
-    let frames = runs.column("frames")?.u32()?;
-    let tokens = runs.column("tokens")?.u64()?;
-    let forward = runs.column("forward_ns")?.u64()?;
-    let graph = runs.column("graph_ns")?.u64()?;
-    let active = runs.column("active_memory_bytes")?.u64()?;
-    let peak = runs.column("peak_memory_bytes")?.u64()?;
-    let dmax = runs.column("drift_max_rel")?.f64()?;
-    let dmean = runs.column("drift_mean_rel")?.f64()?;
-    let p_kind = runs.column("perturb_kind")?.str()?;
-    let p_target = runs.column("perturb_target")?.str()?;
-    let p_copies = runs.column("perturb_copies")?.u32()?;
-    let p_round = runs.column("perturb_round")?.u32()?;
-    let p_reduced = runs.column("reduced_bytes")?.u64()?;
-    let p_arrays = runs.column("reduced_arrays")?.u64()?;
-    let p_calls = runs.column("target_calls")?.u32()?;
-    let p_flops = runs.column("target_flops")?.f64()?;
-    let p_bytes = runs.column("target_bytes")?.f64()?;
-    let mut out = Vec::with_capacity(runs.height());
-    for i in 0..runs.height() {
-        let sync = match sync.get(i) {
-            Some("component") => SyncMode::Component,
-            Some("block") => SyncMode::Block,
-            Some("attributed") => SyncMode::Attributed,
-            _ => SyncMode::None,
-        };
-        let kind = match p_kind.get(i) {
-            Some("reference") => Some(PerturbKind::Reference),
-            Some("control") => Some(PerturbKind::Control),
-            Some("duplicate") => Some(PerturbKind::Duplicate),
-            _ => None,
-        };
-        let perturbation = kind.filter(|_| sync == SyncMode::Attributed).map(|kind| Perturbation {
-            kind,
-            target: p_target.get(i).map(str::to_string),
-            copies: p_copies.get(i).unwrap_or(0),
-            round: p_round.get(i).unwrap_or(0),
-            reduced_bytes: p_reduced.get(i).unwrap_or(0),
-            reduced_arrays: p_arrays.get(i).unwrap_or(0),
-            target_calls: p_calls.get(i).unwrap_or(0),
-            target_flops: p_flops.get(i).unwrap_or(0.0),
-            target_bytes: p_bytes.get(i).unwrap_or(0.0),
-            // Nesting is read from the dataset's component parents, one per name.
-            target_parent: None,
-        });
-        out.push(RunFacts {
-            run_id: run_id.get(i).unwrap_or(i as u32),
-            trace_id: trace.get(i).unwrap_or(0),
-            run: run.get(i).unwrap_or(0),
-            variant: variant.get(i).unwrap_or("").to_string(),
-            sync,
-            warmup: warmup.get(i).unwrap_or(false),
-            frames: frames.get(i).unwrap_or(0),
-            tokens: tokens.get(i).unwrap_or(0),
-            forward_ns: forward.get(i).unwrap_or(0) as f64,
-            graph_ns: graph.get(i).map(|g| g as f64),
-            active_memory_bytes: active.get(i).unwrap_or(0),
-            peak_memory_bytes: peak.get(i).unwrap_or(0),
-            drift: match (dmax.get(i), dmean.get(i)) {
-                (Some(a), Some(b)) => Some((a, b)),
-                _ => None,
-            },
-            perturbation,
-            comps: Vec::new(),
-        });
-    }
-    Ok(out)
 }
 
 /// Sum, count and highest block of one (run, component) that has events, with its costs.

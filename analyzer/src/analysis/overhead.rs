@@ -109,7 +109,7 @@ pub fn overhead(facts: &Facts) -> Overhead {
         .into_iter()
         .map(|f| {
             let of = |mode: SyncMode| {
-                median(&facts.runs.iter().filter(|r| r.frames == f && r.sync == mode).map(|r| r.forward_ns / 1e6).collect::<Vec<_>>())
+                median(&facts.runs.iter().filter(|r| r.frames == f && r.sync == mode).map(|r| r.forward_ns as f64 / 1e6).collect::<Vec<_>>())
             };
             let tokens = median(&facts.runs.iter().filter(|r| r.frames == f).map(|r| r.tokens as f64).collect::<Vec<_>>())
                 .unwrap_or(0.0)
@@ -120,7 +120,7 @@ pub fn overhead(facts: &Facts) -> Overhead {
                     .runs
                     .iter()
                     .filter(|r| r.frames == f && r.sync == SyncMode::None)
-                    .filter_map(|r| r.graph_ns.map(|g| g / 1e6))
+                    .filter_map(|r| r.graph_ns.map(|g| g as f64 / 1e6))
                     .collect::<Vec<_>>(),
             );
             // Fused forwards: the `none` runs, else the attribution sets' references.

@@ -123,7 +123,7 @@ pub fn scaling(facts: &Facts) -> Scaling {
     for frames in frame_counts_all(facts) {
         let comp_runs: Vec<_> = facts.runs.iter().filter(|r| r.frames == frames && r.sync == SyncMode::Component).collect();
         let fused_runs: Vec<_> = facts.runs.iter().filter(|r| r.frames == frames && r.sync == SyncMode::None).collect();
-        let fused: Vec<f64> = fused_runs.iter().map(|r| r.forward_ns / 1e6).collect();
+        let fused: Vec<f64> = fused_runs.iter().map(|r| r.forward_ns as f64 / 1e6).collect();
         // Per run: the work its forward does over its wall time. The work is the sum of the
         // component costs of a component-synced run of the same trace and variant (a variant
         // that skips components does less than the standard forward whose cost the recorder
@@ -141,11 +141,11 @@ pub fn scaling(facts: &Facts) -> Scaling {
         };
         let rates: Vec<(f64, Option<f64>)> = fused_runs
             .iter()
-            .filter(|r| r.forward_ns > 0.0)
+            .filter(|r| r.forward_ns > 0)
             .filter_map(|r| {
                 let flops = work_of(r);
                 (flops > 0.0).then(|| {
-                    let rate = flops / (r.forward_ns / 1e9);
+                    let rate = flops / (r.forward_ns as f64 / 1e9);
                     let ceiling = facts.traces.get(r.trace_id as usize).and_then(|t| t.matmul_flops_per_s);
                     (rate, ceiling.filter(|c| *c > 0.0).map(|c| rate / c))
                 })
@@ -195,7 +195,7 @@ pub fn scaling(facts: &Facts) -> Scaling {
             forward_draws,
             forward_roofline_ms,
             blocks,
-            synced_forward_ms: median(&comp_runs.iter().map(|r| r.forward_ns / 1e6).collect::<Vec<_>>()),
+            synced_forward_ms: median(&comp_runs.iter().map(|r| r.forward_ns as f64 / 1e6).collect::<Vec<_>>()),
             fused_tflops,
             fused_matmul_share,
             cells,

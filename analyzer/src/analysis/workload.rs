@@ -233,8 +233,7 @@ pub fn parse_selection(text: &str) -> Result<Vec<usize>, String> {
 /// Per trace id: the names of the components its runs time or attribute.
 fn component_sets(ds: &Dataset) -> Vec<std::collections::BTreeSet<String>> {
     let mut out = vec![std::collections::BTreeSet::new(); ds.trace_info.len()];
-    let (Ok(run_trace), Ok(c_run), Ok(c_comp)) = (
-        ds.runs.column("trace_id").and_then(|c| c.u32().cloned()),
+    let (Ok(c_run), Ok(c_comp)) = (
         ds.components.column("run_id").and_then(|c| c.u32().cloned()),
         ds.components.column("component_id").and_then(|c| c.u32().cloned()),
     ) else {
@@ -242,7 +241,7 @@ fn component_sets(ds: &Dataset) -> Vec<std::collections::BTreeSet<String>> {
     };
     for (r, c) in c_run.iter().zip(c_comp.iter()) {
         let (Some(r), Some(c)) = (r, c) else { continue };
-        let (Some(t), Some(name)) = (run_trace.get(r as usize), ds.component_names.get(c as usize)) else { continue };
+        let (Some(t), Some(name)) = (ds.runs.get(r as usize).map(|run| run.trace_id), ds.component_names.get(c as usize)) else { continue };
         if let Some(set) = out.get_mut(t as usize) {
             set.insert(name.clone());
         }

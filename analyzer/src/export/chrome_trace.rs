@@ -64,12 +64,9 @@ struct Document<'a> {
 
 /// Finds a run: the run recorded as `run` in trace `trace_id`.
 pub fn find_run(ds: &Dataset, trace_id: u32, run: u32) -> Result<u32> {
-    let traces = ds.runs.column("trace_id")?.u32()?;
-    let runs = ds.runs.column("run")?.u32()?;
-    traces
+    ds.runs
         .iter()
-        .zip(runs.iter())
-        .position(|(t, r)| t == Some(trace_id) && r == Some(run))
+        .position(|r| r.trace_id == trace_id && r.run == run)
         .map(|i| i as u32)
         .ok_or_else(|| {
             let file = ds.trace_info.get(trace_id as usize).map_or("?", |t| t.file.as_str());
@@ -158,15 +155,7 @@ impl RunSelection {
 
     /// The runs table rows selected, in table order. Errors name what matched nothing.
     pub fn resolve(&self, ds: &Dataset) -> Result<Vec<u32>> {
-        let traces = ds.runs.column("trace_id")?.u32()?;
-        let runs = ds.runs.column("run")?.u32()?;
-        let syncs = ds.runs.column("sync")?.str()?;
-        let rows: Vec<(u32, u32, String)> = traces
-            .iter()
-            .zip(runs.iter())
-            .zip(syncs.iter())
-            .map(|((t, r), s)| (t.unwrap_or(0), r.unwrap_or(0), s.unwrap_or("").to_string()))
-            .collect();
+        let rows: Vec<(u32, u32, &str)> = ds.runs.iter().map(|r| (r.trace_id, r.run, r.sync.as_str())).collect();
         let matches_file = |file: &Option<String>, trace: u32| -> bool {
             let Some(f) = file else { return true };
             let name = ds.trace_info.get(trace as usize).map_or("", |t| t.file.as_str());
@@ -193,7 +182,7 @@ impl RunSelection {
                 let hit = matches_file(file, *trace)
                     && match pick {
                         Pick::All => true,
-                        Pick::Sync(s) => sync == s,
+                        Pick::Sync(s) => *sync == s.as_str(),
                         Pick::Range(a, b) => (*a..=*b).contains(run),
                     };
                 if hit {
@@ -222,12 +211,9 @@ impl RunSelection {
 
 /// One line for the user: how many runs of which traces were exported, one track each.
 pub fn describe(ds: &Dataset, run_ids: &[u32]) -> Result<String> {
-    let traces = ds.runs.column("trace_id")?.u32()?;
-    let runs = ds.runs.column("run")?.u32()?;
     let mut per_trace: Vec<(u32, Vec<u32>)> = Vec::new();
     for &id in run_ids {
-        let t = traces.get(id as usize).unwrap_or(0);
-        let r = runs.get(id as usize).unwrap_or(0);
+        let (t, r) = ds.runs.get(id as usize).map_or((0, 0), |r| (r.trace_id, r.run));
         match per_trace.iter_mut().find(|(x, _)| *x == t) {
             Some((_, v)) => v.push(r),
             None => per_trace.push((t, vec![r])),
@@ -271,7 +257,7 @@ impl Export for ChromeTraceExport {
     }
 }
 
-/// Per-run values read once from the runs table.
+/// What the trace shows of a run.
 struct RunInfo {
     trace_id: u32,
     run: u32,
@@ -287,27 +273,20 @@ impl Export for ChromeTraceRuns {
         if self.run_ids.is_empty() {
             return Err(Error::Invalid("no runs chosen for the Chrome trace".into()));
         }
-        let n = ds.runs.height();
+        let n = ds.runs.len();
         if let Some(bad) = self.run_ids.iter().find(|&&i| i as usize >= n) {
             return Err(Error::Invalid(format!("no run with id {bad}")));
         }
-        let col_u32 = |name: &str| -> Result<Vec<u32>> { Ok(ds.runs.column(name)?.u32()?.iter().map(|v| v.unwrap_or(0)).collect()) };
-        let col_u64 = |name: &str| -> Result<Vec<u64>> { Ok(ds.runs.column(name)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect()) };
-        let col_str = |name: &str| -> Result<Vec<String>> {
-            Ok(ds.runs.column(name)?.str()?.iter().map(|v| v.unwrap_or("").to_string()).collect())
-        };
-        let (trace_ids, run_nos, frames, tokens, forwards, syncs, variants) =
-            (col_u32("trace_id")?, col_u32("run")?, col_u32("frames")?, col_u64("tokens")?, col_u64("forward_ns")?, col_str("sync")?, col_str("variant")?);
         let info = |i: u32| {
-            let i = i as usize;
+            let r = &ds.runs[i as usize];
             RunInfo {
-                trace_id: trace_ids[i],
-                run: run_nos[i],
-                frames: frames[i],
-                tokens: tokens[i],
-                forward_ns: forwards[i],
-                sync: syncs[i].clone(),
-                variant: variants[i].clone(),
+                trace_id: r.trace_id,
+                run: r.run,
+                frames: r.frames,
+                tokens: r.tokens,
+                forward_ns: r.forward_ns,
+                sync: r.sync.as_str().to_string(),
+                variant: r.variant.clone(),
             }
         };
 

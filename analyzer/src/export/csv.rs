@@ -6,7 +6,7 @@ use std::io::Write;
 use crate::error::{Error, Result};
 use crate::load::Dataset;
 
-use super::{Export, RunLookup, TIDY_COLUMNS};
+use super::{Export, TIDY_COLUMNS};
 
 /// CSV with a header row; fields quoted when they hold a comma, quote or newline.
 pub struct CsvExport;
@@ -21,7 +21,7 @@ fn csv_error(e: csv::Error) -> Error {
 
 impl Export for CsvExport {
     fn write(&self, ds: &Dataset, out: &mut dyn Write) -> Result<()> {
-        let look = RunLookup::new(ds)?;
+        let files: Vec<&str> = ds.trace_info.iter().map(|t| t.file.as_str()).collect();
         let mut w = csv::WriterBuilder::new().from_writer(out);
         w.write_record(TIDY_COLUMNS).map_err(csv_error)?;
         let ev = &ds.events;
@@ -32,15 +32,16 @@ impl Export for CsvExport {
         let dur = ev.column("duration_ns")?.u64()?;
         let mut record = csv::ByteRecord::new();
         for ((((r, c), b), s), d) in run.iter().zip(comp.iter()).zip(block.iter()).zip(start.iter()).zip(dur.iter()) {
-            let r = r.unwrap_or(0) as usize;
+            // An event of no loaded run (not made by loading) still gets a row, of empty keys.
+            let run = ds.runs.get(r.unwrap_or(0) as usize);
             record.clear();
-            record.push_field(look.file[r].as_bytes());
-            record.push_field(look.run[r].to_string().as_bytes());
-            record.push_field(look.variant[r].as_bytes());
-            record.push_field(look.sync[r].as_bytes());
-            record.push_field(if look.warmup[r] { b"true" } else { b"false" });
-            record.push_field(look.frames[r].to_string().as_bytes());
-            record.push_field(look.tokens[r].to_string().as_bytes());
+            record.push_field(run.and_then(|r| files.get(r.trace_id as usize)).map_or("", |f| f).as_bytes());
+            record.push_field(run.map_or(0, |r| r.run).to_string().as_bytes());
+            record.push_field(run.map_or("", |r| r.variant.as_str()).as_bytes());
+            record.push_field(run.map_or("", |r| r.sync.as_str()).as_bytes());
+            record.push_field(if run.is_some_and(|r| r.warmup) { b"true" } else { b"false" });
+            record.push_field(run.map_or(0, |r| r.frames).to_string().as_bytes());
+            record.push_field(run.map_or(0, |r| r.tokens).to_string().as_bytes());
             record.push_field(ds.component_names.get(c.unwrap_or(0) as usize).map_or("", |s| s.as_str()).as_bytes());
             record.push_field(b.unwrap_or(-1).to_string().as_bytes());
             record.push_field(s.unwrap_or(0).to_string().as_bytes());

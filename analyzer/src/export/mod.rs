@@ -15,6 +15,7 @@ use polars::prelude::*;
 use crate::error::Result;
 use crate::load::Dataset;
 use crate::output::write_atomic_with;
+use crate::tables::runs::{FRAMES, RUN, RUN_COLUMNS, RUN_ID, SYNC, TOKENS, VARIANT, WARMUP};
 
 /// An export of the loaded data.
 pub trait Export {
@@ -27,57 +28,17 @@ pub fn export_to_file(exporter: &dyn Export, ds: &Dataset, path: &Path) -> Resul
     write_atomic_with(path, |w| exporter.write(ds, w))
 }
 
-/// Columns of the exported tidy table, in order.
-pub const TIDY_COLUMNS: [&str; 11] =
-    ["file", "run", "variant", "sync", "warmup", "frames", "tokens", "component", "block", "start_ns", "duration_ns"];
-
-/// Per-run values needed to spell out an event row.
-pub(crate) struct RunLookup {
-    pub file: Vec<String>,
-    pub run: Vec<u32>,
-    pub variant: Vec<String>,
-    pub sync: Vec<String>,
-    pub warmup: Vec<bool>,
-    pub frames: Vec<u32>,
-    pub tokens: Vec<u64>,
-}
-
-impl RunLookup {
-    pub(crate) fn new(ds: &Dataset) -> Result<Self> {
-        let runs = &ds.runs;
-        let trace = runs.column("trace_id")?.u32()?;
-        let s = |name: &str| -> Result<Vec<String>> {
-            Ok(runs.column(name)?.str()?.iter().map(|v| v.unwrap_or("").to_string()).collect())
-        };
-        Ok(RunLookup {
-            file: trace.iter().map(|t| ds.trace_info.get(t.unwrap_or(0) as usize).map(|i| i.file.clone()).unwrap_or_default()).collect(),
-            run: runs.column("run")?.u32()?.iter().map(|v| v.unwrap_or(0)).collect(),
-            variant: s("variant")?,
-            sync: s("sync")?,
-            warmup: runs.column("warmup")?.bool()?.iter().map(|v| v.unwrap_or(false)).collect(),
-            frames: runs.column("frames")?.u32()?.iter().map(|v| v.unwrap_or(0)).collect(),
-            tokens: runs.column("tokens")?.u64()?.iter().map(|v| v.unwrap_or(0)).collect(),
-        })
-    }
-}
+/// Columns of the exported tidy table, in order: the file, the run's keys (as the runs table
+/// names them), the event.
+pub const TIDY_COLUMNS: [&str; 11] = ["file", RUN, VARIANT, SYNC, WARMUP, FRAMES, TOKENS, "component", "block", "start_ns", "duration_ns"];
 
 /// The events with run and component spelled out (joins on `run_id` and `component_id`).
 pub fn tidy_events(ds: &Dataset) -> Result<DataFrame> {
-    let look = RunLookup::new(ds)?;
-    let n = look.run.len();
-    let runs = DataFrame::new(
-        n,
-        vec![
-            Column::new("run_id".into(), (0..n as u32).collect::<Vec<u32>>()),
-            Column::new("file".into(), look.file),
-            Column::new("run".into(), look.run),
-            Column::new("variant".into(), look.variant),
-            Column::new("sync".into(), look.sync),
-            Column::new("warmup".into(), look.warmup),
-            Column::new("frames".into(), look.frames),
-            Column::new("tokens".into(), look.tokens),
-        ],
-    )?;
+    let n = ds.runs.len();
+    let file: Vec<&str> = ds.runs.iter().map(|r| ds.trace_info.get(r.trace_id as usize).map_or("", |i| i.file.as_str())).collect();
+    let mut columns = vec![Column::new(RUN_ID.into(), (0..n as u32).collect::<Vec<u32>>()), Column::new(TIDY_COLUMNS[0].into(), file)];
+    columns.extend(crate::tables::select(RUN_COLUMNS, &ds.runs, &TIDY_COLUMNS[1..7])?);
+    let runs = DataFrame::new(n, columns)?;
     let names = DataFrame::new(
         ds.component_names.len(),
         vec![
@@ -90,7 +51,7 @@ pub fn tidy_events(ds: &Dataset) -> Result<DataFrame> {
         .events
         .clone()
         .lazy()
-        .left_join(runs.lazy(), col("run_id"), col("run_id"))
+        .left_join(runs.lazy(), col(RUN_ID), col(RUN_ID))
         .left_join(names.lazy(), col("component_id"), col("component_id"))
         .select(cols)
         .collect()?)

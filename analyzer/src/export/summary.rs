@@ -25,6 +25,7 @@ use polars_io::parquet::write::{KeyValueMetadata, ParquetWriter};
 use crate::error::{Error, Result};
 use crate::load::Dataset;
 use crate::output::{check_target, write_atomic_with};
+use crate::tables::runs::{FORWARD_NS, FRAMES, PERTURB_KIND, RUN_ID, SYNC, TOKENS, TRACE_ID, VARIANT};
 
 use super::parquet::{EXPORT_KEY, EXPORT_VERSION};
 
@@ -105,11 +106,10 @@ fn summary_with_traces(ds: &Dataset) -> Result<DataFrame> {
         ],
     )?;
     let runs = ds
-        .runs
-        .clone()
+        .runs_frame()?
         .lazy()
-        .filter(col("perturb_kind").is_null().or(col("perturb_kind").eq(lit("reference"))))
-        .select([col("run_id"), col("trace_id"), col("variant"), col("sync"), col("frames"), col("tokens"), col("forward_ns")]);
+        .filter(col(PERTURB_KIND).is_null().or(col(PERTURB_KIND).eq(lit("reference"))))
+        .select([RUN_ID, TRACE_ID, VARIANT, SYNC, FRAMES, TOKENS, FORWARD_NS].map(col));
     let keys = [col("trace_id"), col("variant"), col("sync"), col("frames"), col("component_id")];
     let per_component = ds
         .components
@@ -200,8 +200,8 @@ pub fn parts(ds: &Dataset, dir: &Path) -> Result<Vec<(PathBuf, DataFrame)>> {
     let df = summary_with_traces(ds)?;
     // Runs per trace, for the file names.
     let mut runs_of = vec![0usize; ds.trace_info.len()];
-    for t in ds.runs.column("trace_id")?.u32()?.iter().flatten() {
-        if let Some(n) = runs_of.get_mut(t as usize) {
+    for run in &ds.runs {
+        if let Some(n) = runs_of.get_mut(run.trace_id as usize) {
             *n += 1;
         }
     }
