@@ -220,6 +220,10 @@ pub struct Measured<T> {
 }
 
 /// A trace being written: header, calibration, setups, runs; `NAME.partial` until finished.
+///
+/// Record from one thread at a time per process: MLX's peak-memory counter is process-global, so
+/// a second recording resets it under the first (its runs then read a peak of 0 and its copies
+/// are sized from it), and two recordings at once time each other.
 pub struct Recorder {
     file: TraceFile,
     backend: Backend,

@@ -15,6 +15,15 @@ use mlx_record::session;
 use mlx_rs::Array;
 use trace_format::{RunRecord, SyncMode, read_trace, read_trace_file};
 
+/// In-process recordings one at a time: MLX's peak-memory counter is global to the process, so a
+/// recording on another test thread resets it between this one's forward and its reading (a run
+/// then reads a peak of 0 bytes).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mlx-record-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -33,6 +42,7 @@ fn plan(out: PathBuf, extra: &[&str]) -> session::Plan {
 
 #[test]
 fn recorded_trace_reads_back_with_every_run() {
+    let _serial = serial();
     let dir = temp_dir("roundtrip");
     let out = dir.join("t.msgpack");
     let mut p = plan(out.clone(), &["--no-calibrate", "--sync", "component,none"]);
@@ -80,6 +90,7 @@ fn recorded_trace_reads_back_with_every_run() {
 
 #[test]
 fn truncated_trace_keeps_every_completed_run() {
+    let _serial = serial();
     let dir = temp_dir("partial");
     let out = dir.join("t.msgpack");
     let p = plan(out.clone(), &["--no-calibrate", "--sync", "component"]);
@@ -141,6 +152,7 @@ fn save_checkpoint(dir: &PathBuf, arrays: &HashMap<String, Array>, shards: usize
 
 #[test]
 fn checkpoint_loads_and_reproduces_the_forward() {
+    let _serial = serial();
     let config = Preset::Tiny.config();
     let original = Weights::synthetic(&config, DType::F32, 5).unwrap();
     let dir = temp_dir("ckpt-good");
