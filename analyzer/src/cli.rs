@@ -16,33 +16,33 @@ use mlx_analyze::render::RenderFormat;
 /// with a warning. Warm-up runs are excluded unless --include-warmup.
 #[derive(Debug, Parser)]
 #[command(name = "mlx-analyze", version, after_help = EXAMPLES)]
-pub struct Opt {
+pub(crate) struct Opt {
     /// Trace files, directories (their *.msgpack files) or glob patterns such as 'traces/*.msgpack'.
     #[arg(required = true, value_name = "FILES")]
-    pub files: Vec<String>,
+    pub(crate) files: Vec<String>,
 
     #[command(flatten)]
-    pub output: OutputArgs,
+    pub(crate) output: OutputArgs,
 
     #[command(flatten)]
-    pub analysis: AnalysisArgs,
+    pub(crate) analysis: AnalysisArgs,
 
     #[command(flatten)]
-    pub export: ExportArgs,
+    pub(crate) export: ExportArgs,
 
     #[command(flatten)]
-    pub query: QueryArgs,
+    pub(crate) query: QueryArgs,
 
     /// Decoding and bootstrap threads (0: one per core; at most 1024).
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_threads, allow_negative_numbers = true)]
-    pub threads: usize,
+    pub(crate) threads: usize,
 }
 
 /// Largest `--resamples`: the intervals are stable long before, and each resample costs memory
 /// and time per group and component.
-pub const MAX_RESAMPLES: usize = 100_000;
+pub(crate) const MAX_RESAMPLES: usize = 100_000;
 /// Largest `--threads`.
-pub const MAX_THREADS: usize = 1024;
+pub(crate) const MAX_THREADS: usize = 1024;
 
 const EXAMPLES: &str = "Examples:
   mlx-analyze traces/*.msgpack
@@ -82,80 +82,80 @@ docs/tables.md lists every column. A query that cannot run is a usage error (exi
 /// Report format and destinations.
 #[derive(Debug, clap::Args)]
 #[command(next_help_heading = "Output")]
-pub struct OutputArgs {
+pub(crate) struct OutputArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    pub(crate) format: Format,
     /// Write the report to FILE instead of standard output (`-`: standard output).
     #[arg(long, short = 'o', value_name = "FILE")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Replace output files that exist (never an input trace, never a device or FIFO).
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// Also write an HTML report (tables and charts in one file) to FILE.
     #[arg(long, value_name = "FILE")]
-    pub html: Option<PathBuf>,
+    pub(crate) html: Option<PathBuf>,
     /// Write SVG charts (ranking, distribution, scaling, comparison) into DIR.
     #[arg(long, value_name = "DIR")]
-    pub charts: Option<PathBuf>,
+    pub(crate) charts: Option<PathBuf>,
     /// Do not print skipped files, load warnings or the progress bar on standard error.
     #[arg(long, short = 'q')]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 /// What to analyse.
 #[derive(Debug, clap::Args)]
 #[command(next_help_heading = "Analysis")]
-pub struct AnalysisArgs {
+pub(crate) struct AnalysisArgs {
     /// Component grouping: the recorder's fine names, or the seed report's buckets.
     #[arg(long, value_enum, default_value_t = RollupArg::Fine)]
-    pub rollup: RollupArg,
+    pub(crate) rollup: RollupArg,
     /// Frame count for the ranking, distribution and comparison (default: the largest).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    pub frames: Option<u32>,
+    pub(crate) frames: Option<u32>,
     /// Compare groups of runs by a metadata key: machine, variant, dtype, backend, host,
     /// gpu_name, preset, blas, mlx_version, sync, or any label given to the recorder.
     #[arg(long, value_name = "KEY")]
-    pub by: Option<String>,
+    pub(crate) by: Option<String>,
     /// Baseline group of --by (default: `baseline` for variants, else the first value).
     #[arg(long, value_name = "VALUE", requires = "by")]
-    pub baseline: Option<String>,
+    pub(crate) baseline: Option<String>,
     /// Smallest relative change called significant (0.05 = 5%).
     #[arg(long, default_value_t = 0.05, value_name = "FRACTION", value_parser = parse_fraction, allow_negative_numbers = true)]
-    pub noise: f64,
+    pub(crate) noise: f64,
     /// Bootstrap resamples for the comparison intervals (1 to 100000).
     #[arg(long, default_value_t = 1000, value_name = "N", value_parser = parse_resamples, allow_negative_numbers = true)]
-    pub resamples: usize,
+    pub(crate) resamples: usize,
     /// Include warm-up runs.
     #[arg(long)]
-    pub include_warmup: bool,
+    pub(crate) include_warmup: bool,
     /// Variant shown by the ranking, tree, scaling, overhead and memory sections (default:
     /// `baseline` when the traces hold it, else every run).
     #[arg(long, value_name = "NAME")]
-    pub variant: Option<String>,
+    pub(crate) variant: Option<String>,
     /// Report title (first heading).
     #[arg(long, value_name = "TEXT")]
-    pub title: Option<String>,
+    pub(crate) title: Option<String>,
     /// With --by: report only the summary, the comparison and how it was run.
     #[arg(long, requires = "by")]
-    pub comparison_only: bool,
+    pub(crate) comparison_only: bool,
     /// Workloads to analyse, by the numbers the report lists (2, 1,3 or 1-2). A workload is a
     /// model (preset, dimensions, blocks), dtype, resolution and machine; runs of different
     /// workloads are never pooled: each gets its own section. Default: all.
     #[arg(long, value_name = "N", value_parser = parse_workloads, allow_negative_numbers = true)]
-    pub workload: Option<Workloads>,
+    pub(crate) workload: Option<Workloads>,
     /// Predict every component's and the fused forward's time at these lengths (tokens, e.g.
     /// 32760,65520), with the 95% interval of the predicted median, from the scaling fits.
     #[arg(long, value_name = "L[,L...]", value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..))]
-    pub predict_tokens: Vec<u64>,
+    pub(crate) predict_tokens: Vec<u64>,
     /// Predict at these frame counts (converted with the recorded tokens per latent frame).
     #[arg(long, value_name = "F[,F...]", value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
-    pub predict_frames: Vec<u32>,
+    pub(crate) predict_frames: Vec<u32>,
 }
 
 /// The workload numbers of `--workload`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Workloads(pub Vec<usize>);
+pub(crate) struct Workloads(pub(crate) Vec<usize>);
 
 fn parse_workloads(s: &str) -> Result<Workloads, String> {
     mlx_analyze::analysis::workload::parse_selection(s).map(Workloads)
@@ -164,40 +164,40 @@ fn parse_workloads(s: &str) -> Result<Workloads, String> {
 /// Exports of the loaded events.
 #[derive(Debug, clap::Args)]
 #[command(next_help_heading = "Exports")]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// Write the tidy events table as CSV.
     #[arg(long, value_name = "FILE")]
-    pub export_csv: Option<PathBuf>,
+    pub(crate) export_csv: Option<PathBuf>,
     /// Write the tidy events table as Parquet.
     #[arg(long, value_name = "FILE")]
-    pub export_parquet: Option<PathBuf>,
+    pub(crate) export_parquet: Option<PathBuf>,
     /// Write runs as Chrome trace-event JSON, one track each (Perfetto, speedscope); see --run.
     #[arg(long, value_name = "FILE")]
-    pub chrome_trace: Option<PathBuf>,
+    pub(crate) chrome_trace: Option<PathBuf>,
     /// Runs for --chrome-trace, one track each: run indices as recorded (3, 1,4 or 2-5), a sync
     /// mode (component, none), or all; FILE:ITEM limits an item to one trace. Default: all.
     #[arg(long, value_name = "RUNS", requires = "chrome_trace", allow_negative_numbers = true, value_parser = mlx_analyze::export::chrome_trace::RunSelection::parse)]
-    pub run: Option<mlx_analyze::export::chrome_trace::RunSelection>,
+    pub(crate) run: Option<mlx_analyze::export::chrome_trace::RunSelection>,
     /// Write per-trace summaries (medians per trace, variant, sync, frames and component) as
     /// hive-partitioned Parquet under DIR (machine=/backend=/preset=/part-*.parquet), for
     /// DuckDB or Spark; files that exist are replaced only with --force.
     #[arg(long, value_name = "DIR")]
-    pub export_summary: Option<PathBuf>,
+    pub(crate) export_summary: Option<PathBuf>,
 }
 
 /// A query instead of the report.
 #[derive(Debug, clap::Args)]
 #[command(next_help_heading = "Query")]
-pub struct QueryArgs {
+pub(crate) struct QueryArgs {
     /// Run one SQL query (polars SQL) on the loaded tables and print its result instead of the
     /// report (tables: traces, runs, components, events, setups, component_names, events_wide).
     #[arg(long, value_name = "QUERY", long_help = SQL_HELP, conflicts_with_all = ["html", "charts", "by"])]
-    pub sql: Option<String>,
+    pub(crate) sql: Option<String>,
 }
 
 /// Report formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// Aligned terminal tables.
     Table,
     /// Markdown report shaped like the seed's.
@@ -212,7 +212,7 @@ pub enum Format {
 
 /// Rollups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RollupArg {
+pub(crate) enum RollupArg {
     /// The recorder's component names.
     Fine,
     /// The seed report's buckets (FFN, Self-Attention, ...).
@@ -250,7 +250,7 @@ fn parse_threads(s: &str) -> Result<usize, String> {
 impl Opt {
     /// Refuses output paths that cannot be written (missing directory, a file where a
     /// directory is wanted) before any work is done, as usage errors.
-    pub fn check_paths(&self) -> Result<(), String> {
+    pub(crate) fn check_paths(&self) -> Result<(), String> {
         if self.output.format == Format::Csv && self.query.sql.is_none() {
             return Err("--format csv applies to --sql results; the report is written as table, markdown, json or html".into());
         }
@@ -317,7 +317,7 @@ impl Opt {
     }
 
     /// Every output file given, with its flag (charts, a directory, excluded).
-    pub fn output_files(&self) -> Vec<(&'static str, &PathBuf)> {
+    pub(crate) fn output_files(&self) -> Vec<(&'static str, &PathBuf)> {
         let files = [
             ("--out", &self.output.out),
             ("--html", &self.output.html),
@@ -331,13 +331,13 @@ impl Opt {
     /// Whether an output needs the events table itself: the analyses need only the per-run
     /// totals, so without such an output the events are not kept (ten thousand traces then fit
     /// in a few GiB). An output reading `Dataset::events` must be listed here.
-    pub fn needs_events(&self) -> bool {
+    pub(crate) fn needs_events(&self) -> bool {
         self.export.export_csv.is_some() || self.export.export_parquet.is_some() || self.export.chrome_trace.is_some()
             || self.query.sql.as_deref().is_some_and(mlx_analyze::sql::needs_events)
     }
 
     /// Loading options.
-    pub fn load_options(&self) -> LoadOptions {
+    pub(crate) fn load_options(&self) -> LoadOptions {
         LoadOptions {
             include_warmup: self.analysis.include_warmup,
             threads: self.threads,
@@ -347,7 +347,7 @@ impl Opt {
     }
 
     /// The format of a --sql result.
-    pub fn sql_format(&self) -> mlx_analyze::sql::SqlFormat {
+    pub(crate) fn sql_format(&self) -> mlx_analyze::sql::SqlFormat {
         use mlx_analyze::sql::SqlFormat;
         match self.output.format {
             Format::Table => SqlFormat::Table,
@@ -359,7 +359,7 @@ impl Opt {
     }
 
     /// Analysis options.
-    pub fn analyze_options(&self) -> AnalyzeOptions {
+    pub(crate) fn analyze_options(&self) -> AnalyzeOptions {
         AnalyzeOptions {
             rollup: match self.analysis.rollup {
                 RollupArg::Fine => Rollup::Fine,
@@ -385,7 +385,7 @@ impl Opt {
     }
 
     /// The report format.
-    pub fn render_format(&self) -> RenderFormat {
+    pub(crate) fn render_format(&self) -> RenderFormat {
         match self.output.format {
             Format::Table => RenderFormat::Table,
             Format::Markdown => RenderFormat::Markdown,

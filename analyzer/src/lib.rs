@@ -11,13 +11,16 @@
 //! [`trace_format::taxonomy`]; any other name is accepted.
 
 pub mod analysis;
-pub mod error;
+mod error;
 pub mod export;
 pub mod load;
-pub mod load_parquet;
+mod load_parquet;
 pub mod output;
 pub mod render;
 pub mod sql;
 pub mod tables;
 
 pub use error::{Error, Result};
+
+#[cfg(test)]
+mod tests;

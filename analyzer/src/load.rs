@@ -24,7 +24,7 @@
 //! [`Dataset::skipped`] with the file it repeats, and not loaded again.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -88,7 +88,7 @@ pub struct Dataset {
     pub component_names: Vec<String>,
     /// `component_id` -> the name of the component it runs inside (nested components, as the
     /// Python recorder's `profile` writes them); `None` at the top level.
-    pub component_parents: Vec<Option<String>>,
+    pub(crate) component_parents: Vec<Option<String>>,
     /// Typed per-trace facts, indexed by `trace_id`.
     pub trace_info: Vec<TraceInfo>,
     /// Files skipped, with reasons.
@@ -216,7 +216,7 @@ struct FileChunk {
 }
 
 /// Columns of the `components` table, in order.
-pub const COMPONENT_COLUMNS: [&str; 7] = ["run_id", "component_id", "flops", "bytes", "calls", "total_ns", "max_block"];
+pub(crate) const COMPONENT_COLUMNS: [&str; 7] = ["run_id", "component_id", "flops", "bytes", "calls", "total_ns", "max_block"];
 
 fn component_schema() -> Schema {
     Schema::from_iter([
@@ -234,7 +234,7 @@ fn component_schema() -> Schema {
 /// `flops`, `bytes`): `calls`, `total_ns` and `max_block` of each (run, component), by a polars
 /// group-by over `events` left-joined to the table (0, 0 and -1 where a component has no
 /// event), sorted by run and component. Loading calls it per file; a reader of other inputs that has the events can call it.
-pub fn with_event_totals(costs: DataFrame, events: &DataFrame) -> Result<DataFrame> {
+pub(crate) fn with_event_totals(costs: DataFrame, events: &DataFrame) -> Result<DataFrame> {
     let keyed = events
         .clone()
         .lazy()
@@ -798,7 +798,7 @@ impl Merger {
 }
 
 /// The `machine` of a trace: its `machine` label, else the GPU name, else the host name.
-pub fn machine_of(metadata: &Metadata) -> String {
+pub(crate) fn machine_of(metadata: &Metadata) -> String {
     if let Some(m) = metadata.labels.get("machine") {
         return m.clone();
     }
@@ -878,9 +878,4 @@ pub fn trace_key_values(traces: &DataFrame, key: &str) -> Result<Vec<String>> {
     let strings = column.cast(&DataType::String)?;
     let ca = strings.str()?;
     Ok(ca.iter().map(|v| v.map_or_else(|| "(none)".to_string(), str::to_string)).collect())
-}
-
-/// Reads a file name for messages (the path as given).
-pub fn display_name(path: &Path) -> String {
-    path.display().to_string()
 }

@@ -18,24 +18,24 @@ use crate::tables::events_export::{run_index, ExportDoc, BLOCK, COMPONENT, DURAT
 use crate::tables::runs::RUN;
 
 /// Whether `bytes` start like a Parquet file (`PAR1`).
-pub fn is_parquet(bytes: &[u8]) -> bool {
+pub(crate) fn is_parquet(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PAR1")
 }
 
 /// One trace read back from an export.
-pub struct ParquetTrace {
+pub(crate) struct ParquetTrace {
     /// The trace's name as it was loaded when exported.
-    pub name: String,
+    pub(crate) name: String,
     /// Identity of the trace's content (its document and events: length hashed and two
     /// independent hashes), for de-duplication across inputs.
-    pub identity: (usize, u64, u64),
+    pub(crate) identity: (usize, u64, u64),
     /// The trace, with the runs that were exported.
-    pub trace: Trace,
+    pub(crate) trace: Trace,
 }
 
 /// The traces of an events export. The error is one line, read after the file's name. A
 /// damaged file that makes the Parquet reader panic is refused like any other damage.
-pub fn read_traces(bytes: &[u8]) -> Result<Vec<ParquetTrace>, String> {
+pub(crate) fn read_traces(bytes: &[u8]) -> Result<Vec<ParquetTrace>, String> {
     std::panic::catch_unwind(|| read_traces_inner(bytes)).unwrap_or_else(|panic| {
         let why = panic
             .downcast_ref::<String>()

@@ -176,7 +176,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Streams into `path` atomically: `fill` writes into a buffered temporary file beside the
 /// destination, which is renamed onto it only when `fill` succeeds (and removed otherwise).
 /// `-` streams to standard output. Errors name the destination, never the temporary file.
-pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+pub(crate) fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
     if is_stdout(path) {
         let stdout = std::io::stdout();
         let mut w = std::io::BufWriter::new(stdout.lock());

@@ -4,7 +4,7 @@
 //! Tables ([`TABLES`]): the [`Dataset`]'s own frames under their names (`traces`, `runs`,
 //! `components` with the component's name added, `events`, `setups`), `component_names`, and
 //! `events_wide`: the events with their trace and run keys, as in the Parquet export
-//! ([`crate::export::parquet::keyed_events`]), built only when the query names it.
+//! (`crate::export::parquet::keyed_events`), built only when the query names it.
 //!
 //! A query that does not parse or cannot run is a usage error with polars' reason on one line,
 //! never a panic.
@@ -60,7 +60,7 @@ pub fn needs_events(query: &str) -> bool {
 }
 
 /// The SQL context over a dataset; `events_wide` is registered when `query` names it.
-pub fn context(ds: &Dataset, query: &str) -> Result<SQLContext> {
+pub(crate) fn context(ds: &Dataset, query: &str) -> Result<SQLContext> {
     let ctx = SQLContext::new();
     let names = DataFrame::new(
         ds.component_names.len(),
@@ -131,7 +131,7 @@ pub fn query(ds: &Dataset, query: &str) -> Result<DataFrame> {
 /// builds a hundred million rows before any filter or aggregate sees them: the allocation
 /// aborted the process. Keyed joins are estimated at the sum of their inputs, cross joins (and
 /// joins without keys) at the product.
-pub const MAX_JOIN_ROWS: f64 = 20e6;
+pub(crate) const MAX_JOIN_ROWS: f64 = 20e6;
 
 /// The rows the largest join of `lf`'s optimized plan may build (0 where the plan cannot be
 /// optimized: running it then reports why).
@@ -164,9 +164,9 @@ fn join_rows(lf: &LazyFrame) -> f64 {
 /// Most operators and the deepest nesting of parentheses a query may have. The parser and the
 /// planner recurse once per operator: 2,000 `OR` terms overflowed the stack (an abort, which no
 /// error handling catches). Real queries stay far below.
-pub const MAX_OPERATORS: usize = 500;
+pub(crate) const MAX_OPERATORS: usize = 500;
 /// See [`MAX_OPERATORS`].
-pub const MAX_NESTING: usize = 64;
+pub(crate) const MAX_NESTING: usize = 64;
 
 /// Refuses a query whose expressions are deeper than the parser can take, counting operators
 /// and parentheses outside string literals and quoted names.
@@ -261,7 +261,7 @@ fn rows(df: &DataFrame, exact: bool) -> Result<Vec<Vec<Option<String>>>> {
 }
 
 /// The result as a report table (numbers right-aligned, NULL shown as `NULL`).
-pub fn as_table(df: &DataFrame) -> Result<Table> {
+pub(crate) fn as_table(df: &DataFrame) -> Result<Table> {
     Ok(Table {
         headers: df.get_column_names().iter().map(|n| n.to_string()).collect(),
         align: df.columns().iter().map(|c| if is_numeric(c.dtype()) { Align::Right } else { Align::Left }).collect(),

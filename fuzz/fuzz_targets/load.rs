@@ -59,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = CsvExport.write(&ds, &mut sink);
     sink.clear();
     let _ = ParquetExport.write(&ds, &mut sink);
-    for run_id in 0..ds.runs.height().min(4) as u32 {
+    for run_id in 0..ds.runs.len().min(4) as u32 {
         sink.clear();
         let _ = ChromeTraceExport { run_id }.write(&ds, &mut sink);
     }

@@ -28,20 +28,20 @@ use super::facts::{Facts, RunFacts, Rollup, seed_bucket};
 use super::uncertainty::{Sampler, DRAWS};
 
 /// Fewest samples of every mean in an estimate for it to get an interval.
-pub const MIN_SAMPLES: usize = 3;
+pub(crate) const MIN_SAMPLES: usize = 3;
 
 /// A cost with its 95% interval (ms per forward).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Estimate {
+pub(crate) struct Estimate {
     /// Point estimate.
-    pub ms: f64,
+    pub(crate) ms: f64,
     /// 95% interval; `None` when a mean has fewer than [`MIN_SAMPLES`] samples.
-    pub ci95: Option<[f64; 2]>,
+    pub(crate) ci95: Option<[f64; 2]>,
 }
 
 impl Estimate {
     /// The interval reaches zero (or below): the cost cannot be told apart from nothing.
-    pub fn below_noise(&self) -> bool {
+    pub(crate) fn below_noise(&self) -> bool {
         self.ci95.is_some_and(|[lo, _]| lo <= 0.0)
     }
 }
@@ -193,7 +193,7 @@ impl Set {
 }
 
 /// The 0.975 quantile of Student's t with `df` degrees of freedom (not necessarily whole).
-pub fn t_975(df: f64) -> f64 {
+pub(crate) fn t_975(df: f64) -> f64 {
     super::stats::student_t_quantile(0.975, df.max(1.0))
 }
 
@@ -290,90 +290,90 @@ fn clean_set(set: &mut Set, runs: &[(PerturbKind, Option<String>, f64, f64)]) {
 
 /// One component (or bucket) of an attribution.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AttributedComp {
+pub(crate) struct AttributedComp {
     /// Component or bucket name.
-    pub name: String,
+    pub(crate) name: String,
     /// Cost per forward.
-    pub estimate: Estimate,
+    pub(crate) estimate: Estimate,
     /// Whether the interval reaches zero.
-    pub below_noise: bool,
+    pub(crate) below_noise: bool,
     /// Invocations per forward.
-    pub calls: f64,
+    pub(crate) calls: f64,
     /// Analytic FLOPs per forward.
-    pub flops: f64,
+    pub(crate) flops: f64,
     /// Analytic minimum bytes per forward.
-    pub bytes: f64,
+    pub(crate) bytes: f64,
     /// Duplicate runs behind the estimate (the smallest count among its components).
-    pub runs: usize,
+    pub(crate) runs: usize,
     /// The component it runs inside, when components nest; its cost is part of the parent's.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent: Option<String>,
+    pub(crate) parent: Option<String>,
     /// For a component with nested components: its cost minus theirs (the work it does
     /// itself, glue between its children included), with its interval.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub self_cost: Option<Estimate>,
+    pub(crate) self_cost: Option<Estimate>,
     /// Joint draws of the cost, ms (see [`super::uncertainty`]); `None` without an interval.
     #[serde(skip)]
-    pub draws: Option<Vec<f64>>,
+    pub(crate) draws: Option<Vec<f64>>,
 }
 
 /// The attribution of one trace, variant and frame count.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AttributedSet {
+pub(crate) struct AttributedSet {
     /// Trace.
-    pub trace_id: u32,
+    pub(crate) trace_id: u32,
     /// Variant.
-    pub variant: String,
+    pub(crate) variant: String,
     /// Frames.
-    pub frames: u32,
+    pub(crate) frames: u32,
     /// Tokens.
-    pub tokens: u64,
+    pub(crate) tokens: u64,
     /// Plain fused forwards (references) used.
-    pub references: usize,
+    pub(crate) references: usize,
     /// Control runs used.
-    pub controls: usize,
+    pub(crate) controls: usize,
     /// Rounds recorded (duplicate runs per component, smallest, slow ones included).
-    pub rounds: usize,
+    pub(crate) rounds: usize,
     /// Extra copies per duplicate (largest).
-    pub copies: u32,
+    pub(crate) copies: u32,
     /// Mean plain fused forward, ms, with its interval.
-    pub fused: Estimate,
+    pub(crate) fused: Estimate,
     /// What the control's extra outputs cost (Tc - T0), ms.
-    pub control_ms: Option<f64>,
+    pub(crate) control_ms: Option<f64>,
     /// Components (or buckets), largest first.
-    pub comps: Vec<AttributedComp>,
+    pub(crate) comps: Vec<AttributedComp>,
     /// Sum of the components' costs, with its interval: of the top-level ones when components
     /// nest (a child's cost is part of its parent's).
-    pub sum: Estimate,
+    pub(crate) sum: Estimate,
     /// fused - sum: what no component's duplicate accounts for, ms.
-    pub rest_ms: f64,
+    pub(crate) rest_ms: f64,
     /// (sum / fused - 1) * 100.
-    pub sum_error_pct: f64,
+    pub(crate) sum_error_pct: f64,
     /// Runs set aside as slow (more than a few robust standard deviations above their group).
-    pub slow_runs: usize,
+    pub(crate) slow_runs: usize,
     /// Their mean excess over their group's typical time (0.4: 40% slower).
-    pub slow_excess: f64,
+    pub(crate) slow_excess: f64,
     /// The references' trend over the recording of this set; removed from every run when
     /// significant (`corrected`).
-    pub drift: Option<DriftNote>,
+    pub(crate) drift: Option<DriftNote>,
     /// Draws of the mean plain fused forward, ms, joint with the components' draws.
     #[serde(skip)]
-    pub fused_draws: Option<Vec<f64>>,
+    pub(crate) fused_draws: Option<Vec<f64>>,
     /// Components this trace's variant perturbs at another frame count but this set never did
     /// (a recording stopped in the middle of a round): the set's sum lacks them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub missing: Vec<String>,
+    pub(crate) missing: Vec<String>,
 }
 
 /// How much the plain forward drifted over a set's runs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct DriftNote {
+pub(crate) struct DriftNote {
     /// Relative change of the fitted plain forward from its first run to its last.
-    pub change: f64,
+    pub(crate) change: f64,
     /// 95% interval of the change.
-    pub ci95: [f64; 2],
+    pub(crate) ci95: [f64; 2],
     /// Significant at 1%, and removed from every run before the costs were estimated.
-    pub corrected: bool,
+    pub(crate) corrected: bool,
 }
 
 /// The display name of a fine component under a rollup.
@@ -478,7 +478,7 @@ fn mark_missing(facts: &Facts, sets: &mut [AttributedSet]) {
 }
 
 /// Every attribution set of the facts' runs, in the facts' rollup, by frames then trace.
-pub fn attribution(facts: &Facts) -> Vec<AttributedSet> {
+pub(crate) fn attribution(facts: &Facts) -> Vec<AttributedSet> {
     let mut out: Vec<AttributedSet> = sets_of(facts.runs.iter()).iter().filter_map(|s| attributed_set(s, facts.rollup, &facts.parents)).collect();
     mark_missing(facts, &mut out);
     out.sort_by(|a, b| (a.frames, a.trace_id, &a.variant).cmp(&(b.frames, b.trace_id, &b.variant)));
@@ -486,7 +486,7 @@ pub fn attribution(facts: &Facts) -> Vec<AttributedSet> {
 }
 
 /// The attribution sets at `frames`.
-pub fn sets_at(facts: &Facts, frames: u32) -> Vec<AttributedSet> {
+pub(crate) fn sets_at(facts: &Facts, frames: u32) -> Vec<AttributedSet> {
     let runs = facts.runs.iter().filter(|r| r.frames == frames);
     let mut out: Vec<AttributedSet> = sets_of(runs).iter().filter_map(|s| attributed_set(s, facts.rollup, &facts.parents)).collect();
     mark_missing(facts, &mut out);
@@ -495,7 +495,7 @@ pub fn sets_at(facts: &Facts, frames: u32) -> Vec<AttributedSet> {
 }
 
 /// Frame counts with attributed runs, ascending.
-pub fn frame_counts(facts: &Facts) -> Vec<u32> {
+pub(crate) fn frame_counts(facts: &Facts) -> Vec<u32> {
     let mut f: Vec<u32> = facts.runs.iter().filter(|r| r.sync == SyncMode::Attributed && !r.warmup).map(|r| r.frames).collect();
     f.sort_unstable();
     f.dedup();

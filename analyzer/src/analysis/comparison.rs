@@ -1,8 +1,8 @@
 //! Comparison of groups of runs (by machine, variant, dtype, any metadata key): per component,
 //! the ratio of times against a baseline group with a 95% Welch t interval on log times (see
-//! [`ratio_interval`] and `docs/statistics.md`); a change is significant only when the data
+//! `ratio_interval` and `docs/statistics.md`); a change is significant only when the data
 //! support a change beyond a noise threshold, decided with every row of the comparison
-//! together (false claims controlled across them). With fewer than [`MIN_SAMPLES`] samples
+//! together (false claims controlled across them). With fewer than `MIN_SAMPLES` samples
 //! on either side there is no interval and no significance: the spread cannot be estimated.
 //! Grouped by variant, it adds output drift and the per-clip saving after one-off setup costs.
 
@@ -14,10 +14,10 @@ use super::stats::{change_p_values, median, welch_log_ratio, RatioInterval};
 use super::verdict::Test;
 
 /// Forwards per generated clip (40 sampling steps, conditional and unconditional).
-pub const FORWARDS_PER_CLIP: f64 = 80.0;
+pub(crate) const FORWARDS_PER_CLIP: f64 = 80.0;
 
 /// Name of the fused-forward row.
-pub const FORWARD_ROW: &str = "forward (fused)";
+pub(crate) const FORWARD_ROW: &str = "forward (fused)";
 
 /// Settings of a comparison.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,39 +49,39 @@ impl Default for CompareOptions {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparison {
     /// Key grouped by.
-    pub key: String,
+    pub(crate) key: String,
     /// Baseline group.
-    pub baseline: String,
+    pub(crate) baseline: String,
     /// Frame count compared: the largest one every group shares with the baseline, else the
     /// largest of the per-group frame counts (see [`GroupInfo::frames`]).
-    pub frames: u32,
+    pub(crate) frames: u32,
     /// Noise threshold used.
-    pub noise: f64,
+    pub(crate) noise: f64,
     /// Interval level.
-    pub level: f64,
+    pub(crate) level: f64,
     /// Whether block components are compared per block (the groups run different block counts).
-    pub per_block: bool,
+    pub(crate) per_block: bool,
     /// Groups with their sizes.
-    pub groups: Vec<GroupInfo>,
+    pub(crate) groups: Vec<GroupInfo>,
     /// Sampling unit of the bootstrap per compared group.
-    pub units: Vec<GroupUnit>,
+    pub(crate) units: Vec<GroupUnit>,
     /// Rows: per group (other than the baseline) and component.
     pub rows: Vec<CompareRow>,
     /// Fused forward per group and frame count against the baseline at the same frame count.
-    pub forward: Vec<ForwardRow>,
+    pub(crate) forward: Vec<ForwardRow>,
     /// Variant details (grouping by `variant` only).
-    pub variants: Vec<VariantSummary>,
+    pub(crate) variants: Vec<VariantSummary>,
     /// How ratios and intervals are computed, one paragraph for the report.
-    pub method: String,
+    pub(crate) method: String,
     /// Rows left without interval and significance, and why (fewer than [`MIN_SAMPLES`] a side).
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 /// Fewest samples (runs, or traces when resampling traces) per side for an interval and a
 /// significance verdict. With two, the spread of each side rests on one difference, and the t
 /// quantile for the one or two degrees of freedom left is so large that the interval says
 /// nothing; with one there is no spread at all.
-pub const MIN_SAMPLES: usize = 3;
+pub(crate) const MIN_SAMPLES: usize = 3;
 
 /// Ratio of `group`'s times to `baseline`'s with its interval at `level`: the Welch t interval
 /// on log times ([`welch_log_ratio`]); `None` with fewer than [`MIN_SAMPLES`] values a side or a
@@ -89,7 +89,7 @@ pub const MIN_SAMPLES: usize = 3;
 /// coverage at 3 runs a side is near 88% for a nominal 95%: a bootstrap from three values can
 /// only recombine those three, so it underestimates the spread (the test
 /// `interval_coverage.rs` measures both).
-pub fn ratio_interval(baseline: &[f64], group: &[f64], level: f64) -> Option<RatioInterval> {
+pub(crate) fn ratio_interval(baseline: &[f64], group: &[f64], level: f64) -> Option<RatioInterval> {
     if baseline.len() < MIN_SAMPLES || group.len() < MIN_SAMPLES {
         return None;
     }
@@ -109,7 +109,7 @@ fn geometric_ratio(baseline: &[f64], group: &[f64]) -> Option<f64> {
 }
 
 /// Why a comparison of `n_baseline` against `n_group` samples has no interval, if it has none.
-pub fn why_no_interval(n_baseline: usize, n_group: usize) -> Option<String> {
+pub(crate) fn why_no_interval(n_baseline: usize, n_group: usize) -> Option<String> {
     (n_baseline < MIN_SAMPLES || n_group < MIN_SAMPLES).then(|| {
         format!(
             "{n_baseline} baseline and {n_group} group sample(s): an interval and a significance verdict need at least {MIN_SAMPLES} a side, since with fewer the run-to-run spread cannot be estimated"
@@ -119,162 +119,162 @@ pub fn why_no_interval(n_baseline: usize, n_group: usize) -> Option<String> {
 
 impl CompareRow {
     /// Whether the row has an interval (and so can be significant).
-    pub fn has_interval(&self) -> bool {
+    pub(crate) fn has_interval(&self) -> bool {
         self.low.is_finite() && self.high.is_finite()
     }
 }
 
 impl ForwardRow {
     /// Whether the row has an interval (and so can be significant).
-    pub fn has_interval(&self) -> bool {
+    pub(crate) fn has_interval(&self) -> bool {
         self.low.is_finite() && self.high.is_finite()
     }
 }
 
 /// Fewest traces per side for resampling whole traces instead of runs.
-pub const MIN_TRACES: usize = 3;
+pub(crate) const MIN_TRACES: usize = 3;
 
 /// What the bootstrap resampled for one group against the baseline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct GroupUnit {
+pub(crate) struct GroupUnit {
     /// Group.
-    pub group: String,
+    pub(crate) group: String,
     /// `trace` (per-trace medians) or `run`.
-    pub unit: String,
+    pub(crate) unit: String,
 }
 
 /// A group.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct GroupInfo {
+pub(crate) struct GroupInfo {
     /// Value of the key.
-    pub value: String,
+    pub(crate) value: String,
     /// Traces.
-    pub traces: usize,
+    pub(crate) traces: usize,
     /// Runs at the group's compared frame count.
-    pub runs: usize,
+    pub(crate) runs: usize,
     /// Frame count its components are compared at (largest shared with the baseline).
-    pub frames: Option<u32>,
+    pub(crate) frames: Option<u32>,
 }
 
 /// One component of one group against the baseline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CompareRow {
     /// Group.
-    pub group: String,
-    /// Component (or [`FORWARD_ROW`]).
+    pub(crate) group: String,
+    /// Component (or `FORWARD_ROW`).
     pub component: String,
     /// Area.
-    pub area: Area,
+    pub(crate) area: Area,
     /// Frame count compared.
-    pub frames: u32,
+    pub(crate) frames: u32,
     /// Baseline median, ms per forward (per block for block components when per_block).
-    pub baseline_ms: f64,
+    pub(crate) baseline_ms: f64,
     /// Group median, same unit.
-    pub group_ms: f64,
+    pub(crate) group_ms: f64,
     /// group / baseline (2: twice as slow): ratio of geometric means of the samples.
     pub ratio: f64,
     /// Interval, lower end; NaN when there is no interval (see [`MIN_SAMPLES`]).
-    pub low: f64,
+    pub(crate) low: f64,
     /// Interval, upper end; NaN when there is none.
-    pub high: f64,
+    pub(crate) high: f64,
     /// Baseline samples.
-    pub n_baseline: usize,
+    pub(crate) n_baseline: usize,
     /// Group samples.
-    pub n_group: usize,
+    pub(crate) n_group: usize,
     /// The change beyond the noise threshold is supported, decided with every row of the
     /// comparison (false claims controlled across them).
-    pub significant: bool,
+    pub(crate) significant: bool,
     /// The claim "changed by more than the noise threshold, either way".
-    pub change: Test,
+    pub(crate) change: Test,
 }
 
 /// The fused (`none`-synced) forward of one group at one frame count against the baseline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ForwardRow {
+pub(crate) struct ForwardRow {
     /// Group.
-    pub group: String,
+    pub(crate) group: String,
     /// Frames.
-    pub frames: u32,
+    pub(crate) frames: u32,
     /// Tokens (median over the group's runs).
-    pub tokens: u64,
+    pub(crate) tokens: u64,
     /// Baseline median, ms.
-    pub baseline_ms: f64,
+    pub(crate) baseline_ms: f64,
     /// Group median, ms.
-    pub group_ms: f64,
+    pub(crate) group_ms: f64,
     /// baseline / group (2: twice as fast): ratio of geometric means of the runs.
-    pub speedup: f64,
+    pub(crate) speedup: f64,
     /// Interval of the speedup, lower end; NaN when there is no interval (see [`MIN_SAMPLES`]).
-    pub low: f64,
+    pub(crate) low: f64,
     /// Upper end; NaN when there is none.
-    pub high: f64,
+    pub(crate) high: f64,
     /// Baseline runs.
-    pub n_baseline: usize,
+    pub(crate) n_baseline: usize,
     /// Group runs.
-    pub n_group: usize,
+    pub(crate) n_group: usize,
     /// The change beyond the noise threshold is supported (as for [`CompareRow::significant`]).
-    pub significant: bool,
+    pub(crate) significant: bool,
     /// The claim "changed by more than the noise threshold, either way".
-    pub change: Test,
+    pub(crate) change: Test,
     /// Variant details (grouping by `variant` only).
-    pub variant: Option<VariantFrames>,
+    pub(crate) variant: Option<VariantFrames>,
 }
 
 /// A variant at one frame count: what it costs and saves per clip.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct VariantFrames {
+pub(crate) struct VariantFrames {
     /// baseline - variant fused forward, ms.
-    pub saving_ms_per_forward: f64,
+    pub(crate) saving_ms_per_forward: f64,
     /// One-off setup cost, ms (per setup name: the records at this frame count, else all of
     /// the variant's records of that name; median over traces; summed over names).
-    pub setup_ms: f64,
+    pub(crate) setup_ms: f64,
     /// Memory the setup results keep alive, bytes (same selection, summed).
-    pub setup_memory_bytes: f64,
+    pub(crate) setup_memory_bytes: f64,
     /// Median peak memory of the variant's fused runs minus the baseline's, bytes.
-    pub peak_delta_bytes: Option<f64>,
+    pub(crate) peak_delta_bytes: Option<f64>,
     /// `80 * saving - setup`, ms per clip.
-    pub saving_ms_per_clip: f64,
+    pub(crate) saving_ms_per_clip: f64,
     /// Largest max_rel drift of the variant's runs at this frame count.
-    pub drift_max_rel: Option<f64>,
+    pub(crate) drift_max_rel: Option<f64>,
     /// Median mean_rel drift.
-    pub drift_mean_rel: Option<f64>,
+    pub(crate) drift_mean_rel: Option<f64>,
 }
 
 /// A variant against the baseline variant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct VariantSummary {
+pub(crate) struct VariantSummary {
     /// Variant.
-    pub variant: String,
+    pub(crate) variant: String,
     /// Frame count of the summary (the group's compared frame count).
-    pub frames: u32,
+    pub(crate) frames: u32,
     /// Tokens at that frame count.
-    pub tokens: u64,
+    pub(crate) tokens: u64,
     /// Largest max relative drift over the variant's runs (all frame counts).
-    pub drift_max_rel: Option<f64>,
+    pub(crate) drift_max_rel: Option<f64>,
     /// Median mean relative drift.
-    pub drift_mean_rel: Option<f64>,
+    pub(crate) drift_mean_rel: Option<f64>,
     /// Baseline fused forward / variant fused forward.
-    pub speedup: Option<f64>,
+    pub(crate) speedup: Option<f64>,
     /// Interval of the speedup (low, high).
-    pub speedup_interval: Option<(f64, f64)>,
+    pub(crate) speedup_interval: Option<(f64, f64)>,
     /// The fused forward's change beyond the noise threshold is supported.
-    pub significant: bool,
+    pub(crate) significant: bool,
     /// Fused forward saved per forward, ms.
-    pub saving_ms_per_forward: Option<f64>,
+    pub(crate) saving_ms_per_forward: Option<f64>,
     /// One-off setup cost per clip, ms.
-    pub setup_ms: f64,
+    pub(crate) setup_ms: f64,
     /// Memory kept alive by the setup results, bytes.
-    pub setup_memory_bytes: f64,
+    pub(crate) setup_memory_bytes: f64,
     /// Setup names paid.
-    pub setups: Vec<String>,
+    pub(crate) setups: Vec<String>,
     /// `80 * saving - setup`, ms per clip.
-    pub saving_ms_per_clip: Option<f64>,
+    pub(crate) saving_ms_per_clip: Option<f64>,
     /// Components the baseline runs that the variant's component-synced runs never run.
-    pub removed: Vec<String>,
+    pub(crate) removed: Vec<String>,
     /// Components the variant runs that the baseline does not.
-    pub added: Vec<String>,
+    pub(crate) added: Vec<String>,
     /// Components whose time the variant changes significantly (see
     /// [`CompareRow::significant`]), the largest change in ms first.
-    pub changed: Vec<String>,
+    pub(crate) changed: Vec<String>,
 }
 
 /// Group value of every run for `key`: `variant`, `sync` and `frames` are read from the run,
@@ -591,7 +591,7 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
 /// name, the records at this frame count, else (for costs recorded once, such as quantizing
 /// weights) all of the variant's records of that name; the median over records; summed over
 /// names.
-pub fn setup_cost(facts: &Facts, variant: &str, frames: u32) -> (f64, f64, Vec<String>) {
+pub(crate) fn setup_cost(facts: &Facts, variant: &str, frames: u32) -> (f64, f64, Vec<String>) {
     let mut names: Vec<&str> = facts.setups.iter().filter(|s| s.variant == variant).map(|s| s.name.as_str()).collect();
     names.sort_unstable();
     names.dedup();

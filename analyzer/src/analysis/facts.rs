@@ -12,7 +12,7 @@ use trace_format::{Perturbation, SyncMode};
 use crate::error::Result;
 
 /// The taxonomy's areas and seed buckets, defined in the format crate (shared with the recorder).
-pub use trace_format::taxonomy::{area_of, seed_bucket, Area};
+pub(crate) use trace_format::taxonomy::{area_of, seed_bucket, Area};
 use crate::load::Dataset;
 use crate::tables::runs::Run;
 
@@ -29,32 +29,32 @@ pub enum Rollup {
 
 /// One component's totals in one run.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CompStat {
+pub(crate) struct CompStat {
     /// Index into [`Facts::names`].
-    pub component: u32,
+    pub(crate) component: u32,
     /// Sum of event durations, ns.
-    pub total_ns: f64,
+    pub(crate) total_ns: f64,
     /// Invocations (events).
-    pub calls: u64,
+    pub(crate) calls: u64,
     /// FLOPs of all invocations.
-    pub flops: f64,
+    pub(crate) flops: f64,
     /// Bytes of all invocations.
-    pub bytes: f64,
+    pub(crate) bytes: f64,
     /// Highest block index seen (-1: none).
-    pub max_block: i32,
+    pub(crate) max_block: i32,
 }
 
 /// One run and its component totals: a row of the typed runs table (its fields read through
 /// `Deref`: `r.frames`, `r.forward_ns`) with what the analyses add.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RunFacts {
+pub(crate) struct RunFacts {
     /// Row in the runs table.
-    pub run_id: u32,
+    pub(crate) run_id: u32,
     /// The run as loaded, except that its perturbation is kept only on attributed runs and
     /// without `target_parent` (nesting is read from the dataset's component parents).
-    pub row: Run,
+    pub(crate) row: Run,
     /// Totals per component, sorted by component.
-    pub comps: Vec<CompStat>,
+    pub(crate) comps: Vec<CompStat>,
 }
 
 impl std::ops::Deref for RunFacts {
@@ -72,7 +72,7 @@ impl std::ops::DerefMut for RunFacts {
 
 impl RunFacts {
     /// The facts of row `run_id`, before its component totals are added.
-    pub fn new(run_id: u32, run: &Run) -> RunFacts {
+    pub(crate) fn new(run_id: u32, run: &Run) -> RunFacts {
         let mut row = run.clone();
         let attributed = row.sync == SyncMode::Attributed;
         row.perturbation = row.perturbation.filter(|_| attributed).map(|p| Perturbation { target_parent: None, ..p });
@@ -80,37 +80,37 @@ impl RunFacts {
     }
 
     /// Sum of all event durations, ns.
-    pub fn event_total_ns(&self) -> f64 {
+    pub(crate) fn event_total_ns(&self) -> f64 {
         self.comps.iter().map(|c| c.total_ns).sum()
     }
     /// The totals of one component, if it ran.
-    pub fn comp(&self, component: u32) -> Option<&CompStat> {
+    pub(crate) fn comp(&self, component: u32) -> Option<&CompStat> {
         self.comps.iter().find(|c| c.component == component)
     }
 }
 
 /// What the analyses need to know about a trace.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TraceFacts {
+pub(crate) struct TraceFacts {
     /// File name.
-    pub file: String,
+    pub(crate) file: String,
     /// Transformer blocks per forward (0: unknown).
-    pub blocks: u32,
+    pub(crate) blocks: u32,
     /// Calibrated matmul rate, FLOP/s.
-    pub matmul_flops_per_s: Option<f64>,
+    pub(crate) matmul_flops_per_s: Option<f64>,
     /// Calibrated bandwidth, bytes/s.
-    pub bandwidth_bytes_per_s: Option<f64>,
+    pub(crate) bandwidth_bytes_per_s: Option<f64>,
     /// Calibrated bandwidth of passes that fit in the last-level cache, bytes/s (CPU only).
-    pub cache_bandwidth_bytes_per_s: Option<f64>,
+    pub(crate) cache_bandwidth_bytes_per_s: Option<f64>,
     /// The CPU's last-level cache, bytes.
-    pub llc_bytes: Option<u64>,
+    pub(crate) llc_bytes: Option<u64>,
 }
 
 impl TraceFacts {
     /// The memory ceiling of a component moving `bytes_per_call` bytes per invocation: the
     /// cache's where the call fits in the last-level cache and the cache was calibrated, else
     /// the DRAM ceiling.
-    pub fn bandwidth_for(&self, bytes_per_call: f64) -> Option<f64> {
+    pub(crate) fn bandwidth_for(&self, bytes_per_call: f64) -> Option<f64> {
         trace_format::memory_ceiling(
             self.bandwidth_bytes_per_s.unwrap_or(0.0),
             self.cache_bandwidth_bytes_per_s.unwrap_or(0.0),
@@ -122,52 +122,52 @@ impl TraceFacts {
 
 /// A one-off setup cost.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SetupFacts {
+pub(crate) struct SetupFacts {
     /// Trace.
-    pub trace_id: u32,
+    pub(crate) trace_id: u32,
     /// Variant paying it.
-    pub variant: String,
+    pub(crate) variant: String,
     /// What was computed.
-    pub name: String,
+    pub(crate) name: String,
     /// Frames.
-    pub frames: u32,
+    pub(crate) frames: u32,
     /// Wall time, ns.
-    pub duration_ns: f64,
+    pub(crate) duration_ns: f64,
     /// Memory its result keeps alive, bytes.
-    pub memory_bytes: u64,
+    pub(crate) memory_bytes: u64,
 }
 
 /// Per-run component totals of everything loaded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Facts {
     /// Component (or bucket) names.
-    pub names: Vec<String>,
+    pub(crate) names: Vec<String>,
     /// Area of each name.
-    pub areas: Vec<Area>,
+    pub(crate) areas: Vec<Area>,
     /// Traces, by trace id.
-    pub traces: Vec<TraceFacts>,
+    pub(crate) traces: Vec<TraceFacts>,
     /// Runs, by run id.
-    pub runs: Vec<RunFacts>,
+    pub(crate) runs: Vec<RunFacts>,
     /// Setup costs.
-    pub setups: Vec<SetupFacts>,
+    pub(crate) setups: Vec<SetupFacts>,
     /// How [`Facts::names`] group the recorder's components.
-    pub rollup: Rollup,
+    pub(crate) rollup: Rollup,
     /// Component name -> the component it runs inside, for traces that nest components (a
     /// module and its sub-modules); empty for flat traces. A nested component's cost is part of
     /// its parent's: only components without a parent add up to the forward.
-    pub parents: BTreeMap<String, String>,
+    pub(crate) parents: BTreeMap<String, String>,
     /// Per name: the distinct blocks its events ran in, for models outside the built-in one (a
     /// layer type present in some blocks only, such as MoE experts after a dense first layer);
     /// 0 where unknown or the model is the built-in one (every block component in every block).
-    pub component_blocks: Vec<u32>,
+    pub(crate) component_blocks: Vec<u32>,
     /// Snapshots already computed (ranking, scaling, tree and seed claims each ask for the same
     /// frame counts); empty in every copy or subset, which has other runs.
-    pub snapshots: Memo<super::ranking::Snapshot>,
+    pub(crate) snapshots: Memo<super::ranking::Snapshot>,
 }
 
 /// Values computed once per key and frame count; a clone starts empty, and two memos are always
 /// equal (what they hold follows from the rest of the facts).
-pub struct Memo<V>(std::sync::Mutex<std::collections::HashMap<(u32, u8), Option<V>>>);
+pub(crate) struct Memo<V>(std::sync::Mutex<std::collections::HashMap<(u32, u8), Option<V>>>);
 
 impl<V> Default for Memo<V> {
     fn default() -> Self {
@@ -196,7 +196,7 @@ impl<V> std::fmt::Debug for Memo<V> {
 impl<V: Clone> Memo<V> {
     /// The value at `key`, computed by `make` the first time. The lock is not held while
     /// computing: `make` may ask the memo for other keys.
-    pub fn get_or(&self, key: (u32, u8), make: impl FnOnce() -> Option<V>) -> Option<V> {
+    pub(crate) fn get_or(&self, key: (u32, u8), make: impl FnOnce() -> Option<V>) -> Option<V> {
         let lock = || self.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(v) = lock().get(&key) {
             return v.clone();
@@ -287,7 +287,7 @@ impl Facts {
 
     /// Blocks a component runs in: the distinct blocks its events carry where known, else the
     /// run's blocks ([`Facts::blocks_of`]).
-    pub fn blocks_of_component(&self, component: u32, run_blocks: u32) -> u32 {
+    pub(crate) fn blocks_of_component(&self, component: u32, run_blocks: u32) -> u32 {
         match self.component_blocks.get(component as usize) {
             Some(&b) if b > 0 => b,
             _ => run_blocks,
@@ -296,7 +296,7 @@ impl Facts {
 
     /// Whether a component counts toward the forward's sum: it has no parent among `present`
     /// (the names measured alongside it), so its time is not part of another's.
-    pub fn is_top_level<'a>(&self, name: &str, mut present: impl Iterator<Item = &'a str>) -> bool {
+    pub(crate) fn is_top_level<'a>(&self, name: &str, mut present: impl Iterator<Item = &'a str>) -> bool {
         match self.parents.get(name) {
             None => true,
             Some(parent) => !present.any(|n| n == parent),
@@ -305,7 +305,7 @@ impl Facts {
 
     /// A component-synced run's event time over its top-level components (all of them when
     /// nothing nests), ns.
-    pub fn top_level_total_ns(&self, run: &RunFacts) -> f64 {
+    pub(crate) fn top_level_total_ns(&self, run: &RunFacts) -> f64 {
         if self.parents.is_empty() {
             return run.event_total_ns();
         }
@@ -314,7 +314,7 @@ impl Facts {
     }
 
     /// Regroups the components (sums of times, calls, FLOPs and bytes).
-    pub fn rolled_up(&self, rollup: Rollup) -> Facts {
+    pub(crate) fn rolled_up(&self, rollup: Rollup) -> Facts {
         // Nested components have no seed buckets (they are not the built-in model's).
         if rollup == self.rollup || rollup == Rollup::Fine || !self.parents.is_empty() {
             return self.clone();
@@ -361,7 +361,7 @@ impl Facts {
     }
 
     /// Blocks per forward of a run: from the trace's model config, else from the block indices seen.
-    pub fn blocks_of(&self, run: &RunFacts) -> u32 {
+    pub(crate) fn blocks_of(&self, run: &RunFacts) -> u32 {
         let declared = self.traces.get(run.trace_id as usize).map_or(0, |t| t.blocks);
         if declared > 0 {
             return declared;
@@ -372,7 +372,7 @@ impl Facts {
     }
 
     /// Only the runs of one variant (setups of every variant are kept).
-    pub fn only_variant(&self, variant: &str) -> Facts {
+    pub(crate) fn only_variant(&self, variant: &str) -> Facts {
         Facts {
             names: self.names.clone(),
             areas: self.areas.clone(),
@@ -387,7 +387,7 @@ impl Facts {
     }
 
     /// Only the runs and setups of the given traces (trace ids stay as they are).
-    pub fn only_traces(&self, traces: &[u32]) -> Facts {
+    pub(crate) fn only_traces(&self, traces: &[u32]) -> Facts {
         Facts {
             names: self.names.clone(),
             areas: self.areas.clone(),
@@ -402,7 +402,7 @@ impl Facts {
     }
 
     /// Distinct variant names, sorted.
-    pub fn variants(&self) -> Vec<String> {
+    pub(crate) fn variants(&self) -> Vec<String> {
         let mut v: Vec<String> = self.runs.iter().map(|r| r.variant.clone()).collect();
         v.sort();
         v.dedup();
@@ -410,7 +410,7 @@ impl Facts {
     }
 
     /// The id of a name.
-    pub fn id_of(&self, name: &str) -> Option<u32> {
+    pub(crate) fn id_of(&self, name: &str) -> Option<u32> {
         self.names.iter().position(|n| n == name).map(|i| i as u32)
     }
 }
@@ -436,26 +436,26 @@ fn trace_facts(ds: &Dataset) -> Result<Vec<TraceFacts>> {
 
 /// Sum, count and highest block of one (run, component) that has events, with its costs.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
-pub struct ComponentTotal {
+pub(crate) struct ComponentTotal {
     /// Run.
-    pub run_id: u32,
+    pub(crate) run_id: u32,
     /// Component.
-    pub component: u32,
+    pub(crate) component: u32,
     /// Sum of durations, ns.
-    pub total_ns: u64,
+    pub(crate) total_ns: u64,
     /// Events.
-    pub calls: u64,
+    pub(crate) calls: u64,
     /// Highest block index (-1: none).
-    pub max_block: i32,
+    pub(crate) max_block: i32,
     /// FLOPs of one invocation.
-    pub flops: f64,
+    pub(crate) flops: f64,
     /// Bytes of one invocation.
-    pub bytes: f64,
+    pub(crate) bytes: f64,
 }
 
 /// Totals per (run, component) with at least one event, sorted by run and component: the rows
 /// of the `components` table the loading's group-by filled.
-pub fn component_totals(ds: &Dataset) -> Result<Vec<ComponentTotal>> {
+pub(crate) fn component_totals(ds: &Dataset) -> Result<Vec<ComponentTotal>> {
     // A table made elsewhere than by loading may lack the totals: made from the events.
     let components = if ds.components.schema().contains("calls") {
         ds.components.clone()

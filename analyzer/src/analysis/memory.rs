@@ -8,51 +8,51 @@ use super::stats::median;
 
 /// Memory per run and per frame count.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Memory {
+pub(crate) struct Memory {
     /// Every run.
-    pub runs: Vec<MemoryRun>,
+    pub(crate) runs: Vec<MemoryRun>,
     /// Per frame count: median active, largest peak.
-    pub by_frames: Vec<MemorySummary>,
+    pub(crate) by_frames: Vec<MemorySummary>,
 }
 
 /// One run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MemoryRun {
+pub(crate) struct MemoryRun {
     /// Trace file.
-    pub file: String,
+    pub(crate) file: String,
     /// Run index in the trace.
-    pub run: u32,
+    pub(crate) run: u32,
     /// Variant.
-    pub variant: String,
+    pub(crate) variant: String,
     /// Sync mode.
-    pub sync: SyncMode,
+    pub(crate) sync: SyncMode,
     /// Frames.
-    pub frames: u32,
+    pub(crate) frames: u32,
     /// Tokens.
-    pub tokens: u64,
+    pub(crate) tokens: u64,
     /// Active memory after the forward, bytes.
-    pub active_bytes: u64,
+    pub(crate) active_bytes: u64,
     /// Peak memory during the forward, bytes.
-    pub peak_bytes: u64,
+    pub(crate) peak_bytes: u64,
 }
 
 /// One frame count.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MemorySummary {
+pub(crate) struct MemorySummary {
     /// Frames.
-    pub frames: u32,
+    pub(crate) frames: u32,
     /// Tokens.
-    pub tokens: u64,
+    pub(crate) tokens: u64,
     /// Runs.
-    pub runs: usize,
+    pub(crate) runs: usize,
     /// Median active bytes.
-    pub active_median_bytes: f64,
+    pub(crate) active_median_bytes: f64,
     /// Largest peak bytes.
-    pub peak_max_bytes: u64,
+    pub(crate) peak_max_bytes: u64,
 }
 
 /// Builds the memory tables.
-pub fn memory(facts: &Facts) -> Memory {
+pub(crate) fn memory(facts: &Facts) -> Memory {
     // Perturbed attribution runs do extra work with extra memory: only their plain references
     // count as forwards here.
     let plain = |r: &&super::facts::RunFacts| r.perturbation.as_ref().is_none_or(|p| p.kind == trace_format::PerturbKind::Reference);

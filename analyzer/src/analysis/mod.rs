@@ -1,26 +1,26 @@
 //! The analyses. Each module turns [`Facts`] into a plain struct and never formats;
 //! [`analyze`] runs them all into a [`Report`].
 
-pub mod attribution;
+pub(crate) mod attribution;
 pub mod comparison;
-pub mod facts;
-pub mod memory;
-pub mod natural;
-pub mod overhead;
-pub mod predict;
+pub(crate) mod facts;
+pub(crate) mod memory;
+pub(crate) mod natural;
+pub(crate) mod overhead;
+pub(crate) mod predict;
 pub mod ranking;
-pub mod recommend;
+pub(crate) mod recommend;
 pub mod scaling;
-pub mod seed;
-pub mod stats;
-pub mod uncertainty;
-pub mod verdict;
-pub mod tree;
+pub(crate) mod seed;
+pub(crate) mod stats;
+pub(crate) mod uncertainty;
+pub(crate) mod verdict;
+pub(crate) mod tree;
 pub mod workload;
 
 use serde::Serialize;
 
-pub use facts::{Area, Facts, Rollup};
+pub use facts::{Facts, Rollup};
 
 use crate::error::{Error, Result};
 use crate::load::{trace_key_values, Dataset, Skipped};
@@ -41,7 +41,7 @@ pub struct AnalyzeOptions {
     pub title: Option<String>,
     /// Render only the summary, the comparison and how it was run.
     pub comparison_only: bool,
-    /// Workloads analysed, by number (1-based, see [`workload::workloads`]); `None`: all, one
+    /// Workloads analysed, by number (1-based, see `workload::workloads`); `None`: all, one
     /// section each.
     pub workloads: Option<Vec<usize>>,
     /// Lengths (tokens) to predict every component's and the forward's time at.
@@ -51,98 +51,98 @@ pub struct AnalyzeOptions {
 }
 
 /// Default report title.
-pub const DEFAULT_TITLE: &str = "MLX forward pass profile";
+pub(crate) const DEFAULT_TITLE: &str = "MLX forward pass profile";
 
 /// Where the data came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Inputs {
+pub(crate) struct Inputs {
     /// Trace files analysed.
-    pub files: Vec<String>,
+    pub(crate) files: Vec<String>,
     /// Files skipped, with reasons.
-    pub skipped: Vec<Skipped>,
+    pub(crate) skipped: Vec<Skipped>,
     /// Load warnings.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// Runs analysed.
-    pub runs: usize,
+    pub(crate) runs: usize,
     /// Events analysed.
-    pub events: usize,
+    pub(crate) events: usize,
     /// Machines (`machine` of each trace), distinct.
-    pub machines: Vec<String>,
+    pub(crate) machines: Vec<String>,
     /// Recorder command lines, distinct.
-    pub commands: Vec<String>,
+    pub(crate) commands: Vec<String>,
     /// Backends, dtypes and presets seen, distinct (`backend/dtype/preset`).
-    pub setups: Vec<String>,
+    pub(crate) setups: Vec<String>,
     /// Rollup used.
-    pub rollup: Rollup,
+    pub(crate) rollup: Rollup,
     /// Variant shown by the single-variant analyses (`None`: all runs).
-    pub variant: Option<String>,
+    pub(crate) variant: Option<String>,
     /// Every variant in the traces, sorted.
-    pub variants: Vec<String>,
+    pub(crate) variants: Vec<String>,
 }
 
 /// Every analysis of one invocation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     /// Title.
-    pub title: String,
+    pub(crate) title: String,
     /// Only the summary, the comparison and how it was run are rendered.
-    pub comparison_only: bool,
+    pub(crate) comparison_only: bool,
     /// Inputs.
-    pub inputs: Inputs,
+    pub(crate) inputs: Inputs,
     /// The workload this report describes; `None` when it holds several, one per section.
-    pub workload: Option<workload::Workload>,
+    pub(crate) workload: Option<workload::Workload>,
     /// Every workload of the inputs (top-level report only).
-    pub workloads: Vec<workload::Workload>,
+    pub(crate) workloads: Vec<workload::Workload>,
     /// One line saying which workloads were separated or left out, and the flag that picks them.
-    pub separation: Option<String>,
+    pub(crate) separation: Option<String>,
     /// Lines about analyses that could not be made for this workload, and why.
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
     /// Ranking (absent without component-synced or attributed runs).
-    pub ranking: Option<ranking::Ranking>,
+    pub(crate) ranking: Option<ranking::Ranking>,
     /// Attribution sets of the shown variant (empty without attributed runs), in the rollup.
-    pub attribution: Vec<attribution::AttributedSet>,
+    pub(crate) attribution: Vec<attribution::AttributedSet>,
     /// Distribution tree.
-    pub distribution: Option<tree::Distribution>,
+    pub(crate) distribution: Option<tree::Distribution>,
     /// Scaling table and fits.
-    pub scaling: scaling::Scaling,
+    pub(crate) scaling: scaling::Scaling,
     /// Instrumentation overhead.
-    pub overhead: overhead::Overhead,
+    pub(crate) overhead: overhead::Overhead,
     /// Memory.
-    pub memory: memory::Memory,
+    pub(crate) memory: memory::Memory,
     /// Comparison, when asked for.
-    pub comparison: Option<comparison::Comparison>,
+    pub(crate) comparison: Option<comparison::Comparison>,
     /// Variants against `baseline`, whenever the traces hold a baseline and other variants.
-    pub variants: Option<comparison::Comparison>,
+    pub(crate) variants: Option<comparison::Comparison>,
     /// Variants that remove components: their fused saving beside the attributed cost of what
     /// they remove.
-    pub natural: Vec<natural::NaturalExperiment>,
+    pub(crate) natural: Vec<natural::NaturalExperiment>,
     /// The seed report's claims against this data (empty for other models than the built-in one).
-    pub seed_claims: seed::SeedClaims,
+    pub(crate) seed_claims: seed::SeedClaims,
     /// Every component is the built-in video model's: lengths are frames, and the seed claims
     /// apply. Traces of other models (an mlx-lm model) are spoken of in tokens.
-    pub builtin_model: bool,
+    pub(crate) builtin_model: bool,
     /// Recommendations whose saving the data supports, by the lower end of the saving.
-    pub recommendations: Vec<recommend::Recommendation>,
+    pub(crate) recommendations: Vec<recommend::Recommendation>,
     /// Effects the recording does not support, each with the reason (one line in the report).
-    pub not_supported: Vec<String>,
+    pub(crate) not_supported: Vec<String>,
     /// Predictions asked for with `--predict-tokens` / `--predict-frames`.
-    pub predictions: Vec<predict::Prediction>,
+    pub(crate) predictions: Vec<predict::Prediction>,
     /// The few claims this recording supports, each with its number and interval, in the order
     /// the report leads with them.
-    pub findings: Vec<Finding>,
+    pub(crate) findings: Vec<Finding>,
     /// With several workloads: one report per workload (the fields above then hold only the
     /// title, the inputs of all of them, the separation line and a comparison by a trace key
     /// across them); empty otherwise.
-    pub sections: Vec<Report>,
+    pub(crate) sections: Vec<Report>,
 }
 
 /// A claim the recording supports, for the report's opening.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Finding {
+pub(crate) struct Finding {
     /// The claim with its number and interval.
-    pub text: String,
+    pub(crate) text: String,
     /// The section holding the evidence.
-    pub evidence: String,
+    pub(crate) evidence: String,
 }
 
 /// Runs every analysis.
@@ -153,11 +153,11 @@ pub fn analyze(ds: &Dataset, options: &AnalyzeOptions) -> Result<Report> {
 
 /// Keys read from the run rather than the trace: grouping by them compares runs inside one
 /// workload, so such a comparison is made in every workload's section.
-pub const RUN_KEYS: [&str; 3] = ["variant", "sync", "frames"];
+pub(crate) const RUN_KEYS: [&str; 3] = ["variant", "sync", "frames"];
 
 /// Runs every analysis on facts already read from `ds`. Runs of different workloads
-/// ([`workload::Workload`]) are never pooled: with several workloads, the report holds one
-/// section per workload ([`Report::sections`]), and a comparison by a trace key (machine,
+/// (`workload::Workload`) are never pooled: with several workloads, the report holds one
+/// section per workload (`Report::sections`), and a comparison by a trace key (machine,
 /// backend, ...) is made once across them, each group being one workload.
 pub fn analyze_facts(ds: &Dataset, all: &Facts, options: &AnalyzeOptions) -> Result<Report> {
     let workloads = workload::workloads(ds);
@@ -542,7 +542,7 @@ fn findings(ranking: Option<&ranking::Ranking>, scaling: &scaling::Scaling, recs
 }
 
 /// Compares groups of runs by a metadata key.
-pub fn compare(ds: &Dataset, facts: &Facts, options: &comparison::CompareOptions) -> Result<comparison::Comparison> {
+pub(crate) fn compare(ds: &Dataset, facts: &Facts, options: &comparison::CompareOptions) -> Result<comparison::Comparison> {
     let trace_values = match options.key.as_str() {
         "variant" | "sync" | "frames" => None,
         key => Some(trace_key_values(&ds.traces, key)?),
@@ -583,7 +583,7 @@ fn inputs(ds: &Dataset, facts: &Facts, traces: &[u32], rollup: Rollup) -> Inputs
 
 /// The last path component of a file name (reports name files without their directories, so
 /// they read the same wherever the traces lie).
-pub fn base_name(file: &str) -> String {
+pub(crate) fn base_name(file: &str) -> String {
     file.rsplit(['/', '\\']).next().unwrap_or(file).to_string()
 }
 
@@ -591,7 +591,7 @@ pub fn base_name(file: &str) -> String {
 /// e.g. `./mlx-record --out /data/x.msgpack:` -> `mlx-record --out x.msgpack:`. Words such as
 /// component names (`block/ffn/up`) are paths too by this rule, so it is only applied to file
 /// names, warnings and recorder command lines.
-pub fn strip_dirs(text: &str) -> String {
+pub(crate) fn strip_dirs(text: &str) -> String {
     text.split(' ')
         .map(|w| {
             let looks_like_path = w.starts_with('/') || w.starts_with("./") || w.starts_with("../") || w.starts_with('~') || w.contains(".msgpack");

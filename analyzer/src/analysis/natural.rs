@@ -11,28 +11,28 @@ use super::uncertainty::interval;
 
 /// One variant's saving against the attributed cost of what it removes, at one length.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NaturalExperiment {
+pub(crate) struct NaturalExperiment {
     /// The variant.
-    pub variant: String,
+    pub(crate) variant: String,
     /// Frames.
-    pub frames: u32,
+    pub(crate) frames: u32,
     /// Tokens.
-    pub tokens: u64,
+    pub(crate) tokens: u64,
     /// Components the baseline's forward runs and the variant's does not.
-    pub removed: Vec<String>,
+    pub(crate) removed: Vec<String>,
     /// Their attributed cost in the baseline, ms per forward, with its interval.
-    pub attributed: Estimate,
+    pub(crate) attributed: Estimate,
     /// Baseline fused forward minus the variant's, ms, with its interval.
-    pub saving: Estimate,
+    pub(crate) saving: Estimate,
     /// (attributed / saving - 1) * 100; `None` when the saving is not above zero.
-    pub difference_pct: Option<f64>,
+    pub(crate) difference_pct: Option<f64>,
     /// Whether the two intervals overlap (the two measures agree within their noise).
-    pub agree: Option<bool>,
+    pub(crate) agree: Option<bool>,
 }
 
 /// Every variant of a trace with attributed runs that removes baseline components, at every
 /// length where both were attributed.
-pub fn natural_experiments(facts: &Facts) -> Vec<NaturalExperiment> {
+pub(crate) fn natural_experiments(facts: &Facts) -> Vec<NaturalExperiment> {
     let sets = attribution::attribution(facts);
     let mut out = Vec::new();
     for v in sets.iter().filter(|s| s.variant != "baseline") {

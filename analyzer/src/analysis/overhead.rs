@@ -11,59 +11,59 @@ use super::stats::median;
 
 /// Overhead per frame count.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Overhead {
+pub(crate) struct Overhead {
     /// Rows, ascending frame count.
-    pub rows: Vec<OverheadRow>,
+    pub(crate) rows: Vec<OverheadRow>,
 }
 
 /// One frame count.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OverheadRow {
+pub(crate) struct OverheadRow {
     /// Frames.
-    pub frames: u32,
+    pub(crate) frames: u32,
     /// Tokens L.
-    pub tokens: u64,
+    pub(crate) tokens: u64,
     /// Median component-synced forward, ms.
-    pub component_ms: Option<f64>,
+    pub(crate) component_ms: Option<f64>,
     /// Median block-synced forward, ms.
-    pub block_ms: Option<f64>,
+    pub(crate) block_ms: Option<f64>,
     /// Median fused forward, ms.
-    pub fused_ms: Option<f64>,
+    pub(crate) fused_ms: Option<f64>,
     /// (component / fused - 1) * 100.
-    pub component_pct: Option<f64>,
+    pub(crate) component_pct: Option<f64>,
     /// (block / fused - 1) * 100.
-    pub block_pct: Option<f64>,
+    pub(crate) block_pct: Option<f64>,
     /// Median host time building the lazy graph in fused runs, ms (newer traces only): time in
     /// which the accelerator has nothing queued.
-    pub graph_ms: Option<f64>,
+    pub(crate) graph_ms: Option<f64>,
     /// Sum of the component-synced runs' component times (median over runs), ms: what the
     /// synced method accounts for.
-    pub synced_sum_ms: Option<f64>,
+    pub(crate) synced_sum_ms: Option<f64>,
     /// (synced sum / fused - 1) * 100.
-    pub synced_sum_pct: Option<f64>,
+    pub(crate) synced_sum_pct: Option<f64>,
     /// Sum of the attributed component costs, ms, with its 95% interval.
-    pub attributed_sum: Option<Estimate>,
+    pub(crate) attributed_sum: Option<Estimate>,
     /// Mean plain fused forward of the attribution set, ms (its own reference).
-    pub attributed_fused_ms: Option<f64>,
+    pub(crate) attributed_fused_ms: Option<f64>,
     /// (attributed sum / its fused forward - 1) * 100.
-    pub attributed_sum_pct: Option<f64>,
+    pub(crate) attributed_sum_pct: Option<f64>,
     /// Attributed: fused forward minus the sum, ms (the unattributed rest).
-    pub attributed_rest_ms: Option<f64>,
+    pub(crate) attributed_rest_ms: Option<f64>,
     /// Attributed, one set with an interval: whether the sum's 95% interval holds the set's
     /// fused forward.
-    pub attributed_sum_verdict: Option<SumVerdict>,
+    pub(crate) attributed_sum_verdict: Option<SumVerdict>,
     /// Attributed runs set aside as slow at this length (all sets), and their mean excess.
-    pub attributed_slow_runs: usize,
+    pub(crate) attributed_slow_runs: usize,
     /// Mean excess of those runs over their group's typical time.
-    pub attributed_slow_excess: f64,
+    pub(crate) attributed_slow_excess: f64,
     /// The plain forward's drift over the attributed runs (one set only).
-    pub attributed_drift: Option<attribution::DriftNote>,
+    pub(crate) attributed_drift: Option<attribution::DriftNote>,
 }
 
 /// Whether the attributed costs account for the fused forward, within their interval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SumVerdict {
+pub(crate) enum SumVerdict {
     /// The interval holds the fused forward.
     Agrees,
     /// The interval misses the fused forward, but the sum is within [`SUM_TOLERANCE_PCT`] of it:
@@ -82,11 +82,11 @@ pub enum SumVerdict {
 
 /// How far (percent of the fused forward) a sum whose interval misses the fused forward may lie
 /// before the report warns: the tolerance the method is checked to on the CPU.
-pub const SUM_TOLERANCE_PCT: f64 = 5.0;
+pub(crate) const SUM_TOLERANCE_PCT: f64 = 5.0;
 
 impl SumVerdict {
     /// The verdict for a sum `sum` with interval `[lo, hi]` against the fused forward `fused`.
-    pub fn of(sum: f64, lo: f64, hi: f64, fused: f64) -> SumVerdict {
+    pub(crate) fn of(sum: f64, lo: f64, hi: f64, fused: f64) -> SumVerdict {
         let off = (sum / fused - 1.0) * 100.0;
         if (lo..=hi).contains(&fused) {
             SumVerdict::Agrees
@@ -101,7 +101,7 @@ impl SumVerdict {
 }
 
 /// Builds the overhead table.
-pub fn overhead(facts: &Facts) -> Overhead {
+pub(crate) fn overhead(facts: &Facts) -> Overhead {
     let mut frames: Vec<u32> = facts.runs.iter().map(|r| r.frames).collect();
     frames.sort_unstable();
     frames.dedup();

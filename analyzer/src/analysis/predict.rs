@@ -10,30 +10,30 @@ use super::scaling::{PredictionModel, Scaling};
 use super::uncertainty::interval;
 
 /// The row name of the whole fused forward.
-pub const FORWARD: &str = "forward";
+pub(crate) const FORWARD: &str = "forward";
 
 /// One predicted time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Prediction {
+pub(crate) struct Prediction {
     /// Component, or `forward` for the fused forward.
-    pub component: String,
+    pub(crate) component: String,
     /// Frames, when asked by frames (or when the length is a whole frame count).
-    pub frames: Option<u32>,
+    pub(crate) frames: Option<u32>,
     /// Tokens L.
-    pub tokens: u64,
+    pub(crate) tokens: u64,
     /// Predicted ms per forward.
-    pub ms_per_forward: f64,
+    pub(crate) ms_per_forward: f64,
     /// 95% interval of the predicted median, ms per forward; `None` without draws.
-    pub interval_ms: Option<[f64; 2]>,
+    pub(crate) interval_ms: Option<[f64; 2]>,
     /// The fit it comes from.
-    pub model: PredictionModel,
+    pub(crate) model: PredictionModel,
     /// Whether L lies outside the recorded lengths (an extrapolation).
-    pub extrapolated: bool,
+    pub(crate) extrapolated: bool,
 }
 
 /// Tokens per latent frame of the recorded rows (`tokens / ((frames - 1) / 4 + 1)`), when
 /// every row agrees.
-pub fn tokens_per_latent_frame(s: &Scaling) -> Option<u64> {
+pub(crate) fn tokens_per_latent_frame(s: &Scaling) -> Option<u64> {
     let per: Vec<u64> = s.rows.iter().filter(|r| r.frames > 0).map(|r| r.tokens / ((r.frames as u64 - 1) / 4 + 1)).collect();
     let first = *per.first()?;
     per.iter().all(|p| *p == first).then_some(first)
@@ -41,7 +41,7 @@ pub fn tokens_per_latent_frame(s: &Scaling) -> Option<u64> {
 
 /// The lengths asked for: `tokens` as given, and `frames` through the recorded tokens per
 /// latent frame. Err names what cannot be converted.
-pub fn lengths(s: &Scaling, tokens: &[u64], frames: &[u32]) -> Result<Vec<(Option<u32>, u64)>, String> {
+pub(crate) fn lengths(s: &Scaling, tokens: &[u64], frames: &[u32]) -> Result<Vec<(Option<u32>, u64)>, String> {
     let mut out: Vec<(Option<u32>, u64)> = tokens.iter().map(|t| (None, *t)).collect();
     if !frames.is_empty() {
         let per = tokens_per_latent_frame(s).ok_or("--predict-frames: the recorded lengths do not share one number of tokens per latent frame; use --predict-tokens")?;
@@ -51,7 +51,7 @@ pub fn lengths(s: &Scaling, tokens: &[u64], frames: &[u32]) -> Result<Vec<(Optio
 }
 
 /// Every component's and the forward's predicted time at each length.
-pub fn predict(s: &Scaling, at: &[(Option<u32>, u64)]) -> Vec<Prediction> {
+pub(crate) fn predict(s: &Scaling, at: &[(Option<u32>, u64)]) -> Vec<Prediction> {
     let blocks = s.rows.iter().rev().find(|r| r.blocks > 0).map_or(1, |r| r.blocks) as f64;
     let mut out = Vec::new();
     for &(frames, tokens) in at {

@@ -16,7 +16,7 @@ use super::verdict::{Test, Verdict};
 /// Where a snapshot's component times come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Method {
+pub(crate) enum Method {
     /// Costs inside the fused forward, from attributed (perturbed) runs.
     Attributed,
     /// Times of component-synced runs (an evaluation after every component).
@@ -25,7 +25,7 @@ pub enum Method {
 
 impl Method {
     /// Lower-case name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Method::Attributed => "attributed",
             Method::Synced => "synced",
@@ -40,7 +40,7 @@ impl Method {
 /// criteria give the same answer: compute-bound when intensity >= ridge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Bound {
+pub(crate) enum Bound {
     /// Intensity at or above the ridge point.
     Compute,
     /// Intensity below the ridge point.
@@ -51,7 +51,7 @@ pub enum Bound {
 
 impl Bound {
     /// Lower-case name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Bound::Compute => "compute",
             Bound::Memory => "memory",
@@ -63,7 +63,7 @@ impl Bound {
 /// How much attention a component deserves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
-pub enum Priority {
+pub(crate) enum Priority {
     /// Could save at least 10% of the forward.
     High,
     /// Could save 3-10%.
@@ -74,7 +74,7 @@ pub enum Priority {
 
 impl Priority {
     /// Upper-case name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Priority::High => "HIGH",
             Priority::Medium => "MEDIUM",
@@ -85,79 +85,79 @@ impl Priority {
 
 /// The components at one frame count: attributed costs, or medians over component-synced runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// Where the times come from.
-    pub method: Method,
+    pub(crate) method: Method,
     /// Attributed: the mean plain fused forward, ns.
-    pub fused_ns: Option<f64>,
+    pub(crate) fused_ns: Option<f64>,
     /// Attributed: fused forward minus the sum of the components' costs, ns.
-    pub rest_ns: Option<f64>,
+    pub(crate) rest_ns: Option<f64>,
     /// Frame count.
-    pub frames: u32,
+    pub(crate) frames: u32,
     /// Tokens at that frame count (median over runs).
-    pub tokens: u64,
+    pub(crate) tokens: u64,
     /// Runs used.
-    pub runs: usize,
+    pub(crate) runs: usize,
     /// Blocks per forward (median over runs).
-    pub blocks: u32,
+    pub(crate) blocks: u32,
     /// One entry per component seen.
-    pub comps: Vec<SnapComp>,
+    pub(crate) comps: Vec<SnapComp>,
     /// Attributed: components perturbed at other frame counts but never at this one (the
     /// recording stopped mid-round): the costs here lack them.
-    pub missing: Vec<String>,
+    pub(crate) missing: Vec<String>,
 }
 
 /// One component in a [`Snapshot`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SnapComp {
+pub(crate) struct SnapComp {
     /// Index into the facts' names.
-    pub component: u32,
+    pub(crate) component: u32,
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// Area.
-    pub area: Area,
+    pub(crate) area: Area,
     /// Time per forward, ns: the attributed cost, or the median synced total.
-    pub total_ns: f64,
+    pub(crate) total_ns: f64,
     /// The component-synced median, ns, when such runs exist at this frame count.
-    pub synced_ns: Option<f64>,
+    pub(crate) synced_ns: Option<f64>,
     /// Attributed: 95% interval of `total_ns`.
-    pub ci_ns: Option<[f64; 2]>,
+    pub(crate) ci_ns: Option<[f64; 2]>,
     /// Attributed: the interval reaches zero, so the cost is below the measurement noise.
-    pub below_noise: bool,
+    pub(crate) below_noise: bool,
     /// Analytic FLOPs per forward (median over runs).
-    pub flops: f64,
+    pub(crate) flops: f64,
     /// Analytic minimum bytes per forward.
-    pub bytes: f64,
+    pub(crate) bytes: f64,
     /// Median invocations per forward.
-    pub calls: f64,
+    pub(crate) calls: f64,
     /// Median achieved FLOP/s (None without FLOP counts).
-    pub flops_per_s: Option<f64>,
+    pub(crate) flops_per_s: Option<f64>,
     /// Median achieved bytes/s.
-    pub bytes_per_s: Option<f64>,
+    pub(crate) bytes_per_s: Option<f64>,
     /// Median fraction of the calibrated matmul rate.
-    pub flops_util: Option<f64>,
+    pub(crate) flops_util: Option<f64>,
     /// Median fraction of the calibrated bandwidth.
-    pub bytes_util: Option<f64>,
+    pub(crate) bytes_util: Option<f64>,
     /// FLOPs per byte.
-    pub intensity: Option<f64>,
+    pub(crate) intensity: Option<f64>,
     /// Calibrated FLOP/s over the component's memory ceiling.
-    pub ridge: Option<f64>,
+    pub(crate) ridge: Option<f64>,
     /// The time at the matmul and DRAM ceilings, ns per forward: one ceiling at every length, so
     /// it grows exactly as the recorded work does (the scaling fits' work; `roofline_ns` can
     /// jump where the calls outgrow the cache).
-    pub work_ns: Option<f64>,
+    pub(crate) work_ns: Option<f64>,
     /// The memory ceiling it is placed against, bytes/s: the last-level cache's where its bytes
     /// per call fit there and the recording calibrated the cache, else DRAM's.
-    pub bandwidth_ceiling: Option<f64>,
+    pub(crate) bandwidth_ceiling: Option<f64>,
     /// `bandwidth_ceiling` is the cache's.
-    pub cache_resident: bool,
+    pub(crate) cache_resident: bool,
     /// The time at the calibrated ceilings, ns per forward: max(FLOPs / matmul rate, bytes /
     /// bandwidth); `None` without costs or calibration.
-    pub roofline_ns: Option<f64>,
+    pub(crate) roofline_ns: Option<f64>,
     /// Draws of `total_ns` (joint with the other components of the snapshot where the method
     /// allows; see [`super::uncertainty`]); `None` without an interval.
     #[serde(skip)]
-    pub draws: Option<Vec<f64>>,
+    pub(crate) draws: Option<Vec<f64>>,
 }
 
 /// The time at the ceilings: max(flops / peak, bytes / bandwidth), ns.
@@ -171,17 +171,17 @@ fn roofline_ns(flops: f64, bytes: f64, peak: Option<f64>, bw: Option<f64>) -> Op
 }
 
 /// Component-synced runs at `frames` (all frames when `None`).
-pub fn component_runs(facts: &Facts, frames: Option<u32>) -> impl Iterator<Item = &RunFacts> {
+pub(crate) fn component_runs(facts: &Facts, frames: Option<u32>) -> impl Iterator<Item = &RunFacts> {
     facts.runs.iter().filter(move |r| r.sync == SyncMode::Component && frames.is_none_or(|f| r.frames == f))
 }
 
 /// The largest frame count among component-synced or attributed runs.
-pub fn default_frames(facts: &Facts) -> Option<u32> {
+pub(crate) fn default_frames(facts: &Facts) -> Option<u32> {
     frame_counts(facts).last().copied()
 }
 
 /// Frame counts among component-synced or attributed runs, ascending.
-pub fn frame_counts(facts: &Facts) -> Vec<u32> {
+pub(crate) fn frame_counts(facts: &Facts) -> Vec<u32> {
     let mut f: Vec<u32> = component_runs(facts, None).map(|r| r.frames).collect();
     f.extend(attribution::frame_counts(facts));
     f.sort_unstable();
@@ -191,12 +191,12 @@ pub fn frame_counts(facts: &Facts) -> Vec<u32> {
 
 /// The snapshot at `frames`: attributed where attributed runs exist, else synced; `None`
 /// without either.
-pub fn snapshot(facts: &Facts, frames: u32) -> Option<Snapshot> {
+pub(crate) fn snapshot(facts: &Facts, frames: u32) -> Option<Snapshot> {
     snapshot_by(facts, frames, Method::Attributed).or_else(|| synced_snapshot(facts, frames))
 }
 
 /// The snapshot at `frames` by one method only.
-pub fn snapshot_by(facts: &Facts, frames: u32, method: Method) -> Option<Snapshot> {
+pub(crate) fn snapshot_by(facts: &Facts, frames: u32, method: Method) -> Option<Snapshot> {
     match method {
         Method::Synced => synced_snapshot(facts, frames),
         Method::Attributed => facts.snapshots.get_or((frames, 1), || attributed_snapshot(facts, frames, synced_snapshot(facts, frames).as_ref())),
@@ -287,7 +287,7 @@ fn attributed_snapshot(facts: &Facts, frames: u32, synced: Option<&Snapshot>) ->
 }
 
 /// Medians over the component-synced runs at `frames`; `None` without such runs.
-pub fn synced_snapshot(facts: &Facts, frames: u32) -> Option<Snapshot> {
+pub(crate) fn synced_snapshot(facts: &Facts, frames: u32) -> Option<Snapshot> {
     facts.snapshots.get_or((frames, 0), || synced_snapshot_of(facts, frames))
 }
 
@@ -415,46 +415,46 @@ fn mean_interval(v: &[f64]) -> Option<[f64; 2]> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Ranking {
     /// Where the times come from.
-    pub method: Method,
+    pub(crate) method: Method,
     /// Attributed: the mean plain fused forward, ms.
-    pub fused_ms: Option<f64>,
+    pub(crate) fused_ms: Option<f64>,
     /// Attributed: fused forward minus the summed costs, ms (the unattributed rest).
-    pub rest_ms: Option<f64>,
+    pub(crate) rest_ms: Option<f64>,
     /// Frame count ranked.
-    pub frames: u32,
+    pub(crate) frames: u32,
     /// Tokens at that frame count.
-    pub tokens: u64,
+    pub(crate) tokens: u64,
     /// Component-synced runs used.
-    pub runs: usize,
+    pub(crate) runs: usize,
     /// Blocks per forward.
-    pub blocks: u32,
+    pub(crate) blocks: u32,
     /// Sum of the components' times, ms (synced: the component-synced forward without gaps).
-    pub total_ms: f64,
+    pub(crate) total_ms: f64,
     /// Rows, largest share first.
     pub rows: Vec<RankRow>,
     /// Rates above the trace's calibrated ceiling, in row order: the calibration is then likely
     /// too low, and the utilisation and bound it implies uncertain.
-    pub above_ceiling: Vec<CeilingExcess>,
+    pub(crate) above_ceiling: Vec<CeilingExcess>,
     /// Components perturbed at other frame counts but not at this one: the attribution here is
     /// incomplete (its shares are of the components it holds).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub missing: Vec<String>,
+    pub(crate) missing: Vec<String>,
 }
 
 /// A component whose achieved rate exceeds a calibrated ceiling.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CeilingExcess {
+pub(crate) struct CeilingExcess {
     /// Component or bucket.
-    pub name: String,
+    pub(crate) name: String,
     /// The ceiling exceeded.
-    pub ceiling: Ceiling,
+    pub(crate) ceiling: Ceiling,
     /// The rate as a fraction of the ceiling (above 1).
-    pub util: f64,
+    pub(crate) util: f64,
     /// Its 95% interval, from the cost's (a rate is work over time); `None` without one.
-    pub util_ci95: Option<[f64; 2]>,
+    pub(crate) util_ci95: Option<[f64; 2]>,
     /// Whether the whole interval lies above the ceiling: then the excess is measured, not noise.
     /// Without an interval, the point estimate is all there is and counts as measured.
-    pub beyond_noise: bool,
+    pub(crate) beyond_noise: bool,
 }
 
 /// The ceilings a row's point estimate exceeds, each with the interval of its utilisation.
@@ -474,7 +474,7 @@ fn ceiling_excesses(r: &RankRow) -> Vec<CeilingExcess> {
 /// A calibrated ceiling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Ceiling {
+pub(crate) enum Ceiling {
     /// The matmul rate.
     Matmul,
     /// The memory bandwidth.
@@ -483,7 +483,7 @@ pub enum Ceiling {
 
 impl Ceiling {
     /// The ceiling's name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Ceiling::Matmul => "matmul",
             Ceiling::Bandwidth => "bandwidth",
@@ -498,79 +498,79 @@ pub struct RankRow {
     pub name: String,
     /// The component it runs inside, when components nest (its time is part of the parent's).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent: Option<String>,
+    pub(crate) parent: Option<String>,
     /// It holds nested components: no priority of its own (see its children and self time).
-    pub group: bool,
+    pub(crate) group: bool,
     /// Inside the blocks or overhead.
-    pub area: Area,
+    pub(crate) area: Area,
     /// Share of the summed component time, 0..1.
-    pub share: f64,
+    pub(crate) share: f64,
     /// Smallest share over the frame counts where its cost is above the noise (0 where never).
-    pub share_min: f64,
+    pub(crate) share_min: f64,
     /// Largest share over those frame counts (0 where never: the report says "< noise").
-    pub share_max: f64,
+    pub(crate) share_max: f64,
     /// ms per block (block components only).
-    pub ms_per_block: Option<f64>,
+    pub(crate) ms_per_block: Option<f64>,
     /// Where the time comes from.
-    pub method: Method,
+    pub(crate) method: Method,
     /// ms per forward.
-    pub ms_per_forward: f64,
+    pub(crate) ms_per_forward: f64,
     /// 95% interval of `ms_per_forward` (attributed: of the cost; synced: of the mean over runs);
     /// `None` below three samples.
-    pub ci95_ms: Option<[f64; 2]>,
+    pub(crate) ci95_ms: Option<[f64; 2]>,
     /// The interval reaches zero: below the measurement noise.
-    pub below_noise: bool,
+    pub(crate) below_noise: bool,
     /// The component-synced median, ms, when such runs exist at this frame count.
-    pub synced_ms: Option<f64>,
+    pub(crate) synced_ms: Option<f64>,
     /// Achieved TFLOP/s.
-    pub tflops: Option<f64>,
+    pub(crate) tflops: Option<f64>,
     /// Achieved GB/s.
-    pub gbps: Option<f64>,
+    pub(crate) gbps: Option<f64>,
     /// Achieved / calibrated matmul rate, 0..1.
-    pub flops_util: Option<f64>,
+    pub(crate) flops_util: Option<f64>,
     /// Achieved / calibrated bandwidth, 0..1.
-    pub bytes_util: Option<f64>,
+    pub(crate) bytes_util: Option<f64>,
     /// The memory ceiling `bytes_util` is relative to, GB/s.
-    pub bandwidth_ceiling_gbps: Option<f64>,
+    pub(crate) bandwidth_ceiling_gbps: Option<f64>,
     /// That ceiling is the last-level cache's: the component's bytes per call fit there.
-    pub cache_resident: bool,
+    pub(crate) cache_resident: bool,
     /// FLOPs per byte.
-    pub intensity: Option<f64>,
+    pub(crate) intensity: Option<f64>,
     /// Ridge point, FLOPs per byte.
-    pub ridge: Option<f64>,
+    pub(crate) ridge: Option<f64>,
     /// Compute or memory.
-    pub bound: Bound,
+    pub(crate) bound: Bound,
     /// Utilisation of the bounding resource, 0..1.
-    pub bound_util: Option<f64>,
+    pub(crate) bound_util: Option<f64>,
     /// ms per forward that reaching the bounding ceiling would save.
-    pub savable_ms: f64,
+    pub(crate) savable_ms: f64,
     /// Priority from the lower end of the savable share's interval, once its claim is supported
     /// (see [`Ranking::settle_priorities`]).
-    pub priority: Priority,
+    pub(crate) priority: Priority,
     /// 95% interval of `share` (from the draws); `None` without one.
-    pub share_ci95: Option<[f64; 2]>,
+    pub(crate) share_ci95: Option<[f64; 2]>,
     /// 95% interval of `ms_per_block`.
-    pub ms_per_block_ci95: Option<[f64; 2]>,
+    pub(crate) ms_per_block_ci95: Option<[f64; 2]>,
     /// 95% interval of `savable_ms`.
-    pub savable_ci95_ms: Option<[f64; 2]>,
+    pub(crate) savable_ci95_ms: Option<[f64; 2]>,
     /// Whether `bound` can be stated: inconclusive when the achieved rate exceeds a calibrated
     /// ceiling (the ceiling is then no ceiling) or the intensity is within 25% of the ridge.
-    pub bound_verdict: Verdict,
+    pub(crate) bound_verdict: Verdict,
     /// The claim "worth attention": the savable time (or, without ceilings, the share) is at
     /// least [`ATTENTION_SHARE`] of the forward.
-    pub attention: Test,
+    pub(crate) attention: Test,
 }
 
 /// The share of the forward a component must be able to save (or take, without ceilings) for
 /// its priority to rise above LOW: the smallest effect worth acting on.
-pub const ATTENTION_SHARE: f64 = 0.03;
+pub(crate) const ATTENTION_SHARE: f64 = 0.03;
 
 impl Ranking {
     /// Priorities once the report has decided its claims: HIGH when the lower end of the
     /// savable share's interval (without ceilings: of the share, with doubled thresholds) is at
     /// least 10%, MEDIUM at least 3%, and only for components whose attention claim is
     /// supported; LOW otherwise.
-    pub fn settle_priorities(&mut self) {
+    pub(crate) fn settle_priorities(&mut self) {
         let total = self.total_ms.max(f64::MIN_POSITIVE);
         for row in &mut self.rows {
             row.priority = if !row.attention.supported() {
@@ -587,7 +587,7 @@ impl Ranking {
 }
 
 /// Whether a snapshot's component adds to the forward's sum (no parent among the snapshot's).
-pub fn top_level(facts: &Facts, snap: &Snapshot, name: &str) -> bool {
+pub(crate) fn top_level(facts: &Facts, snap: &Snapshot, name: &str) -> bool {
     facts.parents.is_empty() || facts.is_top_level(name, snap.comps.iter().map(|c| c.name.as_str()))
 }
 

@@ -10,19 +10,19 @@ use super::scaling::Scaling;
 
 /// One recommendation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Recommendation {
+pub(crate) struct Recommendation {
     /// Short headline.
-    pub title: String,
+    pub(crate) title: String,
     /// Component concerned, if one.
-    pub component: Option<String>,
+    pub(crate) component: Option<String>,
     /// Upper estimate of time saved per forward, ms (0 for observations).
-    pub saving_ms: f64,
+    pub(crate) saving_ms: f64,
     /// The saving as a share of the component-synced forward, 0..1.
-    pub saving_share: f64,
+    pub(crate) saving_share: f64,
     /// 95% interval of the saving, ms; recommendations are ranked by its lower end.
-    pub saving_ci95_ms: Option<[f64; 2]>,
+    pub(crate) saving_ci95_ms: Option<[f64; 2]>,
     /// The reasoning with its numbers.
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 /// Smallest share of the forward worth a recommendation.
@@ -31,7 +31,7 @@ const MIN_SHARE: f64 = 0.02;
 
 /// Components whose result depends only on an input that does not change across a clip's
 /// forwards (computed once and cached by a variant), with that input.
-pub const CACHEABLE: [(&[&str], &str); 2] =
+pub(crate) const CACHEABLE: [(&[&str], &str); 2] =
     [(&["block/camera/injector", "block/camera/scale_shift"], "the camera input"), (&["block/cross_attn/kv"], "the text context")];
 
 fn pct(x: f64) -> String {
@@ -39,7 +39,8 @@ fn pct(x: f64) -> String {
 }
 
 /// Builds the recommendations, largest saving first.
-pub fn recommend(ranking: Option<&Ranking>, scaling: Option<&Scaling>, overhead: Option<&Overhead>, comparison: Option<&Comparison>) -> Vec<Recommendation> {
+#[cfg(test)]
+pub(crate) fn recommend(ranking: Option<&Ranking>, scaling: Option<&Scaling>, overhead: Option<&Overhead>, comparison: Option<&Comparison>) -> Vec<Recommendation> {
     recommend_measured(ranking, scaling, overhead, comparison, None).0
 }
 
@@ -58,7 +59,7 @@ fn drift_pct(x: f64) -> String {
 
 /// What a variant changes, from the data: components it drops or adds, its setups, and its
 /// largest significant component changes.
-pub fn variant_description(v: &VariantSummary, c: &Comparison) -> String {
+pub(crate) fn variant_description(v: &VariantSummary, c: &Comparison) -> String {
     let mut parts = Vec::new();
     if !v.removed.is_empty() {
         parts.push(format!("drops {} from the forward", v.removed.join(", ")));
@@ -85,7 +86,7 @@ pub fn variant_description(v: &VariantSummary, c: &Comparison) -> String {
 
 /// One sentence of measured evidence for a variant: speedup with interval at its compared
 /// frame count, the range over frame counts, drift, per-clip saving and memory.
-pub fn measured_text(v: &VariantSummary, c: &Comparison) -> String {
+pub(crate) fn measured_text(v: &VariantSummary, c: &Comparison) -> String {
     let Some(speedup) = v.speedup else {
         return format!("Measured: {} has no fused (sync none) runs to time.", variant_description(v, c));
     };
@@ -134,7 +135,7 @@ pub fn measured_text(v: &VariantSummary, c: &Comparison) -> String {
 /// recommendations a variant measured say so, with its numbers. Only effects whose interval
 /// supports them are recommended, ranked by the lower end of their saving; the second list
 /// names the effects this recording does not support, each with the reason.
-pub fn recommend_measured(
+pub(crate) fn recommend_measured(
     ranking: Option<&Ranking>,
     scaling: Option<&Scaling>,
     overhead: Option<&Overhead>,

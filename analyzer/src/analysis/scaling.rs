@@ -1,6 +1,6 @@
 //! Scaling with sequence length: a table per frame count (tokens, forward time, per-block
 //! time per component) and, per component, fits of time against the work it records and
-//! against tokens L, each with intervals from the draws of [`super::uncertainty`]:
+//! against tokens L, each with intervals from the draws of `super::uncertainty`:
 //!
 //! - the **work model** `t = a + b * w(L)` with `a, b >= 0`, where `w` is the component's time at
 //!   the calibrated ceilings (max of FLOPs over the matmul rate and bytes over the DRAM
@@ -14,7 +14,7 @@
 //!   three, a three-parameter curve passes through every point and cannot be told from a line.
 //!
 //! Claims (grows faster than its work, superlinear in L, a quadratic term that matters) are
-//! [`Test`]s, decided with every other claim of the report.
+//! `Test`s, decided with every other claim of the report.
 
 use std::collections::HashMap;
 
@@ -28,87 +28,87 @@ use super::uncertainty::{interval, prob_at_least, prob_at_most, sample_draws, DR
 use super::verdict::Test;
 
 /// Fewest distinct token counts a fit needs.
-pub const MIN_POINTS: usize = 3;
+pub(crate) const MIN_POINTS: usize = 3;
 
 /// Fewest distinct token counts for the quadratic in L (three parameters and one degree of
 /// freedom left to test it).
-pub const MIN_POINTS_QUADRATIC: usize = 4;
+pub(crate) const MIN_POINTS_QUADRATIC: usize = 4;
 
 /// How much faster than its work (elasticity above 1) or than L (exponent above 1) a time must
 /// grow for a growth claim to be worth making.
-pub const GROWTH_MARGIN: f64 = 0.2;
+pub(crate) const GROWTH_MARGIN: f64 = 0.2;
 
 /// The share of the time at the longest L a quadratic term must take to be worth stating.
-pub const QUADRATIC_SHARE: f64 = 0.1;
+pub(crate) const QUADRATIC_SHARE: f64 = 0.1;
 
 /// The scaling analysis.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Scaling {
     /// One row per frame count, ascending.
-    pub rows: Vec<ScaleRow>,
+    pub(crate) rows: Vec<ScaleRow>,
     /// One fit per component (and `forward` for the fused forward, when recorded).
     pub fits: Vec<ComponentFit>,
     /// Why there are no fits, when there are none.
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 /// One frame count.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ScaleRow {
+pub(crate) struct ScaleRow {
     /// Frames.
-    pub frames: u32,
+    pub(crate) frames: u32,
     /// Tokens L.
-    pub tokens: u64,
+    pub(crate) tokens: u64,
     /// Median fused (`none`-synced) forward, ms.
-    pub forward_ms: Option<f64>,
+    pub(crate) forward_ms: Option<f64>,
     /// Median component-synced forward, ms.
-    pub synced_forward_ms: Option<f64>,
+    pub(crate) synced_forward_ms: Option<f64>,
     /// Achieved rate of the fused forward: its analytic FLOPs over its median time, TFLOP/s.
-    pub fused_tflops: Option<f64>,
+    pub(crate) fused_tflops: Option<f64>,
     /// That rate as a share of the trace's calibrated matmul rate (median over runs), 0..1.
-    pub fused_matmul_share: Option<f64>,
+    pub(crate) fused_matmul_share: Option<f64>,
     /// Per component: ms per block (block components) or per forward (overhead).
-    pub cells: Vec<ScaleCell>,
+    pub(crate) cells: Vec<ScaleCell>,
     /// Blocks per forward at this frame count (what per-block cells multiply by).
-    pub blocks: u32,
+    pub(crate) blocks: u32,
     /// 95% interval of `forward_ms` (of the median fused forward).
-    pub forward_ci95: Option<[f64; 2]>,
+    pub(crate) forward_ci95: Option<[f64; 2]>,
     /// Draws of `forward_ms`.
     #[serde(skip)]
-    pub forward_draws: Option<Vec<f64>>,
+    pub(crate) forward_draws: Option<Vec<f64>>,
     /// The fused forward's work at the ceilings, ms (sum of the components' roofline times).
-    pub forward_roofline_ms: Option<f64>,
+    pub(crate) forward_roofline_ms: Option<f64>,
 }
 
 /// One component at one frame count.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ScaleCell {
+pub(crate) struct ScaleCell {
     /// Component.
-    pub name: String,
+    pub(crate) name: String,
     /// Area (decides per block or per forward).
-    pub area: Area,
+    pub(crate) area: Area,
     /// Milliseconds.
-    pub ms: f64,
+    pub(crate) ms: f64,
     /// 95% interval of `ms`; `None` without one.
-    pub ci95: Option<[f64; 2]>,
+    pub(crate) ci95: Option<[f64; 2]>,
     /// The interval reaches zero (or the estimate is not positive): below the noise.
-    pub below_noise: bool,
+    pub(crate) below_noise: bool,
     /// The component's work at the calibrated ceilings, ms, on the same scale as `ms` (per
     /// block or per forward); `None` without costs or calibration.
-    pub roofline_ms: Option<f64>,
+    pub(crate) roofline_ms: Option<f64>,
     /// Analytic FLOPs on the same scale.
-    pub flops: f64,
+    pub(crate) flops: f64,
     /// Analytic bytes on the same scale.
-    pub bytes: f64,
+    pub(crate) bytes: f64,
     /// Draws of `ms`.
     #[serde(skip)]
-    pub draws: Option<Vec<f64>>,
+    pub(crate) draws: Option<Vec<f64>>,
 }
 
 impl Scaling {
     /// Once the report has decided its claims: a crossover length is kept only where the
     /// quadratic term is supported.
-    pub fn settle(&mut self) {
+    pub(crate) fn settle(&mut self) {
         for f in &mut self.fits {
             let found = f.model.as_ref().and_then(|m| m.crossover).filter(|_| f.quadratic.supported());
             f.crossover_tokens = found.map(|c| c.0);
@@ -284,7 +284,7 @@ fn work_of(c: &ScaleCell) -> Option<(WorkMeasure, f64)> {
 /// What a component's work is measured in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum WorkMeasure {
+pub(crate) enum WorkMeasure {
     /// Its time at the calibrated ceilings, ms: max(FLOPs / matmul rate, bytes / bandwidth).
     Roofline,
     /// Its analytic FLOPs (no calibration).
@@ -295,71 +295,71 @@ pub enum WorkMeasure {
 
 /// One length of a component: its time, the draws of it, and its work.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Point {
+pub(crate) struct Point {
     /// Tokens L.
-    pub tokens: f64,
+    pub(crate) tokens: f64,
     /// Time, ms.
-    pub ms: f64,
+    pub(crate) ms: f64,
     /// Draws of `ms`.
-    pub draws: Option<Vec<f64>>,
+    pub(crate) draws: Option<Vec<f64>>,
     /// The work, when recorded.
-    pub work: Option<(WorkMeasure, f64)>,
+    pub(crate) work: Option<(WorkMeasure, f64)>,
 }
 
 /// Power law `t = coefficient * L^exponent` (log-log least squares): the exponent is the
 /// log-log slope of the time over the recorded range.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct PowerFit {
+pub(crate) struct PowerFit {
     /// Exponent p.
-    pub exponent: f64,
+    pub(crate) exponent: f64,
     /// 95% interval of p; `None` without draws or when the time's draws reach zero.
-    pub exponent_ci95: Option<[f64; 2]>,
+    pub(crate) exponent_ci95: Option<[f64; 2]>,
     /// Coefficient k (ms at L = 1).
-    pub coefficient: f64,
+    pub(crate) coefficient: f64,
     /// R^2 in log-log space.
-    pub r2: f64,
+    pub(crate) r2: f64,
 }
 
 /// The work model `t = a + b * w` (non-negative least squares), and how time grows with work.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct WorkFit {
+pub(crate) struct WorkFit {
     /// What w is.
-    pub measure: WorkMeasure,
+    pub(crate) measure: WorkMeasure,
     /// How the work grows with L: the log-log slope of w against L (exact, from the costs).
-    pub work_exponent: f64,
+    pub(crate) work_exponent: f64,
     /// Constant, ms.
-    pub a_ms: f64,
+    pub(crate) a_ms: f64,
     /// Its 95% interval.
-    pub a_ci95: Option<[f64; 2]>,
+    pub(crate) a_ci95: Option<[f64; 2]>,
     /// ms per unit of work (with `Roofline`: 1 / the fraction of the ceilings reached by the
     /// work-proportional part).
-    pub b: f64,
+    pub(crate) b: f64,
     /// Its 95% interval.
-    pub b_ci95: Option<[f64; 2]>,
+    pub(crate) b_ci95: Option<[f64; 2]>,
     /// Elasticity: the log-log slope of time against work (1: time proportional to work).
-    pub elasticity: Option<f64>,
+    pub(crate) elasticity: Option<f64>,
     /// Its 95% interval.
-    pub elasticity_ci95: Option<[f64; 2]>,
+    pub(crate) elasticity_ci95: Option<[f64; 2]>,
     /// R^2 of the work model.
-    pub r2: f64,
+    pub(crate) r2: f64,
 }
 
 /// `t = a + b*L + c*L^2` in ms, coefficients non-negative (only with four lengths or more).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct PolyFit {
+pub(crate) struct PolyFit {
     /// Constant, ms.
-    pub a: f64,
+    pub(crate) a: f64,
     /// Linear, ms per token.
-    pub b: f64,
+    pub(crate) b: f64,
     /// Quadratic, ms per token^2.
-    pub c: f64,
+    pub(crate) c: f64,
     /// R^2.
-    pub r2: f64,
+    pub(crate) r2: f64,
 }
 
 impl PolyFit {
     /// Predicted ms at `l` tokens.
-    pub fn at(&self, l: f64) -> f64 {
+    pub(crate) fn at(&self, l: f64) -> f64 {
         self.a + self.b * l + self.c * l * l
     }
 }
@@ -368,42 +368,42 @@ impl PolyFit {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ComponentFit {
     /// Component (or `forward`).
-    pub name: String,
+    pub(crate) name: String,
     /// Area.
-    pub area: Area,
+    pub(crate) area: Area,
     /// (tokens, ms) points fitted, one per distinct token count.
-    pub points: Vec<(f64, f64)>,
+    pub(crate) points: Vec<(f64, f64)>,
     /// 95% interval of each point's ms, in the same order.
-    pub points_ci95: Vec<Option<[f64; 2]>>,
+    pub(crate) points_ci95: Vec<Option<[f64; 2]>>,
     /// Power law in L, when at least [`MIN_POINTS`] positive points.
-    pub power: Option<PowerFit>,
+    pub(crate) power: Option<PowerFit>,
     /// Time against the recorded work, when the trace records costs at every length.
-    pub work: Option<WorkFit>,
+    pub(crate) work: Option<WorkFit>,
     /// Quadratic in L, with at least [`MIN_POINTS_QUADRATIC`] points.
-    pub poly: Option<PolyFit>,
+    pub(crate) poly: Option<PolyFit>,
     /// L where `c*L^2` overtakes `b*L`, only when the quadratic claim is supported.
-    pub crossover_tokens: Option<f64>,
+    pub(crate) crossover_tokens: Option<f64>,
     /// Its 95% interval.
-    pub crossover_ci95: Option<[f64; 2]>,
+    pub(crate) crossover_ci95: Option<[f64; 2]>,
     /// Claim: the time grows faster than L by at least [`GROWTH_MARGIN`] in exponent.
-    pub superlinear: Test,
+    pub(crate) superlinear: Test,
     /// Claim: the time grows faster than its recorded work (elasticity above 1 + margin).
-    pub faster_than_work: Option<Test>,
+    pub(crate) faster_than_work: Option<Test>,
     /// Claim: a quadratic term takes at least [`QUADRATIC_SHARE`] of the time at the longest L.
-    pub quadratic: Test,
+    pub(crate) quadratic: Test,
     /// What the lengths recorded can and cannot decide about the model.
-    pub model_note: String,
+    pub(crate) model_note: String,
     /// Why there is no fit.
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
     /// Draws of the fitted parameters, for predictions.
     #[serde(skip)]
-    pub model: Option<Model>,
+    pub(crate) model: Option<Model>,
 }
 
 /// What predictions are made from: the work model when the work is a polynomial of L (known
 /// at unrecorded lengths), else the power law. Each parameter with its draws.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Model {
+pub(crate) struct Model {
     /// The work as terms (power of L / 1000, coefficient), exact at every recorded L.
     work_poly: Option<Vec<(i32, f64)>>,
     a: f64,
@@ -421,7 +421,7 @@ pub struct Model {
 /// How a prediction was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum PredictionModel {
+pub(crate) enum PredictionModel {
     /// t = a + b * w(L), with the work at L from the recorded costs.
     Work,
     /// t = k * L^p.
@@ -434,19 +434,19 @@ pub enum PredictionModel {
 impl ComponentFit {
     /// Draws of the power law's exponent (NaN where a drawn time is not positive); empty
     /// without draws.
-    pub fn exponent_draws(&self) -> Vec<f64> {
+    pub(crate) fn exponent_draws(&self) -> Vec<f64> {
         self.model.as_ref().map_or_else(Vec::new, |m| m.p_draws.clone())
     }
 
     /// The predicted ms at `tokens` (on the fit's scale: per block or per forward), with the
     /// 95% interval of the predicted median time and the model used; `None` without a fit.
-    pub fn predict(&self, tokens: f64) -> Option<(f64, Option<[f64; 2]>, PredictionModel)> {
+    pub(crate) fn predict(&self, tokens: f64) -> Option<(f64, Option<[f64; 2]>, PredictionModel)> {
         self.predict_draws(tokens).map(|(ms, draws, model)| (ms, interval(&draws), model))
     }
 
     /// As [`predict`](Self::predict), with the prediction's draws (by index, joint with the
     /// other components' of the same recording; empty without draws) instead of its interval.
-    pub fn predict_draws(&self, tokens: f64) -> Option<(f64, Vec<f64>, PredictionModel)> {
+    pub(crate) fn predict_draws(&self, tokens: f64) -> Option<(f64, Vec<f64>, PredictionModel)> {
         let m = self.model.as_ref()?;
         if let Some(poly) = &m.work_poly {
             let x = tokens / 1000.0;
@@ -506,13 +506,8 @@ fn exact_terms(x: &[f64], y: &[f64], powers: &[i32]) -> Option<Vec<(i32, f64)>> 
     ok.then_some(terms)
 }
 
-/// Fits (tokens, ms) points without draws or work: the point fits only, every claim untestable.
-pub fn fit_points(name: &str, area: Area, points: Vec<(f64, f64)>) -> ComponentFit {
-    fit_component(name, area, points.into_iter().map(|(tokens, ms)| Point { tokens, ms, draws: None, work: None }).collect())
-}
-
 /// Fits one component's points (one per distinct token count).
-pub fn fit_component(name: &str, area: Area, mut points: Vec<Point>) -> ComponentFit {
+pub(crate) fn fit_component(name: &str, area: Area, mut points: Vec<Point>) -> ComponentFit {
     points.sort_by(|a, b| a.tokens.total_cmp(&b.tokens));
     let n = points.len();
     let mut fit = ComponentFit {

@@ -12,69 +12,69 @@ use super::verdict::{Test, Verdict};
 
 /// Tokens per latent frame at the seed's resolution, 480x832: (480 / 16) x (832 / 16). The
 /// seed's counts can only be compared with traces recorded there.
-pub const SEED_RESOLUTION_TOKENS_PER_LATENT_FRAME: u64 = 30 * 52;
+pub(crate) const SEED_RESOLUTION_TOKENS_PER_LATENT_FRAME: u64 = 30 * 52;
 
 /// The seed's Norms bucket misses a material part of the block's norms when the three norms
 /// take at least this many times norm1's time.
-pub const NORMS_MISSED_RATIO: f64 = 1.5;
+pub(crate) const NORMS_MISSED_RATIO: f64 = 1.5;
 
 /// The seed calls self-attention O(n^2); its exponent must reach this for the claim to hold.
-pub const QUADRATIC_EXPONENT: f64 = 1.5;
+pub(crate) const QUADRATIC_EXPONENT: f64 = 1.5;
 
 /// The seed's token counts per frame count (390 tokens per latent frame).
-pub const SEED_TOKENS: [(u32, u64); 3] = [(5, 780), (11, 1170), (21, 2340)];
+pub(crate) const SEED_TOKENS: [(u32, u64); 3] = [(5, 780), (11, 1170), (21, 2340)];
 /// Token ratios (ours over the seed's) within this relative distance of 1 agree, and within it of
 /// each other are one factor.
-pub const TOKENS_TOLERANCE: f64 = 0.01;
+pub(crate) const TOKENS_TOLERANCE: f64 = 0.01;
 /// The seed's "Norms" share of the forward (norm1 only), as a range.
-pub const SEED_NORMS: (f64, f64) = (0.006, 0.007);
+pub(crate) const SEED_NORMS: (f64, f64) = (0.006, 0.007);
 /// The seed's Self-Attention ms per block at its first and last length (5 and 21 frames).
-pub const SEED_SELF_ATTN_MS: (f64, f64) = (15.4, 34.2);
+pub(crate) const SEED_SELF_ATTN_MS: (f64, f64) = (15.4, 34.2);
 /// The seed's bucket shares (low, high).
-pub const SEED_BUCKETS: [(&str, f64, f64); 4] =
+pub(crate) const SEED_BUCKETS: [(&str, f64, f64); 4] =
     [("FFN", 0.27, 0.30), ("Self-Attention", 0.25, 0.27), ("Camera Injection", 0.19, 0.21), ("Cross-Attention", 0.15, 0.20)];
 /// Components of the seed's Self-Attention bucket.
-pub const SELF_ATTN_PARTS: [&str; 4] = ["block/self_attn/qkv", "block/self_attn/qk_norm", "block/self_attn/sdpa", "block/self_attn/out"];
+pub(crate) const SELF_ATTN_PARTS: [&str; 4] = ["block/self_attn/qkv", "block/self_attn/qk_norm", "block/self_attn/sdpa", "block/self_attn/out"];
 /// The three norms of a block.
-pub const NORMS: [&str; 3] = ["block/norm1", "block/norm2", "block/cross_attn/norm3"];
+pub(crate) const NORMS: [&str; 3] = ["block/norm1", "block/norm2", "block/cross_attn/norm3"];
 
 /// Every checked claim.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct SeedClaims {
+pub(crate) struct SeedClaims {
     /// Where the shares and times come from: attributed when every frame count checked has
     /// attributed runs, synced when none has, `None` when mixed or absent.
-    pub method: Option<Method>,
+    pub(crate) method: Option<Method>,
     /// (a) token counts.
-    pub tokens: Vec<TokenClaim>,
+    pub(crate) tokens: Vec<TokenClaim>,
     /// (b) the Norms bucket, per recorded frame count.
-    pub norms: Vec<NormShare>,
+    pub(crate) norms: Vec<NormShare>,
     /// (c) self-attention scaling.
-    pub self_attention: Option<AttentionClaim>,
+    pub(crate) self_attention: Option<AttentionClaim>,
     /// (d) FFN bound, per recorded frame count.
-    pub ffn: Vec<FfnBound>,
+    pub(crate) ffn: Vec<FfnBound>,
     /// (e) bucket shares.
-    pub buckets: Vec<BucketShare>,
+    pub(crate) buckets: Vec<BucketShare>,
     /// The verdict on each claim, decided here so that every output carries it.
-    pub verdicts: SeedVerdicts,
+    pub(crate) verdicts: SeedVerdicts,
     /// Per bucket with attributed and synced shares: the length where the two methods differ
     /// most (what attribution changes against the seed's method).
-    pub method_changes: Vec<MethodChange>,
+    pub(crate) method_changes: Vec<MethodChange>,
     /// (b) The claim that the three norms take at least [`NORMS_MISSED_RATIO`] times norm1's
     /// time at every length (so the seed's bucket misses them), decided with the report's claims.
-    pub norms_test: Option<Test>,
+    pub(crate) norms_test: Option<Test>,
     /// (c) The seed's claim that self-attention grows as L^2 (exponent at least
     /// [`QUADRATIC_EXPONENT`]).
-    pub self_attention_test: Option<Test>,
+    pub(crate) self_attention_test: Option<Test>,
 }
 
 impl SeedClaims {
     /// The claims to decide with the rest of the report.
-    pub fn tests_mut(&mut self) -> impl Iterator<Item = &mut Test> {
+    pub(crate) fn tests_mut(&mut self) -> impl Iterator<Item = &mut Test> {
         self.norms_test.iter_mut().chain(self.self_attention_test.iter_mut())
     }
 
     /// Once decided: verdicts that the data cannot carry become inconclusive.
-    pub fn settle(&mut self) {
+    pub(crate) fn settle(&mut self) {
         if let (Some(t), Some(v)) = (&self.norms_test, &self.verdicts.norms) {
             if matches!(v, NormsVerdict::MissesNorm2AndNorm3 { .. }) && !t.supported() {
                 self.verdicts.norms = Some(NormsVerdict::Inconclusive);
@@ -98,23 +98,23 @@ impl SeedClaims {
 
 /// The verdict on each of the seed's claims (absent where the data holds nothing to check).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct SeedVerdicts {
+pub(crate) struct SeedVerdicts {
     /// (a) token counts.
-    pub tokens: Option<TokensVerdict>,
+    pub(crate) tokens: Option<TokensVerdict>,
     /// (b) the Norms bucket.
-    pub norms: Option<NormsVerdict>,
+    pub(crate) norms: Option<NormsVerdict>,
     /// (c) self-attention scaling.
-    pub self_attention: Option<AttentionVerdict>,
+    pub(crate) self_attention: Option<AttentionVerdict>,
     /// (d) FFN bound.
-    pub ffn: Option<FfnVerdict>,
+    pub(crate) ffn: Option<FfnVerdict>,
     /// (e) one per bucket of [`SeedClaims::buckets`] with shares, in its order.
-    pub buckets: Vec<BucketVerdict>,
+    pub(crate) buckets: Vec<BucketVerdict>,
 }
 
 /// (a) The seed's token counts against the traces'.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
-pub enum TokensVerdict {
+pub(crate) enum TokensVerdict {
     /// No run at the seed's frame counts.
     NotChecked,
     /// Recorded at another resolution: the counts cannot be compared.
@@ -142,7 +142,7 @@ pub enum TokensVerdict {
 /// (b) Whether the seed's Norms bucket holds the block's norms.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
-pub enum NormsVerdict {
+pub(crate) enum NormsVerdict {
     /// No norm1 time recorded.
     NoNorm1,
     /// The norms' times are too noisy to say (norm1 below the noise, or the ratio's interval
@@ -160,7 +160,7 @@ pub enum NormsVerdict {
 /// (c) Whether self-attention grows like L^2.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
-pub enum AttentionVerdict {
+pub(crate) enum AttentionVerdict {
     /// Too few lengths to fit.
     TooFewLengths,
     /// Exponent below [`QUADRATIC_EXPONENT`]: the projections, linear in L, dominate.
@@ -183,7 +183,7 @@ pub enum AttentionVerdict {
 /// (d) Whether the FFN is memory-bandwidth bound.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
-pub enum FfnVerdict {
+pub(crate) enum FfnVerdict {
     /// No FLOP/byte counts or calibration.
     Unknown,
     /// Intensity at or above the ridge at every length with both.
@@ -202,7 +202,7 @@ pub enum FfnVerdict {
 /// (e) A bucket's shares against the seed's range.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
-pub enum BucketVerdict {
+pub(crate) enum BucketVerdict {
     /// The model has no component of this bucket.
     NotApplicable {
         /// Bucket.
@@ -248,15 +248,15 @@ pub enum BucketVerdict {
 
 /// One bucket at the length where its attributed and synced shares differ most.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MethodChange {
+pub(crate) struct MethodChange {
     /// Bucket.
-    pub bucket: String,
+    pub(crate) bucket: String,
     /// Tokens.
-    pub tokens: u64,
+    pub(crate) tokens: u64,
     /// Attributed share.
-    pub attributed: f64,
+    pub(crate) attributed: f64,
     /// Component-synced share.
-    pub synced: f64,
+    pub(crate) synced: f64,
 }
 
 fn range(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
@@ -290,7 +290,7 @@ fn tokens_verdict(tokens: &[TokenClaim]) -> TokensVerdict {
 }
 
 /// The verdicts on the claims; the thresholds are those the report states.
-pub fn verdicts(c: &SeedClaims) -> SeedVerdicts {
+pub(crate) fn verdicts(c: &SeedClaims) -> SeedVerdicts {
     let tokens = tokens_verdict(&c.tokens);
     let norms = (!c.norms.is_empty()).then(|| {
         let (lo, hi) = range(c.norms.iter().filter(|n| n.norm1 > 0.0).map(|n| n.all / n.norm1));
@@ -360,36 +360,36 @@ fn method_changes(buckets: &[BucketShare]) -> Vec<MethodChange> {
 
 /// (a) One frame count of the seed's table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TokenClaim {
+pub(crate) struct TokenClaim {
     /// Frames.
-    pub frames: u32,
+    pub(crate) frames: u32,
     /// The seed's tokens.
-    pub seed_tokens: u64,
+    pub(crate) seed_tokens: u64,
     /// Tokens in the traces (median over runs), if recorded.
-    pub tokens: Option<u64>,
+    pub(crate) tokens: Option<u64>,
     /// tokens / seed_tokens.
-    pub ratio: Option<f64>,
+    pub(crate) ratio: Option<f64>,
 }
 
 /// (b) Norm shares at one frame count (component-synced, shares of the summed component time).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NormShare {
+pub(crate) struct NormShare {
     /// Frames.
-    pub frames: u32,
+    pub(crate) frames: u32,
     /// Tokens.
-    pub tokens: u64,
+    pub(crate) tokens: u64,
     /// norm1 alone (the seed's Norms bucket).
-    pub norm1: f64,
+    pub(crate) norm1: f64,
     /// norm1 + norm2 + norm3.
-    pub all: f64,
+    pub(crate) all: f64,
     /// The same two shares from component-synced runs, when the shares above are attributed.
-    pub synced: Option<(f64, f64)>,
+    pub(crate) synced: Option<(f64, f64)>,
     /// 95% interval of `all / norm1`.
-    pub ratio_ci95: Option<[f64; 2]>,
+    pub(crate) ratio_ci95: Option<[f64; 2]>,
     /// 95% interval of `norm1`'s share.
-    pub norm1_ci95: Option<[f64; 2]>,
+    pub(crate) norm1_ci95: Option<[f64; 2]>,
     /// norm1's cost cannot be told from zero.
-    pub norm1_below_noise: bool,
+    pub(crate) norm1_below_noise: bool,
     /// Draws of `all / norm1`.
     #[serde(skip)]
     ratio_draws: Option<Vec<f64>>,
@@ -397,62 +397,62 @@ pub struct NormShare {
 
 /// (c) Power-law exponents and crossover of the seed's Self-Attention bucket and of SDPA.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AttentionClaim {
+pub(crate) struct AttentionClaim {
     /// (tokens, ms per block) of the bucket.
-    pub points: Vec<(f64, f64)>,
+    pub(crate) points: Vec<(f64, f64)>,
     /// Bucket exponent p of t = k L^p.
-    pub exponent: Option<f64>,
+    pub(crate) exponent: Option<f64>,
     /// Its 95% interval.
-    pub exponent_ci95: Option<[f64; 2]>,
+    pub(crate) exponent_ci95: Option<[f64; 2]>,
     /// Its R^2 (log-log).
-    pub r2: Option<f64>,
+    pub(crate) r2: Option<f64>,
     /// SDPA alone: exponent.
-    pub sdpa_exponent: Option<f64>,
+    pub(crate) sdpa_exponent: Option<f64>,
     /// L where the bucket's quadratic term overtakes its linear term (b / c of the
     /// non-negative quadratic fit); `None` without a quadratic term.
-    pub crossover_tokens: Option<f64>,
+    pub(crate) crossover_tokens: Option<f64>,
     /// Share of the bucket's time taken by SDPA at the longest L.
-    pub sdpa_share_at_max: Option<f64>,
+    pub(crate) sdpa_share_at_max: Option<f64>,
     /// The exponent implied by the seed's own numbers (15.4 -> 34.2 ms for 3x tokens).
-    pub seed_exponent: f64,
+    pub(crate) seed_exponent: f64,
 }
 
 /// (d) The FFN matmuls (block/ffn/*) at one frame count.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FfnBound {
+pub(crate) struct FfnBound {
     /// Frames.
-    pub frames: u32,
+    pub(crate) frames: u32,
     /// Tokens.
-    pub tokens: u64,
+    pub(crate) tokens: u64,
     /// FLOP per byte.
-    pub intensity: Option<f64>,
+    pub(crate) intensity: Option<f64>,
     /// Ridge point of the traces, FLOP per byte.
-    pub ridge: Option<f64>,
+    pub(crate) ridge: Option<f64>,
     /// Achieved FLOP/s over the calibrated matmul rate.
-    pub matmul_util: Option<f64>,
+    pub(crate) matmul_util: Option<f64>,
     /// Achieved bytes/s over the calibrated bandwidth.
-    pub bandwidth_util: Option<f64>,
+    pub(crate) bandwidth_util: Option<f64>,
 }
 
 /// (e) One seed bucket's share.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BucketShare {
+pub(crate) struct BucketShare {
     /// Bucket.
-    pub bucket: String,
+    pub(crate) bucket: String,
     /// The seed's range.
-    pub seed_low: f64,
+    pub(crate) seed_low: f64,
     /// The seed's range.
-    pub seed_high: f64,
+    pub(crate) seed_high: f64,
     /// Per recorded frame count: (frames, tokens, share).
-    pub shares: Vec<(u32, u64, f64)>,
+    pub(crate) shares: Vec<(u32, u64, f64)>,
     /// 95% interval of each share, in the same order.
-    pub shares_ci95: Vec<Option<[f64; 2]>>,
+    pub(crate) shares_ci95: Vec<Option<[f64; 2]>>,
     /// The shares from component-synced runs at the same frame counts, when `shares` are
     /// attributed: what the seed's method would say on this data.
-    pub synced_shares: Vec<(u32, u64, f64)>,
+    pub(crate) synced_shares: Vec<(u32, u64, f64)>,
     /// Whether the model has a component of this bucket at all (wan-1.3b has no camera): when
     /// not, the claim is not applicable and the zero shares mean nothing.
-    pub present: bool,
+    pub(crate) present: bool,
 }
 
 /// Draws of the summed cost of `names` in a snapshot, ns; `None` when one lacks draws.
@@ -477,7 +477,7 @@ fn share_of(snap: &Snapshot, names: &[&str]) -> f64 {
 }
 
 /// Checks the seed's claims on fine facts (one variant's runs).
-pub fn seed_claims(fine: &Facts) -> SeedClaims {
+pub(crate) fn seed_claims(fine: &Facts) -> SeedClaims {
     let tokens = SEED_TOKENS
         .iter()
         .map(|&(frames, seed_tokens)| {

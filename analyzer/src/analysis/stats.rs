@@ -3,16 +3,18 @@
 //! log scale (what comparisons use), and the percentile bootstrap of a ratio of medians (kept
 //! for comparison: it covers too rarely at a few runs a side, see `docs/statistics.md`).
 
+#[cfg(test)]
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
+#[cfg(test)]
 use rand_xoshiro::SplitMix64;
 
 /// Median of the values (NaN-free); `None` when empty.
-pub fn median(values: &[f64]) -> Option<f64> {
+pub(crate) fn median(values: &[f64]) -> Option<f64> {
     quantile(values, 0.5)
 }
 
 /// Linear-interpolated quantile `q` in [0, 1]; `None` when empty.
-pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+pub(crate) fn quantile(values: &[f64], q: f64) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
@@ -22,7 +24,7 @@ pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
 }
 
 /// Quantile of sorted values.
-pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
     let lo = pos.floor() as usize;
     let hi = pos.ceil() as usize;
@@ -30,7 +32,7 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// Median by selection (reorders `values`); the mean of the two middle values for even lengths.
-pub fn median_in_place(values: &mut [f64]) -> f64 {
+pub(crate) fn median_in_place(values: &mut [f64]) -> f64 {
     let n = values.len();
     let mid = n / 2;
     let (_, m, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
@@ -45,17 +47,17 @@ pub fn median_in_place(values: &mut [f64]) -> f64 {
 
 /// Straight-line fit y = intercept + slope * x, with R^2.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LineFit {
+pub(crate) struct LineFit {
     /// Intercept.
-    pub intercept: f64,
+    pub(crate) intercept: f64,
     /// Slope.
-    pub slope: f64,
+    pub(crate) slope: f64,
     /// Coefficient of determination.
-    pub r2: f64,
+    pub(crate) r2: f64,
 }
 
 /// Ordinary least squares on (x, y); `None` with fewer than two distinct x.
-pub fn fit_line(x: &[f64], y: &[f64]) -> Option<LineFit> {
+pub(crate) fn fit_line(x: &[f64], y: &[f64]) -> Option<LineFit> {
     let n = x.len() as f64;
     if x.len() < 2 || x.len() != y.len() {
         return None;
@@ -74,7 +76,7 @@ pub fn fit_line(x: &[f64], y: &[f64]) -> Option<LineFit> {
 }
 
 /// R^2 of predictions against observations (1 when the observations are constant and matched).
-pub fn r_squared(y: &[f64], predicted: &[f64]) -> f64 {
+pub(crate) fn r_squared(y: &[f64], predicted: &[f64]) -> f64 {
     let n = y.len() as f64;
     let my = y.iter().sum::<f64>() / n;
     let ss_tot: f64 = y.iter().map(|v| (v - my).powi(2)).sum();
@@ -89,7 +91,7 @@ pub fn r_squared(y: &[f64], predicted: &[f64]) -> f64 {
 /// Non-negative least squares, min |A x - y| subject to x >= 0, for a few columns: every subset
 /// of columns is solved unconstrained and the best feasible solution kept (exact for small
 /// problems). `columns[j][i]` is A's entry of row i, column j.
-pub fn nnls(columns: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
+pub(crate) fn nnls(columns: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
     let k = columns.len();
     // The unconstrained solution, when feasible, has the least residual of all subsets: the
     // common case, one solve instead of 2^k - 1 (this runs once per draw of every fit).
@@ -128,7 +130,7 @@ pub fn nnls(columns: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
 
 /// Unconstrained least squares through the normal equations (Gaussian elimination with
 /// partial pivoting); `None` when singular.
-pub fn least_squares(columns: &[&[f64]], y: &[f64]) -> Option<Vec<f64>> {
+pub(crate) fn least_squares(columns: &[&[f64]], y: &[f64]) -> Option<Vec<f64>> {
     let k = columns.len();
     let mut m = vec![vec![0.0; k + 1]; k];
     for a in 0..k {
@@ -158,20 +160,21 @@ pub fn least_squares(columns: &[&[f64]], y: &[f64]) -> Option<Vec<f64>> {
 
 /// An estimate of a ratio b / a with an interval.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RatioInterval {
+pub(crate) struct RatioInterval {
     /// The estimate: median(b) / median(a) for the bootstrap, the ratio of geometric means for
     /// the Welch interval.
-    pub ratio: f64,
+    pub(crate) ratio: f64,
     /// Lower end of the interval.
-    pub low: f64,
+    pub(crate) low: f64,
     /// Upper end.
-    pub high: f64,
+    pub(crate) high: f64,
 }
 
 /// Resamples `a` and `b` with replacement `resamples` times and returns the percentile
 /// interval at `level` (e.g. 0.95) of the ratio of medians. `None` when either side is empty or
 /// a median is zero.
-pub fn bootstrap_median_ratio(a: &[f64], b: &[f64], resamples: usize, level: f64, seed: u64) -> Option<RatioInterval> {
+#[cfg(test)]
+pub(crate) fn bootstrap_median_ratio(a: &[f64], b: &[f64], resamples: usize, level: f64, seed: u64) -> Option<RatioInterval> {
     if a.is_empty() || b.is_empty() {
         return None;
     }
@@ -207,11 +210,12 @@ pub fn bootstrap_median_ratio(a: &[f64], b: &[f64], resamples: usize, level: f64
 
 /// A uniform index in `0..n` (n > 0) from the top 32 bits of the next number (the mapping the
 /// bootstrap has always used, so that its intervals stay the same).
+#[cfg(test)]
 fn below(rng: &mut SplitMix64, n: usize) -> usize {
     ((rng.next_u64() >> 32) * n as u64 >> 32) as usize
 }
 
-pub use attribution_estimate::student::{incomplete_beta, ln_gamma, student_t_cdf, student_t_quantile};
+pub(crate) use attribution_estimate::student::{student_t_cdf, student_t_quantile};
 
 /// Welch t interval, on log scale, of the ratio of `b`'s times to `a`'s: the logs of each side
 /// are taken as normal with their own variance (times with multiplicative, log-normal noise),
@@ -221,7 +225,7 @@ pub use attribution_estimate::student::{incomplete_beta, ln_gamma, student_t_cdf
 /// median, so this is an interval of the ratio of median times. `None` with fewer than two
 /// values a side or a value that is not positive and finite. Both sides constant: the interval
 /// is the point.
-pub fn welch_log_ratio(a: &[f64], b: &[f64], level: f64) -> Option<RatioInterval> {
+pub(crate) fn welch_log_ratio(a: &[f64], b: &[f64], level: f64) -> Option<RatioInterval> {
     if a.len() < 2 || b.len() < 2 || a.iter().chain(b).any(|v| !(v.is_finite() && *v > 0.0)) {
         return None;
     }
@@ -248,7 +252,7 @@ pub fn welch_log_ratio(a: &[f64], b: &[f64], level: f64) -> Option<RatioInterval
 /// The Welch t statistic's parts for `ln(b) - ln(a)`: difference of mean logs, its standard
 /// error and the Welch-Satterthwaite degrees of freedom. `None` below 2 values a side or with a
 /// non-positive value.
-pub fn welch_log_moments(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
+pub(crate) fn welch_log_moments(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
     if a.len() < 2 || b.len() < 2 || a.iter().chain(b).any(|v| !(v.is_finite() && *v > 0.0)) {
         return None;
     }
@@ -270,7 +274,7 @@ pub fn welch_log_moments(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
 /// noise)) and of its opposite (the change lies within it), from Welch's t on log times: the
 /// first one-sided on the side the estimate lies, the second the larger of two one-sided tests
 /// (equivalence). `None` where the moments are undefined.
-pub fn change_p_values(a: &[f64], b: &[f64], noise: f64) -> Option<(f64, f64)> {
+pub(crate) fn change_p_values(a: &[f64], b: &[f64], noise: f64) -> Option<(f64, f64)> {
     let (d, se, df) = welch_log_moments(a, b)?;
     let delta = noise.ln_1p();
     if se <= 0.0 {
@@ -286,6 +290,7 @@ pub fn change_p_values(a: &[f64], b: &[f64], noise: f64) -> Option<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use attribution_estimate::student::ln_gamma;
 
     #[test]
     fn change_p_values_by_hand() {

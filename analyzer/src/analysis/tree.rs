@@ -9,18 +9,18 @@ use super::uncertainty::{combine, interval};
 
 /// A node of the tree.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TreeNode {
+pub(crate) struct TreeNode {
     /// Label (path segment or bucket).
-    pub name: String,
+    pub(crate) name: String,
     /// Median time per forward summed over the node's components, ns.
-    pub ns: f64,
+    pub(crate) ns: f64,
     /// Share of the root's time, 0..1.
-    pub share: f64,
+    pub(crate) share: f64,
     /// 95% interval of `share`; `None` without draws.
-    pub share_ci95: Option<[f64; 2]>,
+    pub(crate) share_ci95: Option<[f64; 2]>,
     /// The node's cost cannot be told from zero (its interval reaches zero, or it is not
     /// positive): no share is stated for it.
-    pub below_noise: bool,
+    pub(crate) below_noise: bool,
     /// Draws of `ns` (summed over the node's components); `None` when one lacks draws.
     #[serde(skip)]
     draws: Option<Vec<f64>>,
@@ -28,28 +28,28 @@ pub struct TreeNode {
     #[serde(skip)]
     undrawn: bool,
     /// Children, largest first.
-    pub children: Vec<TreeNode>,
+    pub(crate) children: Vec<TreeNode>,
 }
 
 /// The distribution at one frame count.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Distribution {
+pub(crate) struct Distribution {
     /// Where the times come from.
-    pub method: Method,
+    pub(crate) method: Method,
     /// Attributed: the mean plain fused forward, ms.
-    pub fused_ms: Option<f64>,
+    pub(crate) fused_ms: Option<f64>,
     /// Attributed: fused forward minus the summed costs, ms.
-    pub rest_ms: Option<f64>,
+    pub(crate) rest_ms: Option<f64>,
     /// Frame count.
-    pub frames: u32,
+    pub(crate) frames: u32,
     /// Tokens.
-    pub tokens: u64,
+    pub(crate) tokens: u64,
     /// Root (`Forward`), children `Blocks` and `Overhead`.
-    pub root: TreeNode,
+    pub(crate) root: TreeNode,
 }
 
 /// Builds the tree at `frames` (largest frame count when `None`).
-pub fn distribution(facts: &Facts, frames: Option<u32>) -> Option<Distribution> {
+pub(crate) fn distribution(facts: &Facts, frames: Option<u32>) -> Option<Distribution> {
     let frames = frames.or_else(|| default_frames(facts))?;
     let snap = snapshot(facts, frames)?;
     if !facts.parents.is_empty() {

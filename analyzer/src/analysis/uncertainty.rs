@@ -21,17 +21,17 @@ use rand_xoshiro::rand_core::{Rng, SeedableRng};
 use rand_xoshiro::SplitMix64;
 
 /// Draws per measured quantity.
-pub const DRAWS: usize = 1000;
+pub(crate) const DRAWS: usize = 1000;
 
 /// Confidence level of every interval.
-pub const LEVEL: f64 = 0.95;
+pub(crate) const LEVEL: f64 = 0.95;
 
 /// A value's draws that are undefined (NaN: a log of a cost drawn at or below zero, say) beyond
 /// this fraction leave it without an interval: its interval is unbounded.
 const MAX_UNDEFINED: f64 = 0.025;
 
 /// A stable seed from a key (FNV-1a), so that a report is the same at every run.
-pub fn seed_of(key: &str) -> u64 {
+pub(crate) fn seed_of(key: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in key.bytes() {
         h ^= b as u64;
@@ -41,24 +41,24 @@ pub fn seed_of(key: &str) -> u64 {
 }
 
 /// A random source with the few distributions the draws need.
-pub struct Sampler {
+pub(crate) struct Sampler {
     rng: SplitMix64,
     spare: Option<f64>,
 }
 
 impl Sampler {
     /// A sampler seeded from `key`.
-    pub fn new(key: &str) -> Self {
+    pub(crate) fn new(key: &str) -> Self {
         Sampler { rng: SplitMix64::from_seed(seed_of(key).to_le_bytes()), spare: None }
     }
 
     /// Uniform in (0, 1).
-    pub fn uniform(&mut self) -> f64 {
+    pub(crate) fn uniform(&mut self) -> f64 {
         ((self.rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
 
     /// Standard normal (Box-Muller, both values used).
-    pub fn normal(&mut self) -> f64 {
+    pub(crate) fn normal(&mut self) -> f64 {
         if let Some(z) = self.spare.take() {
             return z;
         }
@@ -70,7 +70,7 @@ impl Sampler {
     }
 
     /// Gamma(shape, 1) (Marsaglia and Tsang; shapes below 1 by the boost `U^(1/shape)`).
-    pub fn gamma(&mut self, shape: f64) -> f64 {
+    pub(crate) fn gamma(&mut self, shape: f64) -> f64 {
         if shape < 1.0 {
             return self.gamma(shape + 1.0) * self.uniform().powf(1.0 / shape);
         }
@@ -90,19 +90,19 @@ impl Sampler {
     }
 
     /// Chi-squared with `df` degrees of freedom.
-    pub fn chi2(&mut self, df: f64) -> f64 {
+    pub(crate) fn chi2(&mut self, df: f64) -> f64 {
         2.0 * self.gamma(df / 2.0)
     }
 
     /// A variance factor `df / chi2(df)`: multiplies an estimated variance into a drawn one.
-    pub fn variance_factor(&mut self, df: f64) -> f64 {
+    pub(crate) fn variance_factor(&mut self, df: f64) -> f64 {
         if df.is_finite() && df > 0.0 { df / self.chi2(df).max(f64::MIN_POSITIVE) } else { 1.0 }
     }
 }
 
 /// The interval `[low, high]` at [`LEVEL`] of a quantity's draws; `None` without draws or when
 /// more than [`MAX_UNDEFINED`] of them are undefined (the interval is then unbounded).
-pub fn interval(draws: &[f64]) -> Option<[f64; 2]> {
+pub(crate) fn interval(draws: &[f64]) -> Option<[f64; 2]> {
     if draws.is_empty() {
         return None;
     }
@@ -130,7 +130,7 @@ fn quantile_by_selection(v: &mut [f64], q: f64) -> f64 {
 /// count as at most: they cannot support a claim that it is larger). Where no draw is that low,
 /// the normal tail of the draws' mean and spread, so that a strong effect is not limited to a
 /// p-value of 1 / DRAWS. 1 without draws.
-pub fn prob_at_most(draws: &[f64], threshold: f64) -> f64 {
+pub(crate) fn prob_at_most(draws: &[f64], threshold: f64) -> f64 {
     if draws.is_empty() {
         return 1.0;
     }
@@ -148,14 +148,14 @@ pub fn prob_at_most(draws: &[f64], threshold: f64) -> f64 {
 }
 
 /// The probability, from the draws, that the quantity is at least `threshold`.
-pub fn prob_at_least(draws: &[f64], threshold: f64) -> f64 {
+pub(crate) fn prob_at_least(draws: &[f64], threshold: f64) -> f64 {
     let negated: Vec<f64> = draws.iter().map(|x| -x).collect();
     prob_at_most(&negated, -threshold)
 }
 
 /// Standard normal CDF (Abramowitz and Stegun 7.1.26 on erf; absolute error below 1.5e-7),
 /// with the far tail from the asymptotic series so that small probabilities keep their size.
-pub fn normal_cdf(z: f64) -> f64 {
+pub(crate) fn normal_cdf(z: f64) -> f64 {
     if z < -6.0 {
         let pdf = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
         return pdf / -z * (1.0 - 1.0 / (z * z));
@@ -172,7 +172,7 @@ pub fn normal_cdf(z: f64) -> f64 {
 
 /// Draws of a mean measured as `center` from `n` runs with relative variance `relative_var` on
 /// `df` degrees of freedom; `None` with fewer than 2 runs (no spread to go on).
-pub fn mean_draws(center: f64, relative_var: f64, n: usize, df: f64, key: &str) -> Option<Vec<f64>> {
+pub(crate) fn mean_draws(center: f64, relative_var: f64, n: usize, df: f64, key: &str) -> Option<Vec<f64>> {
     if n < 2 || !(df > 0.0) || !relative_var.is_finite() {
         return None;
     }
@@ -190,7 +190,7 @@ pub fn mean_draws(center: f64, relative_var: f64, n: usize, df: f64, key: &str) 
 /// The variance of a sample median over that of a sample mean, for normal data (pi/2, its
 /// large-sample value; below it for 3 to 10 values): the draws of a median widen the mean's by
 /// its square root.
-pub const MEDIAN_VARIANCE_RATIO: f64 = std::f64::consts::FRAC_PI_2;
+pub(crate) const MEDIAN_VARIANCE_RATIO: f64 = std::f64::consts::FRAC_PI_2;
 
 /// Draws of the median time of the runs `values` (`center`, the report's point): timing noise is
 /// multiplicative, so the draws are on log scale, centred on ln(`center`), with the spread of the
@@ -199,7 +199,7 @@ pub const MEDIAN_VARIANCE_RATIO: f64 = std::f64::consts::FRAC_PI_2;
 /// the geometric mean up, and an interval around it could then exclude the median printed
 /// beside it (seen: 79.3 ms with an interval of 79.6 to 86.6). Runs that are not all positive
 /// are drawn on the linear scale around `center`. `None` below 2 values.
-pub fn sample_draws(values: &[f64], center: f64, key: &str) -> Option<Vec<f64>> {
+pub(crate) fn sample_draws(values: &[f64], center: f64, key: &str) -> Option<Vec<f64>> {
     let n = values.len();
     if n < 2 {
         return None;
@@ -229,7 +229,7 @@ pub fn sample_draws(values: &[f64], center: f64, key: &str) -> Option<Vec<f64>> 
 /// degrees of freedom and t(0.975, 2) = 4.3; pooled over a model's components the intervals
 /// hold their level with far fewer wasted draws in the tails. `None` for a time below 2 runs or
 /// with a value that is not positive.
-pub fn pooled_draws(samples: &[&[f64]], key: &str) -> Vec<Option<Vec<f64>>> {
+pub(crate) fn pooled_draws(samples: &[&[f64]], key: &str) -> Vec<Option<Vec<f64>>> {
     let stats: Vec<Option<(f64, f64, usize)>> = samples
         .iter()
         .map(|v| {
@@ -262,7 +262,7 @@ pub fn pooled_draws(samples: &[&[f64]], key: &str) -> Vec<Option<Vec<f64>>> {
 }
 
 /// Index-wise combination of several quantities' draws (all of [`DRAWS`] length).
-pub fn combine(parts: &[&[f64]], f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+pub(crate) fn combine(parts: &[&[f64]], f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
     let mut args = vec![0.0; parts.len()];
     (0..parts.first().map_or(0, |p| p.len()))
         .map(|i| {

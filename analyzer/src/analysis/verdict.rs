@@ -13,12 +13,12 @@
 use serde::Serialize;
 
 /// The expected share of false claims among the decided ones, over the whole report.
-pub const FALSE_CLAIM_RATE: f64 = 0.05;
+pub(crate) const FALSE_CLAIM_RATE: f64 = 0.05;
 
 /// The verdict on one claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// The data supports the claim (after the report-wide control of false claims).
     Supported,
     /// The data contradicts it.
@@ -30,7 +30,7 @@ pub enum Verdict {
 
 impl Verdict {
     /// Lower-case name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Verdict::Supported => "supported",
             Verdict::Contradicted => "contradicted",
@@ -41,37 +41,37 @@ impl Verdict {
 
 /// A claim under test: its p-values on each side, and the verdict once the report decides.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
-pub struct Test {
+pub(crate) struct Test {
     /// The verdict.
-    pub verdict: Verdict,
+    pub(crate) verdict: Verdict,
     /// Probability that the claim is false (the quantity on or below its threshold); 1 when the
     /// claim cannot be tested.
-    pub p_support: f64,
+    pub(crate) p_support: f64,
     /// Probability that the claim's opposite is false; 1 when it cannot be tested.
-    pub p_contradict: f64,
+    pub(crate) p_contradict: f64,
     /// Why the verdict is what it is, in words a reader can check.
-    pub why: String,
+    pub(crate) why: String,
 }
 
 impl Test {
     /// A claim to be decided from its two p-values; `why` names the quantity and thresholds.
-    pub fn new(p_support: f64, p_contradict: f64, why: String) -> Self {
+    pub(crate) fn new(p_support: f64, p_contradict: f64, why: String) -> Self {
         Test { verdict: Verdict::Inconclusive, p_support, p_contradict, why }
     }
 
     /// A claim that cannot be tested, with the reason.
-    pub fn untestable(why: String) -> Self {
+    pub(crate) fn untestable(why: String) -> Self {
         Test { verdict: Verdict::Inconclusive, p_support: 1.0, p_contradict: 1.0, why }
     }
 
     /// Supported.
-    pub fn supported(&self) -> bool {
+    pub(crate) fn supported(&self) -> bool {
         self.verdict == Verdict::Supported
     }
 }
 
 /// Which of the p-values Benjamini-Hochberg rejects at level `q`.
-pub fn benjamini_hochberg(p: &[f64], q: f64) -> Vec<bool> {
+pub(crate) fn benjamini_hochberg(p: &[f64], q: f64) -> Vec<bool> {
     let m = p.len();
     let mut order: Vec<usize> = (0..m).collect();
     order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
@@ -89,7 +89,7 @@ pub fn benjamini_hochberg(p: &[f64], q: f64) -> Vec<bool> {
 }
 
 /// Decides every test of one report together (see the module's doc).
-pub fn decide(tests: &mut [&mut Test]) {
+pub(crate) fn decide(tests: &mut [&mut Test]) {
     // Claims that cannot be tested (both p-values 1) are left out of the family: they can
     // never be decided, and counting them would only raise the bar for the others.
     let testable: Vec<usize> = (0..tests.len()).filter(|&i| tests[i].p_support < 1.0 || tests[i].p_contradict < 1.0).collect();

@@ -4,7 +4,7 @@
 //!
 //! A workload is the model (preset and every dimension of its configuration, blocks run
 //! included), the compute dtype, the video resolution (height x width) and the machine
-//! ([`crate::load::machine_of`]), and the program that recorded it (two implementations of one
+//! (`crate::load::machine_of`), and the program that recorded it (two implementations of one
 //! model, such as `mlx-record` and the Python recorder, are compared, never pooled). The variant
 //! is not part of it: the single-variant analyses of a
 //! workload show one variant (see [`super::AnalyzeOptions::variant`]), and the variants of a
@@ -17,38 +17,38 @@ use crate::load::{machine_of, Dataset};
 
 /// One workload of the loaded traces.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Workload {
+pub(crate) struct Workload {
     /// Number shown to the user and taken by `--workload` (1-based, in input order).
-    pub index: usize,
+    pub(crate) index: usize,
     /// Human-readable name, e.g. `lingbot-14b (dim 5120), 40 blocks, bf16, 480x832, NVIDIA H200`.
-    pub label: String,
+    pub(crate) label: String,
     /// Model preset.
-    pub preset: String,
+    pub(crate) preset: String,
     /// Hidden size.
-    pub dim: u32,
+    pub(crate) dim: u32,
     /// Blocks run.
-    pub blocks: u32,
+    pub(crate) blocks: u32,
     /// Whether the model has the camera injection.
-    pub camera: bool,
+    pub(crate) camera: bool,
     /// Compute dtype.
-    pub dtype: String,
+    pub(crate) dtype: String,
     /// Video height, pixels.
-    pub height: u32,
+    pub(crate) height: u32,
     /// Video width, pixels.
-    pub width: u32,
+    pub(crate) width: u32,
     /// Machine.
-    pub machine: String,
+    pub(crate) machine: String,
     /// The recording program when it names itself in `recorder_version` (`mlx-trace-python
     /// 0.1.0`); empty for `mlx-record`, whose version field is the bare version.
-    pub recorder: String,
+    pub(crate) recorder: String,
     /// For models outside the built-in one: how many components its traces time (traces of one
     /// model instrumented at different depths are different workloads); 0 for the built-in
     /// model, whose component set follows from its configuration.
-    pub components: usize,
+    pub(crate) components: usize,
     /// Trace ids (rows of the traces table) of this workload.
-    pub traces: Vec<u32>,
+    pub(crate) traces: Vec<u32>,
     /// Their file names (without directories).
-    pub files: Vec<String>,
+    pub(crate) files: Vec<String>,
 }
 
 /// The fields that make two traces the same workload. The model configuration is compared as a
@@ -88,7 +88,7 @@ fn recorder_of(m: &Metadata) -> String {
 }
 
 /// The workloads of a dataset, numbered in the order their first trace was loaded.
-pub fn workloads(ds: &Dataset) -> Vec<Workload> {
+pub(crate) fn workloads(ds: &Dataset) -> Vec<Workload> {
     let sets = component_sets(ds);
     let mut keys: Vec<String> = Vec::new();
     let mut out: Vec<Workload> = Vec::new();
@@ -155,14 +155,14 @@ fn base_label(w: &Workload) -> String {
 
 impl Workload {
     /// `Workload N: label`.
-    pub fn heading(&self) -> String {
+    pub(crate) fn heading(&self) -> String {
         format!("Workload {}: {}", self.index, self.label)
     }
 
     /// The fields in which `self` and `other` differ, as `name (a vs b)` phrases.
     /// How this workload differs from `other`, field by field, leaving out `except` (the
     /// comparison's own key: a comparison by machine is expected to differ in machine).
-    pub fn differences(&self, other: &Workload, except: &str) -> Vec<String> {
+    pub(crate) fn differences(&self, other: &Workload, except: &str) -> Vec<String> {
         let mut d = Vec::new();
         // Whether any named field differs, the excepted one included: labels name the machine,
         // so two workloads that differ only there are not "other model dimensions".
@@ -189,7 +189,7 @@ impl Workload {
 }
 
 /// The workload of each trace id.
-pub fn workload_of_trace(workloads: &[Workload], traces: usize) -> Vec<usize> {
+pub(crate) fn workload_of_trace(workloads: &[Workload], traces: usize) -> Vec<usize> {
     let mut of = vec![0usize; traces];
     for (i, w) in workloads.iter().enumerate() {
         for &t in &w.traces {

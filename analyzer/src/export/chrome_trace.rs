@@ -76,7 +76,7 @@ pub fn find_run(ds: &Dataset, trace_id: u32, run: u32) -> Result<u32> {
 
 /// Grid points per microsecond: a power of two, so that times on the grid add exactly in
 /// double precision, and more than 1000, so that every nanosecond has its own point.
-pub const GRID_PER_US: u64 = 1024;
+pub(crate) const GRID_PER_US: u64 = 1024;
 
 /// `ns` in microseconds on the 1/1024 µs grid (nearest point; exact in a double).
 fn grid(ns: u64) -> u64 {
@@ -88,7 +88,7 @@ fn grid(ns: u64) -> u64 {
 /// 1/1024 µs grid, so `ts + dur` in double precision is exactly the end's grid point, and
 /// rounding to the grid is monotone: an event inside another in nanoseconds is inside it as
 /// any viewer computes it. `(ts * 1000).round()` gives back the nanoseconds (below 2^43 µs).
-pub fn micros(start_ns: u64, end_ns: u64) -> (f64, f64) {
+pub(crate) fn micros(start_ns: u64, end_ns: u64) -> (f64, f64) {
     let a = grid(start_ns);
     let b = grid(end_ns.max(start_ns));
     (a as f64 / GRID_PER_US as f64, b.saturating_sub(a) as f64 / GRID_PER_US as f64)

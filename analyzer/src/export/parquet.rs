@@ -7,7 +7,7 @@
 //! with everything else the analyzer loaded (each trace's metadata, calibration, runs with their
 //! component costs, setups), so that `mlx-analyze events.parquet` rebuilds the same
 //! [`Dataset`] and gives the same report as the traces it was exported from
-//! ([`crate::load_parquet`]).
+//! (`crate::load_parquet`).
 
 use std::io::Write;
 
@@ -19,7 +19,8 @@ use crate::error::Result;
 use crate::load::Dataset;
 use crate::tables::events_export::{ExportDoc, TraceDoc, BLOCK, COMPONENT, RUN_KEY_COLUMNS, TRACE};
 use crate::tables::runs::{RUN_COLUMNS, TRACE_ID};
-pub use crate::tables::events_export::{EVENT_COLUMNS, EXPORT_KEY, EXPORT_KIND, EXPORT_VERSION, KEY_COLUMNS};
+pub use crate::tables::events_export::{EVENT_COLUMNS, EXPORT_KEY};
+pub(crate) use crate::tables::events_export::{EXPORT_KIND, EXPORT_VERSION};
 
 use super::Export;
 
@@ -141,9 +142,9 @@ fn add_setups(ds: &Dataset, traces: &mut [TraceDoc]) -> Result<()> {
     Ok(())
 }
 
-/// One row per run (row index = `run_id`): the columns [`KEY_COLUMNS`]. `gpu` is NULL on
-/// machines without one; `resolution` is `HEIGHTxWIDTH` in pixels.
-pub fn run_keys(ds: &Dataset) -> Result<DataFrame> {
+/// One row per run (row index = `run_id`): the key columns of [`EVENT_COLUMNS`] (all but the
+/// event's own). `gpu` is NULL on machines without one; `resolution` is `HEIGHTxWIDTH` in pixels.
+pub(crate) fn run_keys(ds: &Dataset) -> Result<DataFrame> {
     let tr = &ds.traces;
     let heights = tr.column("height")?.u32()?;
     let widths = tr.column("width")?.u32()?;
@@ -173,7 +174,7 @@ pub fn run_keys(ds: &Dataset) -> Result<DataFrame> {
 
 /// The events with their trace and run keys, in the loaded order: the columns
 /// [`EVENT_COLUMNS`]; `block` is NULL for events outside the blocks.
-pub fn keyed_events(ds: &Dataset) -> Result<DataFrame> {
+pub(crate) fn keyed_events(ds: &Dataset) -> Result<DataFrame> {
     keyed_slice(ds, &run_keys(ds)?, 0, ds.events.height())
 }
 

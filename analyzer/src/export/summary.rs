@@ -10,7 +10,7 @@
 //!
 //! Files: `DIR/machine=M/backend=B/preset=P/part-HASH.parquet`, one per partition and export.
 //! The partition values are escaped as Hive and Spark escape them (`%XX` for `/`, `=`, `%`,
-//! control characters and the other characters [`escape`] lists; an empty value is
+//! control characters and the other characters `escape` lists; an empty value is
 //! `__HIVE_DEFAULT_PARTITION__`, read as NULL), and are not repeated inside the files. HASH
 //! is a stable hash of the partition's traces (name, start time, host, runs), so exporting the
 //! same traces again names the same files, which are replaced only with `--force`, while
@@ -30,13 +30,13 @@ use crate::tables::runs::{FORWARD_NS, FRAMES, PERTURB_KIND, RUN_ID, SYNC, TOKENS
 use super::parquet::{EXPORT_KEY, EXPORT_VERSION};
 
 /// The `kind` of a summary in the [`EXPORT_KEY`] metadata.
-pub const SUMMARY_KIND: &str = "mlx-analyze summary";
+pub(crate) const SUMMARY_KIND: &str = "mlx-analyze summary";
 
 /// The partition columns, outermost first (directory names, not file columns).
-pub const PARTITION_COLUMNS: [&str; 3] = ["machine", "backend", "preset"];
+pub(crate) const PARTITION_COLUMNS: [&str; 3] = ["machine", "backend", "preset"];
 
 /// Columns of the summary files, in order.
-pub const SUMMARY_COLUMNS: [&str; 26] = [
+pub(crate) const SUMMARY_COLUMNS: [&str; 26] = [
     "file",
     "start_time",
     "host",
@@ -65,12 +65,7 @@ pub const SUMMARY_COLUMNS: [&str; 26] = [
     "bytes",
 ];
 
-/// The summary rows, with the partition columns first.
-pub fn summary(ds: &Dataset) -> Result<DataFrame> {
-    Ok(summary_with_traces(ds)?.drop("trace_id")?)
-}
-
-/// [`summary`] with the dataset's `trace_id` first.
+/// The summary rows, with the dataset's `trace_id` first, then the partition columns.
 fn summary_with_traces(ds: &Dataset) -> Result<DataFrame> {
     let tr = &ds.traces;
     let gpu: Vec<Option<String>> = tr.column("gpu_name")?.str()?.iter().map(|g| g.filter(|g| !g.is_empty()).map(str::to_string)).collect();
@@ -152,7 +147,7 @@ const ESCAPED: &str = "\"#%'*/:=?\\{}[]^<>|";
 /// A partition value as Hive and Spark write it in a directory name: `%XX` (upper-case hex of
 /// each UTF-8 byte) for control characters and [`ESCAPED`]; an empty value is
 /// `__HIVE_DEFAULT_PARTITION__` (read back as NULL).
-pub fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     if value.is_empty() {
         return "__HIVE_DEFAULT_PARTITION__".into();
     }
@@ -171,7 +166,7 @@ pub fn escape(value: &str) -> String {
 }
 
 /// The directory of a partition under `dir`.
-pub fn partition_dir(dir: &Path, values: &[&str; 3]) -> Result<PathBuf> {
+pub(crate) fn partition_dir(dir: &Path, values: &[&str; 3]) -> Result<PathBuf> {
     let mut path = dir.to_path_buf();
     for (key, value) in PARTITION_COLUMNS.iter().zip(values) {
         let name = format!("{key}={}", escape(value));
@@ -196,7 +191,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// The part files of a summary: (path, rows without the partition columns), in the order of
 /// the partitions' first traces.
-pub fn parts(ds: &Dataset, dir: &Path) -> Result<Vec<(PathBuf, DataFrame)>> {
+pub(crate) fn parts(ds: &Dataset, dir: &Path) -> Result<Vec<(PathBuf, DataFrame)>> {
     let df = summary_with_traces(ds)?;
     // Runs per trace, for the file names.
     let mut runs_of = vec![0usize; ds.trace_info.len()];

@@ -7,10 +7,10 @@ use super::markup::{Align, ChartKind, Markup, Table};
 use super::svg;
 
 /// HTML with inline SVG.
-pub struct HtmlRender;
+pub(crate) struct HtmlRender;
 
 /// Escapes text for HTML.
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 

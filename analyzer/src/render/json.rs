@@ -6,7 +6,7 @@ use crate::error::Result;
 use super::Render;
 
 /// Pretty-printed JSON.
-pub struct JsonRender;
+pub(crate) struct JsonRender;
 
 impl Render for JsonRender {
     fn render(&self, report: &Report) -> Result<Vec<u8>> {

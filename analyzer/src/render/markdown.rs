@@ -4,7 +4,7 @@
 use super::markup::{Align, Markup, Table};
 
 /// GitHub-flavoured Markdown.
-pub struct MarkdownRender;
+pub(crate) struct MarkdownRender;
 
 fn escape(cell: &str) -> String {
     cell.replace('|', "\\|")

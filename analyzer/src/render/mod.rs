@@ -1,13 +1,13 @@
 //! Rendering a [`Report`]: every format implements [`Render`] (report in, bytes out, no I/O);
 //! [`RenderManager`] pairs the chosen formats with their targets and writes them.
 
-pub mod html;
-pub mod json;
-pub mod markdown;
-pub mod markup;
+pub(crate) mod html;
+pub(crate) mod json;
+pub(crate) mod markdown;
+pub(crate) mod markup;
 pub mod svg;
 pub mod table;
-pub mod units;
+pub(crate) mod units;
 
 use std::io::Write;
 use std::path::PathBuf;

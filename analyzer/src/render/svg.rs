@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 use super::markup::ChartKind;
 // The ratio words moved to `units` (the tables write them too); re-exported for existing paths.
-pub use super::units::{factor_text, ratio_words};
+pub(crate) use super::units::{factor_text, ratio_words};
 
 /// A drawn chart.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,7 +18,7 @@ pub struct Chart {
     /// File stem, e.g. `ranking`, or `workload2-ranking` in a report of several workloads.
     pub name: String,
     /// Caption.
-    pub title: &'static str,
+    pub(crate) title: &'static str,
     /// The SVG document.
     pub svg: String,
 }
@@ -55,7 +55,7 @@ pub fn all(report: &Report) -> Result<Vec<Chart>> {
 }
 
 /// One chart, `None` when the report lacks its data.
-pub fn chart(kind: ChartKind, report: &Report) -> Result<Option<Chart>> {
+pub(crate) fn chart(kind: ChartKind, report: &Report) -> Result<Option<Chart>> {
     match kind {
         ChartKind::Ranking => ranking(report),
         ChartKind::Distribution => distribution(report),

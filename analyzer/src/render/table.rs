@@ -11,7 +11,7 @@
 use super::markup::{Align, Markup, Table};
 
 /// Plain-text tables for the terminal, fitted to [`terminal_width`].
-pub struct TableRender;
+pub(crate) struct TableRender;
 
 /// Narrowest width honoured; below it, content would be all line breaks.
 const MIN_WIDTH: usize = 40;
@@ -86,7 +86,7 @@ impl Markup for TableRender {
 }
 
 /// Columns padded to their widest cell; numbers right-aligned.
-pub fn aligned(table: &Table) -> String {
+pub(crate) fn aligned(table: &Table) -> String {
     let widths = natural_widths(table);
     let columns: Vec<usize> = (0..table.headers.len()).collect();
     render(table, &columns, &widths)
@@ -94,7 +94,7 @@ pub fn aligned(table: &Table) -> String {
 
 /// The table fitted into `width` columns (see the module documentation); `None`: as
 /// [`aligned`].
-pub fn fit(table: &Table, width: Option<usize>) -> String {
+pub(crate) fn fit(table: &Table, width: Option<usize>) -> String {
     let n = table.headers.len();
     let natural = natural_widths(table);
     let Some(width) = width else { return aligned(table) };

@@ -3,7 +3,7 @@
 //! that is not zero prints as 0 of a unit. Shared by every renderer and by the analyses' words.
 
 /// Milliseconds with sensible precision.
-pub fn ms(v: f64) -> String {
+pub(crate) fn ms(v: f64) -> String {
     let a = v.abs();
     if a >= 100.0 {
         format!("{v:.0}")
@@ -19,12 +19,12 @@ pub fn ms(v: f64) -> String {
 }
 
 /// An interval of milliseconds, `12.3 to 14.1 ms`.
-pub fn interval_ms([lo, hi]: [f64; 2]) -> String {
+pub(crate) fn interval_ms([lo, hi]: [f64; 2]) -> String {
     format!("{} to {} ms", ms(lo), ms(hi))
 }
 
 /// A 0..1 fraction as a percentage.
-pub fn pct(v: f64) -> String {
+pub(crate) fn pct(v: f64) -> String {
     if v > 0.0 && v < 0.001 {
         "<0.1%".into()
     } else {
@@ -33,7 +33,7 @@ pub fn pct(v: f64) -> String {
 }
 
 /// A whole number with thousands separators: `607,914,936,721`.
-pub fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (k, ch) in digits.chars().enumerate() {
@@ -46,7 +46,7 @@ pub fn thousands(n: u64) -> String {
 }
 
 /// `-0.0...` (a tiny negative number rounded) written without its sign.
-pub fn no_negative_zero(text: String) -> String {
+pub(crate) fn no_negative_zero(text: String) -> String {
     match text.strip_prefix('-') {
         Some(rest) if rest.chars().all(|c| !c.is_ascii_digit() || c == '0') => rest.to_string(),
         _ => text,
@@ -64,40 +64,41 @@ fn scaled(v: f64, unit: &str, prefixes: &[(&str, f64)]) -> String {
 }
 
 /// FLOP/s scaled from MFLOP/s to PFLOP/s.
-pub fn flops_rate(v: f64) -> String {
+pub(crate) fn flops_rate(v: f64) -> String {
     scaled(v, "FLOP/s", &[("M", 1e6), ("G", 1e9), ("T", 1e12), ("P", 1e15)])
 }
 
 /// Bytes per second scaled from kB/s to TB/s (decimal units, as bandwidths are quoted).
-pub fn bytes_rate(v: f64) -> String {
+pub(crate) fn bytes_rate(v: f64) -> String {
     scaled(v, "B/s", &[("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12)])
 }
 
 /// Bytes scaled from kB to TB.
-pub fn bytes(v: f64) -> String {
+#[cfg(test)]
+pub(crate) fn bytes(v: f64) -> String {
     scaled(v, "B", &[("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12)])
 }
 
 /// A percentage (already in percent) with its sign, `+1.5%`; `0.0%` where it rounds to zero.
-pub fn signed_pct(v: f64) -> String {
+pub(crate) fn signed_pct(v: f64) -> String {
     let text = format!("{v:+.1}%");
     if text == "+0.0%" || text == "-0.0%" { "0.0%".into() } else { text }
 }
 
 /// Bytes in GiB, two decimals (the unit is in the column header).
-pub fn gib(v: f64) -> String {
+pub(crate) fn gib(v: f64) -> String {
     format!("{:.2}", v / (1u64 << 30) as f64)
 }
 
 /// Bytes in GiB with a sign, `+0.25`; `0.00` where it rounds to zero.
-pub fn gib_signed(v: f64) -> String {
+pub(crate) fn gib_signed(v: f64) -> String {
     let text = format!("{:+.2}", v / (1u64 << 30) as f64);
     if text == "-0.00" || text == "+0.00" { "0.00".into() } else { text }
 }
 
 /// A relative difference (0.0123 for 1.23%): a percentage, or in exponent notation where a
 /// percentage with two decimals would read 0.00% (an output drift of 1e-6).
-pub fn relative(x: f64) -> String {
+pub(crate) fn relative(x: f64) -> String {
     if x == 0.0 {
         "0".into()
     } else if x >= 0.001 {
@@ -108,7 +109,7 @@ pub fn relative(x: f64) -> String {
 }
 
 /// A list of items joined as a sentence reads it: `5, 11 or 21`.
-pub fn or_list(items: &[String]) -> String {
+pub(crate) fn or_list(items: &[String]) -> String {
     match items {
         [] => String::new(),
         [one] => one.clone(),
@@ -117,7 +118,7 @@ pub fn or_list(items: &[String]) -> String {
 }
 
 /// A ratio of times in words: `21,000x faster`, `1.15x slower`, `same`.
-pub fn ratio_words(ratio: f64) -> String {
+pub(crate) fn ratio_words(ratio: f64) -> String {
     if !ratio.is_finite() || ratio <= 0.0 {
         return "-".into();
     }
@@ -129,7 +130,7 @@ pub fn ratio_words(ratio: f64) -> String {
 }
 
 /// A factor of at least 1 with precision that reads: 1.15, 12.3, 210, 21,000.
-pub fn factor_text(f: f64) -> String {
+pub(crate) fn factor_text(f: f64) -> String {
     if f < 10.0 {
         format!("{f:.2}")
     } else if f < 100.0 {
@@ -147,23 +148,23 @@ pub fn factor_text(f: f64) -> String {
 const IN_WORDS_BEYOND: f64 = 100.0;
 
 /// Whether a ratio (or speedup) is far enough from 1 to be written in words.
-pub fn ratio_in_words(v: f64) -> bool {
+pub(crate) fn ratio_in_words(v: f64) -> bool {
     v > 0.0 && !(1.0 / IN_WORDS_BEYOND..=IN_WORDS_BEYOND).contains(&v)
 }
 
 /// A ratio with three decimals, `1.250`, or in words when far from 1 (`2,800x faster`).
-pub fn ratio_text(v: f64) -> String {
+pub(crate) fn ratio_text(v: f64) -> String {
     if ratio_in_words(v) { ratio_words(v) } else { format!("{v:.3}") }
 }
 
 /// A speedup (baseline over group): `1.299x`, or the time ratio in words when far from 1.
-pub fn speedup_text(speedup: f64) -> String {
+pub(crate) fn speedup_text(speedup: f64) -> String {
     if ratio_in_words(speedup) { ratio_words(1.0 / speedup) } else { format!("{speedup:.3}x") }
 }
 
 /// An interval of a ratio of times: `0.951-1.120`, or in words where both ends are far from 1
 /// on the same side (`2,700-3,100x faster`).
-pub fn ratio_interval(low: f64, high: f64) -> String {
+pub(crate) fn ratio_interval(low: f64, high: f64) -> String {
     if low > 0.0 && high < 1.0 / IN_WORDS_BEYOND {
         format!("{}-{}x faster", factor_text(1.0 / high), factor_text(1.0 / low))
     } else if low > IN_WORDS_BEYOND {

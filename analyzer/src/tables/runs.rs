@@ -1,6 +1,6 @@
 //! The `runs` table: one row per forward pass loaded. [`Run`] is the row, filled from the
 //! decoded [`RunRecord`]; [`RUN_COLUMNS`] declares the table's columns. A new run field is a
-//! field of [`Run`], its line in [`Run::from_record`] and [`Run::to_record`], and its column
+//! field of [`Run`], its line in `Run::from_record` and `Run::to_record`, and its column
 //! below (then its row in `docs/tables.md`, which a test checks).
 
 use trace_format::{Drift, Perturbation, RunRecord, SyncMode};
@@ -9,36 +9,36 @@ use trace_format::{Drift, Perturbation, RunRecord, SyncMode};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {
     /// Index of its trace in the `traces` table.
-    pub trace_id: u32,
+    pub(crate) trace_id: u32,
     /// The run's index in its trace, as recorded.
     pub run: u32,
     /// Variant name.
-    pub variant: String,
+    pub(crate) variant: String,
     /// Synchronisation mode.
     pub sync: SyncMode,
     /// A warm-up run.
-    pub warmup: bool,
+    pub(crate) warmup: bool,
     /// Video frames.
-    pub frames: u32,
+    pub(crate) frames: u32,
     /// Sequence length L.
-    pub tokens: u64,
+    pub(crate) tokens: u64,
     /// Wall time of the forward, ns.
-    pub forward_ns: u64,
+    pub(crate) forward_ns: u64,
     /// Fused runs: host time building the graph, ns.
-    pub graph_ns: Option<u64>,
+    pub(crate) graph_ns: Option<u64>,
     /// MLX active memory after the forward, bytes.
-    pub active_memory_bytes: u64,
+    pub(crate) active_memory_bytes: u64,
     /// MLX peak memory during the forward, bytes.
-    pub peak_memory_bytes: u64,
+    pub(crate) peak_memory_bytes: u64,
     /// Output drift against the baseline.
-    pub drift: Option<Drift>,
+    pub(crate) drift: Option<Drift>,
     /// Attributed runs: what was added to the fused forward, as recorded.
-    pub perturbation: Option<Perturbation>,
+    pub(crate) perturbation: Option<Perturbation>,
 }
 
 impl Run {
     /// The row of a decoded run of trace `trace_id`.
-    pub fn from_record(trace_id: u32, r: &RunRecord) -> Run {
+    pub(crate) fn from_record(trace_id: u32, r: &RunRecord) -> Run {
         Run {
             trace_id,
             run: r.run,
@@ -58,7 +58,7 @@ impl Run {
 
     /// The record of the run without its components and events (the Parquet export's
     /// document holds these, read back by [`Run::from_record`]).
-    pub fn to_record(&self) -> RunRecord {
+    pub(crate) fn to_record(&self) -> RunRecord {
         let mut r = RunRecord::new(self.run, &self.variant, self.sync, self.frames, self.tokens);
         r.warmup = self.warmup;
         r.forward_ns = self.forward_ns;
@@ -86,18 +86,18 @@ columns! { RUN_COLUMNS: Run {
     FRAMES = "frames": u32, "frames", "video frames", |_, r| r.frames;
     TOKENS = "tokens": u64, "tokens", "sequence length L", |_, r| r.tokens;
     FORWARD_NS = "forward_ns": u64, "forward_ns", "wall time of the forward", |_, r| r.forward_ns;
-    GRAPH_NS = "graph_ns": Option<u64>, "graph_ns", "fused runs: host time building the graph", |_, r| r.graph_ns;
-    ACTIVE_MEMORY_BYTES = "active_memory_bytes": u64, "memory", "MLX memory after the forward", |_, r| r.active_memory_bytes;
-    PEAK_MEMORY_BYTES = "peak_memory_bytes": u64, "memory", "MLX memory during the forward", |_, r| r.peak_memory_bytes;
-    DRIFT_MAX_REL = "drift_max_rel": Option<f64>, "drift", "output difference against the baseline, max", |_, r| r.drift.map(|d| d.max_rel);
-    DRIFT_MEAN_REL = "drift_mean_rel": Option<f64>, "drift", "output difference against the baseline, mean", |_, r| r.drift.map(|d| d.mean_rel);
+    "graph_ns": Option<u64>, "graph_ns", "fused runs: host time building the graph", |_, r| r.graph_ns;
+    "active_memory_bytes": u64, "memory", "MLX memory after the forward", |_, r| r.active_memory_bytes;
+    "peak_memory_bytes": u64, "memory", "MLX memory during the forward", |_, r| r.peak_memory_bytes;
+    "drift_max_rel": Option<f64>, "drift", "output difference against the baseline, max", |_, r| r.drift.map(|d| d.max_rel);
+    "drift_mean_rel": Option<f64>, "drift", "output difference against the baseline, mean", |_, r| r.drift.map(|d| d.mean_rel);
     PERTURB_KIND = "perturb_kind": Option<&str>, "perturbation", "`reference`, `control` or `duplicate`", |_, r| r.perturb(|p| p.kind.as_str());
-    PERTURB_TARGET = "perturb_target": Option<String>, "perturbation", "the component duplicated", |_, r| r.perturb(|p| p.target.clone()).flatten();
-    PERTURB_COPIES = "perturb_copies": Option<u32>, "perturbation", "extra copies per invocation", |_, r| r.perturb(|p| p.copies);
-    PERTURB_ROUND = "perturb_round": Option<u32>, "perturbation", "round of the attribution schedule", |_, r| r.perturb(|p| p.round);
-    REDUCED_BYTES = "reduced_bytes": Option<u64>, "perturbation", "bytes the extra scalars forced", |_, r| r.perturb(|p| p.reduced_bytes);
-    REDUCED_ARRAYS = "reduced_arrays": Option<u64>, "perturbation", "extra scalar outputs", |_, r| r.perturb(|p| p.reduced_arrays);
-    TARGET_CALLS = "target_calls": Option<u32>, "perturbation", "invocations of the target per forward", |_, r| r.perturb(|p| p.target_calls);
-    TARGET_FLOPS = "target_flops": Option<f64>, "perturbation", "FLOPs of one invocation of the target", |_, r| r.perturb(|p| p.target_flops);
-    TARGET_BYTES = "target_bytes": Option<f64>, "perturbation", "bytes of one invocation of the target", |_, r| r.perturb(|p| p.target_bytes);
+    "perturb_target": Option<String>, "perturbation", "the component duplicated", |_, r| r.perturb(|p| p.target.clone()).flatten();
+    "perturb_copies": Option<u32>, "perturbation", "extra copies per invocation", |_, r| r.perturb(|p| p.copies);
+    "perturb_round": Option<u32>, "perturbation", "round of the attribution schedule", |_, r| r.perturb(|p| p.round);
+    "reduced_bytes": Option<u64>, "perturbation", "bytes the extra scalars forced", |_, r| r.perturb(|p| p.reduced_bytes);
+    "reduced_arrays": Option<u64>, "perturbation", "extra scalar outputs", |_, r| r.perturb(|p| p.reduced_arrays);
+    "target_calls": Option<u32>, "perturbation", "invocations of the target per forward", |_, r| r.perturb(|p| p.target_calls);
+    "target_flops": Option<f64>, "perturbation", "FLOPs of one invocation of the target", |_, r| r.perturb(|p| p.target_flops);
+    "target_bytes": Option<f64>, "perturbation", "bytes of one invocation of the target", |_, r| r.perturb(|p| p.target_bytes);
 }}

@@ -17,7 +17,6 @@ mod scaling;
 mod seed;
 mod tree;
 
-use crate::analysis::facts::Area;
 use crate::analysis::ranking::Method;
 use crate::analysis::Report;
 use crate::error::Result;
@@ -25,12 +24,11 @@ use crate::error::Result;
 use super::Render;
 
 // The number formats live in `units`; re-exported here for the paths other modules use.
-pub use super::units::{gib, ms, no_negative_zero, pct, signed_pct};
-pub use tree::tree_text;
+pub(crate) use super::units::{ms, pct};
 
 /// Column alignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Align {
+pub(crate) enum Align {
     /// Text.
     Left,
     /// Numbers.
@@ -39,13 +37,13 @@ pub enum Align {
 
 /// A table.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Table {
+pub(crate) struct Table {
     /// Column headers, with units.
-    pub headers: Vec<String>,
+    pub(crate) headers: Vec<String>,
     /// Alignment per column.
-    pub align: Vec<Align>,
+    pub(crate) align: Vec<Align>,
     /// Cells.
-    pub rows: Vec<Vec<String>>,
+    pub(crate) rows: Vec<Vec<String>>,
 }
 
 impl Table {
@@ -63,7 +61,7 @@ impl Table {
 
 /// Which chart goes where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChartKind {
+pub(crate) enum ChartKind {
     /// Ranking bars.
     Ranking,
     /// Distribution stacked bar.
@@ -76,7 +74,7 @@ pub enum ChartKind {
 
 /// A block of the document.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Block {
+pub(crate) enum Block {
     /// Heading of level 1-3.
     Heading(u8, String),
     /// Paragraph.
@@ -92,7 +90,7 @@ pub enum Block {
 }
 
 /// A format that writes document blocks.
-pub trait Markup {
+pub(crate) trait Markup {
     /// Start of the document.
     fn begin(&self, _out: &mut String, _title: &str) {}
     /// End of the document.
@@ -136,7 +134,7 @@ impl<T: Markup> Render for T {
 }
 
 /// The document of a report.
-pub fn document(report: &Report) -> Vec<Block> {
+pub(crate) fn document(report: &Report) -> Vec<Block> {
     let mut doc = Vec::new();
     doc.push(Block::Heading(1, report.title.clone()));
     summary_blocks(&mut doc, report);
@@ -311,10 +309,3 @@ fn in_words(report: &Report, frames: u32, tokens: u64) -> String {
     if report.builtin_model { format!("{frames} frames, {tokens} tokens") } else { format!("{tokens} tokens") }
 }
 
-/// Area names for display.
-pub fn area_name(a: Area) -> &'static str {
-    match a {
-        Area::Blocks => "blocks",
-        Area::Overhead => "overhead",
-    }
-}

@@ -32,7 +32,7 @@ fn node_share(n: &TreeNode) -> String {
 }
 
 /// The tree as indented text with box-drawing branches, like the seed report's.
-pub fn tree_text(root: &TreeNode) -> String {
+pub(crate) fn tree_text(root: &TreeNode) -> String {
     let mut out = String::new();
     for top in &root.children {
         out.push_str(&format!("{}: {}\n", top.name, node_share(top)));

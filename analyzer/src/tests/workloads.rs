@@ -3,12 +3,10 @@
 //! one workload per group; variants are never pooled either. Synthetic traces with known
 //! answers.
 
-mod common;
-
-use common::{close, facts, simple_spec};
-use mlx_analyze::analysis::comparison::CompareOptions;
-use mlx_analyze::analysis::{analyze_facts, AnalyzeOptions, Report};
-use mlx_analyze::render::RenderFormat;
+use super::common::{close, facts, simple_spec};
+use crate::analysis::comparison::CompareOptions;
+use crate::analysis::{analyze_facts, AnalyzeOptions, Report};
+use crate::render::RenderFormat;
 use trace_synth::{with_label, SynthComponent, SynthSpec};
 use trace_format::SyncMode;
 

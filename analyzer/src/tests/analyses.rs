@@ -1,12 +1,10 @@
 //! Every analysis against hand-computed expectations on generated traces with known durations.
 
-mod common;
-
-use common::{close, facts, simple_spec};
-use mlx_analyze::analysis::comparison::{compare, run_groups, CompareOptions, FORWARD_ROW};
-use mlx_analyze::analysis::facts::{seed_bucket, Rollup};
-use mlx_analyze::analysis::ranking::{rank, Bound, Priority};
-use mlx_analyze::analysis::{memory, overhead, recommend, scaling, tree};
+use super::common::{close, facts, simple_spec};
+use crate::analysis::comparison::{compare, run_groups, CompareOptions, FORWARD_ROW};
+use crate::analysis::facts::{seed_bucket, Rollup};
+use crate::analysis::ranking::{rank, Bound, Priority};
+use crate::analysis::{memory, overhead, recommend, scaling, tree};
 use trace_synth::{with_label, SynthComponent, SynthSpec};
 use trace_format::{Drift, SyncMode};
 
@@ -201,7 +199,7 @@ fn machine(name: &str, speed: f64, seed: u64) -> SynthSpec {
 #[test]
 fn comparison_finds_a_machine_twice_as_slow() {
     let (ds, f) = facts(&[machine("fast", 1.0, 1), machine("slow", 2.0, 2)]);
-    let values = mlx_analyze::load::trace_key_values(&ds.traces, "machine").unwrap();
+    let values = crate::load::trace_key_values(&ds.traces, "machine").unwrap();
     assert_eq!(values, ["fast", "slow"]);
     let groups = run_groups(&f, "machine", Some(&values));
     let c = compare(&f, &groups, &CompareOptions { resamples: 400, ..CompareOptions::default() }).unwrap();
@@ -218,7 +216,7 @@ fn comparison_finds_a_machine_twice_as_slow() {
 #[test]
 fn comparison_of_equal_machines_is_not_significant() {
     let (ds, f) = facts(&[machine("a", 1.0, 11), machine("b", 1.0, 12)]);
-    let values = mlx_analyze::load::trace_key_values(&ds.traces, "machine").unwrap();
+    let values = crate::load::trace_key_values(&ds.traces, "machine").unwrap();
     let groups = run_groups(&f, "machine", Some(&values));
     let c = compare(&f, &groups, &CompareOptions { resamples: 400, ..CompareOptions::default() }).unwrap();
     for r in &c.rows {
@@ -289,8 +287,8 @@ fn unknown_component_names_are_kept_and_treed() {
 
 #[test]
 fn loaded_totals_equal_a_naive_sum_over_the_decoded_records() {
-    use mlx_analyze::analysis::facts::component_totals;
-    use mlx_analyze::load::{load_bytes, LoadOptions};
+    use crate::analysis::facts::component_totals;
+    use crate::load::{load_bytes, LoadOptions};
     use trace_synth::generate;
     use std::collections::BTreeMap;
     let specs = [machine("a", 1.0, 3), scaling_spec(vec![1000, 2000, 4000])];
@@ -335,7 +333,7 @@ fn loaded_totals_equal_a_naive_sum_over_the_decoded_records() {
 fn comparison_resamples_whole_traces_when_there_are_enough() {
     let specs: Vec<SynthSpec> = (0..4).map(|i| machine("fast", 1.0, 100 + i)).chain((0..4).map(|i| machine("slow", 2.0, 200 + i))).collect();
     let (ds, f) = facts(&specs);
-    let values = mlx_analyze::load::trace_key_values(&ds.traces, "machine").unwrap();
+    let values = crate::load::trace_key_values(&ds.traces, "machine").unwrap();
     let groups = run_groups(&f, "machine", Some(&values));
     let c = compare(&f, &groups, &CompareOptions { resamples: 400, ..CompareOptions::default() }).unwrap();
     assert_eq!(c.units[0].unit, "trace");
@@ -345,14 +343,14 @@ fn comparison_resamples_whole_traces_when_there_are_enough() {
     assert!(ffn.low <= 2.0 && ffn.high >= 2.0 && ffn.significant);
     // Two traces per side are too few: runs are resampled.
     let (ds, f) = facts(&[machine("fast", 1.0, 1), machine("slow", 2.0, 2)]);
-    let values = mlx_analyze::load::trace_key_values(&ds.traces, "machine").unwrap();
+    let values = crate::load::trace_key_values(&ds.traces, "machine").unwrap();
     let c = compare(&f, &run_groups(&f, "machine", Some(&values)), &CompareOptions { resamples: 100, ..CompareOptions::default() }).unwrap();
     assert_eq!(c.units[0].unit, "run");
 }
 
 #[test]
 fn fused_forward_rate_is_its_flops_over_its_time() {
-    let spec = SynthSpec { syncs: vec![SyncMode::Component, SyncMode::None], fused_factor: 1.0, ..common::simple_spec() };
+    let spec = SynthSpec { syncs: vec![SyncMode::Component, SyncMode::None], fused_factor: 1.0, ..super::common::simple_spec() };
     let (_, f) = facts(&[spec]);
     let row = scaling::scaling(&f).rows.into_iter().next().unwrap();
     // Fused forward: embed/time 1 ms + 2 blocks x (3 + 1) ms = 9 ms; FLOPs 2 x 1000 x (1.5e8 + 1e7).
@@ -402,7 +400,7 @@ fn a_component_faster_than_the_calibration_promises_no_saving() {
     assert!(!recs.iter().any(|x| x.component.as_deref() == Some("block/ffn/up")), "{recs:?}");
     let line = not_supported.iter().find(|x| x.starts_with("block/ffn/up")).unwrap();
     assert!(line.contains("above this machine's calibrated matmul ceiling"), "{line}");
-    assert_eq!(r.rows.iter().find(|x| x.name == "block/ffn/up").unwrap().bound_verdict, mlx_analyze::analysis::verdict::Verdict::Inconclusive);
+    assert_eq!(r.rows.iter().find(|x| x.name == "block/ffn/up").unwrap().bound_verdict, crate::analysis::verdict::Verdict::Inconclusive);
 }
 
 #[test]

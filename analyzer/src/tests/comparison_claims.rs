@@ -3,9 +3,9 @@
 //! beyond the noise threshold is found. Each row is decided as `--by KEY` decides it: Welch's t on
 //! log times against ln(1.05), every row of the comparison in one Benjamini-Hochberg procedure.
 
-use mlx_analyze::analysis::stats::{change_p_values, welch_log_ratio};
-use mlx_analyze::analysis::uncertainty::Sampler;
-use mlx_analyze::analysis::verdict::{decide, Test};
+use crate::analysis::stats::{change_p_values, welch_log_ratio};
+use crate::analysis::uncertainty::Sampler;
+use crate::analysis::verdict::{decide, Test};
 
 /// `n` runs of a time whose log is normal around ln(`ms`) with standard deviation `noise`.
 fn runs(s: &mut Sampler, ms: f64, noise: f64, n: usize) -> Vec<f64> {

@@ -1,11 +1,9 @@
 //! Comparison intervals: coverage measured by simulation at small run counts (log-normal noise,
 //! known true ratio), and no interval or significance below three samples a side.
 
-mod common;
-
-use common::simple_spec;
-use mlx_analyze::analysis::comparison::{compare, ratio_interval, run_groups, CompareOptions, FORWARD_ROW, MIN_SAMPLES};
-use mlx_analyze::analysis::stats::bootstrap_median_ratio;
+use super::common::simple_spec;
+use crate::analysis::comparison::{compare, ratio_interval, run_groups, CompareOptions, FORWARD_ROW, MIN_SAMPLES};
+use crate::analysis::stats::bootstrap_median_ratio;
 use trace_synth::{with_label, SplitMix, SynthSpec};
 use trace_format::SyncMode;
 
@@ -79,9 +77,9 @@ fn machine(name: &str, speed: f64, runs: u32, seed: u64) -> SynthSpec {
     }
 }
 
-fn compare_machines(runs_fast: u32, runs_slow: u32) -> mlx_analyze::analysis::comparison::Comparison {
-    let (ds, f) = common::facts(&[machine("fast", 1.0, runs_fast, 1), machine("slow", 2.0, runs_slow, 2)]);
-    let values = mlx_analyze::load::trace_key_values(&ds.traces, "machine").unwrap();
+fn compare_machines(runs_fast: u32, runs_slow: u32) -> crate::analysis::comparison::Comparison {
+    let (ds, f) = super::common::facts(&[machine("fast", 1.0, runs_fast, 1), machine("slow", 2.0, runs_slow, 2)]);
+    let values = crate::load::trace_key_values(&ds.traces, "machine").unwrap();
     compare(&f, &run_groups(&f, "machine", Some(&values)), &CompareOptions::default()).unwrap()
 }
 

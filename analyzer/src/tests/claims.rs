@@ -5,11 +5,11 @@
 //! is its standard deviation on log scale), at three lengths with three runs each, as a
 //! component-synced recording of a 2-core CPU would; the analyses see only those runs.
 
-use mlx_analyze::analysis::facts::Area;
-use mlx_analyze::analysis::scaling::{fit_component, Point, WorkMeasure};
-use mlx_analyze::analysis::stats::median;
-use mlx_analyze::analysis::uncertainty::{combine, interval, pooled_draws, Sampler};
-use mlx_analyze::analysis::verdict::{decide, Test, Verdict};
+use crate::analysis::facts::Area;
+use crate::analysis::scaling::{fit_component, Point, WorkMeasure};
+use crate::analysis::stats::median;
+use crate::analysis::uncertainty::{combine, interval, pooled_draws, Sampler};
+use crate::analysis::verdict::{decide, Test, Verdict};
 
 const LENGTHS: [f64; 3] = [3120.0, 9360.0, 32760.0];
 const RUNS: usize = 3;

@@ -1,12 +1,10 @@
 //! Rendering: SVG charts and the HTML report are well-formed XML and carry the expected labels;
 //! Markdown has the seed report's sections; JSON reads back through serde.
 
-mod common;
-
-use common::facts;
-use mlx_analyze::analysis::comparison::CompareOptions;
-use mlx_analyze::analysis::{analyze_facts, AnalyzeOptions, Report};
-use mlx_analyze::render::{svg, RenderFormat};
+use super::common::facts;
+use crate::analysis::comparison::CompareOptions;
+use crate::analysis::{analyze_facts, AnalyzeOptions, Report};
+use crate::render::{svg, RenderFormat};
 use trace_synth::{with_label, SynthSpec};
 use trace_format::SyncMode;
 
@@ -176,7 +174,7 @@ fn tiny_ratios_are_words_and_no_negative_zero() {
     let fused = md.lines().find(|l| l.starts_with("| m2 | 5 | 3120 |")).expect("fused forward row");
     assert!(fused.contains("| 3,000x faster | 3,000-3,000x faster |"), "{fused}");
 
-    use mlx_analyze::render::markup::{pct, signed_pct};
+    use crate::render::units::{pct, signed_pct};
     assert_eq!(pct(-0.00001), "0.0%");
     assert_eq!(pct(-0.02), "-2.0%");
     assert_eq!(pct(0.0004), "<0.1%");

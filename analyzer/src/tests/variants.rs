@@ -1,12 +1,10 @@
 //! Variant-aware analyses, the per-frame variant table, measured recommendations and the seed
 //! claims, against hand calculations on generated traces with known durations.
 
-mod common;
-
-use common::{close, facts, load, simple_spec};
-use mlx_analyze::analysis::comparison::{compare, run_groups, CompareOptions};
-use mlx_analyze::analysis::seed::seed_claims;
-use mlx_analyze::analysis::{analyze, base_name, strip_dirs, AnalyzeOptions};
+use super::common::{close, facts, load, simple_spec};
+use crate::analysis::comparison::{compare, run_groups, CompareOptions};
+use crate::analysis::seed::seed_claims;
+use crate::analysis::{analyze, base_name, strip_dirs, AnalyzeOptions};
 use trace_synth::{SynthComponent, SynthSpec};
 use trace_format::{Drift, SyncMode};
 
@@ -222,7 +220,7 @@ fn groups_with_different_block_counts_compare_block_components_per_block() {
     big.blocks = 4;
     big.metadata.backend = "cuda".into();
     let (ds, f) = facts(&[big, small]);
-    let values = mlx_analyze::load::trace_key_values(&ds.traces, "backend").unwrap();
+    let values = crate::load::trace_key_values(&ds.traces, "backend").unwrap();
     let c = compare(&f, &run_groups(&f, "backend", Some(&values)), &CompareOptions { key: "backend".into(), resamples: 100, ..CompareOptions::default() }).unwrap();
     assert!(c.per_block);
     assert_eq!(c.baseline, "cpu");
@@ -231,5 +229,5 @@ fn groups_with_different_block_counts_compare_block_components_per_block() {
     let embed = c.rows.iter().find(|r| r.component == "embed/time").unwrap();
     assert!(close(embed.baseline_ms, 1.0, 1e-6), "overhead stays per forward");
     assert!(c.forward.is_empty(), "whole forwards of different block counts compared");
-    assert!(!c.rows.iter().any(|r| r.component == mlx_analyze::analysis::comparison::FORWARD_ROW));
+    assert!(!c.rows.iter().any(|r| r.component == crate::analysis::comparison::FORWARD_ROW));
 }

@@ -1,13 +1,11 @@
 //! Attribution on generated traces whose per-component costs inside the fused forward are known:
 //! the estimates, their intervals, their coverage, and the sections that use them.
 
-mod common;
-
-use common::{close, facts, simple_spec};
-use mlx_analyze::analysis::attribution::attribution;
-use mlx_analyze::analysis::facts::Rollup;
-use mlx_analyze::analysis::ranking::{rank, Method};
-use mlx_analyze::analysis::{analyze_facts, overhead, tree, AnalyzeOptions};
+use super::common::{close, facts, simple_spec};
+use crate::analysis::attribution::attribution;
+use crate::analysis::facts::Rollup;
+use crate::analysis::ranking::{rank, Method};
+use crate::analysis::{analyze_facts, overhead, tree, AnalyzeOptions};
 use trace_synth::{fused_cost_ns, lingbot_like_components, SynthSpec};
 use trace_format::SyncMode;
 
@@ -158,7 +156,7 @@ fn a_ranking_whose_attributed_costs_sum_below_zero_falls_back_to_the_synced_time
 
 #[test]
 fn a_variant_that_removes_a_component_saves_its_attributed_cost() {
-    use mlx_analyze::analysis::natural::natural_experiments;
+    use crate::analysis::natural::natural_experiments;
     // The baseline runs three components; `camera-cache` the same without embed/time.
     let base = attributed_spec(0.01, 5, 11);
     let mut without = SynthSpec { variant: "camera-cache".into(), seed: 12, ..base.clone() };

@@ -5,10 +5,10 @@
 
 use std::path::PathBuf;
 
-use mlx_analyze::analysis::comparison::CompareOptions;
-use mlx_analyze::analysis::{analyze, AnalyzeOptions, Report};
-use mlx_analyze::load::{load_files, LoadOptions};
-use mlx_analyze::render::svg::{self, factor_text, ratio_words};
+use crate::analysis::comparison::CompareOptions;
+use crate::analysis::{analyze, AnalyzeOptions, Report};
+use crate::load::{load_files, LoadOptions};
+use crate::render::svg::{self, factor_text, ratio_words};
 
 fn report(files: &[&str], by: Option<&str>) -> Report {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../traces");
@@ -50,7 +50,7 @@ fn cpu_against_gpu_uses_a_log_axis_and_words() {
     let c = r.comparison.as_ref().unwrap();
     let (lo, hi) = c.rows.iter().fold((f64::MAX, 0.0f64), |(a, b), row| (a.min(row.ratio), b.max(row.ratio)));
     assert!(hi / lo > 10.0 || lo < 0.1 || hi > 10.0, "the traces do not span 10x: {lo}-{hi}");
-    let chart = svg::chart(mlx_analyze::render::markup::ChartKind::Comparison, &r).unwrap().unwrap();
+    let chart = svg::chart(crate::render::markup::ChartKind::Comparison, &r).unwrap().unwrap();
     let t = texts(&chart.svg);
     let all: Vec<&str> = t.iter().map(|x| x.0.as_str()).collect();
     assert!(all.iter().any(|s| s.contains("log scale")), "{all:?}");
@@ -69,7 +69,7 @@ fn cpu_against_gpu_uses_a_log_axis_and_words() {
 #[test]
 fn scaling_chart_has_its_legend_beside_the_data_and_ticks_at_measured_l() {
     let r = report(&["h200-lingbot14b-bf16-variants.msgpack"], None);
-    let chart = svg::chart(mlx_analyze::render::markup::ChartKind::Scaling, &r).unwrap().unwrap();
+    let chart = svg::chart(crate::render::markup::ChartKind::Scaling, &r).unwrap().unwrap();
     let t = texts(&chart.svg);
     // Ticks: each measured token count.
     let mut measured: Vec<u64> = r.scaling.fits.iter().flat_map(|f| f.points.iter().map(|p| p.0 as u64)).collect();
@@ -95,7 +95,7 @@ fn variant_chart_names_the_compared_frame_count_and_draws_whiskers() {
     let mut frames: Vec<u32> = c.rows.iter().map(|r| r.frames).collect();
     frames.sort_unstable();
     frames.dedup();
-    let chart = svg::chart(mlx_analyze::render::markup::ChartKind::Comparison, &r).unwrap().unwrap();
+    let chart = svg::chart(crate::render::markup::ChartKind::Comparison, &r).unwrap().unwrap();
     let t = texts(&chart.svg);
     let caption = &t.iter().find(|(s, _)| s.starts_with("Time against variant")).unwrap().0;
     if let [one] = frames.as_slice() {
