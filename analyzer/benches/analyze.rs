@@ -183,14 +183,22 @@ fn main() {
 }
 
 fn run_count(root: &Path, dir: &Path, baseline: Option<&Path>) {
+    let (rust, base) = measure_interleaved(dir, baseline);
+    let (py, py_mode) = measure_pandas(root, dir);
+    let rpeak = print_phases(&rust, &base, &py, py_mode);
+    print_targets(&rust, &base, &py, rpeak);
+}
+
+/// This build's and the baseline's measurements over `dir`, each after one unmeasured
+/// warm-up (page cache, CPU clocks), interleaved so that both see the same load on a shared
+/// machine.
+fn measure_interleaved(dir: &Path, baseline: Option<&Path>) -> (Vec<Measure>, Vec<Measure>) {
     let me = std::env::current_exe().unwrap();
     let runs = env_usize("BENCH_RUNS", 5).max(1);
-    // One unmeasured warm-up each (page cache, CPU clocks).
     let _ = Command::new(&me).env(CHILD, dir).output();
     if let Some(b) = baseline {
         let _ = Command::new(b).env(CHILD, dir).output();
     }
-    // Interleaved, so that both builds see the same load on a shared machine.
     let mut rust = Vec::new();
     let mut base = Vec::new();
     for _ in 0..runs {
@@ -199,7 +207,12 @@ fn run_count(root: &Path, dir: &Path, baseline: Option<&Path>) {
             base.push(measure(b, dir));
         }
     }
+    (rust, base)
+}
 
+/// The pandas script's measurements over `dir` (none where it cannot run), with the mode it
+/// ran in.
+fn measure_pandas(root: &Path, dir: &Path) -> (Vec<Measure>, &'static str) {
     let py_runs = env_usize("BENCH_PY_RUNS", 1);
     let python = std::env::var("BENCH_PYTHON").map(PathBuf::from).unwrap_or_else(|_| {
         let venv = root.join(".venv/bin/python");
@@ -228,7 +241,27 @@ fn run_count(root: &Path, dir: &Path, baseline: Option<&Path>) {
             }
         }
     }
+    (py, py_mode)
+}
 
+/// Seconds as printed, `-` where not measured.
+fn secs(v: f64) -> String {
+    if v.is_nan() { "-".to_string() } else { format!("{v:.3} s") }
+}
+
+/// How many times `b` takes `a`'s time, `-` where either is not measured.
+fn times(a: f64, b: f64) -> String {
+    if a.is_nan() || b.is_nan() { "-".to_string() } else { format!("{:.1}x", b / a) }
+}
+
+/// Bytes in GiB.
+fn gib(b: f64) -> f64 {
+    b / (1u64 << 30) as f64
+}
+
+/// Prints the table of phase times and peak memory against the baseline and pandas; returns
+/// this build's median peak memory, bytes.
+fn print_phases(rust: &[Measure], base: &[Measure], py: &[Measure], py_mode: &str) -> f64 {
     let first = &rust[0];
     println!();
     println!(
@@ -242,17 +275,14 @@ fn run_count(root: &Path, dir: &Path, baseline: Option<&Path>) {
         py_mode.trim_start_matches("--"),
     );
     let med = |ms: &[Measure], i: usize| median(ms.iter().map(|m| m.phases[i]).collect());
-    let secs = |v: f64| if v.is_nan() { "-".to_string() } else { format!("{v:.3} s") };
-    let times = |a: f64, b: f64| if a.is_nan() || b.is_nan() { "-".to_string() } else { format!("{:.1}x", b / a) };
     println!("{:<34} {:>12} {:>12} {:>9} {:>12} {:>9}", "phase", "mlx-analyze", "baseline", "speedup", "pandas", "speedup");
     let names = ["load (decode + DataFrames)", "ranking", "scaling fits", "comparison (bootstrap)", "total"];
     for (i, name) in names.iter().enumerate() {
-        let (r, b, p) = (med(&rust, i), med(&base, i), med(&py, i));
+        let (r, b, p) = (med(rust, i), med(base, i), med(py, i));
         println!("{name:<34} {:>12} {:>12} {:>9} {:>12} {:>9}", secs(r), secs(b), times(r, b), secs(p), times(r, p));
     }
-    let gib = |b: f64| b / (1u64 << 30) as f64;
     let peak = |ms: &[Measure]| median(ms.iter().map(|m| m.peak as f64).collect());
-    let (rpeak, bpeak, ppeak) = (peak(&rust), peak(&base), peak(&py));
+    let (rpeak, bpeak, ppeak) = (peak(rust), peak(base), peak(py));
     let g = |v: f64| if v.is_nan() { "-".to_string() } else { format!("{:.2} GiB", gib(v)) };
     println!("{:<34} {:>12} {:>12} {:>9} {:>12} {:>9}", "peak memory (VmHWM / maxrss)", g(rpeak), g(bpeak), times(bpeak, rpeak), g(ppeak), times(rpeak, ppeak));
     // Events in the files, warm-up runs included (each trace: 6 frame counts x 4 runs x
@@ -260,9 +290,17 @@ fn run_count(root: &Path, dir: &Path, baseline: Option<&Path>) {
     let per_trace: usize = spec(0).frames.len() * 4 * (5 + 40 * 17 + 1);
     let file_events = first.files * per_trace;
     println!("{:<34} {:>12}   ({file_events} events in the files, warm-up included)", "analysed events x 24 B (decoded)", g(first.decoded as f64));
-    let total = med(&rust, 4);
-    let ptotal = med(&py, 4);
-    let btotal = med(&base, 4);
+    rpeak
+}
+
+/// Prints whether the targets are met (total time, peak memory `rpeak`, against the baseline
+/// and pandas) and each implementation's check line.
+fn print_targets(rust: &[Measure], base: &[Measure], py: &[Measure], rpeak: f64) {
+    let first = &rust[0];
+    let med = |ms: &[Measure], i: usize| median(ms.iter().map(|m| m.phases[i]).collect());
+    let total = med(rust, 4);
+    let ptotal = med(py, 4);
+    let btotal = med(base, 4);
     println!();
     let met = |ok: bool| if ok { "met" } else { "NOT met" };
     if first.files >= 10_000 {

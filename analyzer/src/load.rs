@@ -276,101 +276,23 @@ fn decode(source: &Source, options: &LoadOptions) -> std::result::Result<Vec<Fil
 
 /// One decoded trace, named `name`, into its frames.
 fn decode_trace(name: String, content: ContentKey, trace: trace_format::Trace, options: &LoadOptions) -> std::result::Result<FileChunk, String> {
-
     let mut warnings: Vec<String> = trace.warnings.iter().map(|w| format!("{name}: {w}")).collect();
     if name.ends_with(".partial") {
         warnings.push(format!("{name}: partial trace (recording still running or interrupted); using its complete runs"));
     }
-    let mut names: Vec<String> = Vec::new();
-    let mut parents: Vec<Option<String>> = Vec::new();
-    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut comps = LocalComponents::default();
     let mut runs = Vec::new();
     let mut events = EventBuf::default();
-    // (run index in this file, local component id, flops, bytes), one row per (run, component).
-    let (mut c_run, mut c_component, mut c_flops, mut c_bytes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let kept: Vec<_> = trace.runs.into_iter().filter(|r| options.include_warmup || !r.warmup).collect();
     let total: usize = kept.iter().map(|r| r.events.len()).sum();
     if !options.skip_events {
         events.reserve(total);
     }
-    let (mut keys, mut blocks, mut durations) = (Vec::with_capacity(total), Vec::with_capacity(total), Vec::with_capacity(total));
-    let (mut duration_sum, mut huge) = (0u64, false);
-    let (mut counts, mut run_events): (Vec<usize>, Vec<(u32, i32, u64)>) = (Vec::new(), Vec::new());
+    let mut sums = TotalsInput::with_capacity(total);
     for run in &kept {
         let r = runs.len() as u32;
-        let mut local = Vec::with_capacity(run.components.len());
-        for c in &run.components {
-            let id = *index.entry(c.name.clone()).or_insert_with(|| {
-                names.push(c.name.clone());
-                parents.push(None);
-                (names.len() - 1) as u32
-            });
-            // A parent named by any run counts (none is never an ancestor of itself).
-            if parents[id as usize].is_none() && c.parent.as_deref().is_some_and(|p| p != c.name) {
-                parents[id as usize] = c.parent.clone();
-            }
-            // A name listed twice in one run keeps its first costs (its events are one component).
-            if !local.contains(&id) {
-                c_run.push(r);
-                c_component.push(id);
-                c_flops.push(c.flops);
-                c_bytes.push(c.bytes);
-            }
-            local.push(id);
-        }
-        // A duplicate run names its target's parent too (the target may have no event).
-        if let Some((target, parent)) = run.perturbation.as_ref().and_then(|p| Some((p.target.as_ref()?, p.target_parent.as_ref()?))) {
-            let id = *index.entry(target.clone()).or_insert_with(|| {
-                names.push(target.clone());
-                parents.push(None);
-                (names.len() - 1) as u32
-            });
-            if parents[id as usize].is_none() && parent != target {
-                parents[id as usize] = Some(parent.clone());
-            }
-        }
-        let mut bad = 0usize;
-        // The reduction's inputs are laid out sorted by (run, component), a counting sort by
-        // component within the run: polars then groups them as contiguous slices, without
-        // hashing (an order of magnitude faster than a hash group-by).
-        let first = keys.len();
-        counts.clear();
-        counts.resize(names.len(), 0);
-        run_events.clear();
-        for e in run.events() {
-            let Some(&id) = local.get(e.component as usize) else {
-                bad += 1;
-                continue;
-            };
-            let block = e.block.map_or(-1, |b| b as i32);
-            counts[id as usize] += 1;
-            run_events.push((id, block, e.duration_ns));
-            (duration_sum, huge) = match duration_sum.checked_add(e.duration_ns) {
-                Some(sum) => (sum, huge),
-                None => (0, true),
-            };
-            if !options.skip_events {
-                events.run.push(r);
-                events.component.push(id);
-                events.block.push(block);
-                events.start.push(e.start_ns);
-                events.duration.push(e.duration_ns);
-            }
-        }
-        let mut at = first;
-        for c in counts.iter_mut() {
-            (*c, at) = (at, at + *c);
-        }
-        keys.resize(at, 0);
-        blocks.resize(at, 0);
-        durations.resize(at, 0);
-        for &(id, block, duration) in &run_events {
-            let p = &mut counts[id as usize];
-            keys[*p] = u64::from(r) << 32 | u64::from(id);
-            blocks[*p] = block;
-            durations[*p] = duration;
-            *p += 1;
-        }
+        let local = comps.add_run(r, run);
+        let bad = sums.add_run(r, run, &local, comps.names.len(), (!options.skip_events).then_some(&mut events));
         if bad > 0 {
             warnings.push(format!("{name}: run {}: {bad} event(s) name no component of the run; dropped", run.run));
         }
@@ -380,6 +302,7 @@ fn decode_trace(name: String, content: ContentKey, trace: trace_format::Trace, o
     if runs.is_empty() {
         warnings.push(format!("{name}: no {}runs to analyse", if options.include_warmup { "" } else { "timed (non-warm-up) " }));
     }
+    let LocalComponents { names, parents, c_run, c_component, c_flops, c_bytes, .. } = comps;
     let costs = DataFrame::new(
         c_run.len(),
         vec![
@@ -407,12 +330,156 @@ fn decode_trace(name: String, content: ContentKey, trace: trace_format::Trace, o
         runs,
         components,
         events,
-        keys,
-        blocks,
-        durations,
-        huge,
+        keys: sums.keys,
+        blocks: sums.blocks,
+        durations: sums.durations,
+        huge: sums.huge,
         setups: trace.setups,
     })
+}
+
+/// One trace's components under local ids (in order of first appearance) with their parents,
+/// and the costs of each (run, component).
+#[derive(Default)]
+struct LocalComponents {
+    /// Name per local id.
+    names: Vec<String>,
+    /// Parent per local id, when the trace nests them.
+    parents: Vec<Option<String>>,
+    /// Local id per name.
+    index: HashMap<String, u32>,
+    /// Run index in this file, one row per (run, component).
+    c_run: Vec<u32>,
+    /// Local component id, same rows.
+    c_component: Vec<u32>,
+    /// FLOPs, same rows.
+    c_flops: Vec<f64>,
+    /// Bytes, same rows.
+    c_bytes: Vec<f64>,
+}
+
+impl LocalComponents {
+    /// The local id of `name`, registered on first sight.
+    fn id(&mut self, name: &String) -> u32 {
+        let (names, parents) = (&mut self.names, &mut self.parents);
+        *self.index.entry(name.clone()).or_insert_with(|| {
+            names.push(name.clone());
+            parents.push(None);
+            (names.len() - 1) as u32
+        })
+    }
+
+    /// Registers run `r`'s components and their costs, and the parent its duplicate names for
+    /// its target; returns the local id of each of the run's components, by position.
+    fn add_run(&mut self, r: u32, run: &trace_format::RunRecord) -> Vec<u32> {
+        let mut local = Vec::with_capacity(run.components.len());
+        for c in &run.components {
+            let id = self.id(&c.name);
+            // A parent named by any run counts (none is never an ancestor of itself).
+            if self.parents[id as usize].is_none() && c.parent.as_deref().is_some_and(|p| p != c.name) {
+                self.parents[id as usize] = c.parent.clone();
+            }
+            // A name listed twice in one run keeps its first costs (its events are one component).
+            if !local.contains(&id) {
+                self.c_run.push(r);
+                self.c_component.push(id);
+                self.c_flops.push(c.flops);
+                self.c_bytes.push(c.bytes);
+            }
+            local.push(id);
+        }
+        // A duplicate run names its target's parent too (the target may have no event).
+        if let Some((target, parent)) = run.perturbation.as_ref().and_then(|p| Some((p.target.as_ref()?, p.target_parent.as_ref()?))) {
+            let id = self.id(target);
+            if self.parents[id as usize].is_none() && parent != target {
+                self.parents[id as usize] = Some(parent.clone());
+            }
+        }
+        local
+    }
+}
+
+/// What a trace's event totals are computed from, one entry per event, laid out sorted by
+/// (run, component): `run << 32 | component` (local ids), block and duration.
+struct TotalsInput {
+    /// `run << 32 | component` per event.
+    keys: Vec<u64>,
+    /// Block per event (-1: none).
+    blocks: Vec<i32>,
+    /// Duration per event, ns.
+    durations: Vec<u64>,
+    /// Sum of the durations so far (0 once it overflowed).
+    duration_sum: u64,
+    /// The durations sum past u64::MAX.
+    huge: bool,
+    /// Scratch, reused across runs: events per local component, then where each goes.
+    counts: Vec<usize>,
+    /// Scratch, reused across runs: the run's (component, block, duration) in file order.
+    run_events: Vec<(u32, i32, u64)>,
+}
+
+impl TotalsInput {
+    /// Room for `total` events.
+    fn with_capacity(total: usize) -> Self {
+        TotalsInput {
+            keys: Vec::with_capacity(total),
+            blocks: Vec::with_capacity(total),
+            durations: Vec::with_capacity(total),
+            duration_sum: 0,
+            huge: false,
+            counts: Vec::new(),
+            run_events: Vec::new(),
+        }
+    }
+
+    /// Adds run `r`'s events (components by `local` position, `n_names` local ids so far),
+    /// copying them into `events` unless events are skipped; returns how many name no
+    /// component of the run (dropped). The layout is a counting sort by component within the
+    /// run: polars then groups them as contiguous slices, without hashing (an order of
+    /// magnitude faster than a hash group-by).
+    fn add_run(&mut self, r: u32, run: &trace_format::RunRecord, local: &[u32], n_names: usize, mut events: Option<&mut EventBuf>) -> usize {
+        let TotalsInput { keys, blocks, durations, duration_sum, huge, counts, run_events } = self;
+        let mut bad = 0usize;
+        let first = keys.len();
+        counts.clear();
+        counts.resize(n_names, 0);
+        run_events.clear();
+        for e in run.events() {
+            let Some(&id) = local.get(e.component as usize) else {
+                bad += 1;
+                continue;
+            };
+            let block = e.block.map_or(-1, |b| b as i32);
+            counts[id as usize] += 1;
+            run_events.push((id, block, e.duration_ns));
+            (*duration_sum, *huge) = match duration_sum.checked_add(e.duration_ns) {
+                Some(sum) => (sum, *huge),
+                None => (0, true),
+            };
+            if let Some(events) = events.as_deref_mut() {
+                events.run.push(r);
+                events.component.push(id);
+                events.block.push(block);
+                events.start.push(e.start_ns);
+                events.duration.push(e.duration_ns);
+            }
+        }
+        let mut at = first;
+        for c in counts.iter_mut() {
+            (*c, at) = (at, at + *c);
+        }
+        keys.resize(at, 0);
+        blocks.resize(at, 0);
+        durations.resize(at, 0);
+        for &(id, block, duration) in run_events.iter() {
+            let p = &mut counts[id as usize];
+            keys[*p] = u64::from(r) << 32 | u64::from(id);
+            blocks[*p] = block;
+            durations[*p] = duration;
+            *p += 1;
+        }
+        bad
+    }
 }
 
 /// Files decoded before their events are reduced, at most: one polars query per window (a query

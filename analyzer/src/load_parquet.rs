@@ -51,6 +51,18 @@ fn read_traces_inner(bytes: &[u8]) -> Result<Vec<ParquetTrace>, String> {
         return Err("starts like a Parquet file but is truncated or damaged (no Parquet footer)".into());
     }
     let mut reader = ParquetReader::new(Cursor::new(bytes));
+    let doc = export_document(&mut reader)?;
+    let events = run_events(reader, &doc)?;
+    check_event_counts(&doc, &events)?;
+    into_traces(doc, events)
+}
+
+/// Events of one run, in file order: (start, duration, component index, block).
+type RunEvents = Vec<(u64, u64, u32, Option<u32>)>;
+
+/// The export's JSON document from the file's metadata; an error when the file is not an
+/// events export of a version this analyzer reads.
+fn export_document(reader: &mut ParquetReader<Cursor<&[u8]>>) -> Result<ExportDoc, String> {
     let metadata = reader.get_metadata().map_err(|e| format!("not a readable Parquet file: {}", one_line(&e.to_string())))?;
     let document = metadata
         .key_value_metadata
@@ -73,11 +85,13 @@ fn read_traces_inner(bytes: &[u8]) -> Result<Vec<ParquetTrace>, String> {
         None => return Err(format!("a Parquet file whose {EXPORT_KEY:?} metadata is not an mlx-analyze document")),
         _ => {}
     }
-    let mut doc: ExportDoc =
-        serde_json::from_str(&document).map_err(|e| format!("the {EXPORT_KEY:?} metadata is damaged: {}", one_line(&e.to_string())))?;
+    serde_json::from_str(&document).map_err(|e| format!("the {EXPORT_KEY:?} metadata is damaged: {}", one_line(&e.to_string())))
+}
 
-    // The runs themselves come from the document's records (read by `Run::from_record` when
-    // loaded, as a trace file's are); the rows give the events and the run they belong to.
+/// The rows as events of the document's runs (per trace, per run). The runs themselves come
+/// from the document's records (read by `Run::from_record` when loaded, as a trace file's
+/// are); the rows give the events and the run they belong to.
+fn run_events(reader: ParquetReader<Cursor<&[u8]>>, doc: &ExportDoc) -> Result<Vec<Vec<RunEvents>>, String> {
     let columns = [TRACE, RUN, COMPONENT, BLOCK, START_NS, DURATION_NS];
     let df = reader
         .with_columns(Some(columns.iter().map(|c| c.to_string()).collect()))
@@ -96,12 +110,11 @@ fn read_traces_inner(bytes: &[u8]) -> Result<Vec<ParquetTrace>, String> {
     let (trace, run, component) = (trace.u32().unwrap(), run.u32().unwrap(), component.str().unwrap());
     let (block, start, duration) = (block.u32().unwrap(), start.u64().unwrap(), duration.u64().unwrap());
 
-    let index = run_index(&doc);
+    let index = run_index(doc);
     if index.len() != doc.traces.iter().map(|t| t.runs.len()).sum::<usize>() {
         return Err("the metadata lists a run twice in one trace".into());
     }
-    // Events per run, in file order: (start, duration, component index, block).
-    let mut events: Vec<Vec<Vec<(u64, u64, u32, Option<u32>)>>> = doc.traces.iter().map(|t| vec![Vec::new(); t.runs.len()]).collect();
+    let mut events: Vec<Vec<RunEvents>> = doc.traces.iter().map(|t| vec![Vec::new(); t.runs.len()]).collect();
     for i in 0..df.height() {
         let (Some(t), Some(r), Some(name), Some(s), Some(d)) = (trace.get(i), run.get(i), component.get(i), start.get(i), duration.get(i)) else {
             return Err(format!("row {i}: a key or time is NULL"));
@@ -114,10 +127,13 @@ fn read_traces_inner(bytes: &[u8]) -> Result<Vec<ParquetTrace>, String> {
             .ok_or_else(|| format!("row {i}: component {name:?} is not among the components of trace {t} run {r}"))?;
         events[ti][ri].push((s, d, local as u32, block.get(i)));
     }
+    Ok(events)
+}
 
-    // Rows against the metadata's counts: an export whose event rows were removed or
-    // duplicated after it was written would otherwise be read as a different recording.
-    for (t, (trace_doc, per_run)) in doc.traces.iter().zip(&events).enumerate() {
+/// Rows against the metadata's counts: an export whose event rows were removed or duplicated
+/// after it was written would otherwise be read as a different recording.
+fn check_event_counts(doc: &ExportDoc, events: &[Vec<RunEvents>]) -> Result<(), String> {
+    for (t, (trace_doc, per_run)) in doc.traces.iter().zip(events).enumerate() {
         if trace_doc.event_counts.is_empty() {
             continue;
         }
@@ -134,6 +150,11 @@ fn read_traces_inner(bytes: &[u8]) -> Result<Vec<ParquetTrace>, String> {
             }
         }
     }
+    Ok(())
+}
+
+/// The document's traces with their runs' events, each with the identity of its content.
+fn into_traces(mut doc: ExportDoc, events: Vec<Vec<RunEvents>>) -> Result<Vec<ParquetTrace>, String> {
     let mut out = Vec::with_capacity(doc.traces.len());
     for (mut trace_doc, mut per_run) in doc.traces.drain(..).zip(events) {
         let mut identity = Identity::new(&serde_json::to_vec(&trace_doc).map_err(|e| e.to_string())?);

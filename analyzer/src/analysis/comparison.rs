@@ -295,6 +295,36 @@ pub fn run_groups(facts: &Facts, key: &str, trace_values: Option<&[String]>) -> 
 /// Compares the groups given by `groups` (one value per run of `facts`). Errors are messages
 /// for the user: one group only, unknown baseline, no common frame count.
 pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Result<Comparison, String> {
+    let (values, baseline) = group_values(groups, options)?;
+    let g = Grouping::new(facts, groups, values, baseline, options)?;
+    let frames = g.compared_frames(options);
+    let (jobs, units) = g.component_jobs();
+    let mut rows = run_intervals(jobs, options);
+    let mut forward = g.forward_rows(options);
+    let groups_info = g.group_infos();
+    decide_together(&mut rows, &mut forward);
+    let variants = if options.key == "variant" { g.variant_summaries(&rows, &forward) } else { Vec::new() };
+    let notes = interval_notes(&rows, &forward);
+    Ok(Comparison {
+        key: options.key.clone(),
+        baseline: g.baseline,
+        frames,
+        noise: options.noise,
+        level: options.level,
+        per_block: g.per_block,
+        groups: groups_info,
+        units,
+        rows,
+        forward,
+        variants,
+        method: method_text(options),
+        notes,
+    })
+}
+
+/// The distinct group values in sort order and the baseline among them: the one asked for,
+/// else `baseline` for variants, else the first.
+fn group_values(groups: &[String], options: &CompareOptions) -> Result<(Vec<String>, String), String> {
     let mut values: Vec<String> = groups.to_vec();
     values.sort();
     values.dedup();
@@ -311,37 +341,91 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
         None if options.key == "variant" && values.iter().any(|v| v == "baseline") => "baseline".into(),
         None => values[0].clone(),
     };
-    let in_group = |g: &str| -> Vec<&RunFacts> { facts.runs.iter().zip(groups).filter(|(_, v)| *v == g).map(|(r, _)| r).collect() };
-    let frames_of = |g: &str| -> Vec<u32> {
-        let mut f: Vec<u32> = in_group(g).iter().map(|r| r.frames).collect();
+    Ok((values, baseline))
+}
+
+/// The runs split into groups, with the frame count each group is compared at.
+struct Grouping<'a> {
+    /// The facts compared.
+    facts: &'a Facts,
+    /// Group value of each run of `facts`.
+    groups: &'a [String],
+    /// Distinct group values, sorted.
+    values: Vec<String>,
+    /// Baseline group.
+    baseline: String,
+    /// The baseline's frame counts, sorted.
+    base_frames: Vec<u32>,
+    /// Per group: the frame count its components are compared at.
+    group_frames: Vec<(String, Option<u32>)>,
+    /// Whether block components are compared per block (the runs have different block counts).
+    per_block: bool,
+}
+
+impl<'a> Grouping<'a> {
+    /// Picks each group's compared frame count; an error when no group other than the
+    /// baseline has one.
+    fn new(facts: &'a Facts, groups: &'a [String], values: Vec<String>, baseline: String, options: &CompareOptions) -> Result<Self, String> {
+        // Different block counts (e.g. a 2-block CPU run against a 40-block GPU run): block
+        // components are compared per block.
+        let per_block = {
+            let mut b: Vec<u32> = facts.runs.iter().map(|r| facts.blocks_of(r)).collect();
+            b.sort_unstable();
+            b.dedup();
+            b.len() > 1
+        };
+        let mut g = Grouping { facts, groups, values, baseline, base_frames: Vec::new(), group_frames: Vec::new(), per_block };
+        g.base_frames = g.frames_of(&g.baseline);
+        g.group_frames = g
+            .values
+            .iter()
+            .map(|v| {
+                let f = match options.frames {
+                    Some(f) => g.frames_of(v).contains(&f).then_some(f),
+                    None if *v == g.baseline => g.base_frames.last().copied(),
+                    None => g.frames_of(v).into_iter().filter(|x| g.base_frames.contains(x)).max(),
+                };
+                (v.clone(), f)
+            })
+            .collect();
+        if g.others().all(|v| g.frames_for(v).is_none()) {
+            return Err(match options.frames {
+                Some(f) => format!("--frames {f}: no group other than the baseline has runs at {f} frames"),
+                None => "the groups share no frame count with the baseline; pass --frames".into(),
+            });
+        }
+        Ok(g)
+    }
+
+    /// The group values other than the baseline.
+    fn others(&self) -> impl Iterator<Item = &String> {
+        self.values.iter().filter(|v| **v != self.baseline)
+    }
+
+    /// The runs of group `g`.
+    fn in_group(&self, g: &str) -> Vec<&'a RunFacts> {
+        self.facts.runs.iter().zip(self.groups).filter(|(_, v)| *v == g).map(|(r, _)| r).collect()
+    }
+
+    /// The frame counts group `g` has runs at, sorted.
+    fn frames_of(&self, g: &str) -> Vec<u32> {
+        let mut f: Vec<u32> = self.in_group(g).iter().map(|r| r.frames).collect();
         f.sort_unstable();
         f.dedup();
         f
-    };
-    let base_frames = frames_of(&baseline);
-    // Per group: the frame count its components are compared at.
-    let group_frames: Vec<(String, Option<u32>)> = values
-        .iter()
-        .map(|v| {
-            let f = match options.frames {
-                Some(f) => frames_of(v).contains(&f).then_some(f),
-                None if *v == baseline => base_frames.last().copied(),
-                None => frames_of(v).into_iter().filter(|x| base_frames.contains(x)).max(),
-            };
-            (v.clone(), f)
-        })
-        .collect();
-    let frames_for = |g: &str| group_frames.iter().find(|(v, _)| v == g).and_then(|(_, f)| *f);
-    if values.iter().filter(|v| **v != baseline).all(|v| frames_for(v).is_none()) {
-        return Err(match options.frames {
-            Some(f) => format!("--frames {f}: no group other than the baseline has runs at {f} frames"),
-            None => "the groups share no frame count with the baseline; pass --frames".into(),
-        });
     }
-    let frames = {
+
+    /// The frame count group `g`'s components are compared at.
+    fn frames_for(&self, g: &str) -> Option<u32> {
+        self.group_frames.iter().find(|(v, _)| v == g).and_then(|(_, f)| *f)
+    }
+
+    /// The comparison's frame count: the one asked for, else the largest every group has,
+    /// else the largest of the per-group frame counts.
+    fn compared_frames(&self, options: &CompareOptions) -> u32 {
         let mut common: Option<Vec<u32>> = None;
-        for v in &values {
-            let f = frames_of(v);
+        for v in &self.values {
+            let f = self.frames_of(v);
             common = Some(match common {
                 None => f,
                 Some(c) => c.into_iter().filter(|x| f.contains(x)).collect(),
@@ -349,37 +433,34 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
         }
         match options.frames {
             Some(f) => f,
-            None => common.unwrap_or_default().into_iter().max().unwrap_or_else(|| {
-                values.iter().filter(|v| **v != baseline).filter_map(|v| frames_for(v)).max().unwrap_or(0)
-            }),
+            None => common.unwrap_or_default().into_iter().max().unwrap_or_else(|| self.others().filter_map(|v| self.frames_for(v)).max().unwrap_or(0)),
         }
-    };
-    // Different block counts (e.g. a 2-block CPU run against a 40-block GPU run): block
-    // components are compared per block.
-    let per_block = {
-        let mut b: Vec<u32> = facts.runs.iter().map(|r| facts.blocks_of(r)).collect();
-        b.sort_unstable();
-        b.dedup();
-        b.len() > 1
-    };
+    }
 
-    // Samples per group: ms per forward of each component, and of the fused forward. With at
-    // least MIN_TRACES traces on both sides the sampling unit is the trace (median of its runs):
-    // runs of one recording share its conditions, so resampling them alone would understate
-    // the spread between recordings.
-    let group_runs = |g: &str, f: u32| -> Vec<&RunFacts> { in_group(g).into_iter().filter(|r| r.frames == f).collect() };
-    let traces_of = |g: &str, f: u32| {
-        let mut t: Vec<u32> = group_runs(g, f).iter().map(|r| r.trace_id).collect();
+    /// The runs of group `g` at `f` frames.
+    fn group_runs(&self, g: &str, f: u32) -> Vec<&'a RunFacts> {
+        self.in_group(g).into_iter().filter(|r| r.frames == f).collect()
+    }
+
+    /// How many traces group `g` has runs at `f` frames in.
+    fn traces_of(&self, g: &str, f: u32) -> usize {
+        let mut t: Vec<u32> = self.group_runs(g, f).iter().map(|r| r.trace_id).collect();
         t.sort_unstable();
         t.dedup();
         t.len()
-    };
-    let samples_unit = |g: &str, f: u32, comp: Option<u32>, per_trace: bool| -> Vec<f64> {
-        let mut pairs: Vec<(u32, f64)> = group_runs(g, f)
+    }
+
+    /// Samples of group `g` at `f` frames: ms per forward of component `comp` (its
+    /// component-synced runs; per block when compared per block), or of the fused forward
+    /// (`None`); per run, or the median per trace when `per_trace`.
+    fn samples_unit(&self, g: &str, f: u32, comp: Option<u32>, per_trace: bool) -> Vec<f64> {
+        let facts = self.facts;
+        let mut pairs: Vec<(u32, f64)> = self
+            .group_runs(g, f)
             .iter()
             .filter_map(|r| match comp {
                 Some(id) if r.sync == SyncMode::Component => r.comp(id).map(|c| {
-                    let scale = if per_block && facts.areas[id as usize] == Area::Blocks { facts.blocks_of(r).max(1) as f64 } else { 1.0 };
+                    let scale = if self.per_block && facts.areas[id as usize] == Area::Blocks { facts.blocks_of(r).max(1) as f64 } else { 1.0 };
                     (r.trace_id, c.total_ns / 1e6 / scale)
                 }),
                 None if r.sync == SyncMode::None => Some((r.trace_id, r.forward_ns as f64 / 1e6)),
@@ -391,140 +472,151 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
         }
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
         pairs.chunk_by(|a, b| a.0 == b.0).filter_map(|c| median(&c.iter().map(|p| p.1).collect::<Vec<_>>())).collect()
-    };
-    let mut jobs: Vec<Job> = Vec::new();
-    let mut units = Vec::new();
-    for g in values.iter().filter(|v| **v != baseline) {
-        let Some(f) = frames_for(g) else { continue };
-        let per_trace = traces_of(&baseline, f) >= MIN_TRACES && traces_of(g, f) >= MIN_TRACES;
-        units.push(GroupUnit { group: g.clone(), unit: if per_trace { "trace" } else { "run" }.into() });
-        let b = samples_unit(&baseline, f, None, per_trace);
-        let s = samples_unit(g, f, None, per_trace);
-        // A whole forward of 2 blocks says nothing against one of 40: only compare forwards of
-        // equal block counts.
-        if !per_block && !b.is_empty() && !s.is_empty() {
-            jobs.push((g.clone(), FORWARD_ROW.into(), Area::Overhead, f, b, s));
-        }
-        for (id, name) in facts.names.iter().enumerate() {
-            let b = samples_unit(&baseline, f, Some(id as u32), per_trace);
-            let s = samples_unit(g, f, Some(id as u32), per_trace);
-            if !b.is_empty() && !s.is_empty() {
-                jobs.push((g.clone(), name.clone(), facts.areas[id], f, b, s));
+    }
+
+    /// The samples to compare per group and component, with each group's sampling unit. With
+    /// at least MIN_TRACES traces on both sides the unit is the trace (median of its runs):
+    /// runs of one recording share its conditions, so resampling them alone would understate
+    /// the spread between recordings.
+    fn component_jobs(&self) -> (Vec<Job>, Vec<GroupUnit>) {
+        let baseline = &self.baseline;
+        let mut jobs: Vec<Job> = Vec::new();
+        let mut units = Vec::new();
+        for g in self.others() {
+            let Some(f) = self.frames_for(g) else { continue };
+            let per_trace = self.traces_of(baseline, f) >= MIN_TRACES && self.traces_of(g, f) >= MIN_TRACES;
+            units.push(GroupUnit { group: g.clone(), unit: if per_trace { "trace" } else { "run" }.into() });
+            let b = self.samples_unit(baseline, f, None, per_trace);
+            let s = self.samples_unit(g, f, None, per_trace);
+            // A whole forward of 2 blocks says nothing against one of 40: only compare forwards of
+            // equal block counts.
+            if !self.per_block && !b.is_empty() && !s.is_empty() {
+                jobs.push((g.clone(), FORWARD_ROW.into(), Area::Overhead, f, b, s));
+            }
+            for (id, name) in self.facts.names.iter().enumerate() {
+                let b = self.samples_unit(baseline, f, Some(id as u32), per_trace);
+                let s = self.samples_unit(g, f, Some(id as u32), per_trace);
+                if !b.is_empty() && !s.is_empty() {
+                    jobs.push((g.clone(), name.clone(), self.facts.areas[id], f, b, s));
+                }
             }
         }
+        (jobs, units)
     }
-    let rows = run_intervals(jobs, options);
 
-    // The fused forward at every frame count a group shares with the baseline (only between
-    // equal block counts, like the forward row above).
-    let mut forward = Vec::new();
-    for g in values.iter().filter(|v| **v != baseline && !per_block) {
-        for f in frames_of(g).into_iter().filter(|x| base_frames.contains(x)) {
-            let b = samples_unit(&baseline, f, None, false);
-            let s = samples_unit(g, f, None, false);
-            let (Some(mb), Some(ms)) = (median(&b), median(&s)) else { continue };
-            // Speedup = baseline / group: the group's runs are the "baseline" of this ratio.
-            let ci = match ratio_interval(&s, &b, options.level) {
-                Some(ci) => ci,
-                None => match geometric_ratio(&s, &b) {
-                    Some(ratio) => RatioInterval { ratio, low: f64::NAN, high: f64::NAN },
-                    None => continue,
-                },
-            };
-            let tokens = median(&group_runs(g, f).iter().map(|r| r.tokens as f64).collect::<Vec<_>>()).unwrap_or(0.0).round() as u64;
-            let variant = (options.key == "variant").then(|| {
-                let runs = group_runs(g, f);
-                let dmax: Vec<f64> = runs.iter().filter_map(|r| r.drift.map(|d| d.max_rel)).collect();
-                let dmean: Vec<f64> = runs.iter().filter_map(|r| r.drift.map(|d| d.mean_rel)).collect();
-                let (setup_ms, setup_memory_bytes, _) = setup_cost(facts, g, f);
-                let peak = |v: &str| median(&group_runs(v, f).iter().filter(|r| r.sync == SyncMode::None).map(|r| r.peak_memory_bytes as f64).collect::<Vec<_>>());
-                let saving = mb - ms;
-                VariantFrames {
-                    saving_ms_per_forward: saving,
-                    setup_ms,
-                    setup_memory_bytes,
-                    peak_delta_bytes: match (peak(g), peak(&baseline)) {
-                        (Some(a), Some(b)) => Some(a - b),
-                        _ => None,
-                    },
-                    saving_ms_per_clip: FORWARDS_PER_CLIP * saving - setup_ms,
-                    drift_max_rel: dmax.iter().copied().reduce(f64::max),
-                    drift_mean_rel: median(&dmean),
-                }
-            });
-            forward.push(ForwardRow {
-                group: g.clone(),
-                frames: f,
-                tokens,
-                baseline_ms: mb,
-                group_ms: ms,
-                speedup: ci.ratio,
-                low: ci.low,
-                high: ci.high,
-                n_baseline: b.len(),
-                n_group: s.len(),
-                significant: false,
-                change: change_test(&b, &s, options),
-                variant,
-            });
+    /// The fused forward at every frame count a group shares with the baseline (only between
+    /// equal block counts, like the forward row of the components).
+    fn forward_rows(&self, options: &CompareOptions) -> Vec<ForwardRow> {
+        if self.per_block {
+            return Vec::new();
+        }
+        let mut forward = Vec::new();
+        for g in self.others() {
+            for f in self.frames_of(g).into_iter().filter(|x| self.base_frames.contains(x)) {
+                forward.extend(self.forward_row(g, f, options));
+            }
+        }
+        forward
+    }
+
+    /// Group `g`'s fused forward at `f` frames against the baseline's (not yet decided), if
+    /// both sides have runs.
+    fn forward_row(&self, g: &str, f: u32, options: &CompareOptions) -> Option<ForwardRow> {
+        let b = self.samples_unit(&self.baseline, f, None, false);
+        let s = self.samples_unit(g, f, None, false);
+        let (mb, ms) = (median(&b)?, median(&s)?);
+        // Speedup = baseline / group: the group's runs are the "baseline" of this ratio.
+        let ci = match ratio_interval(&s, &b, options.level) {
+            Some(ci) => ci,
+            None => RatioInterval { ratio: geometric_ratio(&s, &b)?, low: f64::NAN, high: f64::NAN },
+        };
+        Some(ForwardRow {
+            group: g.to_string(),
+            frames: f,
+            tokens: self.median_tokens(g, f),
+            baseline_ms: mb,
+            group_ms: ms,
+            speedup: ci.ratio,
+            low: ci.low,
+            high: ci.high,
+            n_baseline: b.len(),
+            n_group: s.len(),
+            significant: false,
+            change: change_test(&b, &s, options),
+            variant: (options.key == "variant").then(|| self.variant_frames(g, f, mb - ms)),
+        })
+    }
+
+    /// Median tokens of group `g`'s runs at `f` frames (0 without runs).
+    fn median_tokens(&self, g: &str, f: u32) -> u64 {
+        median(&self.group_runs(g, f).iter().map(|r| r.tokens as f64).collect::<Vec<_>>()).unwrap_or(0.0).round() as u64
+    }
+
+    /// What variant `g` costs and saves per clip at `f` frames, given its fused-forward saving.
+    fn variant_frames(&self, g: &str, f: u32, saving: f64) -> VariantFrames {
+        let runs = self.group_runs(g, f);
+        let dmax: Vec<f64> = runs.iter().filter_map(|r| r.drift.map(|d| d.max_rel)).collect();
+        let dmean: Vec<f64> = runs.iter().filter_map(|r| r.drift.map(|d| d.mean_rel)).collect();
+        let (setup_ms, setup_memory_bytes, _) = setup_cost(self.facts, g, f);
+        let peak = |v: &str| median(&self.group_runs(v, f).iter().filter(|r| r.sync == SyncMode::None).map(|r| r.peak_memory_bytes as f64).collect::<Vec<_>>());
+        VariantFrames {
+            saving_ms_per_forward: saving,
+            setup_ms,
+            setup_memory_bytes,
+            peak_delta_bytes: match (peak(g), peak(&self.baseline)) {
+                (Some(a), Some(b)) => Some(a - b),
+                _ => None,
+            },
+            saving_ms_per_clip: FORWARDS_PER_CLIP * saving - setup_ms,
+            drift_max_rel: dmax.iter().copied().reduce(f64::max),
+            drift_mean_rel: median(&dmean),
         }
     }
 
-    let groups_info = values
-        .iter()
-        .map(|v| {
-            let runs = in_group(v);
-            let mut traces: Vec<u32> = runs.iter().map(|r| r.trace_id).collect();
-            traces.sort_unstable();
-            traces.dedup();
-            let f = frames_for(v);
-            GroupInfo { value: v.clone(), traces: traces.len(), runs: runs.iter().filter(|r| Some(r.frames) == f).count(), frames: f }
-        })
-        .collect();
-
-    // Every row's claim decided together, as a report decides its claims.
-    let mut rows = rows;
-    {
-        let mut tests: Vec<&mut Test> = rows.iter_mut().map(|r| &mut r.change).collect();
-        tests.extend(forward.iter_mut().map(|r| &mut r.change));
-        super::verdict::decide(&mut tests);
-    }
-    for r in rows.iter_mut() {
-        r.significant = r.change.supported();
-    }
-    for r in forward.iter_mut() {
-        r.significant = r.change.supported();
-    }
-
-    let variants = if options.key == "variant" {
-        let comps_of = |g: &str| -> Vec<u32> {
-            let mut c: Vec<u32> = in_group(g).iter().filter(|r| r.sync == SyncMode::Component).flat_map(|r| r.comps.iter().map(|c| c.component)).collect();
-            c.sort_unstable();
-            c.dedup();
-            c
-        };
-        let base_comps = comps_of(&baseline);
-        values
+    /// Every group with its trace count and its run count at its compared frame count.
+    fn group_infos(&self) -> Vec<GroupInfo> {
+        self.values
             .iter()
-            .filter(|v| **v != baseline)
+            .map(|v| {
+                let runs = self.in_group(v);
+                let mut traces: Vec<u32> = runs.iter().map(|r| r.trace_id).collect();
+                traces.sort_unstable();
+                traces.dedup();
+                let f = self.frames_for(v);
+                GroupInfo { value: v.clone(), traces: traces.len(), runs: runs.iter().filter(|r| Some(r.frames) == f).count(), frames: f }
+            })
+            .collect()
+    }
+
+    /// The components group `g`'s component-synced runs run, sorted.
+    fn comps_of(&self, g: &str) -> Vec<u32> {
+        let mut c: Vec<u32> = self.in_group(g).iter().filter(|r| r.sync == SyncMode::Component).flat_map(|r| r.comps.iter().map(|c| c.component)).collect();
+        c.sort_unstable();
+        c.dedup();
+        c
+    }
+
+    /// Per variant (grouping by `variant`): its drift, speedup, setup costs, saving per clip and
+    /// the components it drops, adds and changes, from the decided rows.
+    fn variant_summaries(&self, rows: &[CompareRow], forward: &[ForwardRow]) -> Vec<VariantSummary> {
+        let base_comps = self.comps_of(&self.baseline);
+        let facts = self.facts;
+        self.others()
             .filter_map(|v| {
-                let f = frames_for(v)?;
-                let runs = in_group(v);
+                let f = self.frames_for(v)?;
+                let runs = self.in_group(v);
                 let dmax: Vec<f64> = runs.iter().filter_map(|r| r.drift.map(|d| d.max_rel)).collect();
                 let dmean: Vec<f64> = runs.iter().filter_map(|r| r.drift.map(|d| d.mean_rel)).collect();
                 let (setup_ms, setup_memory_bytes, setups) = setup_cost(facts, v, f);
                 let fw = forward.iter().find(|r| r.group == *v && r.frames == f);
-                let this = comps_of(v);
+                let this = self.comps_of(v);
                 let has_synced = !this.is_empty();
                 let name = |id: &u32| facts.names[*id as usize].clone();
                 let saving = fw.map(|r| r.baseline_ms - r.group_ms);
                 Some(VariantSummary {
                     variant: v.clone(),
                     frames: f,
-                    tokens: fw.map_or_else(
-                        || median(&group_runs(v, f).iter().map(|r| r.tokens as f64).collect::<Vec<_>>()).unwrap_or(0.0).round() as u64,
-                        |r| r.tokens,
-                    ),
+                    tokens: fw.map_or_else(|| self.median_tokens(v, f), |r| r.tokens),
                     drift_max_rel: dmax.iter().copied().reduce(f64::max),
                     drift_mean_rel: median(&dmean),
                     speedup: fw.map(|r| r.speedup),
@@ -537,15 +629,33 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
                     saving_ms_per_clip: saving.map(|s| FORWARDS_PER_CLIP * s - setup_ms),
                     removed: if has_synced { base_comps.iter().filter(|c| !this.contains(c)).map(name).collect() } else { Vec::new() },
                     added: this.iter().filter(|c| !base_comps.contains(c)).map(name).collect(),
-                    changed: significant_changes(&rows, v),
+                    changed: significant_changes(rows, v),
                 })
             })
             .collect()
-    } else {
-        Vec::new()
-    };
+    }
+}
+
+/// Decides every row's claim together, as a report decides its claims, and marks the
+/// supported ones significant.
+fn decide_together(rows: &mut [CompareRow], forward: &mut [ForwardRow]) {
+    {
+        let mut tests: Vec<&mut Test> = rows.iter_mut().map(|r| &mut r.change).collect();
+        tests.extend(forward.iter_mut().map(|r| &mut r.change));
+        super::verdict::decide(&mut tests);
+    }
+    for r in rows.iter_mut() {
+        r.significant = r.change.supported();
+    }
+    for r in forward.iter_mut() {
+        r.significant = r.change.supported();
+    }
+}
+
+/// Notes on the rows left without an interval: one per group, frame count and reason (listing
+/// the components), then one per fused-forward row.
+fn interval_notes(rows: &[CompareRow], forward: &[ForwardRow]) -> Vec<String> {
     let mut notes: Vec<String> = Vec::new();
-    // Rows without interval, one note per group, frame count and reason (listing the components).
     let mut missing: Vec<((String, u32, String), Vec<String>)> = Vec::new();
     for r in rows.iter().filter(|r| !r.has_interval()) {
         if let Some(why) = why_no_interval(r.n_baseline, r.n_group) {
@@ -565,26 +675,16 @@ pub fn compare(facts: &Facts, groups: &[String], options: &CompareOptions) -> Re
             notes.push(format!("{} fused forward at {} frames: no interval or significance ({why}).", r.group, r.frames));
         }
     }
-    let method = format!(
+    notes
+}
+
+/// How ratios and intervals are computed, one paragraph for the report.
+fn method_text(options: &CompareOptions) -> String {
+    format!(
         "Ratios are of geometric means of the samples (group over baseline for components, baseline over group for speedups); the {level:.0}% interval is a Welch t interval on log times, each side with its own variance, exponentiated back: under multiplicative (log-normal) noise, an interval of the ratio of median times. Samples are runs, or per-trace medians when both sides have at least {MIN_TRACES} traces. A change is significant when the data support a change of more than {noise:.0}% either way (Welch's t on log times against ln(1 + {noise:.0}%), symmetric on the log scale, so a speedup and its time ratio always agree), decided together with every other row of the comparison so that false claims stay below 5% of those made (Benjamini-Hochberg). Below {MIN_SAMPLES} samples a side: no interval and no verdict.",
         level = options.level * 100.0,
         noise = options.noise * 100.0
-    );
-    Ok(Comparison {
-        key: options.key.clone(),
-        baseline,
-        frames,
-        noise: options.noise,
-        level: options.level,
-        per_block,
-        groups: groups_info,
-        units,
-        rows,
-        forward,
-        variants,
-        method,
-        notes,
-    })
+    )
 }
 
 /// Setup cost of a variant at a frame count: (ms, bytes kept alive, setup names). Per setup

@@ -361,84 +361,23 @@ fn analyze_workload(ds: &Dataset, all: &Facts, options: &AnalyzeOptions, w: &wor
         _ => all,
     };
     let facts = fine.rolled_up(options.rollup);
-    if let Some(f) = options.frames {
-        if !facts.runs.iter().any(|r| r.frames == f) {
-            return Err(Error::Invalid(if several {
-                format!("--frames {f}: workload {} ({}) has no run at {f} frames; `--workload N` picks workloads", w.index, w.label)
-            } else {
-                format!("--frames {f}: no run has {f} frames")
-            }));
-        }
-    }
+    check_frames(&facts, options.frames, w, several)?;
     let mut ranking = ranking::rank(&facts, options.frames);
     let distribution = tree::distribution(&facts, options.frames);
     let mut scaling = scaling::scaling(&facts);
     let overhead = overhead::overhead(fine);
     let attribution = attribution::attribution(&facts);
     let memory = memory::memory(&facts);
-    // Variants against the baseline, from every run (the fine names, whatever the rollup).
-    let variant_comparison = if variants.len() > 1 && variants.iter().any(|v| v == "baseline") {
-        let base = options.compare.clone().unwrap_or_default();
-        let opts = comparison::CompareOptions { key: "variant".into(), baseline: None, frames: None, ..base };
-        let groups = comparison::run_groups(all, "variant", None);
-        comparison::compare(all, &groups, &opts).ok()
-    } else {
-        None
-    };
+    let variant_comparison = variant_comparison(all, &variants, options);
     let mut notes = Vec::new();
-    let comparison = match &options.compare {
-        Some(c) => {
-            let result = if c.key == "variant" {
-                // Grouped by variant: every run, in the chosen rollup.
-                compare(ds, &all.rolled_up(options.rollup), c)
-            } else {
-                // Grouped by anything else: the shown variant's runs only.
-                compare(ds, &facts, c)
-            };
-            match result {
-                Ok(c) => Some(c),
-                // With several workloads, one that cannot be compared by this key is said so
-                // in its section; the others still are.
-                Err(Error::Invalid(why)) if several => {
-                    notes.push(format!("No comparison in this workload: {why}."));
-                    None
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        None => None,
-    };
+    let comparison = requested_comparison(ds, all, &facts, options, several, &mut notes)?;
     // Recommendations always look at the fine components (the buckets blur bound and caching).
     let mut fine_ranking = if options.rollup == Rollup::Fine { None } else { ranking::rank(fine, options.frames) };
     let mut fine_scaling = if options.rollup == Rollup::Fine { None } else { Some(scaling::scaling(fine)) };
     let builtin_model = fine.names.iter().all(|n| trace_format::taxonomy::is_builtin(n));
     // The seed report is about the built-in video model; its claims mean nothing for others.
     let mut seed_claims = if builtin_model { seed::seed_claims(fine) } else { seed::SeedClaims::default() };
-    // Every claim of this report is decided together (false claims controlled across them).
-    {
-        let mut tests: Vec<&mut verdict::Test> = Vec::new();
-        for r in [ranking.as_mut(), fine_ranking.as_mut()].into_iter().flatten() {
-            tests.extend(r.rows.iter_mut().map(|x| &mut x.attention));
-        }
-        for s in [Some(&mut scaling), fine_scaling.as_mut()].into_iter().flatten() {
-            for f in s.fits.iter_mut() {
-                tests.push(&mut f.superlinear);
-                tests.push(&mut f.quadratic);
-                if let Some(t) = f.faster_than_work.as_mut() {
-                    tests.push(t);
-                }
-            }
-        }
-        tests.extend(seed_claims.tests_mut());
-        verdict::decide(&mut tests);
-    }
-    for r in [ranking.as_mut(), fine_ranking.as_mut()].into_iter().flatten() {
-        r.settle_priorities();
-    }
-    for s in [Some(&mut scaling), fine_scaling.as_mut()].into_iter().flatten() {
-        s.settle();
-    }
-    seed_claims.settle();
+    decide_report_claims([ranking.as_mut(), fine_ranking.as_mut()], [Some(&mut scaling), fine_scaling.as_mut()], &mut seed_claims);
     let (recommendations, not_supported) = recommend::recommend_measured(
         fine_ranking.as_ref().or(ranking.as_ref()),
         Some(fine_scaling.as_ref().unwrap_or(&scaling)),
@@ -481,6 +420,84 @@ fn analyze_workload(ds: &Dataset, all: &Facts, options: &AnalyzeOptions, w: &wor
         builtin_model,
         sections: Vec::new(),
     })
+}
+
+/// An error when `--frames` names a frame count the workload has no run at.
+fn check_frames(facts: &Facts, frames: Option<u32>, w: &workload::Workload, several: bool) -> Result<()> {
+    if let Some(f) = frames {
+        if !facts.runs.iter().any(|r| r.frames == f) {
+            return Err(Error::Invalid(if several {
+                format!("--frames {f}: workload {} ({}) has no run at {f} frames; `--workload N` picks workloads", w.index, w.label)
+            } else {
+                format!("--frames {f}: no run has {f} frames")
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// Variants against the baseline, from every run (the fine names, whatever the rollup), when
+/// the workload has a `baseline` variant and others.
+fn variant_comparison(all: &Facts, variants: &[String], options: &AnalyzeOptions) -> Option<comparison::Comparison> {
+    if variants.len() > 1 && variants.iter().any(|v| v == "baseline") {
+        let base = options.compare.clone().unwrap_or_default();
+        let opts = comparison::CompareOptions { key: "variant".into(), baseline: None, frames: None, ..base };
+        let groups = comparison::run_groups(all, "variant", None);
+        comparison::compare(all, &groups, &opts).ok()
+    } else {
+        None
+    }
+}
+
+/// The comparison `--by` asks for: by variant over every run in the chosen rollup, by
+/// anything else over the shown variant's runs. With several workloads, one that cannot be
+/// compared by this key gets a note instead of an error (the others still are compared).
+fn requested_comparison(ds: &Dataset, all: &Facts, facts: &Facts, options: &AnalyzeOptions, several: bool, notes: &mut Vec<String>) -> Result<Option<comparison::Comparison>> {
+    let Some(c) = &options.compare else { return Ok(None) };
+    let result = if c.key == "variant" {
+        // Grouped by variant: every run, in the chosen rollup.
+        compare(ds, &all.rolled_up(options.rollup), c)
+    } else {
+        // Grouped by anything else: the shown variant's runs only.
+        compare(ds, facts, c)
+    };
+    match result {
+        Ok(c) => Ok(Some(c)),
+        Err(Error::Invalid(why)) if several => {
+            notes.push(format!("No comparison in this workload: {why}."));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Decides every claim of this report together (false claims controlled across them), then
+/// settles what depends on the verdicts.
+fn decide_report_claims(mut rankings: [Option<&mut ranking::Ranking>; 2], mut scalings: [Option<&mut scaling::Scaling>; 2], seed_claims: &mut seed::SeedClaims) {
+    {
+        let mut tests: Vec<&mut verdict::Test> = Vec::new();
+        for r in rankings.iter_mut().flatten() {
+            tests.extend(r.rows.iter_mut().map(|x| &mut x.attention));
+        }
+        for s in scalings.iter_mut().flatten() {
+            for f in s.fits.iter_mut() {
+                tests.push(&mut f.superlinear);
+                tests.push(&mut f.quadratic);
+                if let Some(t) = f.faster_than_work.as_mut() {
+                    tests.push(t);
+                }
+            }
+        }
+        tests.extend(seed_claims.tests_mut());
+        verdict::decide(&mut tests);
+    }
+    for r in rankings.iter_mut().flatten() {
+        r.settle_priorities();
+    }
+    for s in scalings.iter_mut().flatten() {
+        s.settle();
+    }
+    seed_claims.settle();
 }
 
 /// The few claims a recording supports, for the report's opening: the fused forward, the

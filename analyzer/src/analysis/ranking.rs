@@ -8,7 +8,7 @@ use serde::Serialize;
 use trace_format::SyncMode;
 
 use super::attribution;
-use super::facts::{Area, Facts, RunFacts};
+use super::facts::{Area, CompStat, Facts, RunFacts, TraceFacts};
 use super::stats::{median, median_in_place};
 use super::uncertainty::{combine, interval, pooled_draws, prob_at_least, prob_at_most};
 use super::verdict::{Test, Verdict};
@@ -299,76 +299,115 @@ fn synced_snapshot_of(facts: &Facts, frames: u32) -> Option<Snapshot> {
     let tokens = median(&runs.iter().map(|r| r.tokens as f64).collect::<Vec<_>>())?.round() as u64;
     let blocks = median(&runs.iter().map(|r| facts.blocks_of(r) as f64).collect::<Vec<_>>())?.round() as u32;
     // One pass over the runs into per-component sample vectors.
-    #[derive(Default)]
-    struct Samples {
-        seen: bool,
-        total: Vec<f64>,
-        calls: Vec<f64>,
-        fps: Vec<f64>,
-        bps: Vec<f64>,
-        fu: Vec<f64>,
-        bu: Vec<f64>,
-        ridge: Vec<f64>,
-        ceiling: Vec<f64>,
-        cached: usize,
-        flops: f64,
-        bytes: f64,
-    }
     let mut per: Vec<Samples> = (0..facts.names.len()).map(|_| Samples::default()).collect();
     for r in &runs {
         let trace = &facts.traces[r.trace_id as usize];
         for c in &r.comps {
             let Some(s) = per.get_mut(c.component as usize) else { continue };
-            s.seen = true;
-            s.total.push(c.total_ns);
-            s.calls.push(c.calls as f64);
-            s.flops += c.flops;
-            s.bytes += c.bytes;
-            if c.total_ns > 0.0 && c.flops > 0.0 {
-                let rate = c.flops / (c.total_ns * 1e-9);
-                s.fps.push(rate);
-                if let Some(peak) = trace.matmul_flops_per_s {
-                    s.fu.push(rate / peak);
-                }
-            }
-            let bw = trace.bandwidth_for(c.bytes / (c.calls as f64).max(1.0));
-            if let Some(b) = bw {
-                s.ceiling.push(b);
-                s.cached += usize::from(trace.bandwidth_bytes_per_s.is_some_and(|d| b > d));
-            }
-            if c.total_ns > 0.0 && c.bytes > 0.0 {
-                let rate = c.bytes / (c.total_ns * 1e-9);
-                s.bps.push(rate);
-                if let Some(peak) = bw {
-                    s.bu.push(rate / peak);
-                }
-            }
-            if let (Some(f), Some(b)) = (trace.matmul_flops_per_s, bw) {
-                s.ridge.push(f / b);
-            }
+            s.add(c, trace);
         }
     }
-    let med = |v: &mut Vec<f64>| if v.is_empty() { None } else { Some(median_in_place(v)) };
-    let peak = median(&runs.iter().filter_map(|r| facts.traces[r.trace_id as usize].matmul_flops_per_s).collect::<Vec<_>>());
-    let dram = median(&runs.iter().filter_map(|r| facts.traces[r.trace_id as usize].bandwidth_bytes_per_s).collect::<Vec<_>>());
-    let n_runs = runs.len() as f64;
+    let ceilings = Ceilings {
+        peak: median(&runs.iter().filter_map(|r| facts.traces[r.trace_id as usize].matmul_flops_per_s).collect::<Vec<_>>()),
+        dram: median(&runs.iter().filter_map(|r| facts.traces[r.trace_id as usize].bandwidth_bytes_per_s).collect::<Vec<_>>()),
+        n_runs: runs.len() as f64,
+    };
     let seen: Vec<usize> = (0..per.len()).filter(|&i| per[i].seen).collect();
     let mut pooled = pooled_draws(&seen.iter().map(|&i| per[i].total.as_slice()).collect::<Vec<_>>(), &format!("synced/{frames}")).into_iter();
     let mut draws_of: Vec<Option<Vec<f64>>> = vec![None; per.len()];
     for &i in &seen {
         draws_of[i] = pooled.next().flatten();
     }
-    let comps = per
-        .iter_mut()
-        .enumerate()
-        .filter(|(_, s)| s.seen)
-        .map(|(id, s)| {
-            let ci_ns = draws_of[id].as_deref().and_then(interval).or_else(|| mean_interval(&s.total));
-            let total_ns = med(&mut s.total).unwrap_or(0.0);
-            (id, s, ci_ns, draws_of[id].take(), total_ns)
-        })
-        .map(|(id, s, ci_ns, draws, total_ns)| (id, 2 * s.cached > s.ceiling.len(), med(&mut s.ceiling), s, ci_ns, draws, total_ns))
-        .map(|(id, cache_resident, bw, s, ci_ns, draws, total_ns)| SnapComp {
+    let comps = per.iter_mut().enumerate().filter(|(_, s)| s.seen).map(|(id, s)| s.snap_comp(facts, id, draws_of[id].take(), &ceilings)).collect();
+    let mut snap = Snapshot { method: Method::Synced, fused_ns: None, rest_ns: None, frames, tokens, runs: runs.len(), blocks, comps, missing: Vec::new() };
+    for c in &mut snap.comps {
+        c.synced_ns = Some(c.total_ns);
+    }
+    Some(snap)
+}
+
+/// One component's samples over the component-synced runs at one frame count.
+#[derive(Default)]
+struct Samples {
+    /// Some run records the component.
+    seen: bool,
+    /// Total ns per run.
+    total: Vec<f64>,
+    /// Invocations per run.
+    calls: Vec<f64>,
+    /// Achieved FLOP/s per run.
+    fps: Vec<f64>,
+    /// Achieved bytes/s per run.
+    bps: Vec<f64>,
+    /// Fraction of the calibrated matmul rate per run.
+    fu: Vec<f64>,
+    /// Fraction of the memory ceiling per run.
+    bu: Vec<f64>,
+    /// Ridge point per run.
+    ridge: Vec<f64>,
+    /// Memory ceiling per run.
+    ceiling: Vec<f64>,
+    /// Runs whose memory ceiling is the cache's.
+    cached: usize,
+    /// FLOPs summed over runs.
+    flops: f64,
+    /// Bytes summed over runs.
+    bytes: f64,
+}
+
+/// The calibration a synced snapshot's roofline times are placed against (medians over its
+/// runs), with the number of runs.
+struct Ceilings {
+    /// Matmul FLOP/s.
+    peak: Option<f64>,
+    /// DRAM bytes/s.
+    dram: Option<f64>,
+    /// Runs in the snapshot.
+    n_runs: f64,
+}
+
+impl Samples {
+    /// Adds one run's totals of the component, rated against its trace's calibration.
+    fn add(&mut self, c: &CompStat, trace: &TraceFacts) {
+        self.seen = true;
+        self.total.push(c.total_ns);
+        self.calls.push(c.calls as f64);
+        self.flops += c.flops;
+        self.bytes += c.bytes;
+        if c.total_ns > 0.0 && c.flops > 0.0 {
+            let rate = c.flops / (c.total_ns * 1e-9);
+            self.fps.push(rate);
+            if let Some(peak) = trace.matmul_flops_per_s {
+                self.fu.push(rate / peak);
+            }
+        }
+        let bw = trace.bandwidth_for(c.bytes / (c.calls as f64).max(1.0));
+        if let Some(b) = bw {
+            self.ceiling.push(b);
+            self.cached += usize::from(trace.bandwidth_bytes_per_s.is_some_and(|d| b > d));
+        }
+        if c.total_ns > 0.0 && c.bytes > 0.0 {
+            let rate = c.bytes / (c.total_ns * 1e-9);
+            self.bps.push(rate);
+            if let Some(peak) = bw {
+                self.bu.push(rate / peak);
+            }
+        }
+        if let (Some(f), Some(b)) = (trace.matmul_flops_per_s, bw) {
+            self.ridge.push(f / b);
+        }
+    }
+
+    /// The component's snapshot entry: medians of its samples, its interval from `draws` (else
+    /// the t-interval of its mean), and its times at the ceilings.
+    fn snap_comp(&mut self, facts: &Facts, id: usize, draws: Option<Vec<f64>>, k: &Ceilings) -> SnapComp {
+        let med = |v: &mut Vec<f64>| if v.is_empty() { None } else { Some(median_in_place(v)) };
+        let s = self;
+        let ci_ns = draws.as_deref().and_then(interval).or_else(|| mean_interval(&s.total));
+        let total_ns = med(&mut s.total).unwrap_or(0.0);
+        let cache_resident = 2 * s.cached > s.ceiling.len();
+        let bw = med(&mut s.ceiling);
+        SnapComp {
             component: id as u32,
             name: facts.names[id].clone(),
             area: facts.areas[id],
@@ -376,13 +415,13 @@ fn synced_snapshot_of(facts: &Facts, frames: u32) -> Option<Snapshot> {
             total_ns,
             cache_resident,
             bandwidth_ceiling: bw,
-            roofline_ns: roofline_ns(s.flops / n_runs, s.bytes / n_runs, peak, bw),
-            work_ns: roofline_ns(s.flops / n_runs, s.bytes / n_runs, peak, dram),
+            roofline_ns: roofline_ns(s.flops / k.n_runs, s.bytes / k.n_runs, k.peak, bw),
+            work_ns: roofline_ns(s.flops / k.n_runs, s.bytes / k.n_runs, k.peak, k.dram),
             draws,
             synced_ns: None,
             below_noise: false,
-            flops: s.flops / runs.len() as f64,
-            bytes: s.bytes / runs.len() as f64,
+            flops: s.flops / k.n_runs,
+            bytes: s.bytes / k.n_runs,
             calls: med(&mut s.calls).unwrap_or(0.0),
             flops_per_s: med(&mut s.fps),
             bytes_per_s: med(&mut s.bps),
@@ -390,13 +429,8 @@ fn synced_snapshot_of(facts: &Facts, frames: u32) -> Option<Snapshot> {
             bytes_util: med(&mut s.bu),
             intensity: (s.flops > 0.0 && s.bytes > 0.0).then(|| s.flops / s.bytes),
             ridge: med(&mut s.ridge),
-        })
-        .collect();
-    let mut snap = Snapshot { method: Method::Synced, fused_ns: None, rest_ns: None, frames, tokens, runs: runs.len(), blocks, comps, missing: Vec::new() };
-    for c in &mut snap.comps {
-        c.synced_ns = Some(c.total_ns);
+        }
     }
-    Some(snap)
 }
 
 /// The 95% t-interval of the mean of `v` (at least three values).
@@ -595,21 +629,7 @@ pub(crate) fn top_level(facts: &Facts, snap: &Snapshot, name: &str) -> bool {
 /// no component-synced runs.
 pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
     let frames = frames.or_else(|| default_frames(facts))?;
-    let mut snap = snapshot(facts, frames)?;
-    // Shares are of the top-level components' sum: a nested component's time is in its parent's.
-    let top_total = |s: &Snapshot| -> f64 { s.comps.iter().filter(|c| top_level(facts, s, &c.name)).map(|c| c.total_ns).sum() };
-    let mut total: f64 = top_total(&snap);
-    // Attributed costs that sum to nothing (a recording far too noisy for its length) cannot be
-    // shares: rank by the synced times when there are any (the ranking names its method).
-    if total <= 0.0 && snap.method == Method::Attributed {
-        if let Some(synced) = synced_snapshot(facts, frames) {
-            total = top_total(&synced);
-            snap = synced;
-        }
-    }
-    if total <= 0.0 {
-        return None;
-    }
+    let (snap, total) = ranked_snapshot(facts, frames)?;
     // Share range over every frame count.
     let others: Vec<Snapshot> = frame_counts(facts).into_iter().filter_map(|f| snapshot(facts, f)).collect();
     // Draws of the total, when every component has them (jointly drawn or independent).
@@ -620,92 +640,7 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
         .map(|c| c.draws.as_deref())
         .collect::<Option<Vec<_>>>()
         .map(|ds| combine(&ds, |v| v.iter().sum()));
-    let mut rows: Vec<RankRow> = snap
-        .comps
-        .iter()
-        .map(|c| {
-            let share = c.total_ns / total;
-            let shares: Vec<f64> = others
-                .iter()
-                .filter_map(|s| {
-                    let t: f64 = top_total(s);
-                    s.comps.iter().find(|x| x.component == c.component).filter(|x| !x.below_noise && x.total_ns > 0.0).map(|x| x.total_ns / t)
-                })
-                .collect();
-            let near_ridge = matches!((c.intensity, c.ridge), (Some(i), Some(r)) if i > r / 1.25 && i < r * 1.25);
-            let bound = match (c.intensity, c.ridge) {
-                (Some(i), Some(r)) if i >= r => Bound::Compute,
-                (Some(_), Some(_)) => Bound::Memory,
-                _ => Bound::Unknown,
-            };
-            let bound_util = match bound {
-                Bound::Compute => c.flops_util,
-                Bound::Memory => c.bytes_util,
-                Bound::Unknown => None,
-            };
-            let above = c.flops_util.is_some_and(|u| u > 1.0) || c.bytes_util.is_some_and(|u| u > 1.0);
-            let bound_verdict = if bound == Bound::Unknown || above || near_ridge || c.below_noise { Verdict::Inconclusive } else { Verdict::Supported };
-            let ms = c.total_ns / 1e6;
-            let roof_ms = c.roofline_ns.map(|r| r / 1e6);
-            let savable_ms = roof_ms.filter(|_| bound_util.is_some()).map_or(0.0, |r| (ms - r).max(0.0));
-            let share_draws = c.draws.as_ref().zip(total_draws.as_ref()).map(|(d, t)| combine(&[d, t], |v| v[0] / v[1]));
-            // What reaching the ceiling would save, per draw; without ceilings, the share itself.
-            let savable_draws = c.draws.as_ref().zip(roof_ms).filter(|_| bound_util.is_some()).map(|(d, r)| d.iter().map(|v| (v / 1e6 - r).max(0.0)).collect::<Vec<f64>>());
-            let attention_draws: Option<Vec<f64>> = match (&savable_draws, &total_draws) {
-                (Some(sv), Some(t)) => Some(combine(&[sv, t], |v| v[0] * 1e6 / v[1])),
-                (None, _) if bound_util.is_none() => share_draws.clone(),
-                _ => None,
-            };
-            let what = if bound_util.is_some() { "the time reaching the bounding ceiling would save" } else { "the share of the forward" };
-            // A module holding instrumented components: its children and its self time are the
-            // claims, it is not one itself (its share would repeat theirs).
-            let group = !facts.parents.is_empty() && snap.comps.iter().any(|k| facts.parents.get(&k.name) == Some(&c.name));
-            let attention = match &attention_draws {
-                _ if group => Test::untestable(format!("{} holds instrumented components: they and its self time are ranked instead", c.name)),
-                _ if above => Test::untestable(format!("{} runs above a calibrated ceiling, so the time it could save is unknown", c.name)),
-                Some(d) => Test::new(
-                    prob_at_most(d, ATTENTION_SHARE),
-                    prob_at_least(d, ATTENTION_SHARE),
-                    format!("{what} against {:.0}% of the forward", ATTENTION_SHARE * 100.0),
-                ),
-                None => Test::untestable(format!("{} has no interval (fewer than 3 runs a mean)", c.name)),
-            };
-            let blocks = (c.area == Area::Blocks && snap.blocks > 0).then(|| facts.blocks_of_component(c.component, snap.blocks) as f64);
-            RankRow {
-                name: c.name.clone(),
-                parent: facts.parents.get(&c.name).filter(|p| snap.comps.iter().any(|k| k.name == **p)).cloned(),
-                group,
-                area: c.area,
-                share,
-                // Over the frame counts where the cost is above the noise (0 and 0 where it never is).
-                share_min: if shares.is_empty() { 0.0 } else { shares.iter().copied().fold(f64::INFINITY, f64::min) },
-                share_max: shares.iter().copied().fold(0.0, f64::max),
-                ms_per_block: blocks.map(|b| ms / b),
-                method: snap.method,
-                ms_per_forward: ms,
-                ci95_ms: c.ci_ns.map(|[lo, hi]| [lo / 1e6, hi / 1e6]),
-                below_noise: c.below_noise,
-                synced_ms: c.synced_ns.map(|v| v / 1e6),
-                tflops: c.flops_per_s.map(|v| v / 1e12),
-                gbps: c.bytes_per_s.map(|v| v / 1e9),
-                flops_util: c.flops_util,
-                bytes_util: c.bytes_util,
-                bandwidth_ceiling_gbps: c.bandwidth_ceiling.map(|v| v / 1e9),
-                cache_resident: c.cache_resident,
-                intensity: c.intensity,
-                ridge: c.ridge,
-                bound,
-                bound_util,
-                savable_ms,
-                priority: Priority::Low,
-                share_ci95: share_draws.as_deref().and_then(interval),
-                ms_per_block_ci95: blocks.zip(c.ci_ns).map(|(b, [lo, hi])| [lo / 1e6 / b, hi / 1e6 / b]),
-                savable_ci95_ms: savable_draws.as_deref().and_then(interval),
-                bound_verdict,
-                attention,
-            }
-        })
-        .collect();
+    let mut rows: Vec<RankRow> = snap.comps.iter().map(|c| rank_row(facts, &snap, c, total, total_draws.as_ref(), &others)).collect();
     rows.sort_by(|a, b| b.share.total_cmp(&a.share).then_with(|| a.name.cmp(&b.name)));
     let above_ceiling = rows.iter().flat_map(ceiling_excesses).collect();
     // Decided among themselves here; a report decides them again with all its claims.
@@ -725,4 +660,125 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
     };
     ranking.settle_priorities();
     Some(ranking)
+}
+
+/// Sum of the top-level components' times in a snapshot, ns: shares are of it, since a nested
+/// component's time is in its parent's.
+fn top_total(facts: &Facts, s: &Snapshot) -> f64 {
+    s.comps.iter().filter(|c| top_level(facts, s, &c.name)).map(|c| c.total_ns).sum()
+}
+
+/// The snapshot ranked at `frames` with its top-level total, ns; `None` when the total is not
+/// positive. Attributed costs that sum to nothing (a recording far too noisy for its length)
+/// cannot be shares: the synced times are ranked instead when there are any (the ranking
+/// names its method).
+fn ranked_snapshot(facts: &Facts, frames: u32) -> Option<(Snapshot, f64)> {
+    let mut snap = snapshot(facts, frames)?;
+    let mut total: f64 = top_total(facts, &snap);
+    if total <= 0.0 && snap.method == Method::Attributed {
+        if let Some(synced) = synced_snapshot(facts, frames) {
+            total = top_total(facts, &synced);
+            snap = synced;
+        }
+    }
+    if total <= 0.0 {
+        return None;
+    }
+    Some((snap, total))
+}
+
+/// Whether a component is compute- or memory-bound, its use of that ceiling, whether it runs
+/// above a calibrated ceiling, and whether the bound is told (not near the ridge point, not
+/// above a ceiling, not below the noise).
+fn bound_of(c: &SnapComp) -> (Bound, Option<f64>, bool, Verdict) {
+    let near_ridge = matches!((c.intensity, c.ridge), (Some(i), Some(r)) if i > r / 1.25 && i < r * 1.25);
+    let bound = match (c.intensity, c.ridge) {
+        (Some(i), Some(r)) if i >= r => Bound::Compute,
+        (Some(_), Some(_)) => Bound::Memory,
+        _ => Bound::Unknown,
+    };
+    let bound_util = match bound {
+        Bound::Compute => c.flops_util,
+        Bound::Memory => c.bytes_util,
+        Bound::Unknown => None,
+    };
+    let above = c.flops_util.is_some_and(|u| u > 1.0) || c.bytes_util.is_some_and(|u| u > 1.0);
+    let bound_verdict = if bound == Bound::Unknown || above || near_ridge || c.below_noise { Verdict::Inconclusive } else { Verdict::Supported };
+    (bound, bound_util, above, bound_verdict)
+}
+
+/// The claim that a component deserves attention: what reaching its ceiling would save (its
+/// share without ceilings) against [`ATTENTION_SHARE`] of the forward; untestable for a
+/// module holding instrumented components, above a ceiling, or without draws.
+fn attention_test(c: &SnapComp, group: bool, above: bool, bounded: bool, draws: Option<&[f64]>) -> Test {
+    let what = if bounded { "the time reaching the bounding ceiling would save" } else { "the share of the forward" };
+    match draws {
+        _ if group => Test::untestable(format!("{} holds instrumented components: they and its self time are ranked instead", c.name)),
+        _ if above => Test::untestable(format!("{} runs above a calibrated ceiling, so the time it could save is unknown", c.name)),
+        Some(d) => Test::new(prob_at_most(d, ATTENTION_SHARE), prob_at_least(d, ATTENTION_SHARE), format!("{what} against {:.0}% of the forward", ATTENTION_SHARE * 100.0)),
+        None => Test::untestable(format!("{} has no interval (fewer than 3 runs a mean)", c.name)),
+    }
+}
+
+/// One component's row: its share (and range over the frame counts `others`), bound, savable
+/// time with intervals, and attention claim (priority settled later).
+fn rank_row(facts: &Facts, snap: &Snapshot, c: &SnapComp, total: f64, total_draws: Option<&Vec<f64>>, others: &[Snapshot]) -> RankRow {
+    let share = c.total_ns / total;
+    let shares: Vec<f64> = others
+        .iter()
+        .filter_map(|s| {
+            let t: f64 = top_total(facts, s);
+            s.comps.iter().find(|x| x.component == c.component).filter(|x| !x.below_noise && x.total_ns > 0.0).map(|x| x.total_ns / t)
+        })
+        .collect();
+    let (bound, bound_util, above, bound_verdict) = bound_of(c);
+    let ms = c.total_ns / 1e6;
+    let roof_ms = c.roofline_ns.map(|r| r / 1e6);
+    let savable_ms = roof_ms.filter(|_| bound_util.is_some()).map_or(0.0, |r| (ms - r).max(0.0));
+    let share_draws = c.draws.as_ref().zip(total_draws).map(|(d, t)| combine(&[d, t], |v| v[0] / v[1]));
+    // What reaching the ceiling would save, per draw; without ceilings, the share itself.
+    let savable_draws = c.draws.as_ref().zip(roof_ms).filter(|_| bound_util.is_some()).map(|(d, r)| d.iter().map(|v| (v / 1e6 - r).max(0.0)).collect::<Vec<f64>>());
+    let attention_draws: Option<Vec<f64>> = match (&savable_draws, total_draws) {
+        (Some(sv), Some(t)) => Some(combine(&[sv, t], |v| v[0] * 1e6 / v[1])),
+        (None, _) if bound_util.is_none() => share_draws.clone(),
+        _ => None,
+    };
+    // A module holding instrumented components: its children and its self time are the
+    // claims, it is not one itself (its share would repeat theirs).
+    let group = !facts.parents.is_empty() && snap.comps.iter().any(|k| facts.parents.get(&k.name) == Some(&c.name));
+    let attention = attention_test(c, group, above, bound_util.is_some(), attention_draws.as_deref());
+    let blocks = (c.area == Area::Blocks && snap.blocks > 0).then(|| facts.blocks_of_component(c.component, snap.blocks) as f64);
+    RankRow {
+        name: c.name.clone(),
+        parent: facts.parents.get(&c.name).filter(|p| snap.comps.iter().any(|k| k.name == **p)).cloned(),
+        group,
+        area: c.area,
+        share,
+        // Over the frame counts where the cost is above the noise (0 and 0 where it never is).
+        share_min: if shares.is_empty() { 0.0 } else { shares.iter().copied().fold(f64::INFINITY, f64::min) },
+        share_max: shares.iter().copied().fold(0.0, f64::max),
+        ms_per_block: blocks.map(|b| ms / b),
+        method: snap.method,
+        ms_per_forward: ms,
+        ci95_ms: c.ci_ns.map(|[lo, hi]| [lo / 1e6, hi / 1e6]),
+        below_noise: c.below_noise,
+        synced_ms: c.synced_ns.map(|v| v / 1e6),
+        tflops: c.flops_per_s.map(|v| v / 1e12),
+        gbps: c.bytes_per_s.map(|v| v / 1e9),
+        flops_util: c.flops_util,
+        bytes_util: c.bytes_util,
+        bandwidth_ceiling_gbps: c.bandwidth_ceiling.map(|v| v / 1e9),
+        cache_resident: c.cache_resident,
+        intensity: c.intensity,
+        ridge: c.ridge,
+        bound,
+        bound_util,
+        savable_ms,
+        priority: Priority::Low,
+        share_ci95: share_draws.as_deref().and_then(interval),
+        ms_per_block_ci95: blocks.zip(c.ci_ns).map(|(b, [lo, hi])| [lo / 1e6 / b, hi / 1e6 / b]),
+        savable_ci95_ms: savable_draws.as_deref().and_then(interval),
+        bound_verdict,
+        attention,
+    }
 }

@@ -22,7 +22,7 @@ use serde::Serialize;
 use trace_format::SyncMode;
 
 use super::facts::{Area, Facts, RunFacts};
-use super::ranking::{frame_counts, snapshot};
+use super::ranking::{frame_counts, snapshot, Snapshot};
 use super::stats::{fit_line, median, nnls, r_squared};
 use super::uncertainty::{interval, prob_at_least, prob_at_most, sample_draws, DRAWS};
 use super::verdict::Test;
@@ -119,127 +119,14 @@ impl Scaling {
 
 /// Builds the scaling table and fits.
 pub fn scaling(facts: &Facts) -> Scaling {
-    let mut rows = Vec::new();
-    for frames in frame_counts_all(facts) {
-        let comp_runs: Vec<_> = facts.runs.iter().filter(|r| r.frames == frames && r.sync == SyncMode::Component).collect();
-        let fused_runs: Vec<_> = facts.runs.iter().filter(|r| r.frames == frames && r.sync == SyncMode::None).collect();
-        let fused: Vec<f64> = fused_runs.iter().map(|r| r.forward_ns as f64 / 1e6).collect();
-        // Per run: the work its forward does over its wall time. The work is the sum of the
-        // component costs of a component-synced run of the same trace and variant (a variant
-        // that skips components does less than the standard forward whose cost the recorder
-        // puts on the `forward` event); without one, the `forward` event's cost.
-        let mut synced_work: HashMap<(u32, &str), Vec<f64>> = HashMap::new();
-        for c in &comp_runs {
-            let work: f64 = c.comps.iter().map(|x| x.flops).sum();
-            if work > 0.0 {
-                synced_work.entry((c.trace_id, c.variant.as_str())).or_default().push(work);
-            }
-        }
-        let synced_work: HashMap<_, f64> = synced_work.into_iter().filter_map(|(k, v)| median(&v).map(|m| (k, m))).collect();
-        let work_of = |r: &RunFacts| -> f64 {
-            synced_work.get(&(r.trace_id, r.variant.as_str())).copied().unwrap_or_else(|| r.comps.iter().map(|c| c.flops).sum())
-        };
-        let rates: Vec<(f64, Option<f64>)> = fused_runs
-            .iter()
-            .filter(|r| r.forward_ns > 0)
-            .filter_map(|r| {
-                let flops = work_of(r);
-                (flops > 0.0).then(|| {
-                    let rate = flops / (r.forward_ns as f64 / 1e9);
-                    let ceiling = facts.traces.get(r.trace_id as usize).and_then(|t| t.matmul_flops_per_s);
-                    (rate, ceiling.filter(|c| *c > 0.0).map(|c| rate / c))
-                })
-            })
-            .collect();
-        let fused_tflops = median(&rates.iter().map(|r| r.0 / 1e12).collect::<Vec<_>>());
-        let fused_matmul_share = median(&rates.iter().filter_map(|r| r.1).collect::<Vec<_>>());
-        let tokens_src: Vec<f64> =
-            facts.runs.iter().filter(|r| r.frames == frames).map(|r| r.tokens as f64).collect();
-        let tokens = median(&tokens_src).unwrap_or(0.0).round() as u64;
-        let snap = snapshot(facts, frames);
-        let blocks = snap.as_ref().map_or(0, |s| s.blocks);
-        let cells: Vec<ScaleCell> = snap
-            .as_ref()
-            .map(|s| {
-                s.comps
-                    .iter()
-                    .map(|c| {
-                        let per = match c.area {
-                            Area::Blocks if s.blocks > 0 => s.blocks as f64,
-                            _ => 1.0,
-                        };
-                        let scale = 1e6 * per;
-                        ScaleCell {
-                            name: c.name.clone(),
-                            area: c.area,
-                            ms: c.total_ns / scale,
-                            ci95: c.ci_ns.map(|[lo, hi]| [lo / scale, hi / scale]),
-                            below_noise: c.below_noise || c.total_ns <= 0.0,
-                            roofline_ms: c.work_ns.map(|r| r / scale),
-                            flops: c.flops / per,
-                            bytes: c.bytes / per,
-                            draws: c.draws.as_ref().map(|d| d.iter().map(|v| v / scale).collect()),
-                        }
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let forward_ms = median(&fused);
-        let forward_draws = forward_ms.and_then(|m| sample_draws(&fused, m, &format!("fused/{frames}")));
-        let forward_roofline_ms = snap.as_ref().and_then(|s| s.comps.iter().map(|c| c.roofline_ns).sum::<Option<f64>>()).map(|v| v / 1e6);
-        rows.push(ScaleRow {
-            frames,
-            tokens,
-            forward_ms,
-            forward_ci95: forward_draws.as_deref().and_then(interval),
-            forward_draws,
-            forward_roofline_ms,
-            blocks,
-            synced_forward_ms: median(&comp_runs.iter().map(|r| r.forward_ns as f64 / 1e6).collect::<Vec<_>>()),
-            fused_tflops,
-            fused_matmul_share,
-            cells,
-        });
-    }
-
+    let rows: Vec<ScaleRow> = frame_counts_all(facts).into_iter().map(|frames| scale_row(facts, frames)).collect();
     let distinct = {
         let mut t: Vec<u64> = rows.iter().filter(|r| !r.cells.is_empty()).map(|r| r.tokens).collect();
         t.sort_unstable();
         t.dedup();
         t.len()
     };
-    let mut fits = Vec::new();
-    let mut names: Vec<(String, Area)> = Vec::new();
-    for row in &rows {
-        for c in &row.cells {
-            if !names.iter().any(|(n, _)| *n == c.name) {
-                names.push((c.name.clone(), c.area));
-            }
-        }
-    }
-    for (name, area) in names {
-        let mut points: Vec<Point> = Vec::new();
-        for r in &rows {
-            if points.iter().any(|p| p.tokens == r.tokens as f64) {
-                continue;
-            }
-            if let Some(c) = r.cells.iter().find(|c| c.name == name) {
-                points.push(Point { tokens: r.tokens as f64, ms: c.ms, draws: c.draws.clone(), work: work_of(c) });
-            }
-        }
-        fits.push(fit_component(&name, area, points));
-    }
-    let mut fused: Vec<Point> = Vec::new();
-    for r in &rows {
-        if let Some(m) = r.forward_ms {
-            if !fused.iter().any(|p| p.tokens == r.tokens as f64) {
-                fused.push(Point { tokens: r.tokens as f64, ms: m, draws: r.forward_draws.clone(), work: r.forward_roofline_ms.map(|w| (WorkMeasure::Roofline, w)) });
-            }
-        }
-    }
-    if !fused.is_empty() {
-        fits.push(fit_component("forward", Area::Overhead, fused));
-    }
+    let fits = fit_rows(&rows);
     let note = (distinct < MIN_POINTS).then(|| {
         if fits.iter().any(|f| f.work.is_some()) {
             format!("only {distinct} distinct token counts recorded: exponents of L and growth verdicts need at least {MIN_POINTS}, so none is stated. The built-in components' work has a known form in L (two terms, trace_format::taxonomy::work_powers), so their time is fitted against it (t = a + b*work, through both lengths: the interval is the measurements', and nothing tests the model) and --predict-tokens extrapolates it; the whole forward's work has three terms in L, so it is predicted as the sum of its components' predictions.")
@@ -260,6 +147,134 @@ pub fn scaling(facts: &Facts) -> Scaling {
     }
     out.settle();
     out
+}
+
+/// The scaling table's row at one frame count: the fused forward's time and rate, and each
+/// component's time and work from the snapshot.
+fn scale_row(facts: &Facts, frames: u32) -> ScaleRow {
+    let comp_runs: Vec<_> = facts.runs.iter().filter(|r| r.frames == frames && r.sync == SyncMode::Component).collect();
+    let fused_runs: Vec<_> = facts.runs.iter().filter(|r| r.frames == frames && r.sync == SyncMode::None).collect();
+    let fused: Vec<f64> = fused_runs.iter().map(|r| r.forward_ns as f64 / 1e6).collect();
+    let (fused_tflops, fused_matmul_share) = fused_rates(facts, &comp_runs, &fused_runs);
+    let tokens_src: Vec<f64> =
+        facts.runs.iter().filter(|r| r.frames == frames).map(|r| r.tokens as f64).collect();
+    let tokens = median(&tokens_src).unwrap_or(0.0).round() as u64;
+    let snap = snapshot(facts, frames);
+    let blocks = snap.as_ref().map_or(0, |s| s.blocks);
+    let cells: Vec<ScaleCell> = snap.as_ref().map(scale_cells).unwrap_or_default();
+    let forward_ms = median(&fused);
+    let forward_draws = forward_ms.and_then(|m| sample_draws(&fused, m, &format!("fused/{frames}")));
+    let forward_roofline_ms = snap.as_ref().and_then(|s| s.comps.iter().map(|c| c.roofline_ns).sum::<Option<f64>>()).map(|v| v / 1e6);
+    ScaleRow {
+        frames,
+        tokens,
+        forward_ms,
+        forward_ci95: forward_draws.as_deref().and_then(interval),
+        forward_draws,
+        forward_roofline_ms,
+        blocks,
+        synced_forward_ms: median(&comp_runs.iter().map(|r| r.forward_ns as f64 / 1e6).collect::<Vec<_>>()),
+        fused_tflops,
+        fused_matmul_share,
+        cells,
+    }
+}
+
+/// Median TFLOP/s of the fused runs and median share of the calibrated matmul rate.
+fn fused_rates(facts: &Facts, comp_runs: &[&RunFacts], fused_runs: &[&RunFacts]) -> (Option<f64>, Option<f64>) {
+    // Per run: the work its forward does over its wall time. The work is the sum of the
+    // component costs of a component-synced run of the same trace and variant (a variant
+    // that skips components does less than the standard forward whose cost the recorder
+    // puts on the `forward` event); without one, the `forward` event's cost.
+    let mut synced_work: HashMap<(u32, &str), Vec<f64>> = HashMap::new();
+    for c in comp_runs {
+        let work: f64 = c.comps.iter().map(|x| x.flops).sum();
+        if work > 0.0 {
+            synced_work.entry((c.trace_id, c.variant.as_str())).or_default().push(work);
+        }
+    }
+    let synced_work: HashMap<_, f64> = synced_work.into_iter().filter_map(|(k, v)| median(&v).map(|m| (k, m))).collect();
+    let work_of = |r: &RunFacts| -> f64 {
+        synced_work.get(&(r.trace_id, r.variant.as_str())).copied().unwrap_or_else(|| r.comps.iter().map(|c| c.flops).sum())
+    };
+    let rates: Vec<(f64, Option<f64>)> = fused_runs
+        .iter()
+        .filter(|r| r.forward_ns > 0)
+        .filter_map(|r| {
+            let flops = work_of(r);
+            (flops > 0.0).then(|| {
+                let rate = flops / (r.forward_ns as f64 / 1e9);
+                let ceiling = facts.traces.get(r.trace_id as usize).and_then(|t| t.matmul_flops_per_s);
+                (rate, ceiling.filter(|c| *c > 0.0).map(|c| rate / c))
+            })
+        })
+        .collect();
+    let fused_tflops = median(&rates.iter().map(|r| r.0 / 1e12).collect::<Vec<_>>());
+    let fused_matmul_share = median(&rates.iter().filter_map(|r| r.1).collect::<Vec<_>>());
+    (fused_tflops, fused_matmul_share)
+}
+
+/// The snapshot's components as cells: ms per block for block components, per forward else.
+fn scale_cells(s: &Snapshot) -> Vec<ScaleCell> {
+    s.comps
+        .iter()
+        .map(|c| {
+            let per = match c.area {
+                Area::Blocks if s.blocks > 0 => s.blocks as f64,
+                _ => 1.0,
+            };
+            let scale = 1e6 * per;
+            ScaleCell {
+                name: c.name.clone(),
+                area: c.area,
+                ms: c.total_ns / scale,
+                ci95: c.ci_ns.map(|[lo, hi]| [lo / scale, hi / scale]),
+                below_noise: c.below_noise || c.total_ns <= 0.0,
+                roofline_ms: c.work_ns.map(|r| r / scale),
+                flops: c.flops / per,
+                bytes: c.bytes / per,
+                draws: c.draws.as_ref().map(|d| d.iter().map(|v| v / scale).collect()),
+            }
+        })
+        .collect()
+}
+
+/// One fit per component in order of first appearance (a point per distinct token count),
+/// then the fused forward's.
+fn fit_rows(rows: &[ScaleRow]) -> Vec<ComponentFit> {
+    let mut fits = Vec::new();
+    let mut names: Vec<(String, Area)> = Vec::new();
+    for row in rows {
+        for c in &row.cells {
+            if !names.iter().any(|(n, _)| *n == c.name) {
+                names.push((c.name.clone(), c.area));
+            }
+        }
+    }
+    for (name, area) in names {
+        let mut points: Vec<Point> = Vec::new();
+        for r in rows {
+            if points.iter().any(|p| p.tokens == r.tokens as f64) {
+                continue;
+            }
+            if let Some(c) = r.cells.iter().find(|c| c.name == name) {
+                points.push(Point { tokens: r.tokens as f64, ms: c.ms, draws: c.draws.clone(), work: work_of(c) });
+            }
+        }
+        fits.push(fit_component(&name, area, points));
+    }
+    let mut fused: Vec<Point> = Vec::new();
+    for r in rows {
+        if let Some(m) = r.forward_ms {
+            if !fused.iter().any(|p| p.tokens == r.tokens as f64) {
+                fused.push(Point { tokens: r.tokens as f64, ms: m, draws: r.forward_draws.clone(), work: r.forward_roofline_ms.map(|w| (WorkMeasure::Roofline, w)) });
+            }
+        }
+    }
+    if !fused.is_empty() {
+        fits.push(fit_component("forward", Area::Overhead, fused));
+    }
+    fits
 }
 
 fn frame_counts_all(facts: &Facts) -> Vec<u32> {
@@ -510,7 +525,53 @@ fn exact_terms(x: &[f64], y: &[f64], powers: &[i32]) -> Option<Vec<(i32, f64)>> 
 pub(crate) fn fit_component(name: &str, area: Area, mut points: Vec<Point>) -> ComponentFit {
     points.sort_by(|a, b| a.tokens.total_cmp(&b.tokens));
     let n = points.len();
-    let mut fit = ComponentFit {
+    let mut fit = unfitted(name, area, &points);
+    // Two lengths pin down a built-in component's work (two known powers of L), so its time
+    // against that work can be fitted and extrapolated; nothing about its growth is tested.
+    let powers = trace_format::taxonomy::work_powers(name);
+    let work_only = n == 2 && powers.is_some() && points.iter().all(|p| p.work.is_some());
+    if n < MIN_POINTS && !work_only {
+        fit.note = Some(format!("{n} distinct token count(s); {MIN_POINTS} needed"));
+        return fit;
+    }
+    let f = Fitting {
+        name,
+        n,
+        l: points.iter().map(|p| p.tokens).collect(),
+        y: points.iter().map(|p| p.ms).collect(),
+        // Draws by index: row j holds every point's j-th draw.
+        draws: points.iter().map(|p| p.draws.clone()).collect::<Option<Vec<_>>>().map(|d| {
+            (0..DRAWS.min(d.iter().map(Vec::len).min().unwrap_or(0))).map(|j| d.iter().map(|v| v[j]).collect()).collect()
+        }),
+        work_only,
+    };
+    let mut model = Model::default();
+    f.fit_power(&mut fit, &mut model);
+    // Work model, when every point has work of one measure.
+    let work: Option<(WorkMeasure, Vec<f64>)> = points.iter().map(|p| p.work).collect::<Option<Vec<_>>>().and_then(|w| {
+        let m = w[0].0;
+        w.iter().all(|x| x.0 == m).then(|| (m, w.iter().map(|x| x.1).collect()))
+    });
+    if let Some((measure, w)) = work {
+        f.fit_work(measure, &w, powers, &mut fit, &mut model);
+    }
+    if n >= MIN_POINTS_QUADRATIC {
+        f.fit_quadratic(&mut fit, &mut model);
+        fit.model_note = format!("{n} lengths: a quadratic in L is tested against a line");
+    } else if work_only {
+        fit.model_note = format!("{n} lengths: the time against the work's known form in L (two terms) only; no exponent or growth verdict");
+        fit.note = Some(fit.model_note.clone());
+    } else {
+        fit.model_note = format!("{n} lengths cannot separate a quadratic in L from a line (a quadratic has 3 parameters)");
+    }
+    fit.model = Some(model);
+    fit
+}
+
+/// A component's fit before any model: its points and intervals, every claim untestable.
+fn unfitted(name: &str, area: Area, points: &[Point]) -> ComponentFit {
+    let n = points.len();
+    ComponentFit {
         name: name.to_string(),
         area,
         points: points.iter().map(|p| (p.tokens, p.ms)).collect(),
@@ -526,58 +587,67 @@ pub(crate) fn fit_component(name: &str, area: Area, mut points: Vec<Point>) -> C
         model_note: String::new(),
         note: None,
         model: None,
-    };
-    // Two lengths pin down a built-in component's work (two known powers of L), so its time
-    // against that work can be fitted and extrapolated; nothing about its growth is tested.
-    let powers = trace_format::taxonomy::work_powers(name);
-    let work_only = n == 2 && powers.is_some() && points.iter().all(|p| p.work.is_some());
-    if n < MIN_POINTS && !work_only {
-        fit.note = Some(format!("{n} distinct token count(s); {MIN_POINTS} needed"));
-        return fit;
     }
-    let l: Vec<f64> = points.iter().map(|p| p.tokens).collect();
-    let y: Vec<f64> = points.iter().map(|p| p.ms).collect();
-    // Draws by index: row j holds every point's j-th draw.
-    let draws: Option<Vec<Vec<f64>>> = points.iter().map(|p| p.draws.clone()).collect::<Option<Vec<_>>>().map(|d| {
-        (0..DRAWS.min(d.iter().map(Vec::len).min().unwrap_or(0))).map(|j| d.iter().map(|v| v[j]).collect()).collect()
-    });
-    let no_interval = || format!("{name} has no interval at some length (fewer than 3 runs a mean)");
-    let mut model = Model::default();
+}
 
-    // Power law in L (three lengths or more).
-    let (p, ln_k) = if work_only { (f64::NAN, f64::NAN) } else { log_slope(&l, &y) };
-    let p_draws: Option<Vec<(f64, f64)>> = if work_only { None } else { draws.as_ref().map(|d| d.iter().map(|yy| log_slope(&l, yy)).collect()) };
-    if p.is_finite() {
-        let lx: Vec<f64> = l.iter().map(|v| v.ln()).collect();
-        let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
-        let r2 = fit_line(&lx, &ly).map_or(0.0, |f| f.r2);
-        let ci = p_draws.as_ref().and_then(|d| interval(&d.iter().map(|x| x.0).collect::<Vec<_>>()));
-        fit.power = Some(PowerFit { exponent: p, exponent_ci95: ci, coefficient: ln_k.exp(), r2 });
-        model.p = p;
-        model.ln_k = ln_k;
-        if let Some(d) = &p_draws {
-            model.p_draws = d.iter().map(|x| x.0).collect();
-            model.ln_k_draws = d.iter().map(|x| x.1).collect();
-        }
-    } else {
-        model.p = f64::NAN;
+/// One component's points, sorted by length, as the fits read them.
+struct Fitting<'a> {
+    /// Component name.
+    name: &'a str,
+    /// Number of points.
+    n: usize,
+    /// Tokens L per point.
+    l: Vec<f64>,
+    /// Ms per point.
+    y: Vec<f64>,
+    /// Draws by index: row j holds every point's j-th draw; `None` when a point has none.
+    draws: Option<Vec<Vec<f64>>>,
+    /// Two lengths of a built-in component: only the time against its work is fitted.
+    work_only: bool,
+}
+
+impl Fitting<'_> {
+    /// Why a claim cannot be tested for want of draws.
+    fn no_interval(&self) -> String {
+        format!("{} has no interval at some length (fewer than 3 runs a mean)", self.name)
     }
-    let threshold = 1.0 + GROWTH_MARGIN;
-    fit.superlinear = match &p_draws {
-        _ if work_only => Test::untestable(format!("{n} distinct token count(s); {MIN_POINTS} needed")),
-        Some(d) => {
-            let e: Vec<f64> = d.iter().map(|x| x.0).collect();
-            Test::new(prob_at_most(&e, threshold), prob_at_least(&e, threshold), format!("the exponent of L against {threshold:.1}"))
-        }
-        None => Test::untestable(no_interval()),
-    };
 
-    // Work model, when every point has work of one measure.
-    let work: Option<(WorkMeasure, Vec<f64>)> = points.iter().map(|p| p.work).collect::<Option<Vec<_>>>().and_then(|w| {
-        let m = w[0].0;
-        w.iter().all(|x| x.0 == m).then(|| (m, w.iter().map(|x| x.1).collect()))
-    });
-    if let Some((measure, w)) = work {
+    /// The power law in L (three lengths or more) and the claim that the time grows faster
+    /// than L.
+    fn fit_power(&self, fit: &mut ComponentFit, model: &mut Model) {
+        let (l, y, n) = (&self.l, &self.y, self.n);
+        let (p, ln_k) = if self.work_only { (f64::NAN, f64::NAN) } else { log_slope(l, y) };
+        let p_draws: Option<Vec<(f64, f64)>> = if self.work_only { None } else { self.draws.as_ref().map(|d| d.iter().map(|yy| log_slope(l, yy)).collect()) };
+        if p.is_finite() {
+            let lx: Vec<f64> = l.iter().map(|v| v.ln()).collect();
+            let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
+            let r2 = fit_line(&lx, &ly).map_or(0.0, |f| f.r2);
+            let ci = p_draws.as_ref().and_then(|d| interval(&d.iter().map(|x| x.0).collect::<Vec<_>>()));
+            fit.power = Some(PowerFit { exponent: p, exponent_ci95: ci, coefficient: ln_k.exp(), r2 });
+            model.p = p;
+            model.ln_k = ln_k;
+            if let Some(d) = &p_draws {
+                model.p_draws = d.iter().map(|x| x.0).collect();
+                model.ln_k_draws = d.iter().map(|x| x.1).collect();
+            }
+        } else {
+            model.p = f64::NAN;
+        }
+        let threshold = 1.0 + GROWTH_MARGIN;
+        fit.superlinear = match &p_draws {
+            _ if self.work_only => Test::untestable(format!("{n} distinct token count(s); {MIN_POINTS} needed")),
+            Some(d) => {
+                let e: Vec<f64> = d.iter().map(|x| x.0).collect();
+                Test::new(prob_at_most(&e, threshold), prob_at_least(&e, threshold), format!("the exponent of L against {threshold:.1}"))
+            }
+            None => Test::untestable(self.no_interval()),
+        };
+    }
+
+    /// The time against the recorded work `w` (t = a + b*work), the claim that the time grows
+    /// faster than the work, and the work as a polynomial of L for predictions.
+    fn fit_work(&self, measure: WorkMeasure, w: &[f64], powers: Option<[i32; 2]>, fit: &mut ComponentFit, model: &mut Model) {
+        let (l, y, n) = (&self.l, &self.y, self.n);
         let scale = w.iter().copied().fold(0.0, f64::max).max(f64::MIN_POSITIVE);
         let ws: Vec<f64> = w.iter().map(|v| v / scale).collect();
         let ones = vec![1.0; n];
@@ -586,33 +656,34 @@ pub(crate) fn fit_component(name: &str, area: Area, mut points: Vec<Point>) -> C
             let s = nnls(&columns, yy);
             (s[0], s[1] / scale)
         };
-        let (a, b) = solve(&y);
+        let (a, b) = solve(y);
         let predicted: Vec<f64> = w.iter().map(|v| a + b * v).collect();
-        let (el, _) = log_slope(&w, &y);
-        let ab: Option<Vec<(f64, f64)>> = draws.as_ref().map(|d| d.iter().map(|yy| solve(yy)).collect());
-        let el_draws: Option<Vec<f64>> = draws.as_ref().map(|d| d.iter().map(|yy| log_slope(&w, yy).0).collect());
+        let (el, _) = log_slope(w, y);
+        let ab: Option<Vec<(f64, f64)>> = self.draws.as_ref().map(|d| d.iter().map(|yy| solve(yy)).collect());
+        let el_draws: Option<Vec<f64>> = self.draws.as_ref().map(|d| d.iter().map(|yy| log_slope(w, yy).0).collect());
         fit.work = Some(WorkFit {
             measure,
-            work_exponent: log_slope(&l, &w).0,
+            work_exponent: log_slope(l, w).0,
             a_ms: a,
             a_ci95: ab.as_ref().and_then(|d| interval(&d.iter().map(|x| x.0).collect::<Vec<_>>())),
             b,
             b_ci95: ab.as_ref().and_then(|d| interval(&d.iter().map(|x| x.1).collect::<Vec<_>>())),
             elasticity: el.is_finite().then_some(el),
             elasticity_ci95: el_draws.as_deref().and_then(interval),
-            r2: r_squared(&y, &predicted),
+            r2: r_squared(y, &predicted),
         });
+        let threshold = 1.0 + GROWTH_MARGIN;
         fit.faster_than_work = Some(match &el_draws {
-            _ if work_only => Test::untestable(format!("{n} distinct token count(s); {MIN_POINTS} needed to test the time against the work")),
+            _ if self.work_only => Test::untestable(format!("{n} distinct token count(s); {MIN_POINTS} needed to test the time against the work")),
             Some(e) => Test::new(prob_at_most(e, threshold), prob_at_least(e, threshold), format!("the elasticity of time to work against {threshold:.1}")),
-            None => Test::untestable(no_interval()),
+            None => Test::untestable(self.no_interval()),
         });
         // Predictions need the work at unrecorded lengths: a polynomial of L of degree at most
         // two (attention's FLOPs are quadratic) that reproduces every recorded work.
         let x: Vec<f64> = l.iter().map(|v| v / 1000.0).collect();
         model.work_poly = match powers {
-            Some(pw) if work_only => exact_terms(&x, &w, &pw),
-            _ => (1..=2.min(n - 1)).find_map(|deg| exact_poly(&x, &w, deg)),
+            Some(pw) if self.work_only => exact_terms(&x, w, &pw),
+            _ => (1..=2.min(n - 1)).find_map(|deg| exact_poly(&x, w, deg)),
         };
         model.a = a;
         model.b = b;
@@ -622,8 +693,10 @@ pub(crate) fn fit_component(name: &str, area: Area, mut points: Vec<Point>) -> C
         }
     }
 
-    // The quadratic in L, only where the lengths can tell it from a line.
-    if n >= MIN_POINTS_QUADRATIC {
+    /// The quadratic in L (only where the lengths can tell it from a line), the claim that its
+    /// quadratic term takes a material share of the time, and where it overtakes the linear one.
+    fn fit_quadratic(&self, fit: &mut ComponentFit, model: &mut Model) {
+        let (l, y, n) = (&self.l, &self.y, self.n);
         let s = 1000.0;
         let ones = vec![1.0; n];
         let lin: Vec<f64> = l.iter().map(|v| v / s).collect();
@@ -634,11 +707,11 @@ pub(crate) fn fit_component(name: &str, area: Area, mut points: Vec<Point>) -> C
             let sol = nnls(&columns, yy);
             PolyFit { a: sol[0], b: sol[1] / s, c: sol[2] / (s * s), r2: 0.0 }
         };
-        let mut poly = solve(&y);
-        poly.r2 = r_squared(&y, &l.iter().map(|v| poly.at(*v)).collect::<Vec<_>>());
+        let mut poly = solve(y);
+        poly.r2 = r_squared(y, &l.iter().map(|v| poly.at(*v)).collect::<Vec<_>>());
         fit.poly = Some(poly);
         let share = |p: &PolyFit| p.c * lmax * lmax / p.at(lmax).max(f64::MIN_POSITIVE);
-        let polys: Option<Vec<PolyFit>> = draws.as_ref().map(|d| d.iter().map(|yy| solve(yy)).collect());
+        let polys: Option<Vec<PolyFit>> = self.draws.as_ref().map(|d| d.iter().map(|yy| solve(yy)).collect());
         fit.quadratic = match &polys {
             Some(ps) => {
                 let shares: Vec<f64> = ps.iter().map(share).collect();
@@ -648,19 +721,11 @@ pub(crate) fn fit_component(name: &str, area: Area, mut points: Vec<Point>) -> C
                     format!("the quadratic term's share of the time at L = {lmax:.0} against {:.0}%", QUADRATIC_SHARE * 100.0),
                 )
             }
-            None => Test::untestable(no_interval()),
+            None => Test::untestable(self.no_interval()),
         };
         if poly.c > 0.0 {
             let ci = polys.as_ref().and_then(|ps| interval(&ps.iter().map(|p| if p.c > 0.0 { p.b / p.c } else { f64::INFINITY }).collect::<Vec<_>>()));
             model.crossover = Some((poly.b / poly.c, ci));
         }
-        fit.model_note = format!("{n} lengths: a quadratic in L is tested against a line");
-    } else if work_only {
-        fit.model_note = format!("{n} lengths: the time against the work's known form in L (two terms) only; no exponent or growth verdict");
-        fit.note = Some(fit.model_note.clone());
-    } else {
-        fit.model_note = format!("{n} lengths cannot separate a quadratic in L from a line (a quadratic has 3 parameters)");
     }
-    fit.model = Some(model);
-    fit
 }

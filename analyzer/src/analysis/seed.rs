@@ -478,20 +478,45 @@ fn share_of(snap: &Snapshot, names: &[&str]) -> f64 {
 
 /// Checks the seed's claims on fine facts (one variant's runs).
 pub(crate) fn seed_claims(fine: &Facts) -> SeedClaims {
-    let tokens = SEED_TOKENS
-        .iter()
-        .map(|&(frames, seed_tokens)| {
-            let t = median(&fine.runs.iter().filter(|r| r.frames == frames).map(|r| r.tokens as f64).collect::<Vec<_>>()).map(|v| v.round() as u64);
-            TokenClaim { frames, seed_tokens, tokens: t, ratio: t.map(|t| t as f64 / seed_tokens as f64) }
-        })
-        .collect();
+    let tokens = token_claims(fine);
     let snaps: Vec<Snapshot> = frame_counts(fine).into_iter().filter_map(|f| snapshot(fine, f)).collect();
     let method = match snaps.first().map(|s| s.method) {
         Some(m) if snaps.iter().all(|s| s.method == m) => Some(m),
         _ => None,
     };
-    // What the seed's own method gives on the same data, beside attributed shares.
-    let synced_at = |facts: &Facts, s: &Snapshot| if s.method == Method::Attributed { snapshot_by(facts, s.frames, Method::Synced) } else { None };
+    let (norms, norms_test) = norm_shares(fine, &snaps);
+    let (self_attention, self_attention_test) = attention_claim(&snaps);
+    let ffn = ffn_bounds(fine, &snaps);
+    let buckets = bucket_shares(fine);
+    let method_changes = method_changes(&buckets);
+    let mut claims = SeedClaims { method, tokens, norms, self_attention, ffn, buckets, verdicts: SeedVerdicts::default(), method_changes, norms_test, self_attention_test };
+    claims.verdicts = verdicts(&claims);
+    claims
+}
+
+/// The recorded tokens at each of the seed's frame counts against the seed's.
+fn token_claims(fine: &Facts) -> Vec<TokenClaim> {
+    SEED_TOKENS
+        .iter()
+        .map(|&(frames, seed_tokens)| {
+            let t = median(&fine.runs.iter().filter(|r| r.frames == frames).map(|r| r.tokens as f64).collect::<Vec<_>>()).map(|v| v.round() as u64);
+            TokenClaim { frames, seed_tokens, tokens: t, ratio: t.map(|t| t as f64 / seed_tokens as f64) }
+        })
+        .collect()
+}
+
+/// What the seed's own method gives on the same data, beside an attributed snapshot.
+fn synced_at(facts: &Facts, s: &Snapshot) -> Option<Snapshot> {
+    if s.method == Method::Attributed {
+        snapshot_by(facts, s.frames, Method::Synced)
+    } else {
+        None
+    }
+}
+
+/// The norms' shares per length, and claim (b) as one claim over every length: the smallest
+/// ratio of the three norms' time over norm1's must clear the threshold.
+fn norm_shares(fine: &Facts, snaps: &[Snapshot]) -> (Vec<NormShare>, Option<Test>) {
     let norms = snaps
         .iter()
         .map(|s| NormShare {
@@ -510,7 +535,6 @@ pub(crate) fn seed_claims(fine: &Facts) -> SeedClaims {
         n.ratio_ci95 = n.ratio_draws.as_deref().and_then(interval);
         n
     }).collect();
-    // (b) as one claim over every length: the smallest ratio must clear the threshold.
     let norms_test = (!norms.is_empty()).then(|| {
         let all: Option<Vec<&[f64]>> = norms.iter().map(|n| n.ratio_draws.as_deref()).collect();
         match all {
@@ -521,12 +545,17 @@ pub(crate) fn seed_claims(fine: &Facts) -> SeedClaims {
             None => Test::untestable("norm1's cost has no interval at some length".into()),
         }
     });
+    (norms, norms_test)
+}
 
+/// The self-attention bucket's growth in L against the seed's, with the claim that its
+/// exponent reaches the quadratic; `None` when no length records it.
+fn attention_claim(snaps: &[Snapshot]) -> (Option<AttentionClaim>, Option<Test>) {
     let mut points = Vec::new();
     let mut sdpa_points = Vec::new();
     let mut bucket_points: Vec<Point> = Vec::new();
     let mut sdpa_fit_points: Vec<Point> = Vec::new();
-    for s in &snaps {
+    for s in snaps {
         let blocks = s.blocks.max(1) as f64;
         let parts: Vec<_> = s.comps.iter().filter(|c| SELF_ATTN_PARTS.contains(&c.name.as_str())).collect();
         if parts.is_empty() {
@@ -541,34 +570,39 @@ pub(crate) fn seed_claims(fine: &Facts) -> SeedClaims {
             sdpa_fit_points.push(Point { tokens: s.tokens as f64, ms: c.total_ns / 1e6 / blocks, draws: c.draws.clone().map(scale), work: None });
         }
     }
-    let mut self_attention_test = None;
-    let self_attention = (!points.is_empty()).then(|| {
-        let fit = fit_component("Self-Attention", Area::Blocks, bucket_points);
-        let sdpa = fit_component("block/self_attn/sdpa", Area::Blocks, sdpa_fit_points);
-        self_attention_test = Some(match (&fit.model, fit.power.and_then(|p| p.exponent_ci95)) {
-            (Some(_), Some(_)) => {
-                let d = fit.exponent_draws();
-                Test::new(prob_at_most(&d, QUADRATIC_EXPONENT), prob_at_least(&d, QUADRATIC_EXPONENT), format!("the bucket's exponent of L against {QUADRATIC_EXPONENT}"))
-            }
-            _ => Test::untestable("the bucket's exponent has no interval (too few lengths or runs, or a cost at or below zero)".into()),
-        });
-        AttentionClaim {
-            exponent: fit.power.map(|p| p.exponent),
-            exponent_ci95: fit.power.and_then(|p| p.exponent_ci95),
-            r2: fit.power.map(|p| p.r2),
-            sdpa_exponent: sdpa.power.map(|p| p.exponent),
-            // Only where four lengths or more let a quadratic be told from a line.
-            crossover_tokens: fit.poly.filter(|p| p.c > 0.0).map(|p| p.b / p.c),
-            sdpa_share_at_max: match (points.last(), sdpa_points.last()) {
-                (Some(a), Some(b)) if a.0 == b.0 && a.1 > 0.0 => Some(b.1 / a.1),
-                _ => None,
-            },
-            seed_exponent: (SEED_SELF_ATTN_MS.1 / SEED_SELF_ATTN_MS.0).ln() / (SEED_TOKENS[2].1 as f64 / SEED_TOKENS[0].1 as f64).ln(),
-            points,
+    if points.is_empty() {
+        return (None, None);
+    }
+    let fit = fit_component("Self-Attention", Area::Blocks, bucket_points);
+    let sdpa = fit_component("block/self_attn/sdpa", Area::Blocks, sdpa_fit_points);
+    let test = match (&fit.model, fit.power.and_then(|p| p.exponent_ci95)) {
+        (Some(_), Some(_)) => {
+            let d = fit.exponent_draws();
+            Test::new(prob_at_most(&d, QUADRATIC_EXPONENT), prob_at_least(&d, QUADRATIC_EXPONENT), format!("the bucket's exponent of L against {QUADRATIC_EXPONENT}"))
         }
-    });
+        _ => Test::untestable("the bucket's exponent has no interval (too few lengths or runs, or a cost at or below zero)".into()),
+    };
+    let claim = AttentionClaim {
+        exponent: fit.power.map(|p| p.exponent),
+        exponent_ci95: fit.power.and_then(|p| p.exponent_ci95),
+        r2: fit.power.map(|p| p.r2),
+        sdpa_exponent: sdpa.power.map(|p| p.exponent),
+        // Only where four lengths or more let a quadratic be told from a line.
+        crossover_tokens: fit.poly.filter(|p| p.c > 0.0).map(|p| p.b / p.c),
+        sdpa_share_at_max: match (points.last(), sdpa_points.last()) {
+            (Some(a), Some(b)) if a.0 == b.0 && a.1 > 0.0 => Some(b.1 / a.1),
+            _ => None,
+        },
+        seed_exponent: (SEED_SELF_ATTN_MS.1 / SEED_SELF_ATTN_MS.0).ln() / (SEED_TOKENS[2].1 as f64 / SEED_TOKENS[0].1 as f64).ln(),
+        points,
+    };
+    (Some(claim), Some(test))
+}
 
-    let ffn = snaps
+/// Per length: whether the FFN is compute- or memory-bound (its intensity against the ridge
+/// point, and its use of each ceiling).
+fn ffn_bounds(fine: &Facts, snaps: &[Snapshot]) -> Vec<FfnBound> {
+    snaps
         .iter()
         .filter_map(|s| {
             let parts: Vec<_> = s.comps.iter().filter(|c| c.name.starts_with("block/ffn/")).collect();
@@ -596,11 +630,15 @@ pub(crate) fn seed_claims(fine: &Facts) -> SeedClaims {
                 bandwidth_util: bw.filter(|_| bytes > 0.0 && secs > 0.0).map(|b| bytes / secs / b),
             })
         })
-        .collect();
+        .collect()
+}
 
+/// The seed buckets' shares per length (rolled up to the seed's buckets) against the seed's
+/// ranges, with the synced method's shares and whether the model has the bucket at all.
+fn bucket_shares(fine: &Facts) -> Vec<BucketShare> {
     let seed = fine.rolled_up(Rollup::Seed);
     let seed_snaps: Vec<Snapshot> = frame_counts(&seed).into_iter().filter_map(|f| snapshot(&seed, f)).collect();
-    let buckets: Vec<BucketShare> = SEED_BUCKETS
+    SEED_BUCKETS
         .iter()
         .map(|&(bucket, lo, hi)| BucketShare {
             bucket: bucket.to_string(),
@@ -614,11 +652,7 @@ pub(crate) fn seed_claims(fine: &Facts) -> SeedClaims {
             present: seed.id_of(bucket).is_some_and(|id| seed.runs.iter().any(|r| r.comp(id).is_some()))
                 || seed_snaps.iter().any(|s| s.comps.iter().any(|c| c.name == bucket)),
         })
-        .collect();
-    let method_changes = method_changes(&buckets);
-    let mut claims = SeedClaims { method, tokens, norms, self_attention, ffn, buckets, verdicts: SeedVerdicts::default(), method_changes, norms_test, self_attention_test };
-    claims.verdicts = verdicts(&claims);
-    claims
+        .collect()
 }
 
 #[cfg(test)]

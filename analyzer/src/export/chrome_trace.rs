@@ -268,6 +268,25 @@ struct RunInfo {
     variant: String,
 }
 
+impl RunInfo {
+    /// The run in row `i` of the runs table.
+    fn of(ds: &Dataset, i: u32) -> RunInfo {
+        let r = &ds.runs[i as usize];
+        RunInfo {
+            trace_id: r.trace_id,
+            run: r.run,
+            frames: r.frames,
+            tokens: r.tokens,
+            forward_ns: r.forward_ns,
+            sync: r.sync.as_str().to_string(),
+            variant: r.variant.clone(),
+        }
+    }
+}
+
+/// One event of a chosen run: (component index, block or -1, start ns, duration ns).
+type Ev = (u32, i32, u64, u64);
+
 impl Export for ChromeTraceRuns {
     fn write(&self, ds: &Dataset, out: &mut dyn Write) -> Result<()> {
         if self.run_ids.is_empty() {
@@ -277,34 +296,7 @@ impl Export for ChromeTraceRuns {
         if let Some(bad) = self.run_ids.iter().find(|&&i| i as usize >= n) {
             return Err(Error::Invalid(format!("no run with id {bad}")));
         }
-        let info = |i: u32| {
-            let r = &ds.runs[i as usize];
-            RunInfo {
-                trace_id: r.trace_id,
-                run: r.run,
-                frames: r.frames,
-                tokens: r.tokens,
-                forward_ns: r.forward_ns,
-                sync: r.sync.as_str().to_string(),
-                variant: r.variant.clone(),
-            }
-        };
-
-        // The chosen runs' events, grouped by run, in time order.
-        let wanted: std::collections::HashMap<u32, usize> = self.run_ids.iter().enumerate().map(|(k, &id)| (id, k)).collect();
-        let ev = &ds.events;
-        let runs = ev.column("run_id")?.u32()?;
-        let comp = ev.column("component_id")?.u32()?;
-        let block = ev.column("block")?.i32()?;
-        let start = ev.column("start_ns")?.u64()?;
-        let dur = ev.column("duration_ns")?.u64()?;
-        let mut rows: Vec<Vec<(u32, i32, u64, u64)>> = vec![Vec::new(); self.run_ids.len()];
-        for ((((r, c), b), s), d) in runs.iter().zip(comp.iter()).zip(block.iter()).zip(start.iter()).zip(dur.iter()) {
-            if let Some(&k) = r.and_then(|r| wanted.get(&r)) {
-                rows[k].push((c.unwrap_or(0), b.unwrap_or(-1), s.unwrap_or(0), d.unwrap_or(0)));
-            }
-        }
-
+        let mut rows = chosen_events(ds, &self.run_ids)?;
         // One name per block seen, not per block index: a crafted trace with block 2^31-1 must
         // not cost a string for every index below it.
         let block_names: std::collections::HashMap<i32, String> =
@@ -314,7 +306,7 @@ impl Export for ChromeTraceRuns {
         let mut named_processes: Vec<u32> = Vec::new();
         let mut listed = Vec::new();
         for (k, &id) in self.run_ids.iter().enumerate() {
-            let r = info(id);
+            let r = RunInfo::of(ds, id);
             let pid = r.trace_id + 1;
             let tid = u64::from(r.run) + 1;
             let file = files.get(r.trace_id as usize).map_or("", |f| f.as_str());
@@ -329,64 +321,11 @@ impl Export for ChromeTraceRuns {
                 "file": file, "run": r.run, "variant": r.variant, "sync": r.sync, "frames": r.frames,
                 "tokens": r.tokens, "forward_ns": r.forward_ns, "pid": pid, "tid": tid,
             }));
-
-            let evs = &mut rows[k];
-            evs.sort_by_key(|e| (e.2, std::cmp::Reverse(e.3)));
-            // Ends saturate: a crafted start or duration near 2^64 must not overflow.
-            let end = evs.iter().map(|e| e.2.saturating_add(e.3)).max().unwrap_or(0).max(r.forward_ns);
-            // A fused run's one event is the forward itself: no second span around it.
-            let has_forward = evs.iter().any(|e| e.1 < 0 && ds.component_names.get(e.0 as usize).is_some_and(|n| n == "forward"));
-            if !has_forward {
-                let (ts, d) = micros(0, end);
-                events.push(TraceEvent {
-                    name: "forward",
-                    cat: "forward",
-                    ph: "X",
-                    ts,
-                    dur: Some(d),
-                    pid,
-                    tid,
-                    args: serde_json::json!({ "frames": r.frames, "tokens": r.tokens, "variant": r.variant, "sync": r.sync, "forward_ns": r.forward_ns }),
-                });
-            }
-            // Block spans from the first start to the last end of each block's events.
-            let mut spans: Vec<(i32, u64, u64)> = Vec::new();
-            for e in evs.iter().filter(|e| e.1 >= 0) {
-                match spans.iter_mut().find(|s| s.0 == e.1) {
-                    Some(s) => {
-                        s.1 = s.1.min(e.2);
-                        s.2 = s.2.max(e.2.saturating_add(e.3));
-                    }
-                    None => spans.push((e.1, e.2, e.2.saturating_add(e.3))),
-                }
-            }
-            let only_block_events = evs.iter().all(|e| e.1 < 0 || ds.component_names.get(e.0 as usize).is_some_and(|n| n == "block"));
-            // Spans first, then the events, each in time order: viewers that sort stably by
-            // start then by length keep a span before a child of the same extent.
-            let mut items: Vec<(u64, std::cmp::Reverse<u64>, u8, TraceEvent)> = Vec::new();
-            if !only_block_events {
-                for s in &spans {
-                    let (ts, d) = micros(s.1, s.2);
-                    let name = block_names.get(&s.0).map_or("block", String::as_str);
-                    items.push((s.1, std::cmp::Reverse(s.2.saturating_sub(s.1)), 0, TraceEvent { name, cat: "block", ph: "X", ts, dur: Some(d), pid, tid, args: serde_json::Value::Null }));
-                }
-            }
-            for e in evs.iter() {
-                let name = match ds.component_names.get(e.0 as usize) {
-                    Some(n) if n == "block" && e.1 >= 0 => block_names.get(&e.1).map_or("block", String::as_str),
-                    Some(n) => n.as_str(),
-                    None => "?",
-                };
-                let cat = if e.1 >= 0 { "block" } else { "overhead" };
-                let (ts, d) = micros(e.2, e.2.saturating_add(e.3));
-                items.push((e.2, std::cmp::Reverse(e.3), 1, TraceEvent { name, cat, ph: "X", ts, dur: Some(d), pid, tid, args: serde_json::Value::Null }));
-            }
-            items.sort_by_key(|(s, d, order, _)| (*s, *d, *order));
-            events.extend(items.into_iter().map(|i| i.3));
+            run_timeline(ds, &r, (pid, tid), &mut rows[k], &block_names, &mut events);
         }
         let mut metadata = serde_json::json!({ "runs": listed, "time": "ts and dur in microseconds on a 1/1024 us grid from the recorded nanoseconds; ts + dur is exact in double precision; round(ts * 1000) gives the nanoseconds back" });
         if self.run_ids.len() == 1 {
-            let r = info(self.run_ids[0]);
+            let r = RunInfo::of(ds, self.run_ids[0]);
             let file = files.get(r.trace_id as usize).cloned().unwrap_or_default();
             metadata["file"] = file.into();
             metadata["run"] = r.run.into();
@@ -399,6 +338,93 @@ impl Export for ChromeTraceRuns {
         out.write_all(b"\n")?;
         Ok(())
     }
+}
+
+/// The chosen runs' events, one list per chosen run (in the order chosen), in table order.
+fn chosen_events(ds: &Dataset, run_ids: &[u32]) -> Result<Vec<Vec<Ev>>> {
+    let wanted: std::collections::HashMap<u32, usize> = run_ids.iter().enumerate().map(|(k, &id)| (id, k)).collect();
+    let ev = &ds.events;
+    let runs = ev.column("run_id")?.u32()?;
+    let comp = ev.column("component_id")?.u32()?;
+    let block = ev.column("block")?.i32()?;
+    let start = ev.column("start_ns")?.u64()?;
+    let dur = ev.column("duration_ns")?.u64()?;
+    let mut rows: Vec<Vec<Ev>> = vec![Vec::new(); run_ids.len()];
+    for ((((r, c), b), s), d) in runs.iter().zip(comp.iter()).zip(block.iter()).zip(start.iter()).zip(dur.iter()) {
+        if let Some(&k) = r.and_then(|r| wanted.get(&r)) {
+            rows[k].push((c.unwrap_or(0), b.unwrap_or(-1), s.unwrap_or(0), d.unwrap_or(0)));
+        }
+    }
+    Ok(rows)
+}
+
+/// One run's track: a span for the whole forward (unless the run's one event is the forward
+/// itself), then the block spans and the events, each in time order.
+fn run_timeline<'a>(
+    ds: &'a Dataset,
+    r: &RunInfo,
+    (pid, tid): (u32, u64),
+    evs: &mut [Ev],
+    block_names: &'a std::collections::HashMap<i32, String>,
+    events: &mut Vec<TraceEvent<'a>>,
+) {
+    evs.sort_by_key(|e| (e.2, std::cmp::Reverse(e.3)));
+    // Ends saturate: a crafted start or duration near 2^64 must not overflow.
+    let end = evs.iter().map(|e| e.2.saturating_add(e.3)).max().unwrap_or(0).max(r.forward_ns);
+    // A fused run's one event is the forward itself: no second span around it.
+    let has_forward = evs.iter().any(|e| e.1 < 0 && ds.component_names.get(e.0 as usize).is_some_and(|n| n == "forward"));
+    if !has_forward {
+        let (ts, d) = micros(0, end);
+        events.push(TraceEvent {
+            name: "forward",
+            cat: "forward",
+            ph: "X",
+            ts,
+            dur: Some(d),
+            pid,
+            tid,
+            args: serde_json::json!({ "frames": r.frames, "tokens": r.tokens, "variant": r.variant, "sync": r.sync, "forward_ns": r.forward_ns }),
+        });
+    }
+    let only_block_events = evs.iter().all(|e| e.1 < 0 || ds.component_names.get(e.0 as usize).is_some_and(|n| n == "block"));
+    // Spans first, then the events, each in time order: viewers that sort stably by
+    // start then by length keep a span before a child of the same extent.
+    let mut items: Vec<(u64, std::cmp::Reverse<u64>, u8, TraceEvent)> = Vec::new();
+    if !only_block_events {
+        for s in &block_spans(evs) {
+            let (ts, d) = micros(s.1, s.2);
+            let name = block_names.get(&s.0).map_or("block", String::as_str);
+            items.push((s.1, std::cmp::Reverse(s.2.saturating_sub(s.1)), 0, TraceEvent { name, cat: "block", ph: "X", ts, dur: Some(d), pid, tid, args: serde_json::Value::Null }));
+        }
+    }
+    for e in evs.iter() {
+        let name = match ds.component_names.get(e.0 as usize) {
+            Some(n) if n == "block" && e.1 >= 0 => block_names.get(&e.1).map_or("block", String::as_str),
+            Some(n) => n.as_str(),
+            None => "?",
+        };
+        let cat = if e.1 >= 0 { "block" } else { "overhead" };
+        let (ts, d) = micros(e.2, e.2.saturating_add(e.3));
+        items.push((e.2, std::cmp::Reverse(e.3), 1, TraceEvent { name, cat, ph: "X", ts, dur: Some(d), pid, tid, args: serde_json::Value::Null }));
+    }
+    items.sort_by_key(|(s, d, order, _)| (*s, *d, *order));
+    events.extend(items.into_iter().map(|i| i.3));
+}
+
+/// Block spans (block, start, end) from the first start to the last end of each block's
+/// events, in order of each block's first event.
+fn block_spans(evs: &[Ev]) -> Vec<(i32, u64, u64)> {
+    let mut spans: Vec<(i32, u64, u64)> = Vec::new();
+    for e in evs.iter().filter(|e| e.1 >= 0) {
+        match spans.iter_mut().find(|s| s.0 == e.1) {
+            Some(s) => {
+                s.1 = s.1.min(e.2);
+                s.2 = s.2.max(e.2.saturating_add(e.3));
+            }
+            None => spans.push((e.1, e.2, e.2.saturating_add(e.3))),
+        }
+    }
+    spans
 }
 
 #[cfg(test)]

@@ -1,10 +1,14 @@
 //! SVG charts drawn with plotters: ranking bars, distribution stacked bars, scaling log-log
 //! with fitted curves, comparison ratios with their intervals. Units on every axis.
 
-use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::combinators::WithKeyPoints;
+use plotters::coord::ranged1d::{SegmentValue, SegmentedCoord};
+use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::analysis::comparison::FORWARD_ROW;
+use crate::analysis::comparison::{CompareRow, FORWARD_ROW};
+use crate::analysis::scaling::ComponentFit;
 use crate::analysis::Report;
 use crate::error::{Error, Result};
 
@@ -237,6 +241,12 @@ fn marker<DB: DrawingBackend>(
     }
 }
 
+/// The scaling chart's plot area: log tokens with ticks at the measured lengths, log ms.
+type ScalingChart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<WithKeyPoints<LogCoord<f64>>, LogCoord<f64>>>;
+
+/// The comparison chart's plot area: ratios (or their logs) across, one segment per row.
+type RatioChart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, SegmentedCoord<RangedCoordusize>>>;
+
 fn scaling(report: &Report) -> Result<Option<Chart>> {
     const NAME: &str = "scaling";
     let s = &report.scaling;
@@ -255,7 +265,6 @@ fn scaling(report: &Report) -> Result<Option<Chart>> {
     let mut ls: Vec<f64> = fits.iter().flat_map(|f| f.points.iter().map(|p| p.0)).filter(|v| *v > 0.0).collect();
     ls.sort_by(f64::total_cmp);
     ls.dedup();
-    let (xmin, xmax) = (ls[0] / 1.25, ls[ls.len() - 1] * 1.25);
     let panels: Vec<(&str, Vec<_>)> = [("ms (per forward): fused forward and components outside the blocks", per_forward), ("ms (per block): components inside each block", per_block)]
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
@@ -274,77 +283,119 @@ fn scaling(report: &Report) -> Result<Option<Chart>> {
         let mut color_index = 0usize;
         for (k, (unit, series)) in panels.iter().enumerate() {
             let area = body.split_evenly((panels.len(), 1))[k].clone();
-            let (plot, legend) = area.split_horizontally(700);
-            let ys: Vec<f64> = series.iter().flat_map(|f| f.points.iter().map(|p| p.1)).filter(|v| *v > 0.0).collect();
-            let (ymin, ymax) = (ys.iter().copied().fold(f64::MAX, f64::min) / 1.6, ys.iter().copied().fold(0.0, f64::max) * 1.6);
-            let mut chart = try_draw!(
-                NAME,
-                ChartBuilder::on(&plot)
-                    .margin(12)
-                    .x_label_area_size(40)
-                    .y_label_area_size(64)
-                    .build_cartesian_2d((xmin..xmax).log_scale().with_key_points(ls.clone()), (ymin..ymax).log_scale())
-            );
-            try_draw!(
-                NAME,
-                chart
-                    .configure_mesh()
-                    .x_desc("tokens L (ticks: measured)")
-                    .y_desc(*unit)
-                    .y_labels(6)
-                    .x_label_formatter(&|v| format!("{v:.0}"))
-                    .y_label_formatter(&|v| if *v >= 10.0 { format!("{v:.0}") } else if *v >= 1.0 { format!("{v:.1}") } else { format!("{v:.2}") })
-                    .label_style((FONT, 12))
-                    .axis_desc_style((FONT, 13))
-                    .draw()
-            );
-            for (i, f) in series.iter().enumerate() {
-                let color = Palette99::pick(color_index).to_rgba();
-                color_index += 1;
-                let pts: Vec<(f64, f64)> = f.points.iter().copied().filter(|p| p.0 > 0.0 && p.1 > 0.0).collect();
-                try_draw!(NAME, marker(&mut chart, i, &pts, color));
-                // Whiskers: each point's 95% interval (the lower end clipped to the axis).
-                let bars: Vec<((f64, f64), (f64, f64))> = f
-                    .points
-                    .iter()
-                    .zip(&f.points_ci95)
-                    .filter_map(|(p, ci)| ci.map(|[lo, hi]| ((p.0, lo.max(ymin)), (p.0, hi.min(ymax)))))
-                    .filter(|(a, b)| a.0 > 0.0 && b.1 > a.1)
-                    .collect();
-                try_draw!(NAME, chart.draw_series(bars.into_iter().map(|(a, b)| PathElement::new(vec![a, b], color.stroke_width(1)))));
-                // The fit predictions are made from (the work model, else the power law).
-                if pts.len() >= 2 {
-                    let (lo, hi) = (pts[0].0, pts[pts.len() - 1].0);
-                    let curve: Vec<(f64, f64)> = (0..=60)
-                        .map(|k| lo * (hi / lo).powf(k as f64 / 60.0))
-                        .filter_map(|l| f.predict(l).map(|p| (l, p.0)))
-                        .filter(|p| p.1 > 0.0)
-                        .collect();
-                    try_draw!(NAME, chart.draw_series(LineSeries::new(curve, color.stroke_width(2))));
-                }
-                // Legend beside the plot, never over the data.
-                let label = match f.power {
-                    Some(p) => match p.exponent_ci95 {
-                        Some([a, b]) => format!("{} (p = {:.2}, {a:.2} to {b:.2})", f.name, p.exponent),
-                        None => format!("{} (p = {:.2}, no interval)", f.name, p.exponent),
-                    },
-                    None => f.name.clone(),
-                };
-                let y = 24 + 24 * i as i32;
-                try_draw!(NAME, legend.draw(&PathElement::new(vec![(4, y + 6), (30, y + 6)], color.stroke_width(2))));
-                let swatch: DynElement<'_, _, (i32, i32)> = match i % 4 {
-                    0 => Circle::new((17, y + 6), 5, color.filled()).into_dyn(),
-                    1 => TriangleMarker::new((17, y + 6), 6, color.filled()).into_dyn(),
-                    2 => Rectangle::new([(13, y + 2), (21, y + 10)], color.filled()).into_dyn(),
-                    _ => Cross::new((17, y + 6), 5, color.stroke_width(2)).into_dyn(),
-                };
-                try_draw!(NAME, legend.draw(&swatch));
-                try_draw!(NAME, legend.draw(&Text::new(label, (38, y), (FONT, 12))));
-            }
+            scaling_panel(&area, unit, series, &ls, &mut color_index)?;
         }
         try_draw!(NAME, root.present());
     }
     Ok(Some(Chart { name: NAME.to_string(), title: "Scaling with sequence length", svg }))
+}
+
+/// One panel of the scaling chart: its axes in `unit`, then each series with its legend
+/// entry beside the plot; colours continue from `color_index`.
+fn scaling_panel(area: &DrawingArea<SVGBackend<'_>, Shift>, unit: &str, series: &[&ComponentFit], ls: &[f64], color_index: &mut usize) -> Result<()> {
+    const NAME: &str = "scaling";
+    let (xmin, xmax) = (ls[0] / 1.25, ls[ls.len() - 1] * 1.25);
+    let (plot, legend) = area.split_horizontally(700);
+    let ys: Vec<f64> = series.iter().flat_map(|f| f.points.iter().map(|p| p.1)).filter(|v| *v > 0.0).collect();
+    let (ymin, ymax) = (ys.iter().copied().fold(f64::MAX, f64::min) / 1.6, ys.iter().copied().fold(0.0, f64::max) * 1.6);
+    let mut chart = try_draw!(
+        NAME,
+        ChartBuilder::on(&plot)
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d((xmin..xmax).log_scale().with_key_points(ls.to_vec()), (ymin..ymax).log_scale())
+    );
+    try_draw!(
+        NAME,
+        chart
+            .configure_mesh()
+            .x_desc("tokens L (ticks: measured)")
+            .y_desc(unit)
+            .y_labels(6)
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| if *v >= 10.0 { format!("{v:.0}") } else if *v >= 1.0 { format!("{v:.1}") } else { format!("{v:.2}") })
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
+            .draw()
+    );
+    for (i, f) in series.iter().enumerate() {
+        let color = Palette99::pick(*color_index).to_rgba();
+        *color_index += 1;
+        scaling_series(&mut chart, i, f, color, (ymin, ymax))?;
+        scaling_legend_entry(&legend, i, f, color)?;
+    }
+    Ok(())
+}
+
+/// One fit on the scaling chart: its points as markers of shape `i`, their 95% whiskers
+/// (clipped to the axis `ylim`), and the curve predictions are made from (the work model,
+/// else the power law).
+fn scaling_series(chart: &mut ScalingChart<'_, '_>, i: usize, f: &ComponentFit, color: RGBAColor, ylim: (f64, f64)) -> Result<()> {
+    const NAME: &str = "scaling";
+    let (ymin, ymax) = ylim;
+    let pts: Vec<(f64, f64)> = f.points.iter().copied().filter(|p| p.0 > 0.0 && p.1 > 0.0).collect();
+    try_draw!(NAME, marker(chart, i, &pts, color));
+    // Whiskers: each point's 95% interval (the lower end clipped to the axis).
+    let bars: Vec<((f64, f64), (f64, f64))> = f
+        .points
+        .iter()
+        .zip(&f.points_ci95)
+        .filter_map(|(p, ci)| ci.map(|[lo, hi]| ((p.0, lo.max(ymin)), (p.0, hi.min(ymax)))))
+        .filter(|(a, b)| a.0 > 0.0 && b.1 > a.1)
+        .collect();
+    try_draw!(NAME, chart.draw_series(bars.into_iter().map(|(a, b)| PathElement::new(vec![a, b], color.stroke_width(1)))));
+    // The fit predictions are made from (the work model, else the power law).
+    if pts.len() >= 2 {
+        let (lo, hi) = (pts[0].0, pts[pts.len() - 1].0);
+        let curve: Vec<(f64, f64)> = (0..=60)
+            .map(|k| lo * (hi / lo).powf(k as f64 / 60.0))
+            .filter_map(|l| f.predict(l).map(|p| (l, p.0)))
+            .filter(|p| p.1 > 0.0)
+            .collect();
+        try_draw!(NAME, chart.draw_series(LineSeries::new(curve, color.stroke_width(2))));
+    }
+    Ok(())
+}
+
+/// The legend entry of series `i` beside the plot, never over the data: line, marker, name
+/// and exponent of L with its interval.
+fn scaling_legend_entry(legend: &DrawingArea<SVGBackend<'_>, Shift>, i: usize, f: &ComponentFit, color: RGBAColor) -> Result<()> {
+    const NAME: &str = "scaling";
+    let label = match f.power {
+        Some(p) => match p.exponent_ci95 {
+            Some([a, b]) => format!("{} (p = {:.2}, {a:.2} to {b:.2})", f.name, p.exponent),
+            None => format!("{} (p = {:.2}, no interval)", f.name, p.exponent),
+        },
+        None => f.name.clone(),
+    };
+    let y = 24 + 24 * i as i32;
+    try_draw!(NAME, legend.draw(&PathElement::new(vec![(4, y + 6), (30, y + 6)], color.stroke_width(2))));
+    let swatch: DynElement<'_, _, (i32, i32)> = match i % 4 {
+        0 => Circle::new((17, y + 6), 5, color.filled()).into_dyn(),
+        1 => TriangleMarker::new((17, y + 6), 6, color.filled()).into_dyn(),
+        2 => Rectangle::new([(13, y + 2), (21, y + 10)], color.filled()).into_dyn(),
+        _ => Cross::new((17, y + 6), 5, color.stroke_width(2)).into_dyn(),
+    };
+    try_draw!(NAME, legend.draw(&swatch));
+    try_draw!(NAME, legend.draw(&Text::new(label, (38, y), (FONT, 12))));
+    Ok(())
+}
+
+/// Bar colour of a significant change.
+const SIGNIFICANT: RGBColor = RGBColor(214, 96, 77);
+/// Bar colour of a change that is not significant.
+const UNCHANGED: RGBColor = RGBColor(150, 150, 150);
+/// Bar colour of a row without an interval.
+const NO_INTERVAL: RGBColor = RGBColor(196, 196, 220);
+
+/// Where a ratio sits on the comparison's axis: its log10 on a log axis.
+fn ratio_x(log: bool, v: f64) -> f64 {
+    if log {
+        v.log10()
+    } else {
+        v
+    }
 }
 
 fn comparison(report: &Report) -> Result<Option<Chart>> {
@@ -365,7 +416,7 @@ fn comparison(report: &Report) -> Result<Option<Chart>> {
     let (vmin, vmax) = (values.iter().copied().fold(f64::INFINITY, f64::min), values.iter().copied().fold(0.0, f64::max));
     // Ratios spanning more than 10x (a CPU against a GPU): a log axis, bars from 1.
     let log = vmax / vmin > 10.0;
-    let f = move |v: f64| if log { v.log10() } else { v };
+    let f = move |v: f64| ratio_x(log, v);
     let (lo, hi) = if log { (f(vmin) - 0.3, f(vmax) + 0.3) } else { (0.0, vmax * 1.12) };
     // Room on the right of each bar for its words.
     let hi = hi + (hi - lo) * 0.22;
@@ -391,78 +442,10 @@ fn comparison(report: &Report) -> Result<Option<Chart>> {
                 .y_label_area_size(label_width(&labels))
                 .build_cartesian_2d(lo..hi, (0..n).into_segmented())
         );
-        let names = labels.clone();
-        let decades = (hi - lo).ceil() as usize + 1;
-        let desc = if log {
-            format!("group time / baseline time, log scale; whiskers: {:.0}% Welch t interval", c.level * 100.0)
-        } else {
-            format!("ratio of median times (x, group / baseline); whiskers: {:.0}% Welch t interval", c.level * 100.0)
-        };
-        try_draw!(
-            NAME,
-            chart
-                .configure_mesh()
-                .disable_y_mesh()
-                .x_desc(desc)
-                .x_labels(if log { decades.min(12) } else { 8 })
-                .x_label_formatter(&move |v| {
-                    if log {
-                        // Ticks at whole decades only: 1x, 10x slower, 1,000x faster.
-                        let decade = v.round();
-                        if (decade - v).abs() > 1e-6 {
-                            String::new()
-                        } else if decade == 0.0 {
-                            "1x".into()
-                        } else {
-                            let factor = factor_text(10f64.powi(decade.abs() as i32)).replace(".00", "").replace(".0", "");
-                            format!("{factor}x {}", if decade < 0.0 { "faster" } else { "slower" })
-                        }
-                    } else {
-                        format!("{v:.2}")
-                    }
-                })
-                .y_labels(n)
-                .y_label_formatter(&move |v| match v {
-                    SegmentValue::CenterOf(i) => n.checked_sub(1 + *i).and_then(|k| names.get(k)).cloned().unwrap_or_default(),
-                    _ => String::new(),
-                })
-                .label_style((FONT, 12))
-                .draw()
-        );
+        ratio_mesh(&mut chart, &labels, log, (lo, hi), c.level)?;
         let base = if log { 0.0 } else { 0.0_f64.max(lo) };
-        let significant = RGBColor(214, 96, 77);
-        let unchanged = RGBColor(150, 150, 150);
-        let no_interval = RGBColor(196, 196, 220);
         for (i, r) in rows.iter().enumerate() {
-            let y = n - 1 - i;
-            let color = if !r.has_interval() { no_interval } else if r.significant { significant } else { unchanged };
-            let mut bar = Rectangle::new([(base, SegmentValue::Exact(y)), (f(r.ratio), SegmentValue::Exact(y + 1))], color.filled());
-            bar.set_margin(6, 6, 0, 0);
-            try_draw!(NAME, chart.draw_series(std::iter::once(bar)));
-            let mut right = f(r.ratio).max(base);
-            if r.has_interval() {
-                // Whisker with end caps, drawn over the bar, and never thinner than a few pixels.
-                let (a, b) = (f(r.low), f(r.high));
-                right = right.max(b);
-                try_draw!(
-                    NAME,
-                    chart.draw_series(std::iter::once(PathElement::new(
-                        vec![(a, SegmentValue::CenterOf(y)), (b, SegmentValue::CenterOf(y))],
-                        BLACK.stroke_width(2)
-                    )))
-                );
-                for end in [a, b] {
-                    try_draw!(
-                        NAME,
-                        chart.draw_series(std::iter::once(EmptyElement::at((end, SegmentValue::CenterOf(y))) + PathElement::new(vec![(0, -7), (0, 7)], BLACK.stroke_width(2))))
-                    );
-                }
-            }
-            let words = if r.has_interval() { ratio_words(r.ratio) } else { format!("{} (no interval)", ratio_words(r.ratio)) };
-            try_draw!(
-                NAME,
-                chart.draw_series(std::iter::once(Text::new(words, (right + (hi - lo) * 0.01, SegmentValue::CenterOf(y)), (FONT, 12))))
-            );
+            ratio_bar(&mut chart, n - 1 - i, r, log, base, (hi - lo) * 0.01)?;
         }
         try_draw!(
             NAME,
@@ -471,19 +454,107 @@ fn comparison(report: &Report) -> Result<Option<Chart>> {
                 BLACK.stroke_width(1)
             )))
         );
-        // Legend of the colours, below the plot.
-        let entries = [
-            (significant, format!("significant (interval excludes 1, change > {:.0}%)", c.noise * 100.0)),
-            (unchanged, "not significant".to_string()),
-            (no_interval, "no interval (fewer than 3 samples a side)".to_string()),
-        ];
-        let mut x = 20;
-        for (color, text) in entries {
-            try_draw!(NAME, legend_area.draw(&Rectangle::new([(x, 8), (x + 14, 22)], color.filled())));
-            try_draw!(NAME, legend_area.draw(&Text::new(text.clone(), (x + 20, 9), (FONT, 12))));
-            x += 40 + 7 * text.chars().count() as i32;
-        }
+        ratio_legend(&legend_area, c.noise)?;
         try_draw!(NAME, root.present());
     }
     Ok(Some(Chart { name: NAME.to_string(), title: "Comparison: ratios of times with their intervals", svg }))
+}
+
+/// The comparison's axes: ratios across (ticks at whole decades on a log axis), the row
+/// labels down, largest first.
+fn ratio_mesh(chart: &mut RatioChart<'_, '_>, labels: &[String], log: bool, (lo, hi): (f64, f64), level: f64) -> Result<()> {
+    const NAME: &str = "comparison";
+    let n = labels.len();
+    let names = labels.to_vec();
+    let decades = (hi - lo).ceil() as usize + 1;
+    let desc = if log {
+        format!("group time / baseline time, log scale; whiskers: {:.0}% Welch t interval", level * 100.0)
+    } else {
+        format!("ratio of median times (x, group / baseline); whiskers: {:.0}% Welch t interval", level * 100.0)
+    };
+    try_draw!(
+        NAME,
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_desc(desc)
+            .x_labels(if log { decades.min(12) } else { 8 })
+            .x_label_formatter(&move |v| {
+                if log {
+                    // Ticks at whole decades only: 1x, 10x slower, 1,000x faster.
+                    let decade = v.round();
+                    if (decade - v).abs() > 1e-6 {
+                        String::new()
+                    } else if decade == 0.0 {
+                        "1x".into()
+                    } else {
+                        let factor = factor_text(10f64.powi(decade.abs() as i32)).replace(".00", "").replace(".0", "");
+                        format!("{factor}x {}", if decade < 0.0 { "faster" } else { "slower" })
+                    }
+                } else {
+                    format!("{v:.2}")
+                }
+            })
+            .y_labels(n)
+            .y_label_formatter(&move |v| match v {
+                SegmentValue::CenterOf(i) => n.checked_sub(1 + *i).and_then(|k| names.get(k)).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .label_style((FONT, 12))
+            .draw()
+    );
+    Ok(())
+}
+
+/// Row `r` at segment `y`: its bar from `base` coloured by its verdict, its whisker with end
+/// caps, and its ratio in words `gap` to the right of both.
+fn ratio_bar(chart: &mut RatioChart<'_, '_>, y: usize, r: &CompareRow, log: bool, base: f64, gap: f64) -> Result<()> {
+    const NAME: &str = "comparison";
+    let f = |v: f64| ratio_x(log, v);
+    let color = if !r.has_interval() { NO_INTERVAL } else if r.significant { SIGNIFICANT } else { UNCHANGED };
+    let mut bar = Rectangle::new([(base, SegmentValue::Exact(y)), (f(r.ratio), SegmentValue::Exact(y + 1))], color.filled());
+    bar.set_margin(6, 6, 0, 0);
+    try_draw!(NAME, chart.draw_series(std::iter::once(bar)));
+    let mut right = f(r.ratio).max(base);
+    if r.has_interval() {
+        // Whisker with end caps, drawn over the bar, and never thinner than a few pixels.
+        let (a, b) = (f(r.low), f(r.high));
+        right = right.max(b);
+        try_draw!(
+            NAME,
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(a, SegmentValue::CenterOf(y)), (b, SegmentValue::CenterOf(y))],
+                BLACK.stroke_width(2)
+            )))
+        );
+        for end in [a, b] {
+            try_draw!(
+                NAME,
+                chart.draw_series(std::iter::once(EmptyElement::at((end, SegmentValue::CenterOf(y))) + PathElement::new(vec![(0, -7), (0, 7)], BLACK.stroke_width(2))))
+            );
+        }
+    }
+    let words = if r.has_interval() { ratio_words(r.ratio) } else { format!("{} (no interval)", ratio_words(r.ratio)) };
+    try_draw!(
+        NAME,
+        chart.draw_series(std::iter::once(Text::new(words, (right + gap, SegmentValue::CenterOf(y)), (FONT, 12))))
+    );
+    Ok(())
+}
+
+/// Legend of the bar colours, below the plot.
+fn ratio_legend(area: &DrawingArea<SVGBackend<'_>, Shift>, noise: f64) -> Result<()> {
+    const NAME: &str = "comparison";
+    let entries = [
+        (SIGNIFICANT, format!("significant (interval excludes 1, change > {:.0}%)", noise * 100.0)),
+        (UNCHANGED, "not significant".to_string()),
+        (NO_INTERVAL, "no interval (fewer than 3 samples a side)".to_string()),
+    ];
+    let mut x = 20;
+    for (color, text) in entries {
+        try_draw!(NAME, area.draw(&Rectangle::new([(x, 8), (x + 14, 22)], color.filled())));
+        try_draw!(NAME, area.draw(&Text::new(text.clone(), (x + 20, 9), (FONT, 12))));
+        x += 40 + 7 * text.chars().count() as i32;
+    }
+    Ok(())
 }
