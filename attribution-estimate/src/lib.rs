@@ -152,107 +152,15 @@ fn ols_slope(x: &[f64], y: &[f64]) -> Option<(f64, f64, f64)> {
 pub fn clean(runs: &[Timed], targets: usize) -> Cleaned {
     let runs: Vec<Timed> = runs.iter().copied().filter(|r| r.time.is_finite() && r.time > 0.0).collect();
     let mut log: Vec<f64> = runs.iter().map(|r| r.time.ln()).collect();
-    let is_ref = |r: &Timed| r.role == Role::Reference;
-
-    // Drift: a robust line through the references (Theil-Sen), their slow runs set aside by its
-    // residuals, then least squares on the rest for the slope's standard error.
-    let refs: Vec<(f64, f64)> = runs.iter().zip(&log).filter(|(r, _)| is_ref(r)).map(|(r, y)| (r.order, *y)).collect();
-    let mut drift = None;
-    if refs.len() >= 6 {
-        let mut slopes = Vec::new();
-        for i in 0..refs.len() {
-            for j in i + 1..refs.len() {
-                let dx = refs[j].0 - refs[i].0;
-                if dx != 0.0 {
-                    slopes.push((refs[j].1 - refs[i].1) / dx);
-                }
-            }
-        }
-        if !slopes.is_empty() {
-            let b0 = median(&slopes);
-            let resid: Vec<f64> = refs.iter().map(|(x, y)| y - b0 * x).collect();
-            let a0 = median(&resid);
-            let sd = mad_sd(&resid, a0);
-            let keep: Vec<&(f64, f64)> = refs.iter().zip(&resid).filter(|(_, r)| sd == 0.0 || **r - a0 <= SLOW_Z * sd).map(|(p, _)| p).collect();
-            let x: Vec<f64> = keep.iter().map(|p| p.0).collect();
-            let y: Vec<f64> = keep.iter().map(|p| p.1).collect();
-            if let Some((b, se, df)) = ols_slope(&x, &y) {
-                let span = x.iter().copied().fold(f64::NEG_INFINITY, f64::max) - x.iter().copied().fold(f64::INFINITY, f64::min);
-                let t = student::student_t_quantile(0.975, df);
-                let corrected = se > 0.0 && (b / se).abs() > student::student_t_quantile(1.0 - DRIFT_LEVEL / 2.0, df)
-                    || se == 0.0 && b != 0.0;
-                if corrected {
-                    let centre = x.iter().sum::<f64>() / x.len() as f64;
-                    for (r, y) in runs.iter().zip(log.iter_mut()) {
-                        *y -= b * (r.order - centre);
-                    }
-                }
-                drift = Some(Drift {
-                    change: (b * span).exp_m1(),
-                    ci95: [((b - t * se) * span).exp_m1(), ((b + t * se) * span).exp_m1()],
-                    corrected,
-                });
-            }
-        }
-    }
-
-    // Groups: references, controls, each target.
-    let group_of = |r: &Timed| match r.role {
-        Role::Reference => 0,
-        Role::Control => 1,
-        Role::Duplicate(i) => 2 + i,
-    };
-    let groups = 2 + targets;
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups];
-    for (i, r) in runs.iter().enumerate() {
-        let g = group_of(r);
-        if g < groups {
-            members[g].push(i);
-        }
-    }
+    let drift = remove_drift(&runs, &mut log);
+    let members = group_members(&runs, targets);
     let medians: Vec<Option<f64>> =
         members.iter().map(|m| (!m.is_empty()).then(|| median(&m.iter().map(|&i| log[i]).collect::<Vec<_>>()))).collect();
-
-    // The run-to-run spread: from the references where there are enough of them (many, spread
-    // over the whole recording), else pooled over every group's deviations from its median.
-    let robust_sd = if members[0].len() >= 8 {
-        let v: Vec<f64> = members[0].iter().map(|&i| log[i]).collect();
-        Some(mad_sd(&v, medians[0].unwrap_or_default()))
-    } else {
-        let dev: Vec<f64> = members
-            .iter()
-            .zip(&medians)
-            .filter(|(m, _)| m.len() >= 3)
-            .flat_map(|(m, c)| m.iter().map(|&i| log[i] - c.unwrap_or_default()).filter(|d| *d != 0.0).collect::<Vec<_>>())
-            .collect();
-        (dev.len() >= 6).then(|| mad_sd(&dev, 0.0))
+    let robust_sd = robust_spread(&members, &medians, &log);
+    let (slow, excess) = match robust_sd.filter(|s| *s > 0.0) {
+        Some(sd) => slow_runs(&members, &medians, &log, sd),
+        None => (vec![false; runs.len()], Vec::new()),
     };
-
-    let mut slow = vec![false; runs.len()];
-    let mut excess = Vec::new();
-    if let Some(sd) = robust_sd.filter(|s| *s > 0.0) {
-        for (g, m) in members.iter().enumerate() {
-            let Some(mut c) = medians[g] else { continue };
-            let mut z = SLOW_Z;
-            // A group of a few runs is measured from its fastest: with 10% of runs slow, two of
-            // three runs of some component are slow in half of all 22-component recordings, and
-            // their median is then a slow run itself.
-            if m.len() < SMALL_GROUP {
-                c = m.iter().map(|&i| log[i]).fold(f64::INFINITY, f64::min);
-                z = SLOW_Z_SMALL;
-            }
-            let mut flagged: Vec<usize> = m.iter().copied().filter(|&i| log[i] - c > z * sd).collect();
-            // Never leave a group with fewer than MIN_KEPT runs: keep the least slow.
-            flagged.sort_by(|a, b| log[*a].total_cmp(&log[*b]));
-            while m.len() - flagged.len() < MIN_KEPT.min(m.len()) && !flagged.is_empty() {
-                flagged.remove(0);
-            }
-            for i in flagged {
-                slow[i] = true;
-                excess.push((log[i] - c).exp_m1());
-            }
-        }
-    }
 
     let mut samples = Samples { targets: vec![Vec::new(); targets], ..Samples::default() };
     for (i, r) in runs.iter().enumerate() {
@@ -275,6 +183,114 @@ pub fn clean(runs: &[Timed], targets: usize) -> Cleaned {
         drift,
         robust_sd,
     }
+}
+
+/// The references' trend over the recording, removed from every run's log time where it is
+/// significant: a robust line through the references (Theil-Sen), their slow runs set aside by
+/// its residuals, then least squares on the rest for the slope's standard error.
+fn remove_drift(runs: &[Timed], log: &mut [f64]) -> Option<Drift> {
+    let refs: Vec<(f64, f64)> =
+        runs.iter().zip(log.iter()).filter(|(r, _)| r.role == Role::Reference).map(|(r, y)| (r.order, *y)).collect();
+    if refs.len() < 6 {
+        return None;
+    }
+    let mut slopes = Vec::new();
+    for i in 0..refs.len() {
+        for j in i + 1..refs.len() {
+            let dx = refs[j].0 - refs[i].0;
+            if dx != 0.0 {
+                slopes.push((refs[j].1 - refs[i].1) / dx);
+            }
+        }
+    }
+    if slopes.is_empty() {
+        return None;
+    }
+    let b0 = median(&slopes);
+    let resid: Vec<f64> = refs.iter().map(|(x, y)| y - b0 * x).collect();
+    let a0 = median(&resid);
+    let sd = mad_sd(&resid, a0);
+    let keep: Vec<&(f64, f64)> = refs.iter().zip(&resid).filter(|(_, r)| sd == 0.0 || **r - a0 <= SLOW_Z * sd).map(|(p, _)| p).collect();
+    let x: Vec<f64> = keep.iter().map(|p| p.0).collect();
+    let y: Vec<f64> = keep.iter().map(|p| p.1).collect();
+    let (b, se, df) = ols_slope(&x, &y)?;
+    let span = x.iter().copied().fold(f64::NEG_INFINITY, f64::max) - x.iter().copied().fold(f64::INFINITY, f64::min);
+    let t = student::student_t_quantile(0.975, df);
+    let corrected = se > 0.0 && (b / se).abs() > student::student_t_quantile(1.0 - DRIFT_LEVEL / 2.0, df)
+        || se == 0.0 && b != 0.0;
+    if corrected {
+        let centre = x.iter().sum::<f64>() / x.len() as f64;
+        for (r, y) in runs.iter().zip(log.iter_mut()) {
+            *y -= b * (r.order - centre);
+        }
+    }
+    Some(Drift {
+        change: (b * span).exp_m1(),
+        ci95: [((b - t * se) * span).exp_m1(), ((b + t * se) * span).exp_m1()],
+        corrected,
+    })
+}
+
+/// The indices of the runs of each group: references, controls, then each target.
+fn group_members(runs: &[Timed], targets: usize) -> Vec<Vec<usize>> {
+    let groups = 2 + targets;
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups];
+    for (i, r) in runs.iter().enumerate() {
+        let g = match r.role {
+            Role::Reference => 0,
+            Role::Control => 1,
+            Role::Duplicate(i) => 2 + i,
+        };
+        if g < groups {
+            members[g].push(i);
+        }
+    }
+    members
+}
+
+/// The run-to-run spread: from the references where there are enough of them (many, spread
+/// over the whole recording), else pooled over every group's deviations from its median.
+fn robust_spread(members: &[Vec<usize>], medians: &[Option<f64>], log: &[f64]) -> Option<f64> {
+    if members[0].len() >= 8 {
+        let v: Vec<f64> = members[0].iter().map(|&i| log[i]).collect();
+        return Some(mad_sd(&v, medians[0].unwrap_or_default()));
+    }
+    let dev: Vec<f64> = members
+        .iter()
+        .zip(medians)
+        .filter(|(m, _)| m.len() >= 3)
+        .flat_map(|(m, c)| m.iter().map(|&i| log[i] - c.unwrap_or_default()).filter(|d| *d != 0.0).collect::<Vec<_>>())
+        .collect();
+    (dev.len() >= 6).then(|| mad_sd(&dev, 0.0))
+}
+
+/// Which runs are slow (more than the threshold of robust spreads `sd` above their group's
+/// centre), and each one's excess over that centre.
+fn slow_runs(members: &[Vec<usize>], medians: &[Option<f64>], log: &[f64], sd: f64) -> (Vec<bool>, Vec<f64>) {
+    let mut slow = vec![false; log.len()];
+    let mut excess = Vec::new();
+    for (g, m) in members.iter().enumerate() {
+        let Some(mut c) = medians[g] else { continue };
+        let mut z = SLOW_Z;
+        // A group of a few runs is measured from its fastest: with 10% of runs slow, two of
+        // three runs of some component are slow in half of all 22-component recordings, and
+        // their median is then a slow run itself.
+        if m.len() < SMALL_GROUP {
+            c = m.iter().map(|&i| log[i]).fold(f64::INFINITY, f64::min);
+            z = SLOW_Z_SMALL;
+        }
+        let mut flagged: Vec<usize> = m.iter().copied().filter(|&i| log[i] - c > z * sd).collect();
+        // Never leave a group with fewer than MIN_KEPT runs: keep the least slow.
+        flagged.sort_by(|a, b| log[*a].total_cmp(&log[*b]));
+        while m.len() - flagged.len() < MIN_KEPT.min(m.len()) && !flagged.is_empty() {
+            flagged.remove(0);
+        }
+        for i in flagged {
+            slow[i] = true;
+            excess.push((log[i] - c).exp_m1());
+        }
+    }
+    (slow, excess)
 }
 
 /// Mean of `v` (0 when empty).
