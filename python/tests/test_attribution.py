@@ -1,5 +1,5 @@
 """Attributed recording of the demo's decoder on the CPU with the Python recorder, checked as the
-Rust recorder's attribution is (recorder/tests/attribution.rs): the costs add up to the fused
+Rust recorder's attribution is (recorder/src/tests/attribution.rs): the costs add up to the fused
 forward, a component made deliberately more expensive is charged the extra, the control keeps no
 more memory alive than the plain forward. The costs are computed here with plain arithmetic from
 the trace's run times, cleaned as the analyzer cleans them (mlx_trace.estimate: slow runs set

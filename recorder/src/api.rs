@@ -34,7 +34,7 @@
 //! `Component` evaluates after every component (per-component times, no fusion across them);
 //! `Attributed` keeps the forward one evaluation and attributes its time to the components by
 //! duplicating each one's work in turn against plain references and a control (the schedule of
-//! [`crate::rounds::attribution_round`], docs/attribution.md). `Block` needs the model to call
+//! `rounds::attribution_round`, docs/attribution.md). `Block` needs the model to call
 //! [`Probe::begin_group`] and [`Probe::end_group`].
 //!
 //! A component's closure must be pure: calling it again must redo the same work (an attributed
@@ -60,7 +60,7 @@ use crate::rounds;
 
 /// Marking components on a [`Probe`] without the built-in model's cost table.
 ///
-/// [`Probe::stage`] looks the cost up in the built-in model's [`CostModel`] (whose names it
+/// `Probe::stage` looks the cost up in the built-in model's [`CostModel`] (whose names it
 /// checks in debug builds); other models use these.
 pub trait Mark {
     /// Runs one invocation of component `name` (cost unknown: recorded as 0). `block`: the

@@ -15,7 +15,7 @@ const REEXEC_MARK: &str = "MLX_TRACE_BLAS_TUNED";
 const GENERIC_CORES: [&str; 6] = ["Prescott", "Core2", "Katmai", "Northwood", "Nehalem", "Unknown"];
 
 /// The OpenBLAS kernel set in use, if OpenBLAS is loaded.
-pub fn openblas_core() -> Option<String> {
+pub(crate) fn openblas_core() -> Option<String> {
     #[cfg(target_os = "linux")]
     // SAFETY: dlsym on the global scope; the function takes no arguments and returns a static
     // NUL-terminated string.
@@ -74,7 +74,7 @@ pub fn ensure_fast_openblas() {
 }
 
 /// Compares an MLX f32 matmul with a naive product; errors when they disagree.
-pub fn check_matmul() -> anyhow::Result<()> {
+pub(crate) fn check_matmul() -> anyhow::Result<()> {
     let (m, k, n) = (33usize, 70usize, 45usize);
     let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
     let b: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 48.0).collect();
@@ -111,6 +111,8 @@ mod tests {
 
     #[test]
     fn matmul_matches_naive_product() {
+        // MLX work: not during another test's recording (process-global peak memory).
+        let _serial = crate::tests::common::serial();
         check_matmul().unwrap();
     }
 }

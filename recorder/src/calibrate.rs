@@ -318,6 +318,8 @@ mod tests {
 
     #[test]
     fn a_small_calibration_records_every_probe_and_its_best() {
+        // MLX work: not during another test's recording (process-global peak memory).
+        let _serial = crate::tests::common::serial();
         let sizes = Sizes {
             square: 128,
             max_matmul_flops: 2.0 * 128f64.powi(3),

@@ -23,53 +23,53 @@ pub struct Opt {
     /// Model preset: lingbot-14b (40 blocks, dim 5120, camera), wan-1.3b (30 blocks, dim 1536,
     /// no camera) or tiny (2 blocks, dim 256, for tests).
     #[arg(long, default_value = "lingbot-14b", value_parser = parse_preset)]
-    pub preset: Preset,
+    pub(crate) preset: Preset,
 
     /// Run only the first N blocks (the seed profile used 8).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
-    pub blocks: Option<u32>,
+    pub(crate) blocks: Option<u32>,
 
     /// Frame counts to record, comma-separated. 4k+1 uses every frame; others round down to
     /// the same latent length ((F-1)/4+1 latent frames). At 480x832, 21 frames are 9,360 tokens
     /// (6 latent frames x 30 x 52).
     #[arg(long, default_value = "5,11,21", value_delimiter = ',', value_parser = parse_frame)]
-    pub frames: Vec<u32>,
+    pub(crate) frames: Vec<u32>,
 
     /// Video height in pixels (multiple of 16).
     #[arg(long, default_value_t = 480, allow_negative_numbers = true)]
-    pub height: u32,
+    pub(crate) height: u32,
 
     /// Video width in pixels (multiple of 16).
     #[arg(long, default_value_t = 832, allow_negative_numbers = true)]
-    pub width: u32,
+    pub(crate) width: u32,
 
     /// Compute dtype: f32, bf16 or f16 [default: bf16 on a GPU, f32 on the CPU, where 16-bit
     /// matmul is about 15x slower].
     #[arg(long, value_parser = parse_dtype)]
-    pub dtype: Option<DType>,
+    pub(crate) dtype: Option<DType>,
 
     /// Timed runs per frame count, variant and synchronisation mode, exactly (attributed:
     /// rounds, each of which perturbs every component once; intervals need 3 or more). At most
     /// 10000. Without it, the recording runs until its estimates reach --precision.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_RUNS as i64), allow_negative_numbers = true, conflicts_with = "precision")]
-    pub runs: Option<u32>,
+    pub(crate) runs: Option<u32>,
 
     /// Record until every estimate's 95% interval is within this of its value: the attributed
     /// sum and each component of at least 5% of the forward, and the mean forward of the other
     /// modes (at least 3 repetitions; 5 once a slow run was set aside). The slow runs and
     /// drift are handled as the analyzer does (docs/statistics.md). Default 5% unless --runs.
     #[arg(long, value_name = "P", value_parser = crate::precision::parse_precision)]
-    pub precision: Option<f64>,
+    pub(crate) precision: Option<f64>,
 
     /// Time for the timed runs of a precision-driven recording (90s, 10m, 1h), shared among
     /// frame counts and variants by their cost; a set that runs out says which targets it did
     /// not meet. The minimum repetitions always run. Default 10m.
     #[arg(long, value_name = "T", value_parser = crate::precision::parse_duration, conflicts_with = "runs")]
-    pub max_time: Option<std::time::Duration>,
+    pub(crate) max_time: Option<std::time::Duration>,
 
     /// Warm-up runs (recorded, marked, excluded from analysis by default; at most 1000).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=MAX_WARMUP as i64), allow_negative_numbers = true)]
-    pub warmup: u32,
+    pub(crate) warmup: u32,
 
     /// Synchronisation modes, comma-separated: none (one evaluation per forward: the real
     /// speed), attributed (fused forwards with one component's work duplicated at a time: each
@@ -77,65 +77,65 @@ pub struct Opt {
     /// after every component, the seed profiler's method), block (after every block). The
     /// analyzer reports each method's sum against the fused forward.
     #[arg(long, default_value = "none,attributed,component", value_delimiter = ',', value_parser = parse_sync)]
-    pub sync: Vec<SyncMode>,
+    pub(crate) sync: Vec<SyncMode>,
 
     /// Attributed mode: extra copies of the perturbed component's work per invocation. More
     /// copies raise the signal over the run-to-run noise at little extra time (the copies of
     /// all components together cost about K forwards per round).
     #[arg(long, value_name = "K", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
-    pub copies: u32,
+    pub(crate) copies: u32,
 
     /// Variants to record beside the baseline, comma-separated, or `all`: baseline, ffn-q8,
     /// ffn-q4, camera-cache, cross-kv-cache, cached, compiled, compiled-cached, uniform-time,
     /// optimized (compiled + both caches + uniform-time).
     #[arg(long, default_value = "baseline", value_delimiter = ',', value_parser = parse_variant_list)]
-    pub variant: Vec<Vec<Variant>>,
+    pub(crate) variant: Vec<Vec<Variant>>,
 
     /// Directory of safetensors checkpoint shards with the official parameter names; random
     /// weights (fixed seed) when absent.
     #[arg(long, value_name = "DIR")]
-    pub weights: Option<PathBuf>,
+    pub(crate) weights: Option<PathBuf>,
 
     /// Seed of random weights and inputs.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
-    pub seed: u64,
+    pub(crate) seed: u64,
 
     /// Trace file to write [default: traces/<host>-<preset>-<backend>-<time>.msgpack, numbered
     /// when taken]. An existing file is refused unless --force.
     #[arg(long, short, value_name = "FILE")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
 
     /// Replace the --out file if it exists (a regular file only; it stays untouched until the
     /// recording completes).
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
 
     /// Force the CPU backend even when a GPU backend is available.
     #[arg(long)]
-    pub cpu: bool,
+    pub(crate) cpu: bool,
 
     /// Label stored in the trace metadata, KEY=VALUE (repeatable), e.g. --label machine=m3-max.
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_label)]
-    pub label: Vec<(String, String)>,
+    pub(crate) label: Vec<(String, String)>,
 
     /// Record even if the memory estimate exceeds what the machine has.
     #[arg(long)]
-    pub skip_memory_check: bool,
+    pub(crate) skip_memory_check: bool,
 
     /// Skip the matmul/bandwidth calibration (the analyzer then cannot place components
     /// against this machine's ceilings).
     #[arg(long)]
-    pub no_calibrate: bool,
+    pub(crate) no_calibrate: bool,
 
     /// No progress bar.
     #[arg(long, short)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 /// Largest `--runs`.
-pub const MAX_RUNS: u32 = 10_000;
+pub(crate) const MAX_RUNS: u32 = 10_000;
 /// Largest `--warmup`.
-pub const MAX_WARMUP: u32 = 1_000;
+pub(crate) const MAX_WARMUP: u32 = 1_000;
 
 const EXAMPLES: &str = "Examples:
   mlx-record --preset tiny --frames 5,9,13            quick CPU recording into traces/

@@ -6,18 +6,16 @@ use std::str::FromStr;
 use trace_format::ModelConfig;
 
 /// Spatial-temporal compression of the VAE (frames, height, width).
-pub const VAE_STRIDE: [u32; 3] = [4, 8, 8];
+pub(crate) const VAE_STRIDE: [u32; 3] = [4, 8, 8];
 /// Patch size of the transformer (frames, height, width).
-pub const PATCH: [u32; 3] = [1, 2, 2];
+pub(crate) const PATCH: [u32; 3] = [1, 2, 2];
 /// Camera channels per token: 6 Plücker-ray channels x 8 x 8 pixels x 2 x 2 patch.
-pub const CAMERA_CHANNELS: u32 = 6 * 8 * 8 * 2 * 2;
+pub(crate) const CAMERA_CHANNELS: u32 = 6 * 8 * 8 * 2 * 2;
 /// Largest frame count accepted (1,281 frames = 321 latent frames, 500k tokens at 480x832).
-pub const MAX_FRAMES: u32 = 1281;
+pub(crate) const MAX_FRAMES: u32 = 1281;
 /// Largest height or width accepted, in pixels (1,024 patches a side). Bounds the sequence length
 /// (at most 321 x 1,024 x 1,024 tokens) so that every size derived from it fits 64 bits.
-pub const MAX_SIDE: u32 = 16384;
-/// Forward passes of the DiT per generated clip: 40 sampling steps x (conditional + unconditional).
-pub const FORWARDS_PER_CLIP: u32 = 80;
+pub(crate) const MAX_SIDE: u32 = 16384;
 
 /// A named model shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +30,7 @@ pub enum Preset {
 
 impl Preset {
     /// All presets, for help texts and errors.
-    pub const ALL: [Preset; 3] = [Preset::Lingbot14b, Preset::Wan1_3b, Preset::Tiny];
+    pub(crate) const ALL: [Preset; 3] = [Preset::Lingbot14b, Preset::Wan1_3b, Preset::Tiny];
 
     /// The preset's name on the command line and in traces.
     pub fn name(self) -> &'static str {
@@ -169,12 +167,12 @@ impl Geometry {
     }
 
     /// Latent frames after the VAE: (frames - 1) / 4 + 1.
-    pub fn latent_frames(&self) -> u32 {
+    pub(crate) fn latent_frames(&self) -> u32 {
         (self.frames - 1) / VAE_STRIDE[0] + 1
     }
 
     /// Latent grid (frames, height, width) before patching.
-    pub fn latent_grid(&self) -> [u32; 3] {
+    pub(crate) fn latent_grid(&self) -> [u32; 3] {
         [self.latent_frames(), self.height / VAE_STRIDE[1], self.width / VAE_STRIDE[2]]
     }
 
@@ -194,7 +192,7 @@ impl Geometry {
 }
 
 /// Parses a frame list such as `5,11,21`.
-pub fn parse_frames(s: &str) -> Result<Vec<u32>, String> {
+pub(crate) fn parse_frames(s: &str) -> Result<Vec<u32>, String> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let f: u32 = match part.parse::<u32>() {

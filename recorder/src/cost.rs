@@ -90,7 +90,7 @@ impl CostModel {
     /// The same model when every token shares one timestep: the time embedding and the
     /// modulation vectors are computed for one row (the `uniform-time` variants). The whole
     /// forward's cost stays that of the standard per-token forward, so forward rates compare.
-    pub fn with_uniform_time(mut self, uniform: bool) -> Self {
+    pub(crate) fn with_uniform_time(mut self, uniform: bool) -> Self {
         if uniform {
             self.time_rows = 1.0;
         }
@@ -238,7 +238,7 @@ impl CostModel {
     }
 
     /// Sum over one block's standard components.
-    pub fn block_total(&self, camera: bool) -> Cost {
+    pub(crate) fn block_total(&self, camera: bool) -> Cost {
         taxonomy::BLOCK
             .iter()
             .filter(|n| camera || !n.starts_with("block/camera"))

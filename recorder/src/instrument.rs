@@ -72,7 +72,7 @@ impl Outputs for Vec<Array> {
 
 /// `inputs`, made to depend on `dependencies`: the same values and buffers (nothing is copied),
 /// but whatever consumes them runs after the dependencies are computed (MLX's `depends`).
-pub fn depends(inputs: &[&Array], dependencies: &[Array]) -> Result<Vec<Array>> {
+pub(crate) fn depends(inputs: &[&Array], dependencies: &[Array]) -> Result<Vec<Array>> {
     // SAFETY: every vector is created, filled with live arrays (mlx-c takes its own references),
     // read and freed here; each output handle is owned by the returned `Array`.
     unsafe {
@@ -188,7 +188,7 @@ impl<'a> Probe<'a> {
     /// Makes the stage `name` more expensive in every mode: its work is done `extra` more times
     /// per invocation and evaluated with it. For tests of the attribution: the extra work is
     /// known, so the test can check that it is charged to this stage.
-    pub fn with_inflation(mut self, inflate: Option<(String, u32)>) -> Self {
+    pub(crate) fn with_inflation(mut self, inflate: Option<(String, u32)>) -> Self {
         self.inflate = inflate;
         self
     }
@@ -199,12 +199,12 @@ impl<'a> Probe<'a> {
     }
 
     /// Bytes of the outputs whose computation the perturbation forced.
-    pub fn reduced_bytes(&self) -> u64 {
+    pub(crate) fn reduced_bytes(&self) -> u64 {
         self.reduced_bytes
     }
 
     /// Extra scalar outputs the perturbation added (one per output array it forced).
-    pub fn reduced_arrays(&self) -> u64 {
+    pub(crate) fn reduced_arrays(&self) -> u64 {
         self.reduced_arrays
     }
 
@@ -213,26 +213,20 @@ impl<'a> Probe<'a> {
         &self.isolated_ns
     }
 
-
-    /// The synchronisation mode.
-    pub fn mode(&self) -> SyncMode {
-        self.mode
-    }
-
     /// Restarts the clock (call right before the forward).
-    pub fn start_clock(&mut self) {
+    pub(crate) fn start_clock(&mut self) {
         self.t0 = Instant::now();
     }
 
     /// Runs one component; in `component` mode evaluates and times it. `f` builds the
     /// component's work; an attributed run may call it more than once.
-    pub fn stage<T: Outputs>(&mut self, name: &str, block: Option<u32>, f: impl FnMut() -> Result<T>) -> Result<T> {
+    pub(crate) fn stage<T: Outputs>(&mut self, name: &str, block: Option<u32>, f: impl FnMut() -> Result<T>) -> Result<T> {
         let cost = self.costs.of(name).unwrap_or_default();
         self.stage_with_cost(name, block, cost, f)
     }
 
     /// Like [`Probe::stage`] with an explicit cost (for variants' own components).
-    pub fn stage_with_cost<T: Outputs>(
+    pub(crate) fn stage_with_cost<T: Outputs>(
         &mut self,
         name: &str,
         block: Option<u32>,
@@ -335,7 +329,7 @@ impl<'a> Probe<'a> {
     }
 
     /// Records a measured interval directly (e.g. the whole forward in `none` mode).
-    pub fn record(&mut self, name: &str, block: Option<u32>, cost: Cost, start: Instant, end: Instant) {
+    pub(crate) fn record(&mut self, name: &str, block: Option<u32>, cost: Cost, start: Instant, end: Instant) {
         let id = self.run.component(name, cost.flops, cost.bytes);
         self.push(id, block, start, end);
     }
@@ -346,13 +340,8 @@ impl<'a> Probe<'a> {
         self.run.push_event(id, block, s, d);
     }
 
-    /// The time since the clock started.
-    pub fn elapsed_ns(&self) -> u64 {
-        self.t0.elapsed().as_nanos() as u64
-    }
-
     /// The finished run record.
-    pub fn into_run(self) -> RunRecord {
+    pub(crate) fn into_run(self) -> RunRecord {
         self.run
     }
 }

@@ -153,14 +153,4 @@ pub fn run(opt: cli::Opt, command_line: &str) -> Result<i32> {
 }
 
 #[cfg(test)]
-mod tests {
-    #[test]
-    fn build_locations_are_removed_from_mlx_messages() {
-        let m = "[load_safetensors] Invalid json header at /home/ci/mlx/mlx/io/safetensors.cpp:120 and more";
-        assert_eq!(super::clean_mlx_message(m), "[load_safetensors] Invalid json header and more");
-        let m = "[malloc] Unable to allocate 8 bytes. at /b/mlx/c/array.cpp:9";
-        assert_eq!(super::clean_mlx_message(m), "[malloc] Unable to allocate 8 bytes.");
-        // Not a location: kept.
-        assert_eq!(super::clean_mlx_message("look at /tmp/x for details"), "look at /tmp/x for details");
-    }
-}
+mod tests;

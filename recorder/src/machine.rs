@@ -61,7 +61,7 @@ pub fn use_backend(backend: Backend) {
 }
 
 /// The version of the libmlx actually loaded.
-pub fn mlx_runtime_version() -> String {
+pub(crate) fn mlx_runtime_version() -> String {
     // SAFETY: mlx_version fills a string we own and free.
     unsafe {
         let mut s = mlx_sys::mlx_string_new();
@@ -76,7 +76,7 @@ pub fn mlx_runtime_version() -> String {
 }
 
 /// GPU name and memory from MLX's device info, where the backend reports them.
-pub fn gpu_info() -> (Option<String>, Option<u64>) {
+pub(crate) fn gpu_info() -> (Option<String>, Option<u64>) {
     // SAFETY: device-info handles are created and freed here; strings are copied before free.
     unsafe {
         let dev = mlx_sys::mlx_device_new_type(mlx_sys::mlx_device_type__MLX_GPU, 0);
@@ -138,23 +138,23 @@ fn nvidia_smi() -> (Option<String>, Option<u64>) {
 
 /// Host facts for the trace header.
 #[derive(Debug, Clone, Default)]
-pub struct Host {
+pub(crate) struct Host {
     /// Host name.
-    pub name: String,
+    pub(crate) name: String,
     /// OS and kernel.
-    pub os: String,
+    pub(crate) os: String,
     /// CPU model.
-    pub cpu_model: String,
+    pub(crate) cpu_model: String,
     /// Logical cores.
-    pub cpu_cores: u32,
+    pub(crate) cpu_cores: u32,
     /// Installed memory, bytes.
-    pub ram_bytes: u64,
+    pub(crate) ram_bytes: u64,
     /// Memory available now, bytes.
-    pub available_bytes: u64,
+    pub(crate) available_bytes: u64,
 }
 
 /// Reads host facts from the OS.
-pub fn host() -> Host {
+pub(crate) fn host() -> Host {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default().trim().to_string();
     let name = Some(read("/proc/sys/kernel/hostname"))
         .filter(|s| !s.is_empty())
@@ -198,7 +198,7 @@ fn command_output(cmd: &str, args: &[&str]) -> Option<String> {
 }
 
 /// The BLAS library loaded in this process (Linux: from /proc/self/maps).
-pub fn loaded_blas() -> String {
+pub(crate) fn loaded_blas() -> String {
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
     let mut libs: Vec<&str> = maps
         .lines()
@@ -223,11 +223,11 @@ pub fn loaded_blas() -> String {
 
 /// A memory limit on this process that may be lower than what the machine has.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemoryLimit {
+pub(crate) struct MemoryLimit {
     /// Bytes the process may still take under the limit.
-    pub room: u64,
+    pub(crate) room: u64,
     /// The limit, as the memory check's message names it ("... more than the N GiB {what}").
-    pub what: String,
+    pub(crate) what: String,
 }
 
 /// `VmSize:`-style fields of /proc/self/status, in bytes.
@@ -262,13 +262,13 @@ fn cgroup_number(path: &std::path::Path) -> Option<u64> {
 /// Address space MLX and the BLAS library map beyond the model's data, reserved under an
 /// address-space or data-segment limit: a wan-1.3b recording (2 blocks, f32, CPU) peaked at
 /// 1.30 GiB of address space with 0.71 GiB resident.
-pub const RUNTIME_ADDRESS_SPACE: u64 = 1 << 30;
+pub(crate) const RUNTIME_ADDRESS_SPACE: u64 = 1 << 30;
 
 /// The memory a recording may use, (bytes, what bounds it): the GPU's memory on CUDA (the host's
 /// available memory where it cannot be read), else the host's available memory lowered by the
 /// process's own limits (address space, data segment, cgroup), which bind host memory only.
 /// The one budget of the memory check and of the attribution's copies.
-pub fn memory_budget(backend: Backend, host: &Host) -> (u64, String) {
+pub(crate) fn memory_budget(backend: Backend, host: &Host) -> (u64, String) {
     if backend == Backend::Cuda {
         return match gpu_info().1 {
             Some(m) => (m, "of GPU memory".into()),
@@ -285,7 +285,7 @@ pub fn memory_budget(backend: Backend, host: &Host) -> (u64, String) {
     (budget, what)
 }
 
-pub fn process_memory_limits() -> Vec<MemoryLimit> {
+pub(crate) fn process_memory_limits() -> Vec<MemoryLimit> {
     #[allow(unused_mut)]
     let mut limits = Vec::new();
     #[cfg(target_os = "linux")]

@@ -51,7 +51,7 @@ impl Default for Stopping {
 
 impl Stopping {
     /// Repetitions every set runs at least (what the progress bar plans for).
-    pub fn min_reps(&self) -> u32 {
+    pub(crate) fn min_reps(&self) -> u32 {
         match self {
             Stopping::Exact(n) => *n,
             Stopping::Precision { .. } => MIN_REPS,

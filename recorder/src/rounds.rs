@@ -30,7 +30,7 @@ pub fn stop_requested() -> bool {
 /// the first run of a graph pays for what later runs reuse (MLX's CUDA backend builds a CUDA
 /// graph for every new shape of work). On an H200 at 3,120 tokens, duplicates whose graphs were
 /// new took 3.5 ms longer each, which over-charged every component of the first round by ~8%.
-pub fn attribution_round(round: u32, targets: usize, copies: u32) -> Vec<(PerturbKind, Option<usize>, u32)> {
+pub(crate) fn attribution_round(round: u32, targets: usize, copies: u32) -> Vec<(PerturbKind, Option<usize>, u32)> {
     use attribution_estimate::Role;
     attribution_estimate::schedule::round(round, targets)
         .into_iter()
@@ -70,7 +70,7 @@ pub(crate) const COMPONENT_WEIGHT: f64 = 1.2;
 /// once: a stage whose inputs do not depend on the previous block (the modulation, which reads
 /// only the time embedding) can be scheduled that way, and on an H200 at 32,760 tokens its four
 /// copies ran out of memory.
-pub fn copies_within(requested: u32, stage: &StageInfo, headroom: u64) -> u32 {
+pub(crate) fn copies_within(requested: u32, stage: &StageInfo, headroom: u64) -> u32 {
     let per_copy = stage.output_bytes.saturating_mul(stage.calls as u64);
     if per_copy == 0 {
         return requested;

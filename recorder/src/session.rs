@@ -25,58 +25,58 @@ use crate::variants::{self, Variant};
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// Model preset.
-    pub preset: Preset,
+    pub(crate) preset: Preset,
     /// Configuration (blocks possibly overridden).
-    pub config: ModelConfig,
+    pub(crate) config: ModelConfig,
     /// Compute dtype.
-    pub dtype: DType,
+    pub(crate) dtype: DType,
     /// Backend.
-    pub backend: Backend,
+    pub(crate) backend: Backend,
     /// Frame counts, each with the same height and width.
-    pub geometries: Vec<Geometry>,
+    pub(crate) geometries: Vec<Geometry>,
     /// Timed runs per frame count, variant and mode: the exact count, or the minimum of a
     /// precision-driven recording ([`Stopping::min_reps`]).
-    pub runs: u32,
+    pub(crate) runs: u32,
     /// When a set has enough repetitions.
-    pub stopping: Stopping,
+    pub(crate) stopping: Stopping,
     /// Warm-up runs per frame count and variant.
-    pub warmup: u32,
+    pub(crate) warmup: u32,
     /// Synchronisation modes.
-    pub sync_modes: Vec<SyncMode>,
+    pub(crate) sync_modes: Vec<SyncMode>,
     /// Attributed mode: extra copies of the perturbed component per invocation.
-    pub copies: u32,
+    pub(crate) copies: u32,
     /// Test builds: a stage made deliberately more expensive, (name, extra copies of its work).
-    pub inflate: Option<(String, u32)>,
+    pub(crate) inflate: Option<(String, u32)>,
     /// Variants (baseline first).
-    pub variants: Vec<Variant>,
+    pub(crate) variants: Vec<Variant>,
     /// Seed of weights and inputs.
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Checkpoint directory; random weights when `None`.
-    pub weights: Option<PathBuf>,
+    pub(crate) weights: Option<PathBuf>,
     /// Final trace path.
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// `--force`: a finished trace at `out` is replaced when the recording completes.
-    pub replace: bool,
+    pub(crate) replace: bool,
     /// `out` was generated, not given: take the next free numbered name instead of failing.
-    pub next_free_name: bool,
+    pub(crate) next_free_name: bool,
     /// Skip the memory check.
-    pub skip_memory_check: bool,
+    pub(crate) skip_memory_check: bool,
     /// No progress bar.
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// Skip the calibration (tests).
-    pub calibrate: bool,
+    pub(crate) calibrate: bool,
     /// User labels for the header.
-    pub labels: BTreeMap<String, String>,
+    pub(crate) labels: BTreeMap<String, String>,
 }
 
 impl Plan {
     /// Largest sequence length of the plan.
-    pub fn max_tokens(&self) -> u64 {
+    pub(crate) fn max_tokens(&self) -> u64 {
         self.geometries.iter().map(Geometry::tokens).max().unwrap_or(0)
     }
 
     /// Refuses a plan whose estimated memory exceeds what the machine has.
-    pub fn check_memory(&self, budget: u64, budget_what: &str) -> Result<()> {
+    pub(crate) fn check_memory(&self, budget: u64, budget_what: &str) -> Result<()> {
         let tokens = self.max_tokens();
         let c = &self.config;
         // Each variant's extra memory (quantized copies, caches) lives only while it runs, so
@@ -128,12 +128,12 @@ impl Plan {
 impl Plan {
     /// The plan's work in the progress bar's unit (analytic FLOPs, component-synced runs
     /// weighted 1.2): the ETA then follows the real cost of the runs left, not their count.
-    pub fn total_weight(&self) -> f64 {
+    pub(crate) fn total_weight(&self) -> f64 {
         self.set_weights().iter().sum::<f64>() * (self.warmup + self.runs) as f64
     }
 
     /// The weight of one repetition of each set (frame count x variant), in recording order.
-    pub fn set_weights(&self) -> Vec<f64> {
+    pub(crate) fn set_weights(&self) -> Vec<f64> {
         self.geometries
             .iter()
             .flat_map(|g| {
@@ -144,7 +144,7 @@ impl Plan {
     }
 
     /// The weight of one repetition of `modes` at `geometry` ([`rounds::rep_weight`]).
-    pub fn rep_weight(&self, geometry: &Geometry, modes: &[SyncMode]) -> f64 {
+    pub(crate) fn rep_weight(&self, geometry: &Geometry, modes: &[SyncMode]) -> f64 {
         let forward = CostModel::new(&self.config, geometry.tokens(), self.dtype.size()).of(names::FORWARD).unwrap_or_default().flops.max(1.0);
         rounds::rep_weight(forward, modes, baseline_stage_count(&self.config), self.copies)
     }
@@ -177,7 +177,7 @@ pub fn header(plan: &Plan, command_line: &str) -> Header {
 /// Default trace path: `DIR/<host>-<preset>-<backend>-<timestamp>.msgpack`.
 /// The stamp has millisecond resolution; a name still taken (a trace or a `.partial` of it) is
 /// numbered when the file is created (`NAME-2.msgpack`, ...), so every recording gets its own.
-pub fn default_out(dir: &Path, preset: Preset, backend: Backend) -> PathBuf {
+pub(crate) fn default_out(dir: &Path, preset: Preset, backend: Backend) -> PathBuf {
     let host: String = machine::host().name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
     // The milliseconds of the same second as the date and time.
     let (seconds, millis) = loop {
@@ -195,11 +195,11 @@ pub fn default_out(dir: &Path, preset: Preset, backend: Backend) -> PathBuf {
 /// Summary of a finished recording.
 pub struct Summary {
     /// Trace written.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Runs written.
-    pub runs: u32,
+    pub(crate) runs: u32,
     /// Whether SIGINT stopped it early (the trace stays `.partial`).
-    pub interrupted: bool,
+    pub(crate) interrupted: bool,
 }
 
 /// Records the plan into `plan.out` (via `NAME.partial`).
@@ -209,7 +209,7 @@ pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
 
 /// [`record`], setting `partial` to the `.partial` file once it is created, so that a caller
 /// can say what a failure leaves behind.
-pub fn record_with(plan: &Plan, header: &Header, partial: &mut Option<PathBuf>) -> Result<Summary> {
+pub(crate) fn record_with(plan: &Plan, header: &Header, partial: &mut Option<PathBuf>) -> Result<Summary> {
     if let Some(dir) = plan.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create output directory {}", dir.display()))?;
     }

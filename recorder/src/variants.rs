@@ -23,7 +23,7 @@ use mlx_rs::Array;
 use crate::model::{ClipCache, ForwardOptions, Inputs, Model, QuantLinear};
 
 /// Quantization group size of the `ffn-q*` variants.
-pub const QUANT_GROUP: i32 = 64;
+pub(crate) const QUANT_GROUP: i32 = 64;
 
 /// A named variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,17 +98,17 @@ impl Variant {
     }
 
     /// Whether the variant runs compiled elementwise kernels.
-    pub fn fuses(self) -> bool {
+    pub(crate) fn fuses(self) -> bool {
         matches!(self, Variant::Compiled | Variant::CompiledCached | Variant::Optimized)
     }
 
     /// Whether the variant computes the time embedding once for all tokens.
-    pub fn uniform_time(self) -> bool {
+    pub(crate) fn uniform_time(self) -> bool {
         matches!(self, Variant::UniformTime | Variant::Optimized)
     }
 
     /// Whether the variant needs per-clip preparation that depends on the inputs.
-    pub fn per_clip(self) -> bool {
+    pub(crate) fn per_clip(self) -> bool {
         self.caches_camera() || self.caches_cross_kv()
     }
 }
@@ -124,7 +124,7 @@ impl FromStr for Variant {
 }
 
 /// Parses `baseline,ffn-q8` or `all`; baseline is always included first (drift needs it).
-pub fn parse_variants(s: &str) -> Result<Vec<Variant>, String> {
+pub(crate) fn parse_variants(s: &str) -> Result<Vec<Variant>, String> {
     let mut out = vec![Variant::Baseline];
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         if part == "all" {
@@ -143,15 +143,15 @@ pub fn parse_variants(s: &str) -> Result<Vec<Variant>, String> {
 #[derive(Default)]
 pub struct Prepared {
     /// Per-clip caches.
-    pub cache: Option<ClipCache>,
+    pub(crate) cache: Option<ClipCache>,
     /// Quantized FFN layers.
-    pub ffn_quant: Option<Vec<(QuantLinear, QuantLinear)>>,
+    pub(crate) ffn_quant: Option<Vec<(QuantLinear, QuantLinear)>>,
     /// One-off costs: (name, ns, bytes kept alive).
-    pub setups: Vec<(String, u64, u64)>,
+    pub(crate) setups: Vec<(String, u64, u64)>,
     /// Compiled elementwise kernels.
-    pub fuse: bool,
+    pub(crate) fuse: bool,
     /// One timestep for all tokens.
-    pub uniform_time: bool,
+    pub(crate) uniform_time: bool,
 }
 
 impl Prepared {
@@ -167,7 +167,7 @@ impl Prepared {
 }
 
 /// Quantizes the FFN of every block (once per recording, independent of the inputs).
-pub fn quantize_ffn(model: &Model, bits: i32) -> Result<Vec<(QuantLinear, QuantLinear)>> {
+pub(crate) fn quantize_ffn(model: &Model, bits: i32) -> Result<Vec<(QuantLinear, QuantLinear)>> {
     let w = &model.weights;
     (0..model.config.blocks)
         .map(|b| {
@@ -231,7 +231,7 @@ fn nbytes<'a>(arrays: impl Iterator<Item = &'a Array>) -> u64 {
 }
 
 /// Extra memory per block a variant keeps, for the memory estimate.
-pub fn extra_bytes_per_block(variant: Variant, dim: u64, ffn: u64, tokens: u64, text_len: u64, dtype_size: u64) -> u64 {
+pub(crate) fn extra_bytes_per_block(variant: Variant, dim: u64, ffn: u64, tokens: u64, text_len: u64, dtype_size: u64) -> u64 {
     let mut bytes = 0;
     if let Some(bits) = variant.quant_bits() {
         // Packed weights plus a scale and a bias per group of 64.

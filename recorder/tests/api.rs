@@ -141,7 +141,7 @@ fn a_model_of_its_own_is_recorded_in_every_mode() {
 
 /// What is out of tolerance in one plain and one inflated recording: the costs must add up to
 /// each recording's fused forward and the inflated component must be charged the extra time
-/// (the tolerances of recorder/tests/attribution.rs).
+/// (the tolerances of recorder/src/tests/attribution.rs).
 fn timing_problems(model: &Mlp, dir: &std::path::Path, attempt: u32) -> Vec<String> {
     let record = |name: &str, inflate: Option<(String, u32)>| {
         let path = dir.join(format!("{attempt}-{name}"));

@@ -155,7 +155,7 @@ impl Kernels {
     }
 
     /// LayerNorm(x) * (1 + scale) + shift, for per-token `scale` and `shift`.
-    pub fn norm_modulate(&self, x: &Array, scale: &Array, shift: &Array) -> R<Array> {
+    pub(crate) fn norm_modulate(&self, x: &Array, scale: &Array, shift: &Array) -> R<Array> {
         if self.layer_norm_kernel().is_some() {
             let (ones, zeros) = self.unit_affine(x)?;
             let y = self.layer_norm(x, &ones, &zeros)?;
@@ -179,7 +179,7 @@ impl Kernels {
     }
 
     /// x * (1 + scale) + shift.
-    pub fn modulate(&self, x: &Array, scale: &Array, shift: &Array) -> R<Array> {
+    pub(crate) fn modulate(&self, x: &Array, scale: &Array, shift: &Array) -> R<Array> {
         Self::call(&self.modulate, &[x, scale, shift])
     }
 

@@ -7,7 +7,7 @@ mod cuda;
 pub mod kernels;
 pub mod names;
 mod rope;
-pub mod weights;
+pub(crate) mod weights;
 
 use anyhow::Result;
 use mlx_rs::ops::{addmm, concatenate, split_equal as split};
@@ -16,14 +16,15 @@ use trace_format::taxonomy::component;
 use trace_format::ModelConfig;
 
 pub use rope::rope_tables;
-pub use weights::{ParamSpec, WeightError, Weights, param_count, param_specs};
+pub use weights::Weights;
+pub(crate) use weights::param_count;
 
 use crate::config::{CAMERA_CHANNELS, DType, Geometry};
 use crate::instrument::Probe;
 use kernels::{Kernels, gated_residual, modulate, scalar};
 
 /// Diffusion timestep used for every recorded forward (the value does not change the cost).
-pub const TIMESTEP: f32 = 500.0;
+pub(crate) const TIMESTEP: f32 = 500.0;
 
 /// The transformer with its weights.
 pub struct Model {
@@ -73,61 +74,61 @@ impl Inputs {
 
 /// Values that stay the same across the forwards of a clip and that a variant may precompute.
 #[derive(Default)]
-pub struct ClipCache {
+pub(crate) struct ClipCache {
     /// Per block: the camera injection's (1 + scale, shift).
-    pub camera: Option<Vec<(Array, Array)>>,
+    pub(crate) camera: Option<Vec<(Array, Array)>>,
     /// Per block: the cross-attention's text keys and values, `[1, heads, T, head_dim]`.
-    pub cross_kv: Option<Vec<(Array, Array)>>,
+    pub(crate) cross_kv: Option<Vec<(Array, Array)>>,
 }
 
 /// Per-forward options chosen by the variant under test.
 #[derive(Default)]
 pub struct ForwardOptions<'a> {
     /// Precomputed per-clip values.
-    pub cache: Option<&'a ClipCache>,
+    pub(crate) cache: Option<&'a ClipCache>,
     /// FFN weights quantized: per block, (up, down) as [`QuantLinear`]s.
-    pub ffn_quant: Option<&'a [(QuantLinear, QuantLinear)]>,
+    pub(crate) ffn_quant: Option<&'a [(QuantLinear, QuantLinear)]>,
     /// Run elementwise chains (norm + modulate, RoPE, gated residuals) as compiled kernels, and
     /// on CUDA LayerNorm and q/k RMSNorm + RoPE as the hand-written kernels of `cuda.rs`.
-    pub fuse: bool,
+    pub(crate) fuse: bool,
     /// Every token shares one timestep (plain text- or image-to-video sampling): the time
     /// embedding and the six modulation vectors are computed for one token and broadcast, and
     /// the modulation folds into LayerNorm's affine parameters.
-    pub uniform_time: bool,
+    pub(crate) uniform_time: bool,
 }
 
 /// A Linear layer with weights quantized by MLX (affine, per group).
-pub struct QuantLinear {
+pub(crate) struct QuantLinear {
     /// Packed weights.
-    pub w: Array,
+    pub(crate) w: Array,
     /// Per-group scales.
-    pub scales: Array,
+    pub(crate) scales: Array,
     /// Per-group biases.
-    pub biases: Array,
+    pub(crate) biases: Array,
     /// Layer bias.
-    pub bias: Array,
+    pub(crate) bias: Array,
     /// Elements per group.
-    pub group_size: i32,
+    pub(crate) group_size: i32,
     /// Bits per weight.
-    pub bits: i32,
+    pub(crate) bits: i32,
 }
 
 impl QuantLinear {
     /// Quantizes a `[out, in]` weight.
-    pub fn new(w: &Array, bias: &Array, group_size: i32, bits: i32) -> Result<Self> {
+    pub(crate) fn new(w: &Array, bias: &Array, group_size: i32, bits: i32) -> Result<Self> {
         let (wq, scales, biases) = mlx_rs::ops::quantize(w, group_size, bits)?;
         mlx_rs::transforms::eval([&wq, &scales, &biases])?;
         Ok(QuantLinear { w: wq, scales, biases, bias: bias.clone(), group_size, bits })
     }
 
     /// `x @ W^T + b` through MLX's quantized matmul.
-    pub fn forward(&self, x: &Array) -> Result<Array> {
+    pub(crate) fn forward(&self, x: &Array) -> Result<Array> {
         let y = mlx_rs::ops::quantized_matmul(x, &self.w, &self.scales, &self.biases, true, self.group_size, self.bits)?;
         Ok(y.add(&self.bias)?)
     }
 
     /// Bytes of the quantized weights.
-    pub fn nbytes(&self) -> u64 {
+    pub(crate) fn nbytes(&self) -> u64 {
         (self.w.nbytes() + self.scales.nbytes() + self.biases.nbytes() + self.bias.nbytes()) as u64
     }
 }
@@ -232,7 +233,7 @@ impl Model {
     /// Block `b`: `x [L, dim]`, time projection `e0 [L, 6 * dim]`, embedded text `[T, dim]`,
     /// camera features `[L, dim]`. Public so tests can compare it with a reference.
     #[allow(clippy::too_many_arguments)]
-    pub fn block(
+    pub(crate) fn block(
         &self,
         b: u32,
         x: Array,
@@ -394,7 +395,7 @@ impl Model {
     }
 
     /// `h = layer2(SiLU(layer1(c))) + c` of block `b`.
-    pub fn camera_hidden(&self, b: u32, c: &Array) -> Result<Array> {
+    pub(crate) fn camera_hidden(&self, b: u32, c: &Array) -> Result<Array> {
         let w = &self.weights;
         let p = format!("blocks.{b}");
         let h = linear(w, &format!("{p}.cam_injector_layer1"), c)?;
@@ -402,7 +403,7 @@ impl Model {
     }
 
     /// Block `b`'s camera `(1 + scale, shift)`: independent of x and of the timestep.
-    pub fn camera_scale_shift(&self, b: u32, c: &Array) -> Result<(Array, Array)> {
+    pub(crate) fn camera_scale_shift(&self, b: u32, c: &Array) -> Result<(Array, Array)> {
         let w = &self.weights;
         let p = format!("blocks.{b}");
         let h = self.camera_hidden(b, c)?;
@@ -412,7 +413,7 @@ impl Model {
     }
 
     /// Block `b`'s cross-attention keys and values of the (embedded) text context.
-    pub fn cross_kv(&self, b: u32, context: &Array) -> Result<(Array, Array)> {
+    pub(crate) fn cross_kv(&self, b: u32, context: &Array) -> Result<(Array, Array)> {
         let w = &self.weights;
         let p = format!("blocks.{b}.cross_attn");
         let k = linear(w, &format!("{p}.k"), context)?;
@@ -422,7 +423,7 @@ impl Model {
     }
 
     /// Embedded text context and camera features of some inputs (for building a clip cache).
-    pub fn embed_conditions(&self, inputs: &Inputs) -> Result<(Array, Option<Array>)> {
+    pub(crate) fn embed_conditions(&self, inputs: &Inputs) -> Result<(Array, Option<Array>)> {
         let context = self.text_embed(&inputs.context)?;
         let camera = inputs.camera.as_ref().map(|cam| self.camera_embed(cam)).transpose()?;
         Ok((context, camera))

@@ -12,11 +12,11 @@ use crate::config::{DType, CAMERA_CHANNELS};
 
 /// One parameter: official name and shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamSpec {
+pub(crate) struct ParamSpec {
     /// Checkpoint key, e.g. `blocks.3.self_attn.q.weight`.
-    pub name: String,
+    pub(crate) name: String,
     /// Shape as stored in the checkpoint.
-    pub shape: Vec<i32>,
+    pub(crate) shape: Vec<i32>,
 }
 
 impl ParamSpec {
@@ -25,13 +25,13 @@ impl ParamSpec {
     }
 
     /// Elements.
-    pub fn numel(&self) -> u64 {
+    pub(crate) fn numel(&self) -> u64 {
         self.shape.iter().map(|&v| v as u64).product()
     }
 }
 
 /// Every parameter the forward reads, for `config` (its `blocks` count).
-pub fn param_specs(config: &ModelConfig) -> Vec<ParamSpec> {
+pub(crate) fn param_specs(config: &ModelConfig) -> Vec<ParamSpec> {
     let (d, f) = (config.dim, config.ffn_dim);
     let patch_out = config.out_dim * config.patch.iter().product::<u32>();
     let mut specs = Vec::new();
@@ -78,7 +78,7 @@ pub fn param_specs(config: &ModelConfig) -> Vec<ParamSpec> {
 }
 
 /// Parameter count of `config`.
-pub fn param_count(config: &ModelConfig) -> u64 {
+pub(crate) fn param_count(config: &ModelConfig) -> u64 {
     param_specs(config).iter().map(ParamSpec::numel).sum()
 }
 
@@ -89,13 +89,8 @@ pub struct Weights {
 
 impl Weights {
     /// The parameter `name`.
-    pub fn get(&self, name: &str) -> Result<&Array> {
+    pub(crate) fn get(&self, name: &str) -> Result<&Array> {
         self.map.get(name).with_context(|| format!("parameter `{name}` missing"))
-    }
-
-    /// Bytes held by all parameters.
-    pub fn nbytes(&self) -> u64 {
-        self.map.values().map(|a| a.nbytes() as u64).sum()
     }
 
     /// The parameter map (for saving test checkpoints).
@@ -150,7 +145,7 @@ impl Weights {
     /// The checkpoint is [`validate`]d first, so that a bad one is reported by file and tensor
     /// rather than by MLX. Parameters holding NaN or infinite values (after the cast) are
     /// named in one warning on standard error: the run's times stay real, its outputs do not.
-    pub fn load(dir: &Path, config: &ModelConfig, dtype: DType) -> Result<Self, WeightError> {
+    pub(crate) fn load(dir: &Path, config: &ModelConfig, dtype: DType) -> Result<Self, WeightError> {
         let files = validate(dir, config)?;
         let mut found: HashMap<String, (Array, PathBuf)> = HashMap::new();
         for file in &files {
@@ -290,7 +285,7 @@ fn read_safetensors_header(file: &Path) -> Result<Vec<(String, TensorEntry)>, We
 /// file has a well-formed header whose tensors lie inside the file, no key is in two files, and
 /// every parameter `config` needs is present with its shape and a float dtype. Returns the
 /// checkpoint files. Errors name the file and the tensor.
-pub fn validate(dir: &Path, config: &ModelConfig) -> Result<Vec<PathBuf>, WeightError> {
+pub(crate) fn validate(dir: &Path, config: &ModelConfig) -> Result<Vec<PathBuf>, WeightError> {
     let files = checkpoint_files(dir)?;
     let mut found: HashMap<String, TensorEntry> = HashMap::new();
     for file in &files {
@@ -333,7 +328,7 @@ fn checkpoint_files(dir: &Path) -> Result<Vec<PathBuf>, WeightError> {
 
 /// Why a checkpoint cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum WeightError {
+pub(crate) enum WeightError {
     /// The directory is unreadable or holds no checkpoint.
     #[error("weights directory {dir}: {reason}")]
     Dir {

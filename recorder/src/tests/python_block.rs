@@ -3,14 +3,12 @@
 //! the tiny model's block 0, its weights, inputs and output are saved here, and the Python block
 //! is run on them with the project's Python (`MLX_PYTHON`, `.venv/bin/python3` by default).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mlx_record::config::DType;
-use mlx_record::instrument::Probe;
-use mlx_record::model::ForwardOptions;
+use crate::config::DType;
+use crate::instrument::Probe;
+use crate::model::ForwardOptions;
 use mlx_rs::Array;
 use trace_format::{RunRecord, SyncMode};
 
@@ -34,7 +32,8 @@ fn python_error(path: &Path, heads: u32, ffn: u32) -> f64 {
 
 #[test]
 fn the_python_block_computes_what_the_rust_block_computes() {
-    let t = common::tiny(5, 64, 96, DType::F32, 11, 12);
+    let _serial = super::common::serial();
+    let t = super::common::tiny(5, 64, 96, DType::F32, 11, 12);
     let (l, d, text) = (t.geometry.tokens() as i32, t.config.dim as i32, t.config.text_len as i32);
     let normal = |shape: &[i32], seed: u64| mlx_rs::random::normal::<f32>(shape, None, None, &mlx_rs::random::key(seed).unwrap()).unwrap();
     let (x, e0, context, camera) = (normal(&[l, d], 1), normal(&[l, 6 * d], 2), normal(&[text, d], 3), normal(&[l, d], 4));

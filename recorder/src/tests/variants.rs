@@ -2,14 +2,12 @@
 //! compiled kernels must reproduce the baseline up to float rounding; quantized FFNs within
 //! stated bounds.
 
-mod common;
-
-use common::{Tiny, tiny};
-use mlx_record::config::DType;
-use mlx_record::cost::CostModel;
-use mlx_record::instrument::Probe;
-use mlx_record::model::{ForwardOptions, Inputs, Model};
-use mlx_record::variants::{self, Variant};
+use super::common::{Tiny, tiny};
+use crate::config::DType;
+use crate::cost::CostModel;
+use crate::instrument::Probe;
+use crate::model::{ForwardOptions, Inputs, Model};
+use crate::variants::{self, Variant};
 use mlx_rs::Array;
 use trace_format::{RunRecord, SyncMode};
 
@@ -22,6 +20,7 @@ fn forward(model: &Model, inputs: &Inputs, costs: &CostModel, opts: &ForwardOpti
 
 #[test]
 fn variants_match_the_baseline_within_their_bounds() {
+    let _serial = super::common::serial();
     let Tiny { config, geometry, model, inputs, costs } = tiny(9, 64, 64, DType::F32, 11, 12);
     let baseline = forward(&model, &inputs, &costs, &ForwardOptions::default(), SyncMode::None);
 
@@ -64,6 +63,7 @@ fn variants_match_the_baseline_within_their_bounds() {
 
 #[test]
 fn cached_variants_skip_the_cached_components() {
+    let _serial = super::common::serial();
     let Tiny { geometry, model, inputs, costs, .. } = tiny(5, 32, 32, DType::F32, 1, 2);
     let prepared = variants::prepare(&model, Variant::Cached, &inputs).unwrap();
     let mut probe = Probe::new(RunRecord::new(0, "cached", SyncMode::Component, 5, geometry.tokens()), &costs);

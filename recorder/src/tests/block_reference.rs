@@ -1,13 +1,11 @@
 //! The tiny model's blocks and forward against a naive reference written from the formulas of
 //! docs/model.md in plain Rust (f64 loops), not from MLX operations.
 
-mod common;
-
-use common::{Tiny, tiny};
-use mlx_record::config::{DType, Geometry, Preset};
-use mlx_record::cost::CostModel;
-use mlx_record::instrument::Probe;
-use mlx_record::model::{ForwardOptions, Inputs, Model, Weights};
+use super::common::{Tiny, tiny};
+use crate::config::{DType, Geometry, Preset};
+use crate::cost::CostModel;
+use crate::instrument::Probe;
+use crate::model::{ForwardOptions, Inputs, Model, Weights};
 use mlx_rs::Array;
 use trace_format::{RunRecord, SyncMode};
 
@@ -216,6 +214,7 @@ fn random(shape: &[i32], seed: u64) -> Array {
 
 #[test]
 fn tiny_blocks_match_the_naive_reference() {
+    let _serial = super::common::serial();
     let config = Preset::Tiny.config();
     let geometry = Geometry::new(5, 64, 64).unwrap(); // 2 x 4 x 4 = 32 tokens
     let l = geometry.tokens() as i32;
@@ -249,6 +248,7 @@ fn tiny_blocks_match_the_naive_reference() {
 
 #[test]
 fn forward_output_has_the_latent_shape_in_every_sync_mode() {
+    let _serial = super::common::serial();
     let Tiny { config, geometry, model, inputs, costs } = tiny(9, 64, 96, DType::F32, 1, 2);
     let mut outputs = Vec::new();
     for mode in [SyncMode::Component, SyncMode::Block, SyncMode::None] {
@@ -275,6 +275,7 @@ fn forward_output_has_the_latent_shape_in_every_sync_mode() {
 
 #[test]
 fn bf16_forward_stays_bf16() {
+    let _serial = super::common::serial();
     // A single f32 scalar or an f32-returning activation promotes the residual stream to f32,
     // silently turning every later matmul and attention into f32 work.
     let Tiny { config, geometry, model, inputs, costs } = tiny(5, 32, 32, DType::Bf16, 1, 2);

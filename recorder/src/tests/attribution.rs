@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Parser;
-use mlx_record::cli::Opt;
-use mlx_record::machine::Backend;
-use mlx_record::session;
+use crate::cli::Opt;
+use crate::machine::Backend;
+use crate::session;
 use trace_format::{PerturbKind, SyncMode, read_trace_file};
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -85,6 +85,7 @@ fn record(name: &str, inflate: Option<(&str, u32)>) -> Costs {
 
 #[test]
 fn attribution_sums_to_the_fused_forward_and_charges_an_inflated_component() {
+    let _serial = super::common::serial();
     let plain = record("plain", None);
     // Every stage of the tiny model (4 embeddings + 17 block components + head) perturbed once
     // per round, with its invocations per forward.
