@@ -22,7 +22,10 @@ if [ -n "${BENCH_BASELINE:-}" ]; then
   src=target/bench-baseline/src
   rm -rf "$src"
   mkdir -p "$src"
-  git archive "$BENCH_BASELINE" | tar -x -C "$src"
+  # -m: extraction time as the files' mtime. git archive stamps them with the commit's time,
+  # older than the artifacts an earlier baseline left in the shared target directory, and cargo
+  # would take those for fresh.
+  git archive "$BENCH_BASELINE" | tar -x -m -C "$src"
   # Same dependency versions and features as this checkout, so only the analyzer is rebuilt.
   cp Cargo.lock "$src/Cargo.lock"
   # The workspace's own crates under other directory names: cargo names a path crate's
