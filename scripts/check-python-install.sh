@@ -27,6 +27,7 @@ start=$(date +%s)
 say "installed in $(( $(date +%s) - start )) s"
 # Not activated: the binary must be on the environment's PATH and found from Python without it.
 PATH="$PWD/$venv/bin:$PATH" mlx-analyze --version || die "mlx-analyze is not on the environment's PATH"
+say "installed mlx-analyze: $(( $(stat -c %s "$venv/bin/mlx-analyze") / 1048576 )) MiB"
 env -u MLX_ANALYZE "$venv/bin/python3" - "$trace" <<'PY' || die "mlx_trace.analyze or mlx_trace.tables failed"
 import os, sys, sysconfig
 import mlx_trace
