@@ -413,21 +413,8 @@ impl Recorder {
                         _ => copies,
                     };
                     let target = target_index.map(|i| &stages[i]);
-                    let perturb = match (mode, kind, target) {
-                        (Mode::Attributed, PerturbKind::Control, _) => Perturb::Control,
-                        (Mode::Attributed, PerturbKind::Duplicate, Some(t)) => Perturb::Duplicate { target: t.name.clone(), copies },
-                        _ => Perturb::Nothing,
-                    };
-                    let what = match target {
-                        Some(t) => format!("perturbing {} x{copies}", t.name),
-                        None if mode == Mode::Attributed => format!("attributed {}", kind.as_str()),
-                        None => format!("sync {}", mode.as_str()),
-                    };
-                    let round = match (warmup, stopping) {
-                        (true, _) => "warm-up".to_string(),
-                        (false, Stopping::Exact(n)) => format!("round {}/{n}", timed + 1),
-                        (false, Stopping::Precision { .. }) => format!("round {}{shown}", timed + 1),
-                    };
+                    let (perturb, what) = run_plan(mode, kind, target, copies);
+                    let round = round_text(warmup, stopping, timed, &shown);
                     // The most specific first: a narrow terminal cuts the end of the line.
                     progress.message(&format!("{what}; {round}; {label}"));
                     let plain = perturb == Perturb::Nothing;
@@ -449,12 +436,7 @@ impl Recorder {
                     }
                     self.write_run(run)?;
                     written += 1;
-                    // A duplicate's copies: the copies of all targets together are `copies` forwards.
-                    let extra = target.map_or(0.0, |t| {
-                        if t.cost.flops > 0.0 { copies as f64 * t.calls as f64 * t.cost.flops } else { copies as f64 * unit / stages.len() as f64 }
-                    });
-                    let slower = if mode == Mode::Component { rounds::COMPONENT_WEIGHT } else { 1.0 };
-                    progress.inc_weighted(slower * (unit + extra));
+                    progress.inc_weighted(run_weight(mode, target, copies, unit, stages.len()));
                 }
             }
             rep += 1;
@@ -595,4 +577,38 @@ fn precision_text(status: &[precision::ModeStatus], reps: u32, target: f64) -> S
 
 fn no_costs() -> CostModel {
     CostModel::new(&ModelConfig::default(), 0, 4)
+}
+
+/// What one run of `mode` does to the forward, and the first words of its progress line.
+fn run_plan(mode: Mode, kind: PerturbKind, target: Option<&StageInfo>, copies: u32) -> (Perturb, String) {
+    let perturb = match (mode, kind, target) {
+        (Mode::Attributed, PerturbKind::Control, _) => Perturb::Control,
+        (Mode::Attributed, PerturbKind::Duplicate, Some(t)) => Perturb::Duplicate { target: t.name.clone(), copies },
+        _ => Perturb::Nothing,
+    };
+    let what = match target {
+        Some(t) => format!("perturbing {} x{copies}", t.name),
+        None if mode == Mode::Attributed => format!("attributed {}", kind.as_str()),
+        None => format!("sync {}", mode.as_str()),
+    };
+    (perturb, what)
+}
+
+/// The progress line's round: warm-up, `round i/n`, or `round i` and the precision so far.
+fn round_text(warmup: bool, stopping: Stopping, timed: u32, shown: &str) -> String {
+    match (warmup, stopping) {
+        (true, _) => "warm-up".to_string(),
+        (false, Stopping::Exact(n)) => format!("round {}/{n}", timed + 1),
+        (false, Stopping::Precision { .. }) => format!("round {}{shown}", timed + 1),
+    }
+}
+
+/// A run's weight on the progress bar, in units of work: a component-synced run is slower, and
+/// a duplicate adds its copies (the copies of all targets together are `copies` forwards).
+fn run_weight(mode: Mode, target: Option<&StageInfo>, copies: u32, unit: f64, stages: usize) -> f64 {
+    let extra = target.map_or(0.0, |t| {
+        if t.cost.flops > 0.0 { copies as f64 * t.calls as f64 * t.cost.flops } else { copies as f64 * unit / stages as f64 }
+    });
+    let slower = if mode == Mode::Component { rounds::COMPONENT_WEIGHT } else { 1.0 };
+    slower * (unit + extra)
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use mlx_rs::Array;
@@ -219,20 +219,9 @@ pub(crate) fn record_with(plan: &Plan, header: &Header, partial: &mut Option<Pat
     // The built-in model is recorded through the library API, as any other model is.
     let mut rec = Recorder::from_file(file, plan.backend, plan.dtype);
     let mut progress = Progress::new(plan.total_runs(), plan.total_weight(), plan.quiet);
-
-    if plan.calibrate {
-        progress.message("calibrating matmul rate and memory bandwidth");
-        let tokens: Vec<u64> = plan.geometries.iter().map(Geometry::tokens).collect();
-        rec.calibrate_gemms(&crate::calibrate::model_gemm_shapes(&plan.config, &tokens))?;
-    }
-    progress.message("building the model");
-    let weights = match &plan.weights {
-        Some(dir) => Weights::load(dir, &plan.config, plan.dtype)?,
-        None => Weights::synthetic(&plan.config, plan.dtype, plan.seed)?,
-    };
-    let model = Model::new(plan.config.clone(), plan.dtype, weights);
+    let model = calibrate_and_build(plan, &mut rec, &mut progress)?;
     progress.runs_begin();
-    let runs_start = std::time::Instant::now();
+    let runs_start = Instant::now();
     let set_weights = plan.set_weights();
     let mut set_index = 0usize;
     // Copies are sized by the loop against the memory the first plain forward leaves.
@@ -248,65 +237,17 @@ pub(crate) fn record_with(plan: &Plan, header: &Header, partial: &mut Option<Pat
     };
 
     'outer: for geometry in &plan.geometries {
-        let tokens = geometry.tokens();
-        let standard_costs = CostModel::new(&plan.config, tokens, plan.dtype.size());
+        let costs = CostModel::new(&plan.config, geometry.tokens(), plan.dtype.size());
         let inputs = Inputs::synthetic(&plan.config, *geometry, plan.dtype, plan.seed)?;
+        // The baseline's output at this length, which the other variants' drift is measured against.
         let mut reference: Option<Array> = None;
         for &variant in &plan.variants {
-            progress.message(&format!("{} frames: preparing {}", geometry.frames, variant.name()));
-            // Every variant is prepared afresh and dropped after its runs, so no variant's extra
-            // memory (quantized copies, caches) inflates the memory measured for the next one.
-            let mut prepared = variants::prepare(&model, variant, &inputs)?;
-            let costs = standard_costs.clone().with_uniform_time(variant.uniform_time());
-            let forward_cost = costs.of(names::FORWARD).unwrap_or_default();
-            let shape = Shape {
-                variant: variant.name().into(),
-                frames: geometry.frames,
-                tokens,
-                costs: Some(costs),
-                forward_cost: Some(forward_cost),
-            };
-            for (name, ns, bytes) in prepared.setups.drain(..) {
-                rec.add_setup(&SetupRecord {
-                    variant: variant.name().into(),
-                    name,
-                    frames: geometry.frames,
-                    tokens,
-                    duration_ns: ns,
-                    memory_bytes: bytes,
-                })?;
-            }
-            // The stages this variant's forward runs: the targets of its attribution rounds.
-            let opts = prepared.options();
-            let mut forward = |probe: &mut Probe| model.forward(&inputs, probe, &opts);
-            let stages = if plan.sync_modes.contains(&SyncMode::Attributed) { Recorder::stages(&shape, &mut forward)? } else { Vec::new() };
-            let deadline = match plan.stopping {
-                Stopping::Precision { max_time, .. } => Some(precision::set_deadline(runs_start, max_time, &set_weights[set_index..])),
-                Stopping::Exact(_) => None,
-            };
+            let set = Set { geometry: *geometry, variant, inputs: &inputs, costs: &costs, runs_start, weights_left: &set_weights[set_index..] };
             set_index += 1;
-            // Drift of the plain forwards only: a perturbation adds outputs, never changes the
-            // forward's own.
-            let mut drift = |output: &Array, run: &mut RunRecord| -> Result<()> {
-                match (&reference, variant) {
-                    (None, Variant::Baseline) => reference = Some(output.clone()),
-                    (Some(r), v) if v != Variant::Baseline => {
-                        let (max_rel, mean_rel) = variants::drift(output, r)?;
-                        run.drift = Some(Drift { max_rel, mean_rel });
-                    }
-                    _ => {}
-                }
-                Ok(())
-            };
-            let label = format!("{} frames ({tokens} tokens), {}", geometry.frames, variant.name());
-            let around = Around { progress: &mut progress, deadline, label, plain_output: &mut drift };
-            rec.record_around(&shape, &schedule, &stages, around, forward)?;
+            record_set(&mut rec, &mut progress, plan, &schedule, &model, set, &mut reference)?;
             if rec.interrupted() {
                 break 'outer;
             }
-            drop(opts);
-            drop(prepared);
-            mlx_rs::memory::clear_cache()?;
         }
     }
     progress.finish();
@@ -317,6 +258,96 @@ pub(crate) fn record_with(plan: &Plan, header: &Header, partial: &mut Option<Pat
     let runs = rec.runs();
     let path = rec.finish()?;
     Ok(Summary { path, runs, interrupted: false })
+}
+
+/// Calibrates the machine's ceilings (when the plan asks) and builds the model.
+fn calibrate_and_build(plan: &Plan, rec: &mut Recorder, progress: &mut Progress) -> Result<Model> {
+    if plan.calibrate {
+        progress.message("calibrating matmul rate and memory bandwidth");
+        let tokens: Vec<u64> = plan.geometries.iter().map(Geometry::tokens).collect();
+        rec.calibrate_gemms(&crate::calibrate::model_gemm_shapes(&plan.config, &tokens))?;
+    }
+    progress.message("building the model");
+    let weights = match &plan.weights {
+        Some(dir) => Weights::load(dir, &plan.config, plan.dtype)?,
+        None => Weights::synthetic(&plan.config, plan.dtype, plan.seed)?,
+    };
+    Ok(Model::new(plan.config.clone(), plan.dtype, weights))
+}
+
+/// One set of a recording: a variant of the model at one length.
+struct Set<'a> {
+    geometry: Geometry,
+    variant: Variant,
+    inputs: &'a Inputs,
+    /// The standard per-token cost model at this length.
+    costs: &'a CostModel,
+    /// When the recording's first run began, and the expected cost of this set and the ones
+    /// after it: a precision-driven set gets its share of the time left.
+    runs_start: Instant,
+    weights_left: &'a [f64],
+}
+
+/// Prepares one set's variant afresh, records it through the library's loop and drops it, so
+/// that no variant's extra memory (quantized copies, caches) inflates the next one's. The
+/// baseline's plain output becomes `reference`; the other variants' drift is measured from it.
+fn record_set(
+    rec: &mut Recorder,
+    progress: &mut Progress,
+    plan: &Plan,
+    schedule: &Schedule,
+    model: &Model,
+    set: Set<'_>,
+    reference: &mut Option<Array>,
+) -> Result<()> {
+    let Set { geometry, variant, inputs, costs, runs_start, weights_left } = set;
+    let tokens = geometry.tokens();
+    progress.message(&format!("{} frames: preparing {}", geometry.frames, variant.name()));
+    let mut prepared = variants::prepare(model, variant, inputs)?;
+    let costs = costs.clone().with_uniform_time(variant.uniform_time());
+    let forward_cost = costs.of(names::FORWARD).unwrap_or_default();
+    let shape = Shape { variant: variant.name().into(), frames: geometry.frames, tokens, costs: Some(costs), forward_cost: Some(forward_cost) };
+    for (name, ns, bytes) in prepared.setups.drain(..) {
+        rec.add_setup(&SetupRecord {
+            variant: variant.name().into(),
+            name,
+            frames: geometry.frames,
+            tokens,
+            duration_ns: ns,
+            memory_bytes: bytes,
+        })?;
+    }
+    // The stages this variant's forward runs: the targets of its attribution rounds.
+    let opts = prepared.options();
+    let mut forward = |probe: &mut Probe| model.forward(inputs, probe, &opts);
+    let stages = if plan.sync_modes.contains(&SyncMode::Attributed) { Recorder::stages(&shape, &mut forward)? } else { Vec::new() };
+    let deadline = match plan.stopping {
+        Stopping::Precision { max_time, .. } => Some(precision::set_deadline(runs_start, max_time, weights_left)),
+        Stopping::Exact(_) => None,
+    };
+    // Drift of the plain forwards only: a perturbation adds outputs, never changes the
+    // forward's own.
+    let mut drift = |output: &Array, run: &mut RunRecord| -> Result<()> {
+        match (&*reference, variant) {
+            (None, Variant::Baseline) => *reference = Some(output.clone()),
+            (Some(r), v) if v != Variant::Baseline => {
+                let (max_rel, mean_rel) = variants::drift(output, r)?;
+                run.drift = Some(Drift { max_rel, mean_rel });
+            }
+            _ => {}
+        }
+        Ok(())
+    };
+    let label = format!("{} frames ({tokens} tokens), {}", geometry.frames, variant.name());
+    let around = Around { progress, deadline, label, plain_output: &mut drift };
+    rec.record_around(&shape, schedule, &stages, around, forward)?;
+    if rec.interrupted() {
+        return Ok(());
+    }
+    drop(opts);
+    drop(prepared);
+    mlx_rs::memory::clear_cache()?;
+    Ok(())
 }
 
 #[cfg(test)]

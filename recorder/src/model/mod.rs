@@ -244,132 +244,20 @@ impl Model {
         probe: &mut Probe,
         opts: &ForwardOptions,
     ) -> Result<Array> {
-        let w = &self.weights;
-        let p = format!("blocks.{b}");
-        let blk = Some(b);
-        let (eps, heads, dim) = (self.eps(), self.heads(), self.config.dim as i32);
-
+        let blk = Block::new(self, b, inputs, opts);
         // e = modulation (1, 6 * dim) + e0 (R, 6 * dim), R = L or 1 (uniform time), cut along
         // columns into six (R, dim) views: no copies.
-        let e: Vec<Array> = probe.stage(component::BLOCK_MODULATION, blk, || {
-            let m = w.get(&format!("{p}.modulation"))?.reshape(&[1, 6 * dim])?;
+        let e: Vec<Array> = probe.stage(component::BLOCK_MODULATION, blk.blk, || {
+            let m = self.weights.get(&format!("{}.modulation", blk.p))?.reshape(&[1, 6 * blk.dim])?;
             Ok(split(&e_proj.add(m)?, 6, 1)?)
         })?;
-
-        // Self-attention.
-        let fused = opts.fuse.then_some(&self.kernels);
-        let norm_modulate = |x: &Array, scale: &Array, shift: &Array| -> Result<Array> {
-            if scale.shape()[0] == 1 {
-                // One modulation row for all tokens: it is LayerNorm's affine transform.
-                let weight = scale.add(scalar(1.0, scale)?)?.reshape(&[dim])?;
-                let bias = shift.reshape(&[dim])?;
-                match fused {
-                    Some(k) => Ok(k.layer_norm(x, &weight, &bias)?),
-                    None => Ok(fast::layer_norm(x, Some(&weight), Some(&bias), eps)?),
-                }
-            } else if let Some(k) = fused {
-                Ok(k.norm_modulate(x, scale, shift)?)
-            } else {
-                Ok(modulate(&fast::layer_norm(x, None, None, eps)?, scale, shift)?)
-            }
-        };
-        let gated = |x: &Array, y: &Array, gate: &Array| -> Result<Array> {
-            match fused {
-                Some(k) => Ok(k.gated_residual(x, y, gate)?),
-                None => Ok(gated_residual(x, y, gate)?),
-            }
-        };
-        let y = probe.stage(component::BLOCK_NORM1, blk, || norm_modulate(&x, &e[1], &e[0]))?;
-        let (q, k, v) = probe.stage(component::BLOCK_SELF_ATTN_QKV, blk, || {
-            let sa = format!("{p}.self_attn");
-            Ok((linear(w, &format!("{sa}.q"), &y)?, linear(w, &format!("{sa}.k"), &y)?, linear(w, &format!("{sa}.v"), &y)?))
-        })?;
-        let item = q.item_size() as i32;
-        let (q, k) = if let Some(kern) = fused.filter(|kern| kern.has_rms_rope(dim, heads, item)) {
-            // One kernel: RMSNorm then RoPE, pairs left interleaved (queries and keys alike).
-            probe.stage(component::BLOCK_SELF_ATTN_QK_NORM_ROPE, blk, || {
-                let norm_rope = |x: &Array, which: &str| -> Result<Array> {
-                    let weight = w.get(&format!("{p}.self_attn.norm_{which}.weight"))?;
-                    let out = kern.rms_rope(x, weight, &inputs.rope.0, heads)?.ok_or_else(|| anyhow::anyhow!("RMSNorm + RoPE kernel refused {:?}", x.shape()))?;
-                    Ok(out.reshape(&[1, x.shape()[0], heads, dim / heads])?.transpose_axes(&[0, 2, 1, 3])?)
-                };
-                Ok((norm_rope(&q, "q")?, norm_rope(&k, "k")?))
-            })?
-        } else {
-            self.qk_norm_then_rope(b, q, k, inputs, probe, fused)?
-        };
-        let scale = 1.0 / (self.config.head_dim as f32).sqrt();
-        let attn = probe.stage(component::BLOCK_SELF_ATTN_SDPA, blk, || {
-            let o = fast::scaled_dot_product_attention(&q, &k, to_heads(&v, heads)?, scale, None, None)?;
-            from_heads(&o)
-        })?;
-        let x = probe.stage(component::BLOCK_SELF_ATTN_OUT, blk, || {
-            gated(&x, &linear(w, &format!("{p}.self_attn.o"), &attn)?, &e[2])
-        })?;
-
-        // Camera injection.
+        let x = blk.self_attention(x, &e, probe)?;
         let x = match camera {
             None => x,
-            Some(c) => match opts.cache.and_then(|cache| cache.camera.as_ref()) {
-                Some(cached) => {
-                    let (scale1, shift) = &cached[b as usize];
-                    probe.stage(component::BLOCK_CAMERA_APPLY, blk, || match fused {
-                        Some(k) => Ok(k.scale_shift(&x, scale1, shift)?),
-                        None => Ok(x.multiply(scale1)?.add(shift)?),
-                    })?
-                }
-                None => {
-                    let h = probe.stage(component::BLOCK_CAMERA_INJECTOR, blk, || self.camera_hidden(b, c))?;
-                    probe.stage(component::BLOCK_CAMERA_SCALE_SHIFT, blk, || {
-                        let scale = linear(w, &format!("{p}.cam_scale_layer"), &h)?;
-                        let shift = linear(w, &format!("{p}.cam_shift_layer"), &h)?;
-                        match fused {
-                            Some(k) => Ok(k.modulate(&x, &scale, &shift)?),
-                            None => Ok(modulate(&x, &scale, &shift)?),
-                        }
-                    })?
-                }
-            },
+            Some(c) => blk.camera(x, c, probe)?,
         };
-
-        // Cross-attention to the text context.
-        let y = probe.stage(component::BLOCK_CROSS_ATTN_NORM3, blk, || {
-            let (weight, bias) = (w.get(&format!("{p}.norm3.weight"))?, w.get(&format!("{p}.norm3.bias"))?);
-            match fused {
-                Some(k) => Ok(k.layer_norm(&x, weight, bias)?),
-                None => Ok(fast::layer_norm(&x, weight, bias, eps)?),
-            }
-        })?;
-        let q = probe.stage(component::BLOCK_CROSS_ATTN_Q, blk, || {
-            let q = linear(w, &format!("{p}.cross_attn.q"), &y)?;
-            to_heads(&fast::rms_norm(&q, Some(w.get(&format!("{p}.cross_attn.norm_q.weight"))?), eps)?, heads)
-        })?;
-        let (k, v) = match opts.cache.and_then(|cache| cache.cross_kv.as_ref()) {
-            Some(cached) => cached[b as usize].clone(),
-            None => probe.stage(component::BLOCK_CROSS_ATTN_KV, blk, || self.cross_kv(b, context))?,
-        };
-        let attn = probe.stage(component::BLOCK_CROSS_ATTN_SDPA, blk, || {
-            from_heads(&fast::scaled_dot_product_attention(&q, &k, &v, scale, None, None)?)
-        })?;
-        let x = probe.stage(component::BLOCK_CROSS_ATTN_OUT, blk, || Ok(x.add(linear(w, &format!("{p}.cross_attn.o"), &attn)?)?))?;
-
-        // Feed-forward.
-        let y = probe.stage(component::BLOCK_NORM2, blk, || norm_modulate(&x, &e[4], &e[3]))?;
-        let quant = opts.ffn_quant.map(|q| &q[b as usize]);
-        let h = probe.stage(component::BLOCK_FFN_UP, blk, || {
-            let h = match quant {
-                Some((up, _)) => up.forward(&y)?,
-                None => linear(w, &format!("{p}.ffn.0"), &y)?,
-            };
-            Ok(self.kernels.gelu(&h)?)
-        })?;
-        probe.stage(component::BLOCK_FFN_DOWN, blk, || {
-            let f = match quant {
-                Some((_, down)) => down.forward(&h)?,
-                None => linear(w, &format!("{p}.ffn.2"), &h)?,
-            };
-            gated(&x, &f, &e[5])
-        })
+        let x = blk.cross_attention(x, context, probe)?;
+        blk.feed_forward(x, &e, probe)
     }
 
     /// q/k RMSNorm and RoPE as two timed stages (MLX's RMSNorm, then the rotation).
@@ -463,5 +351,171 @@ impl Model {
             .reshape(&[f, gh, gw, pf, ph, pw, c])?
             .transpose_axes(&[6, 0, 3, 1, 4, 2, 5])?
             .reshape(&[c, f * pf, gh * ph, gw * pw])?)
+    }
+}
+
+/// One block's forward: what its sub-layers share (weights' prefix, sizes, the fused kernels
+/// when the forward uses them).
+struct Block<'a> {
+    model: &'a Model,
+    b: u32,
+    /// The block's weights' prefix, `blocks.{b}`.
+    p: String,
+    /// The block index the stages are recorded with.
+    blk: Option<u32>,
+    eps: f32,
+    heads: i32,
+    dim: i32,
+    fused: Option<&'a Kernels>,
+    inputs: &'a Inputs,
+    opts: &'a ForwardOptions<'a>,
+}
+
+impl<'a> Block<'a> {
+    fn new(model: &'a Model, b: u32, inputs: &'a Inputs, opts: &'a ForwardOptions<'a>) -> Self {
+        Block {
+            model,
+            b,
+            p: format!("blocks.{b}"),
+            blk: Some(b),
+            eps: model.eps(),
+            heads: model.heads(),
+            dim: model.config.dim as i32,
+            fused: opts.fuse.then_some(&model.kernels),
+            inputs,
+            opts,
+        }
+    }
+
+    /// LayerNorm of `x`, then `x * (1 + scale) + shift`.
+    fn norm_modulate(&self, x: &Array, scale: &Array, shift: &Array) -> Result<Array> {
+        let (dim, eps) = (self.dim, self.eps);
+        if scale.shape()[0] == 1 {
+            // One modulation row for all tokens: it is LayerNorm's affine transform.
+            let weight = scale.add(scalar(1.0, scale)?)?.reshape(&[dim])?;
+            let bias = shift.reshape(&[dim])?;
+            match self.fused {
+                Some(k) => Ok(k.layer_norm(x, &weight, &bias)?),
+                None => Ok(fast::layer_norm(x, Some(&weight), Some(&bias), eps)?),
+            }
+        } else if let Some(k) = self.fused {
+            Ok(k.norm_modulate(x, scale, shift)?)
+        } else {
+            Ok(modulate(&fast::layer_norm(x, None, None, eps)?, scale, shift)?)
+        }
+    }
+
+    /// `x + y * gate`.
+    fn gated(&self, x: &Array, y: &Array, gate: &Array) -> Result<Array> {
+        match self.fused {
+            Some(k) => Ok(k.gated_residual(x, y, gate)?),
+            None => Ok(gated_residual(x, y, gate)?),
+        }
+    }
+
+    /// The attention's scale, 1 / sqrt(head_dim).
+    fn attn_scale(&self) -> f32 {
+        1.0 / (self.model.config.head_dim as f32).sqrt()
+    }
+
+    /// Self-attention over the tokens, gated into the residual stream (modulation rows 0-2).
+    fn self_attention(&self, x: Array, e: &[Array], probe: &mut Probe) -> Result<Array> {
+        let (w, p, blk, heads, dim) = (&self.model.weights, &self.p, self.blk, self.heads, self.dim);
+        let y = probe.stage(component::BLOCK_NORM1, blk, || self.norm_modulate(&x, &e[1], &e[0]))?;
+        let (q, k, v) = probe.stage(component::BLOCK_SELF_ATTN_QKV, blk, || {
+            let sa = format!("{p}.self_attn");
+            Ok((linear(w, &format!("{sa}.q"), &y)?, linear(w, &format!("{sa}.k"), &y)?, linear(w, &format!("{sa}.v"), &y)?))
+        })?;
+        let item = q.item_size() as i32;
+        let (q, k) = if let Some(kern) = self.fused.filter(|kern| kern.has_rms_rope(dim, heads, item)) {
+            // One kernel: RMSNorm then RoPE, pairs left interleaved (queries and keys alike).
+            probe.stage(component::BLOCK_SELF_ATTN_QK_NORM_ROPE, blk, || {
+                let norm_rope = |x: &Array, which: &str| -> Result<Array> {
+                    let weight = w.get(&format!("{p}.self_attn.norm_{which}.weight"))?;
+                    let out = kern.rms_rope(x, weight, &self.inputs.rope.0, heads)?.ok_or_else(|| anyhow::anyhow!("RMSNorm + RoPE kernel refused {:?}", x.shape()))?;
+                    Ok(out.reshape(&[1, x.shape()[0], heads, dim / heads])?.transpose_axes(&[0, 2, 1, 3])?)
+                };
+                Ok((norm_rope(&q, "q")?, norm_rope(&k, "k")?))
+            })?
+        } else {
+            self.model.qk_norm_then_rope(self.b, q, k, self.inputs, probe, self.fused)?
+        };
+        let attn = probe.stage(component::BLOCK_SELF_ATTN_SDPA, blk, || {
+            let o = fast::scaled_dot_product_attention(&q, &k, to_heads(&v, heads)?, self.attn_scale(), None, None)?;
+            from_heads(&o)
+        })?;
+        probe.stage(component::BLOCK_SELF_ATTN_OUT, blk, || self.gated(&x, &linear(w, &format!("{p}.self_attn.o"), &attn)?, &e[2]))
+    }
+
+    /// The camera's scale and shift applied to `x`: from the camera features `c`, or from the
+    /// clip cache when the variant precomputed them.
+    fn camera(&self, x: Array, c: &Array, probe: &mut Probe) -> Result<Array> {
+        let (w, p, blk) = (&self.model.weights, &self.p, self.blk);
+        match self.opts.cache.and_then(|cache| cache.camera.as_ref()) {
+            Some(cached) => {
+                let (scale1, shift) = &cached[self.b as usize];
+                probe.stage(component::BLOCK_CAMERA_APPLY, blk, || match self.fused {
+                    Some(k) => Ok(k.scale_shift(&x, scale1, shift)?),
+                    None => Ok(x.multiply(scale1)?.add(shift)?),
+                })
+            }
+            None => {
+                let h = probe.stage(component::BLOCK_CAMERA_INJECTOR, blk, || self.model.camera_hidden(self.b, c))?;
+                probe.stage(component::BLOCK_CAMERA_SCALE_SHIFT, blk, || {
+                    let scale = linear(w, &format!("{p}.cam_scale_layer"), &h)?;
+                    let shift = linear(w, &format!("{p}.cam_shift_layer"), &h)?;
+                    match self.fused {
+                        Some(k) => Ok(k.modulate(&x, &scale, &shift)?),
+                        None => Ok(modulate(&x, &scale, &shift)?),
+                    }
+                })
+            }
+        }
+    }
+
+    /// Cross-attention to the text context, added to the residual stream.
+    fn cross_attention(&self, x: Array, context: &Array, probe: &mut Probe) -> Result<Array> {
+        let (w, p, blk, eps, heads) = (&self.model.weights, &self.p, self.blk, self.eps, self.heads);
+        let y = probe.stage(component::BLOCK_CROSS_ATTN_NORM3, blk, || {
+            let (weight, bias) = (w.get(&format!("{p}.norm3.weight"))?, w.get(&format!("{p}.norm3.bias"))?);
+            match self.fused {
+                Some(k) => Ok(k.layer_norm(&x, weight, bias)?),
+                None => Ok(fast::layer_norm(&x, weight, bias, eps)?),
+            }
+        })?;
+        let q = probe.stage(component::BLOCK_CROSS_ATTN_Q, blk, || {
+            let q = linear(w, &format!("{p}.cross_attn.q"), &y)?;
+            to_heads(&fast::rms_norm(&q, Some(w.get(&format!("{p}.cross_attn.norm_q.weight"))?), eps)?, heads)
+        })?;
+        let (k, v) = match self.opts.cache.and_then(|cache| cache.cross_kv.as_ref()) {
+            Some(cached) => cached[self.b as usize].clone(),
+            None => probe.stage(component::BLOCK_CROSS_ATTN_KV, blk, || self.model.cross_kv(self.b, context))?,
+        };
+        let attn = probe.stage(component::BLOCK_CROSS_ATTN_SDPA, blk, || {
+            from_heads(&fast::scaled_dot_product_attention(&q, &k, &v, self.attn_scale(), None, None)?)
+        })?;
+        probe.stage(component::BLOCK_CROSS_ATTN_OUT, blk, || Ok(x.add(linear(w, &format!("{p}.cross_attn.o"), &attn)?)?))
+    }
+
+    /// The feed-forward network, gated into the residual stream (modulation rows 3-5); its
+    /// weights quantized where the variant asks.
+    fn feed_forward(&self, x: Array, e: &[Array], probe: &mut Probe) -> Result<Array> {
+        let (w, p, blk) = (&self.model.weights, &self.p, self.blk);
+        let y = probe.stage(component::BLOCK_NORM2, blk, || self.norm_modulate(&x, &e[4], &e[3]))?;
+        let quant = self.opts.ffn_quant.map(|q| &q[self.b as usize]);
+        let h = probe.stage(component::BLOCK_FFN_UP, blk, || {
+            let h = match quant {
+                Some((up, _)) => up.forward(&y)?,
+                None => linear(w, &format!("{p}.ffn.0"), &y)?,
+            };
+            Ok(self.model.kernels.gelu(&h)?)
+        })?;
+        probe.stage(component::BLOCK_FFN_DOWN, blk, || {
+            let f = match quant {
+                Some((_, down)) => down.forward(&h)?,
+                None => linear(w, &format!("{p}.ffn.2"), &h)?,
+            };
+            self.gated(&x, &f, &e[5])
+        })
     }
 }
