@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
-cargo bench -p mlx-record --bench recorder "$@"
+cargo bench -p mlx-record --features bench --bench recorder "$@"

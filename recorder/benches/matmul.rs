@@ -180,7 +180,7 @@ fn loaded_blas() -> Vec<String> {
 
 fn main() {
     // Same start as mlx-record: OpenBLAS's kernels chosen for this CPU (see recorder/src/blas.rs).
-    mlx_record::blas::ensure_fast_openblas();
+    mlx_record::api::ensure_fast_openblas();
     // `cargo bench` passes --bench (and maybe a filter); nothing to parse here.
     let reps = reps();
     println!("f32 matmul [M,K]@[K,N]: warm-up + median of {reps} repetitions (GFLOP/s = 2*M*K*N / time)");

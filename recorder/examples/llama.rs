@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 use mlx_record::api::{self, Cost, Mark, Mode, Probe, Recorder, Schedule, Shape};
-use mlx_record::config::DType;
+use mlx_record::api::DType;
 use mlx_rs::fast::{self, ScaledDotProductAttentionMask};
 use mlx_rs::{Array, random};
 use trace_format::ModelConfig;
@@ -244,7 +244,7 @@ fn run(opt: Opt) -> Result<std::path::PathBuf> {
     }
     if opt.cpu {
         mlx_rs::Device::set_default(&mlx_rs::Device::cpu());
-    } else if mlx_record::machine::detect_backend().is_gpu() {
+    } else if mlx_record::api::detect_backend().is_gpu() {
         mlx_rs::Device::set_default(&mlx_rs::Device::gpu());
     }
     let cfg = Config { layers: opt.layers, dim: opt.dim as i32, heads: opt.heads as i32, ffn: opt.ffn as i32, vocab: opt.vocab as i32, eps: 1e-5 };
@@ -279,10 +279,10 @@ fn run(opt: Opt) -> Result<std::path::PathBuf> {
 }
 
 fn main() -> ExitCode {
-    mlx_record::blas::ensure_fast_openblas();
+    mlx_record::api::ensure_fast_openblas();
     let opt = Opt::parse();
     let _ = ctrlc::set_handler(|| {
-        if mlx_record::rounds::request_stop() {
+        if mlx_record::api::request_stop() {
             std::process::exit(130);
         }
         eprintln!("\nllama: interrupted, finishing the current run (interrupt again to stop now)");
@@ -290,7 +290,7 @@ fn main() -> ExitCode {
     match run(opt) {
         Ok(path) => {
             println!("{}", path.display());
-            if mlx_record::rounds::stop_requested() { ExitCode::from(130) } else { ExitCode::SUCCESS }
+            if mlx_record::api::stop_requested() { ExitCode::from(130) } else { ExitCode::SUCCESS }
         }
         Err(e) => {
             eprintln!("llama: error: {}", mlx_record::clean_mlx_message(&format!("{e:#}")));

@@ -1,5 +1,5 @@
 use mlx_record::api::{self, Cost, Mark, Mode, Probe, Recorder, Schedule, Shape};
-use mlx_record::config::DType;
+use mlx_record::api::DType;
 use mlx_rs::{Array, ops::tanh, random::normal};
 
 /// The model's forward, each component marked on the probe: name, block index, optional cost.

@@ -25,7 +25,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use mlx_rs::ops::indexing::IndexOp;
 use mlx_rs::{fast, Array};
-use mlx_record::config::DType;
+use mlx_record::api::DType;
 
 struct Args {
     dim: i32,

@@ -21,7 +21,7 @@
 //!
 //! # fn main() -> anyhow::Result<()> {
 //! let (x, w) = (Array::ones::<f32>(&[128, 256])?, Array::ones::<f32>(&[256, 256])?);
-//! let meta = mlx_record::api::metadata("my-model", mlx_record::config::DType::F32);
+//! let meta = mlx_record::api::metadata("my-model", mlx_record::api::DType::F32);
 //! let mut rec = Recorder::create("my-model.msgpack", meta)?;
 //! rec.calibrate()?;
 //! let schedule = Schedule { modes: vec![Mode::None, Mode::Attributed, Mode::Component], ..Schedule::default() };
@@ -49,9 +49,14 @@ use trace_format::{Calibration, Header, Metadata, ModelConfig, PerturbKind, Pert
 pub use crate::cost::{Cost, CostModel};
 pub use crate::instrument::{Outputs, Perturb, Probe, StageInfo};
 pub use trace_format::SyncMode as Mode;
+// What a program recording its own model needs besides the recorder: the compute dtype, the
+// backend, a fast BLAS on Linux and the stop request its signal handler makes.
+pub use crate::blas::ensure_fast_openblas;
+pub use crate::config::DType;
+pub use crate::machine::{Backend, detect_backend};
+pub use crate::rounds::{request_stop, stop_requested};
 
-use crate::config::DType;
-use crate::machine::{self, Backend};
+use crate::machine;
 use crate::progress::Progress;
 use crate::precision::{self, Next, SetTracker};
 pub use crate::precision::Stopping;
@@ -135,7 +140,7 @@ pub struct Shape {
     pub frames: u32,
     /// Sequence length (tokens): the x axis of the analyzer's scaling fits.
     pub tokens: u64,
-    /// The built-in model's cost table, consulted by [`Probe::stage`]; `None` for other models.
+    /// The built-in model's cost table, consulted by `Probe::stage`; `None` for other models.
     pub costs: Option<CostModel>,
     /// Cost of the whole forward, stored with the `forward` event of fused runs; `None`: the
     /// sum of the components' costs times their invocations.
@@ -252,7 +257,7 @@ impl Recorder {
     }
 
     /// Wraps a trace file created elsewhere (the built-in recorder's, with its naming rules).
-    pub fn from_file(file: TraceFile, backend: Backend, dtype: DType) -> Self {
+    pub(crate) fn from_file(file: TraceFile, backend: Backend, dtype: DType) -> Self {
         Recorder { file, backend, dtype, interrupted: false, precision: Vec::new() }
     }
 
@@ -525,7 +530,7 @@ pub fn perturbation(kind: PerturbKind, target: Option<&StageInfo>, copies: u32, 
 }
 
 /// The current time as RFC 3339 UTC, seconds (`2026-01-31T12:00:00Z`).
-pub fn utc_now() -> String {
+pub(crate) fn utc_now() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
     // Days since 1970-01-01 to a proleptic Gregorian date, by 400-year eras.

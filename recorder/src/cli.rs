@@ -1,4 +1,4 @@
-//! Command line of `mlx-record`, and its translation into a [`Plan`].
+//! Command line of `mlx-record`, and its translation into a `Plan`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +19,8 @@ use crate::variants::{Variant, parse_variants};
 /// exactly `--runs` times) in every synchronisation mode and variant. Weights and inputs are random with a fixed seed unless `--weights` is given.
 #[derive(Debug, Parser)]
 #[command(name = "mlx-record", version, after_help = EXAMPLES)]
+// The field docs are the --help text, where `<host>` is a placeholder, not an HTML tag.
+#[allow(rustdoc::invalid_html_tags)]
 pub struct Opt {
     /// Model preset: lingbot-14b (40 blocks, dim 5120, camera), wan-1.3b (30 blocks, dim 1536,
     /// no camera) or tiny (2 blocks, dim 256, for tests).
@@ -171,7 +173,7 @@ impl Opt {
     }
 
     /// The validated plan, before any compute.
-    pub fn to_plan(&self, backend: Backend) -> Result<Plan> {
+    pub(crate) fn to_plan(&self, backend: Backend) -> Result<Plan> {
         let mut config = self.preset.config();
         if let Some(b) = self.blocks {
             if b > config.blocks {

@@ -33,7 +33,7 @@ impl Preset {
     pub(crate) const ALL: [Preset; 3] = [Preset::Lingbot14b, Preset::Wan1_3b, Preset::Tiny];
 
     /// The preset's name on the command line and in traces.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Preset::Lingbot14b => "lingbot-14b",
             Preset::Wan1_3b => "wan-1.3b",
@@ -104,7 +104,7 @@ impl DType {
     }
 
     /// Name in traces and on the command line.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             DType::F32 => "f32",
             DType::Bf16 => "bf16",
@@ -136,7 +136,7 @@ impl FromStr for DType {
 
 /// Video geometry of one forward pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Geometry {
+pub(crate) struct Geometry {
     /// Video frames (4k + 1 uses every frame).
     pub frames: u32,
     /// Height in pixels (multiple of 16).
@@ -147,7 +147,7 @@ pub struct Geometry {
 
 impl Geometry {
     /// Checks the frame count and resolution the VAE and patching require.
-    pub fn new(frames: u32, height: u32, width: u32) -> Result<Self, String> {
+    pub(crate) fn new(frames: u32, height: u32, width: u32) -> Result<Self, String> {
         // Wan's VAE keeps the first frame and compresses each following 4 into one latent frame,
         // so 4k+1 frames use every frame; other counts (the seed's 11) round down to the same
         // latent length as the 4k+1 below them: (F-1)/4+1 with integer division.
@@ -177,14 +177,14 @@ impl Geometry {
     }
 
     /// Token grid (frames, height, width) after patching.
-    pub fn token_grid(&self) -> [u32; 3] {
+    pub(crate) fn token_grid(&self) -> [u32; 3] {
         let [f, h, w] = self.latent_grid();
         [f / PATCH[0], h / PATCH[1], w / PATCH[2]]
     }
 
     /// Sequence length: latent_frames x (H/16) x (W/16), by the format crate's one formula (the
     /// analyzer uses the same), which is the product of [`Geometry::token_grid`].
-    pub fn tokens(&self) -> u64 {
+    pub(crate) fn tokens(&self) -> u64 {
         let tokens = trace_format::taxonomy::tokens(self.frames, self.height, self.width);
         debug_assert_eq!(tokens, self.token_grid().iter().map(|&v| v as u64).product::<u64>());
         tokens

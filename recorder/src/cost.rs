@@ -68,7 +68,7 @@ pub struct CostModel {
 
 impl CostModel {
     /// The cost model of `config` at `tokens` tokens and `dtype_size` bytes per element.
-    pub fn new(config: &ModelConfig, tokens: u64, dtype_size: u64) -> Self {
+    pub(crate) fn new(config: &ModelConfig, tokens: u64, dtype_size: u64) -> Self {
         let patch: f64 = config.patch.iter().map(|&p| p as f64).product();
         CostModel {
             d: config.dim as f64,
@@ -110,7 +110,7 @@ impl CostModel {
     /// Cost of a named component (see [`trace_format::taxonomy`]); `None` for unknown names.
     /// The built-in model times only names of the taxonomy, each with a cost: in debug builds,
     /// a name outside it (a misspelling would silently cost 0) or without a cost panics.
-    pub fn of(&self, name: &str) -> Option<Cost> {
+    pub(crate) fn of(&self, name: &str) -> Option<Cost> {
         let cost = self.cost_of(name);
         debug_assert!(
             cost.is_some() || !taxonomy::is_builtin(name),

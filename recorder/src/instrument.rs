@@ -163,7 +163,7 @@ pub struct Probe<'a> {
 
 impl<'a> Probe<'a> {
     /// A probe for one run; the clock starts now.
-    pub fn new(run: RunRecord, costs: &'a CostModel) -> Self {
+    pub(crate) fn new(run: RunRecord, costs: &'a CostModel) -> Self {
         Probe {
             mode: run.sync,
             costs,
@@ -180,7 +180,7 @@ impl<'a> Probe<'a> {
     }
 
     /// Adds `perturb` to the forward (only `attributed` runs honour it).
-    pub fn with_perturbation(mut self, perturb: Perturb) -> Self {
+    pub(crate) fn with_perturbation(mut self, perturb: Perturb) -> Self {
         self.perturb = perturb;
         self
     }
@@ -194,7 +194,7 @@ impl<'a> Probe<'a> {
     }
 
     /// The stages seen so far, in first-seen order.
-    pub fn stages(&self) -> &[StageInfo] {
+    pub(crate) fn stages(&self) -> &[StageInfo] {
         &self.stages
     }
 
@@ -208,8 +208,9 @@ impl<'a> Probe<'a> {
         self.reduced_arrays
     }
 
+    #[cfg(feature = "bench")]  // used by the benchmarks only
     /// [`Perturb::Isolate`]: the time of one copy of the target, ns, per invocation.
-    pub fn isolated_ns(&self) -> &[f64] {
+    pub(crate) fn isolated_ns(&self) -> &[f64] {
         &self.isolated_ns
     }
 

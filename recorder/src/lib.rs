@@ -5,10 +5,10 @@
 //! `recorder/examples/llama.rs` uses it for a decoder-only transformer, and
 //! `docs/instrumenting.md` walks through it.
 //!
-//! The binary is a thin wrapper over [`run`]. Modules: [`config`] (presets, geometry),
-//! [`model`] (the network), [`cost`] (analytic FLOPs/bytes), [`instrument`] (timing at a
-//! synchronisation granularity), [`calibrate`] (this machine's ceilings), [`estimate`] (memory
-//! check), [`variants`] (optimisations under test), [`session`] (the recording loop of the
+//! The binary is a thin wrapper over [`run`]. Modules: `config` (presets, geometry),
+//! `model` (the network), `cost` (analytic FLOPs/bytes), `instrument` (timing at a
+//! synchronisation granularity), `calibrate` (this machine's ceilings), `estimate` (memory
+//! check), `variants` (optimisations under test), `session` (the recording loop of the
 //! built-in model, written through [`api`]).
 
 /// `eprintln!` that ignores a closed stderr: a reader that went away (`| head`, a closed
@@ -31,20 +31,27 @@ macro_rules! say_out {
 }
 
 pub mod api;
-pub mod blas;
+#[cfg(feature = "bench")]
+pub mod benches;
+pub(crate) mod blas;
 mod calibrate;
 pub mod cli;
-pub mod config;
-pub mod cost;
+pub(crate) mod config;
+pub(crate) mod cost;
 mod estimate;
-pub mod instrument;
-pub mod machine;
-pub mod model;
+pub(crate) mod instrument;
+pub(crate) mod machine;
+pub(crate) mod model;
 mod precision;
 mod progress;
-pub mod rounds;
-pub mod session;
-pub mod variants;
+pub(crate) mod rounds;
+pub(crate) mod session;
+pub(crate) mod variants;
+
+/// The built-in model's presets and synthetic weights, for programs that write checkpoints of it
+/// (the reliability tests give `mlx-record --weights` broken ones).
+pub use config::Preset;
+pub use model::weights::Weights;
 
 use std::path::Path;
 

@@ -17,7 +17,7 @@ pub enum Backend {
 
 impl Backend {
     /// Name in traces and file names.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Backend::Cpu => "cpu",
             Backend::Cuda => "cuda",
@@ -55,7 +55,7 @@ pub fn detect_backend() -> Backend {
 }
 
 /// Makes MLX run on `backend` (GPU for CUDA and Metal).
-pub fn use_backend(backend: Backend) {
+pub(crate) fn use_backend(backend: Backend) {
     let device = if backend.is_gpu() { Device::gpu() } else { Device::cpu() };
     Device::set_default(&device);
 }

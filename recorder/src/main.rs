@@ -2,10 +2,11 @@
 
 use std::process::ExitCode;
 
-use mlx_record::{UsageError, cli::Opt, rounds, run};
+use mlx_record::api::request_stop;
+use mlx_record::{UsageError, cli::Opt, run};
 
 fn main() -> ExitCode {
-    mlx_record::blas::ensure_fast_openblas();
+    mlx_record::api::ensure_fast_openblas();
     let opt = Opt::parse_args();
     // The program by its file name only: traces travel, the install location is nobody's business.
     let mut args: Vec<String> = std::env::args().collect();
@@ -16,7 +17,7 @@ fn main() -> ExitCode {
     // First SIGINT, SIGTERM or SIGHUP (Ctrl-C, `timeout`, batch schedulers, `docker stop`, a
     // closed terminal): finish the run in progress, keep the partial trace. Second: stop now.
     let _ = ctrlc::set_handler(|| {
-        if rounds::request_stop() {
+        if request_stop() {
             std::process::exit(130);
         }
         mlx_record::say!("\nmlx-record: interrupted, finishing the current run (interrupt again to stop now)");

@@ -19,7 +19,7 @@ pub enum Stopping {
     /// Exactly this many (`--runs`).
     Exact(u32),
     /// Until every estimate's 95% interval is within `target` of its value (relative
-    /// half-width), or the recording's `max_time` is spent; at least [`MIN_REPS`].
+    /// half-width), or the recording's `max_time` is spent; at least `MIN_REPS`.
     Precision {
         /// Relative half-width of the 95% intervals.
         target: f64,

@@ -23,7 +23,7 @@ use crate::variants::{self, Variant};
 
 /// Everything a recording needs, validated.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Model preset.
     pub(crate) preset: Preset,
     /// Configuration (blocks possibly overridden).
@@ -117,7 +117,7 @@ impl Plan {
 
     /// Runs the plan would record. Attributed rounds are counted for the baseline's stages;
     /// a variant with other stages changes the count by a few runs.
-    pub fn total_runs(&self) -> u64 {
+    pub(crate) fn total_runs(&self) -> u64 {
         let targets = baseline_stage_count(&self.config);
         let per_rep = rounds::runs_per_rep(&self.sync_modes, targets, self.copies);
         let per_variant = (self.warmup + self.runs) as u64 * per_rep;
@@ -158,7 +158,7 @@ fn baseline_stage_count(config: &ModelConfig) -> usize {
 
 /// The trace header of a plan: this machine's metadata ([`api::metadata`]) with the plan's
 /// backend, model, geometry, weights, seed and labels.
-pub fn header(plan: &Plan, command_line: &str) -> Header {
+pub(crate) fn header(plan: &Plan, command_line: &str) -> Header {
     let mut m = api::metadata(plan.preset.name(), plan.dtype);
     let (gpu_name, gpu_memory_bytes) = if plan.backend.is_gpu() { machine::gpu_info() } else { (None, None) };
     m.gpu_name = gpu_name;
@@ -193,7 +193,7 @@ pub(crate) fn default_out(dir: &Path, preset: Preset, backend: Backend) -> PathB
 }
 
 /// Summary of a finished recording.
-pub struct Summary {
+pub(crate) struct Summary {
     /// Trace written.
     pub(crate) path: PathBuf,
     /// Runs written.
@@ -202,8 +202,9 @@ pub struct Summary {
     pub(crate) interrupted: bool,
 }
 
+#[cfg(any(test, feature = "bench"))]  // the binary records through record_with
 /// Records the plan into `plan.out` (via `NAME.partial`).
-pub fn record(plan: &Plan, header: &Header) -> Result<Summary> {
+pub(crate) fn record(plan: &Plan, header: &Header) -> Result<Summary> {
     record_with(plan, header, &mut None)
 }
 

@@ -27,7 +27,7 @@ pub(crate) const QUANT_GROUP: i32 = 64;
 
 /// A named variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Variant {
+pub(crate) enum Variant {
     /// The reference forward.
     Baseline,
     /// 8-bit FFN weights.
@@ -52,7 +52,7 @@ pub enum Variant {
 
 impl Variant {
     /// Every variant.
-    pub const ALL: [Variant; 10] = [
+    pub(crate) const ALL: [Variant; 10] = [
         Variant::Baseline,
         Variant::FfnQ8,
         Variant::FfnQ4,
@@ -66,7 +66,7 @@ impl Variant {
     ];
 
     /// Name on the command line and in traces.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Variant::Baseline => "baseline",
             Variant::FfnQ8 => "ffn-q8",
@@ -141,7 +141,7 @@ pub(crate) fn parse_variants(s: &str) -> Result<Vec<Variant>, String> {
 
 /// What a variant prepared: options for the forward and the one-off costs paid.
 #[derive(Default)]
-pub struct Prepared {
+pub(crate) struct Prepared {
     /// Per-clip caches.
     pub(crate) cache: Option<ClipCache>,
     /// Quantized FFN layers.
@@ -156,7 +156,7 @@ pub struct Prepared {
 
 impl Prepared {
     /// Options for [`Model::forward`].
-    pub fn options(&self) -> ForwardOptions<'_> {
+    pub(crate) fn options(&self) -> ForwardOptions<'_> {
         ForwardOptions {
             cache: self.cache.as_ref(),
             ffn_quant: self.ffn_quant.as_deref(),
@@ -181,7 +181,7 @@ pub(crate) fn quantize_ffn(model: &Model, bits: i32) -> Result<Vec<(QuantLinear,
 }
 
 /// Prepares `variant` for one clip (one set of inputs), recording each one-off cost.
-pub fn prepare(model: &Model, variant: Variant, inputs: &Inputs) -> Result<Prepared> {
+pub(crate) fn prepare(model: &Model, variant: Variant, inputs: &Inputs) -> Result<Prepared> {
     let mut prepared = Prepared { fuse: variant.fuses(), uniform_time: variant.uniform_time(), ..Default::default() };
     if let Some(bits) = variant.quant_bits() {
         let t = Instant::now();
@@ -248,7 +248,7 @@ pub(crate) fn extra_bytes_per_block(variant: Variant, dim: u64, ffn: u64, tokens
 }
 
 /// Output difference against the baseline: (max |x-r| / max |r|, mean |x-r| / mean |r|), in f32.
-pub fn drift(output: &Array, reference: &Array) -> Result<(f64, f64)> {
+pub(crate) fn drift(output: &Array, reference: &Array) -> Result<(f64, f64)> {
     let x = output.as_dtype(mlx_rs::Dtype::Float32)?;
     let r = reference.as_dtype(mlx_rs::Dtype::Float32)?;
     let diff = x.subtract(&r)?.abs()?;

@@ -1,16 +1,14 @@
-//! The library API (`mlx_record::api`) on a model of its own and on the built-in model: the
+//! The library API (`mlx_record::api`) on a model of its own (the built-in model's recording
+//! through it is tested inside the crate, `recorder/src/tests/builtin_api.rs`): the
 //! trace's fields, the attribution schedule, and costs computed here with plain arithmetic from
 //! the trace (mean duplicate minus mean reference, over the copies) that add up to the fused
 //! forward and charge a deliberately inflated component its extra work.
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use mlx_record::api::{self, Cost, Mark, Mode, Probe, Recorder, Schedule, Shape};
-use mlx_record::config::DType;
-use mlx_record::model::ForwardOptions;
+use mlx_record::api::DType;
 use mlx_rs::Array;
 use trace_format::{PerturbKind, read_trace_file};
 
@@ -182,28 +180,4 @@ fn costs_add_up_and_an_inflated_component_is_charged_its_extra_work() {
         attempts.push(timing_problems(&model, &dir, attempts.len() as u32 + 1));
     }
     assert!(attempts.last().unwrap().is_empty(), "out of tolerance {} times in a row: {attempts:?}", attempts.len());
-}
-
-#[test]
-fn the_built_in_model_records_through_the_same_api() {
-    let _serial = serial();
-    let t = common::tiny(5, 64, 96, DType::F32, 1, 2);
-    let path = temp_dir("builtin").join("tiny.msgpack");
-    let mut meta = api::metadata("tiny", DType::F32);
-    meta.model = t.config.clone();
-    let mut rec = Recorder::create(&path, meta).unwrap();
-    let shape = Shape { costs: Some(t.costs.clone()), ..Shape::new(t.geometry.tokens()).frames(5) };
-    let opts = ForwardOptions::default();
-    let stages = Recorder::stages(&shape, |p| t.model.forward(&t.inputs, p, &opts)).unwrap();
-    // 4 embeddings + 17 block components + head, as the built-in recorder's rounds perturb.
-    assert_eq!(stages.len(), 22);
-    let schedule = Schedule { modes: vec![Mode::Component, Mode::Attributed], runs: 1, warmup: 0, copies: 1, ..Schedule::default() };
-    rec.record(&shape, &schedule, |p| t.model.forward(&t.inputs, p, &opts)).unwrap();
-    rec.finish().unwrap();
-    let trace = read_trace_file(&path).unwrap();
-    let synced = trace.runs.iter().find(|r| r.sync == Mode::Component).unwrap();
-    // The built-in cost table still gives every component its cost.
-    let qkv = synced.components.iter().find(|c| c.name == "block/self_attn/qkv").unwrap();
-    assert_eq!(qkv.flops, t.costs.of("block/self_attn/qkv").unwrap().flops);
-    assert_eq!(trace.runs.len(), 1 + (1 + 1 + 22 + 5));
 }

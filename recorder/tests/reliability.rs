@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use mlx_record::config::{DType, Preset};
-use mlx_record::model::Weights;
+use mlx_record::api::DType;
+use mlx_record::{Preset, Weights};
 use mlx_rs::Array;
 use trace_format::{partial_path, read_trace, read_trace_file};
 

@@ -30,7 +30,7 @@ pub(crate) fn scalar(v: f32, like: &Array) -> R<Array> {
 
 /// tanh-approximated GELU in the input's dtype (mlx-rs's `gelu_approximate` builds f32 constants
 /// and so returns f32 for bf16 input).
-pub fn gelu(x: &Array) -> R<Array> {
+pub(crate) fn gelu(x: &Array) -> R<Array> {
     let c = |v: f32| scalar(v, x);
     let cube = x.multiply(x)?.multiply(x)?;
     let inner = x.add(cube.multiply(c(0.044715)?)?)?.multiply(c((2.0 / std::f32::consts::PI).sqrt())?)?;
@@ -53,14 +53,14 @@ pub(crate) fn gated_residual(x: &Array, y: &Array, gate: &Array) -> R<Array> {
 /// contiguous halves of the head dimension instead of interleaved: the same permutation for
 /// queries and keys, which leaves every query-key dot product unchanged, and it lets the one
 /// kernel write whole rows (the two inputs are strided views; nothing is split or concatenated).
-pub fn rotate(pairs: &Array, a: &Array, b: &Array) -> R<Array> {
+pub(crate) fn rotate(pairs: &Array, a: &Array, b: &Array) -> R<Array> {
     let x0 = pairs.index((.., .., .., 0..1)).transpose_axes(&[0, 1, 3, 2])?;
     let x1 = pairs.index((.., .., .., 1..2)).transpose_axes(&[0, 1, 3, 2])?;
     x0.multiply(a)?.add(&x1.multiply(b)?)
 }
 
 /// The compiled kernels of one model.
-pub struct Kernels {
+pub(crate) struct Kernels {
     gelu: Kernel,
     norm_modulate: Kernel,
     modulate: Kernel,
@@ -83,7 +83,7 @@ fn one(mut out: Vec<Array>) -> Array {
 
 impl Kernels {
     /// Compiles (lazily, on first use) the kernels for LayerNorm epsilon `eps`.
-    pub fn new(eps: f32) -> Self {
+    pub(crate) fn new(eps: f32) -> Self {
         Kernels {
             // Fixed shapes: MLX's shapeless kernels index generically, and ran GELU at half the
             // speed of the shape-specialised one (0.39 vs 0.20 ms at 9,360 x 13,824 bf16, H200).
@@ -111,7 +111,7 @@ impl Kernels {
     }
 
     /// Compiled [`gelu`] (always used: MLX has no dtype-preserving tanh GELU kernel).
-    pub fn gelu(&self, x: &Array) -> R<Array> {
+    pub(crate) fn gelu(&self, x: &Array) -> R<Array> {
         Self::call(&self.gelu, &[x])
     }
 
@@ -125,27 +125,28 @@ impl Kernels {
 
     /// Whether q/k RMSNorm and RoPE run as one hand-written CUDA kernel for rows of `dim` values
     /// in `heads` heads of `dtype`.
-    pub fn has_rms_rope(&self, dim: i32, heads: i32, item_size: i32) -> bool {
+    pub(crate) fn has_rms_rope(&self, dim: i32, heads: i32, item_size: i32) -> bool {
         self.rms_rope_kernel().is_some() && RmsRopeKernel::applies(dim, heads, item_size)
     }
 
     /// `RoPE(RMSNorm(x) * weight)` with the rotation table `a` (see [`super::rope_tables`]),
     /// pairs interleaved as in `x`; `None` without the CUDA kernel.
-    pub fn rms_rope(&self, x: &Array, weight: &Array, a: &Array, heads: i32) -> R<Option<Array>> {
+    pub(crate) fn rms_rope(&self, x: &Array, weight: &Array, a: &Array, heads: i32) -> R<Option<Array>> {
         match self.rms_rope_kernel() {
             Some(k) => k.apply(x, weight, a, heads),
             None => Ok(None),
         }
     }
 
+    #[cfg(feature = "bench")]  // used by the benchmarks only
     /// Whether LayerNorm runs as the hand-written CUDA kernel.
-    pub fn has_layer_norm_kernel(&self) -> bool {
+    pub(crate) fn has_layer_norm_kernel(&self) -> bool {
         self.layer_norm_kernel().is_some()
     }
 
     /// `LayerNorm(x) * weight + bias` over the last axis (`[D]` weight and bias): the one-pass
     /// CUDA kernel where it applies, else MLX's LayerNorm.
-    pub fn layer_norm(&self, x: &Array, weight: &Array, bias: &Array) -> R<Array> {
+    pub(crate) fn layer_norm(&self, x: &Array, weight: &Array, bias: &Array) -> R<Array> {
         if let Some(k) = self.layer_norm_kernel() {
             if let Some(out) = k.apply(x, weight, bias)? {
                 return Ok(out);
@@ -184,17 +185,17 @@ impl Kernels {
     }
 
     /// x + y * gate.
-    pub fn gated_residual(&self, x: &Array, y: &Array, gate: &Array) -> R<Array> {
+    pub(crate) fn gated_residual(&self, x: &Array, y: &Array, gate: &Array) -> R<Array> {
         Self::call(&self.gated_residual, &[x, y, gate])
     }
 
     /// x * scale + shift.
-    pub fn scale_shift(&self, x: &Array, scale: &Array, shift: &Array) -> R<Array> {
+    pub(crate) fn scale_shift(&self, x: &Array, scale: &Array, shift: &Array) -> R<Array> {
         Self::call(&self.scale_shift, &[x, scale, shift])
     }
 
     /// [`rotate`] as one kernel.
-    pub fn rotate(&self, pairs: &Array, a: &Array, b: &Array) -> R<Array> {
+    pub(crate) fn rotate(&self, pairs: &Array, a: &Array, b: &Array) -> R<Array> {
         Self::call(&self.rotate, &[pairs, a, b])
     }
 }

@@ -4,8 +4,8 @@
 //! The structure follows docs/model.md; each timed stage carries its taxonomy name.
 
 mod cuda;
-pub mod kernels;
-pub mod names;
+pub(crate) mod kernels;
+pub(crate) mod names;
 mod rope;
 pub(crate) mod weights;
 
@@ -15,8 +15,8 @@ use mlx_rs::{Array, fast, nn};
 use trace_format::taxonomy::component;
 use trace_format::ModelConfig;
 
-pub use rope::rope_tables;
-pub use weights::Weights;
+pub(crate) use rope::rope_tables;
+pub(crate) use weights::Weights;
 pub(crate) use weights::param_count;
 
 use crate::config::{CAMERA_CHANNELS, DType, Geometry};
@@ -27,7 +27,7 @@ use kernels::{Kernels, gated_residual, modulate, scalar};
 pub(crate) const TIMESTEP: f32 = 500.0;
 
 /// The transformer with its weights.
-pub struct Model {
+pub(crate) struct Model {
     /// Shape of the model.
     pub config: ModelConfig,
     /// Compute dtype.
@@ -39,7 +39,7 @@ pub struct Model {
 }
 
 /// Inputs of one forward pass plus the position tables derived from the geometry.
-pub struct Inputs {
+pub(crate) struct Inputs {
     /// Geometry.
     pub geometry: Geometry,
     /// Noisy latent plus conditioning, `[in_dim, F, H/8, W/8]`.
@@ -54,7 +54,7 @@ pub struct Inputs {
 
 impl Inputs {
     /// Random inputs with a fixed seed.
-    pub fn synthetic(config: &ModelConfig, geometry: Geometry, dtype: DType, seed: u64) -> Result<Self> {
+    pub(crate) fn synthetic(config: &ModelConfig, geometry: Geometry, dtype: DType, seed: u64) -> Result<Self> {
         let [f, h, w] = geometry.latent_grid();
         let l = geometry.tokens() as i32;
         let key = |i: u64| mlx_rs::random::key(seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i + 1)));
@@ -83,7 +83,7 @@ pub(crate) struct ClipCache {
 
 /// Per-forward options chosen by the variant under test.
 #[derive(Default)]
-pub struct ForwardOptions<'a> {
+pub(crate) struct ForwardOptions<'a> {
     /// Precomputed per-clip values.
     pub(crate) cache: Option<&'a ClipCache>,
     /// FFN weights quantized: per block, (up, down) as [`QuantLinear`]s.
@@ -155,7 +155,7 @@ fn from_heads(x: &Array) -> Result<Array> {
 
 impl Model {
     /// Wraps weights.
-    pub fn new(config: ModelConfig, dtype: DType, weights: Weights) -> Self {
+    pub(crate) fn new(config: ModelConfig, dtype: DType, weights: Weights) -> Self {
         let kernels = Kernels::new(config.eps as f32);
         Model { config, dtype, weights, kernels }
     }
@@ -169,7 +169,7 @@ impl Model {
     }
 
     /// One forward pass; returns the predicted latent `[out_dim, F, H/8, W/8]`.
-    pub fn forward(&self, inputs: &Inputs, probe: &mut Probe, opts: &ForwardOptions) -> Result<Array> {
+    pub(crate) fn forward(&self, inputs: &Inputs, probe: &mut Probe, opts: &ForwardOptions) -> Result<Array> {
         let l = inputs.geometry.tokens() as i32;
 
         probe.begin_group(names::GROUP_EMBED, None);

@@ -27,7 +27,7 @@ fn rope_frequencies(head_dim: u32) -> Vec<(usize, f64)> {
 /// Rotation tables `(a, b)` for a token grid (frames, height, width), each `[L, 1, 2, head_dim/2]`:
 /// per token, `a = (cos; sin)` and `b = (-sin; cos)` of every pair's angle. Tokens are ordered
 /// frame-major as patchify produces them; angles are computed in f64 on the host.
-pub fn rope_tables(head_dim: u32, grid: [u32; 3], dtype: DType) -> Result<(Array, Array)> {
+pub(crate) fn rope_tables(head_dim: u32, grid: [u32; 3], dtype: DType) -> Result<(Array, Array)> {
     let freqs = rope_frequencies(head_dim);
     let [f, h, w] = grid;
     let l = (f * h * w) as usize;

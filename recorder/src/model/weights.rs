@@ -98,8 +98,9 @@ impl Weights {
         &self.map
     }
 
+    #[cfg(feature = "bench")]  // used by the benchmarks only
     /// The same parameters in another dtype (e.g. bf16 weights as an f32 reference model).
-    pub fn cast(&self, dtype: DType) -> Result<Self> {
+    pub(crate) fn cast(&self, dtype: DType) -> Result<Self> {
         let mut map = HashMap::new();
         for (name, array) in &self.map {
             let cast = array.as_dtype(dtype.mlx())?;

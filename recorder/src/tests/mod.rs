@@ -5,6 +5,7 @@
 pub(crate) mod common;
 
 mod attribution;
+mod builtin_api;
 mod block_reference;
 mod python_block;
 mod recording;
