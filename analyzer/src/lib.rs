@@ -19,6 +19,7 @@ pub mod output;
 pub mod render;
 pub mod sql;
 pub mod tables;
+pub(crate) mod units;
 
 pub use error::{Error, Result};
 

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::export::parquet::keyed_events;
 use crate::load::Dataset;
 use crate::render::markup::{Align, Markup, Table};
-use crate::render::units::thousands;
+use crate::units::thousands;
 
 /// The tables a query can name, with what one row is.
 pub const TABLES: [(&str, &str); 7] = [

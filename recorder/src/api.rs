@@ -60,7 +60,7 @@ use crate::machine;
 use crate::progress::Progress;
 use crate::precision::{self, Next, SetTracker};
 pub use crate::precision::Stopping;
-use crate::estimate::gib;
+use crate::machine::gib;
 use crate::rounds;
 
 /// Marking components on a [`Probe`] without the built-in model's cost table.

@@ -68,22 +68,11 @@ pub(crate) fn max_blocks_fitting(
     })
 }
 
-/// Formats bytes as GiB with one decimal.
-pub(crate) fn gib(bytes: u64) -> String {
-    if bytes == u64::MAX {
-        return "16+ EiB".into();
-    }
-    // Below a tenth of a GiB, MiB: "0.0 GiB" said nothing.
-    if bytes < (1u64 << 30) / 10 {
-        return format!("{:.0} MiB", bytes as f64 / (1u64 << 20) as f64);
-    }
-    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Preset;
+    use crate::machine::gib;
 
     #[test]
     fn full_14b_model_does_not_fit_a_24_gib_cpu_machine() {

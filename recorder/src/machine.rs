@@ -302,7 +302,7 @@ pub(crate) fn process_memory_limits() -> Vec<MemoryLimit> {
                     // reserve, limits of a few hundred MB passed the check and the BLAS library
                     // then retried a failing allocation forever.
                     room: limit.saturating_sub(used).saturating_sub(RUNTIME_ADDRESS_SPACE),
-                    what: format!("left under this process's {name} of {}", crate::estimate::gib(limit)),
+                    what: format!("left under this process's {name} of {}", gib(limit)),
                 });
             }
         }
@@ -326,7 +326,7 @@ pub(crate) fn process_memory_limits() -> Vec<MemoryLimit> {
                         let used = cgroup_number(&dir.join(current_file)).unwrap_or(0);
                         limits.push(MemoryLimit {
                             room: max.saturating_sub(used),
-                            what: format!("left under the cgroup's {max_file} of {}", crate::estimate::gib(max)),
+                            what: format!("left under the cgroup's {max_file} of {}", gib(max)),
                         });
                     }
                 }
@@ -337,4 +337,16 @@ pub(crate) fn process_memory_limits() -> Vec<MemoryLimit> {
         }
     }
     limits
+}
+
+/// Formats bytes as GiB with one decimal.
+pub(crate) fn gib(bytes: u64) -> String {
+    if bytes == u64::MAX {
+        return "16+ EiB".into();
+    }
+    // Below a tenth of a GiB, MiB: "0.0 GiB" said nothing.
+    if bytes < (1u64 << 30) / 10 {
+        return format!("{:.0} MiB", bytes as f64 / (1u64 << 20) as f64);
+    }
+    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
 }

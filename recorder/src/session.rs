@@ -12,9 +12,9 @@ use trace_format::{Drift, Header, ModelConfig, RunRecord, SetupRecord, SyncMode,
 use crate::api::{self, Around, Recorder, Schedule, Shape};
 use crate::config::{DType, Geometry, Preset};
 use crate::cost::CostModel;
-use crate::estimate::{self, gib};
+use crate::estimate;
 use crate::instrument::Probe;
-use crate::machine::{self, Backend};
+use crate::machine::{self, Backend, gib};
 use crate::model::{Inputs, Model, Weights, names};
 use crate::precision::{self, Stopping};
 use crate::progress::Progress;

@@ -504,7 +504,7 @@ fn decide_report_claims(mut rankings: [Option<&mut ranking::Ranking>; 2], mut sc
 /// largest components whose cost is above the noise, growth the data supports, and the
 /// recommendation with the largest supported saving.
 fn findings(ranking: Option<&ranking::Ranking>, scaling: &scaling::Scaling, recs: &[recommend::Recommendation]) -> Vec<Finding> {
-    use crate::render::units::{interval_ms, ms, pct};
+    use crate::units::{interval_ms, ms, pct};
     let mut out = Vec::new();
     if let Some(row) = scaling.rows.iter().rev().find(|r| r.forward_ms.is_some()) {
         out.push(Finding {

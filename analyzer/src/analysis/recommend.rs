@@ -226,7 +226,7 @@ fn ranking_recommendations(r: &Ranking, out: &mut Vec<Recommendation>, not_suppo
 fn compute_bound_recommendation(row: &RankRow, u: f64, where_: &str, total: f64) -> Recommendation {
     let rates = match (row.tflops, row.flops_util) {
         (Some(t), Some(fu)) if fu > 0.0 => {
-            format!(" ({} of {})", crate::render::units::flops_rate(t * 1e12), crate::render::units::flops_rate(t * 1e12 / fu))
+            format!(" ({} of {})", crate::units::flops_rate(t * 1e12), crate::units::flops_rate(t * 1e12 / fu))
         }
         _ => String::new(),
     };
@@ -268,7 +268,7 @@ fn compute_bound_recommendation(row: &RankRow, u: f64, where_: &str, total: f64)
 /// halving its bytes saves about half its time.
 fn memory_bound_recommendation(row: &RankRow, u: f64, where_: &str, total: f64) -> Recommendation {
     let half = row.ms_per_forward / 2.0;
-    let gb = row.gbps.map_or(String::new(), |g| format!(" ({})", crate::render::units::bytes_rate(g * 1e9)));
+    let gb = row.gbps.map_or(String::new(), |g| format!(" ({})", crate::units::bytes_rate(g * 1e9)));
     let ii = match (row.intensity, row.ridge) {
         (Some(i), Some(rd)) => format!("; intensity {i:.1} FLOP/byte is below the ridge point of {rd:.0}"),
         _ => String::new(),

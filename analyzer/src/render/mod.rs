@@ -7,7 +7,6 @@ pub(crate) mod markdown;
 pub(crate) mod markup;
 pub mod svg;
 pub mod table;
-pub(crate) mod units;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 
 use super::markup::ChartKind;
 // The ratio words moved to `units` (the tables write them too); re-exported for existing paths.
-pub(crate) use super::units::{factor_text, ratio_words};
+pub(crate) use crate::units::{factor_text, ratio_words};
 
 /// A drawn chart.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,7 +140,7 @@ fn ranking(report: &Report) -> Result<Option<Chart>> {
                 } else if *v > 0.0 && *v < 0.05 {
                     "<0.1%".to_string()
                 } else {
-                    super::units::no_negative_zero(format!("{v:.1}%"))
+                    crate::units::no_negative_zero(format!("{v:.1}%"))
                 };
                 let x = whiskers[i].map_or(*v, |w| w[1].max(*v));
                 Text::new(text, (x + max * 0.01, SegmentValue::CenterOf(n - 1 - i)), (FONT, 12))
@@ -165,7 +165,7 @@ fn distribution(report: &Report) -> Result<Option<Chart>> {
             .into_drawing_area();
         try_draw!(NAME, root.fill(&WHITE));
         let (upper, lower) = root.split_vertically(150);
-        let labels: Vec<String> = tops.iter().map(|t| format!("{} {}", t.name, super::units::pct(t.share))).collect();
+        let labels: Vec<String> = tops.iter().map(|t| format!("{} {}", t.name, crate::units::pct(t.share))).collect();
         let mut chart = try_draw!(
             NAME,
             ChartBuilder::on(&upper)
@@ -205,7 +205,7 @@ fn distribution(report: &Report) -> Result<Option<Chart>> {
                 let mut bar = Rectangle::new([(x, SegmentValue::Exact(y)), (x + w, SegmentValue::Exact(y + 1))], style);
                 bar.set_margin(4, 4, 0, 0);
                 try_draw!(NAME, chart.draw_series(std::iter::once(bar)));
-                legend.push((format!("{}: {name} {}", top.name, super::units::no_negative_zero(format!("{w:.1}%"))), color));
+                legend.push((format!("{}: {name} {}", top.name, crate::units::no_negative_zero(format!("{w:.1}%"))), color));
                 color += 1;
                 x += w;
             }

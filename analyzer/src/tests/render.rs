@@ -174,7 +174,7 @@ fn tiny_ratios_are_words_and_no_negative_zero() {
     let fused = md.lines().find(|l| l.starts_with("| m2 | 5 | 3120 |")).expect("fused forward row");
     assert!(fused.contains("| 3,000x faster | 3,000-3,000x faster |"), "{fused}");
 
-    use crate::render::units::{pct, signed_pct};
+    use crate::units::{pct, signed_pct};
     assert_eq!(pct(-0.00001), "0.0%");
     assert_eq!(pct(-0.02), "-2.0%");
     assert_eq!(pct(0.0004), "<0.1%");

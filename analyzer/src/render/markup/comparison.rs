@@ -3,7 +3,7 @@
 
 use crate::analysis::comparison::{Comparison, ForwardRow, FORWARDS_PER_CLIP, FORWARD_ROW};
 use crate::analysis::Report;
-use crate::render::units::{gib, gib_signed, ms, ratio_in_words, ratio_interval, ratio_text, relative, speedup_text};
+use crate::units::{gib, gib_signed, ms, ratio_in_words, ratio_interval, ratio_text, relative, speedup_text};
 
 use super::{yes_no, Block, ChartKind, Table};
 

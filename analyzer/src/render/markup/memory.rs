@@ -1,7 +1,7 @@
 //! Memory per frame count.
 
 use crate::analysis::memory::Memory;
-use crate::render::units::gib;
+use crate::units::gib;
 
 use super::{Block, Table};
 

@@ -24,7 +24,7 @@ use crate::error::Result;
 use super::Render;
 
 // The number formats live in `units`; re-exported here for the paths other modules use.
-pub(crate) use super::units::{ms, pct};
+pub(crate) use crate::units::{ms, pct};
 
 /// Column alignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use crate::analysis::attribution::Estimate;
 use crate::analysis::natural::NaturalExperiment;
-use crate::render::units::{ms, signed_pct};
+use crate::units::{ms, signed_pct};
 
 use super::{opt, yes_no, Block, Table};
 

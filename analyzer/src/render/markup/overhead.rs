@@ -2,7 +2,7 @@
 //! attribution's warnings (a sum outside its interval, slow runs set aside, drift removed).
 
 use crate::analysis::overhead::{Overhead, OverheadRow, SumVerdict, SUM_TOLERANCE_PCT};
-use crate::render::units::{ms, signed_pct};
+use crate::units::{ms, signed_pct};
 
 use super::{opt, Block, Table};
 

@@ -5,7 +5,7 @@ use crate::analysis::facts::Rollup;
 use crate::analysis::ranking::{Ceiling, CeilingExcess, Method, RankRow, Ranking};
 use crate::analysis::verdict::Verdict;
 use crate::analysis::Report;
-use crate::render::units::{bytes_rate, flops_rate, ms, pct};
+use crate::units::{bytes_rate, flops_rate, ms, pct};
 
 use super::{in_words, method_words, opt, Block, ChartKind, Table};
 

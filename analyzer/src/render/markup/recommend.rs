@@ -1,7 +1,7 @@
 //! Recommendations, with the saving each one's evidence supports.
 
 use crate::analysis::Report;
-use crate::render::units::ms;
+use crate::units::ms;
 
 use super::Block;
 

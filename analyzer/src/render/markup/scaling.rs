@@ -4,7 +4,7 @@
 use crate::analysis::scaling::{ComponentFit, PredictionModel, ScaleRow, Scaling, WorkMeasure, GROWTH_MARGIN, MIN_POINTS, MIN_POINTS_QUADRATIC, QUADRATIC_SHARE};
 use crate::analysis::verdict::Test;
 use crate::analysis::Report;
-use crate::render::units::{flops_rate, ms};
+use crate::units::{flops_rate, ms};
 
 use super::{opt, yes_no, Block, ChartKind, Table};
 

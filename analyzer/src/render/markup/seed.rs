@@ -8,7 +8,7 @@ use crate::analysis::seed::{
     AttentionClaim, AttentionVerdict, BucketShare, BucketVerdict, FfnVerdict, NormShare, NormsVerdict, SeedClaims, TokenClaim, TokensVerdict, QUADRATIC_EXPONENT,
     SEED_NORMS, SEED_RESOLUTION_TOKENS_PER_LATENT_FRAME, SEED_SELF_ATTN_MS, SEED_TOKENS,
 };
-use crate::render::units::{or_list, pct, signed_pct};
+use crate::units::{or_list, pct, signed_pct};
 
 use super::{Block, Table};
 

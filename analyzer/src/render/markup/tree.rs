@@ -2,7 +2,7 @@
 
 use crate::analysis::tree::TreeNode;
 use crate::analysis::Report;
-use crate::render::units::{ms, pct};
+use crate::units::{ms, pct};
 
 use super::{in_words, method_words, Block, ChartKind};
 
