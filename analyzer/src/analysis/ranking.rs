@@ -599,6 +599,13 @@ pub struct RankRow {
 /// its priority to rise above LOW: the smallest effect worth acting on.
 pub(crate) const ATTENTION_SHARE: f64 = 0.03;
 
+/// The savable share of the forward (its interval's lower end) from which a priority is HIGH.
+pub(crate) const HIGH_SHARE: f64 = 0.10;
+
+/// How close to the ridge point an intensity leaves the bound undecided: within this factor
+/// either side.
+pub(crate) const RIDGE_MARGIN: f64 = 1.25;
+
 impl Ranking {
     /// Priorities once the report has decided its claims: HIGH when the lower end of the
     /// savable share's interval (without ceilings: of the share, with doubled thresholds) is at
@@ -611,10 +618,10 @@ impl Ranking {
                 Priority::Low
             } else if row.bound_util.is_some() {
                 let low = row.savable_ci95_ms.map_or(0.0, |[lo, _]| lo) / total;
-                if low >= 0.10 { Priority::High } else if low >= ATTENTION_SHARE { Priority::Medium } else { Priority::Low }
+                if low >= HIGH_SHARE { Priority::High } else if low >= ATTENTION_SHARE { Priority::Medium } else { Priority::Low }
             } else {
                 let low = row.share_ci95.map_or(0.0, |[lo, _]| lo);
-                if low >= 0.20 { Priority::High } else if low >= 2.0 * ATTENTION_SHARE { Priority::Medium } else { Priority::Low }
+                if low >= 2.0 * HIGH_SHARE { Priority::High } else if low >= 2.0 * ATTENTION_SHARE { Priority::Medium } else { Priority::Low }
             };
         }
     }
@@ -691,7 +698,7 @@ fn ranked_snapshot(facts: &Facts, frames: u32) -> Option<(Snapshot, f64)> {
 /// above a calibrated ceiling, and whether the bound is told (not near the ridge point, not
 /// above a ceiling, not below the noise).
 fn bound_of(c: &SnapComp) -> (Bound, Option<f64>, bool, Verdict) {
-    let near_ridge = matches!((c.intensity, c.ridge), (Some(i), Some(r)) if i > r / 1.25 && i < r * 1.25);
+    let near_ridge = matches!((c.intensity, c.ridge), (Some(i), Some(r)) if i > r / RIDGE_MARGIN && i < r * RIDGE_MARGIN);
     let bound = match (c.intensity, c.ridge) {
         (Some(i), Some(r)) if i >= r => Bound::Compute,
         (Some(_), Some(_)) => Bound::Memory,

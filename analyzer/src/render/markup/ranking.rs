@@ -2,7 +2,7 @@
 //! its times were measured.
 
 use crate::analysis::facts::Rollup;
-use crate::analysis::ranking::{Ceiling, CeilingExcess, Method, RankRow, Ranking};
+use crate::analysis::ranking::{self, Ceiling, CeilingExcess, Method, RankRow, Ranking};
 use crate::analysis::verdict::Verdict;
 use crate::analysis::Report;
 use crate::units::{bytes_rate, flops_rate, ms, pct};
@@ -28,7 +28,7 @@ pub(super) fn blocks(doc: &mut Vec<Block>, report: &Report, sec: Option<usize>, 
     }
     footnotes(doc, r);
     doc.push(Block::Chart(ChartKind::Ranking, sec));
-    doc.push(Block::Paragraph(format!("{} {} {}", method_note(r), names_note(report, r), LEGEND)));
+    doc.push(Block::Paragraph(format!("{} {} {}", method_note(r), names_note(report, r), legend())));
 }
 
 fn table(r: &Ranking) -> Table {
@@ -150,6 +150,13 @@ fn names_note(report: &Report, r: &Ranking) -> String {
     }
 }
 
-// The thresholds below are ranking.rs's (10% and `ATTENTION_SHARE` for the priority, a 25%
-// margin around the ridge for the bound); they are not yet constants there.
-const LEGEND: &str = "Bound: arithmetic intensity (FLOP/byte) against the ridge point (calibrated FLOP/s over the component's calibrated memory ceiling). Priority: HIGH when the lower end of the interval of what reaching the bounding ceiling would save is at least 10% of the forward, MEDIUM 3-10%, and only where that claim is supported together with the report's other claims (false claims controlled across the report, docs/statistics.md). \"(inconclusive)\" after a bound: the intensity is within 25% of the ridge, or the component runs above a ceiling. \"< noise\": the cost's interval reaches zero, so no share is stated.";
+/// What the ranking's Bound and Priority columns mean, with the analysis's own thresholds.
+fn legend() -> String {
+    let percent = |x: f64| format!("{:.0}", x * 100.0);
+    format!(
+        "Bound: arithmetic intensity (FLOP/byte) against the ridge point (calibrated FLOP/s over the component's calibrated memory ceiling). Priority: HIGH when the lower end of the interval of what reaching the bounding ceiling would save is at least {high}% of the forward, MEDIUM {medium}-{high}%, and only where that claim is supported together with the report's other claims (false claims controlled across the report, docs/statistics.md). \"(inconclusive)\" after a bound: the intensity is within {margin}% of the ridge, or the component runs above a ceiling. \"< noise\": the cost's interval reaches zero, so no share is stated.",
+        high = percent(ranking::HIGH_SHARE),
+        medium = percent(ranking::ATTENTION_SHARE),
+        margin = percent(ranking::RIDGE_MARGIN - 1.0),
+    )
+}
