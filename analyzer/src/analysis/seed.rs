@@ -77,7 +77,8 @@ impl SeedClaims {
     pub(crate) fn settle(&mut self) {
         if let (Some(t), Some(v)) = (&self.norms_test, &self.verdicts.norms) {
             if matches!(v, NormsVerdict::MissesNorm2AndNorm3 { .. }) && !t.supported() {
-                self.verdicts.norms = Some(NormsVerdict::Inconclusive);
+                let reason = if self.norms.iter().any(|n| n.norm1_below_noise) { NormsUndecided::Norm1BelowNoise } else { NormsUndecided::RatioNotClear };
+                self.verdicts.norms = Some(NormsVerdict::Inconclusive { reason });
             }
         }
         if let (Some(t), Some(v)) = (&self.self_attention_test, &self.verdicts.self_attention) {
@@ -145,9 +146,12 @@ pub(crate) enum TokensVerdict {
 pub(crate) enum NormsVerdict {
     /// No norm1 time recorded.
     NoNorm1,
-    /// The norms' times are too noisy to say (norm1 below the noise, or the ratio's interval
-    /// does not clear the threshold).
-    Inconclusive,
+    /// The norms' times are too noisy to say.
+    Inconclusive {
+        /// Why: norm1 below the noise at some length, or the ratio's interval not clearing the
+        /// threshold.
+        reason: NormsUndecided,
+    },
     /// The three norms take `low`-`high` times norm1's time, which the seed's bucket alone holds.
     MissesNorm2AndNorm3 {
         /// Smallest ratio over the recorded lengths.
@@ -155,6 +159,16 @@ pub(crate) enum NormsVerdict {
         /// Largest ratio.
         high: f64,
     },
+}
+
+/// Why the Norms claim is inconclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum NormsUndecided {
+    /// norm1's cost cannot be told from zero at some length, so ratios to it mean nothing.
+    Norm1BelowNoise,
+    /// The ratio's interval does not clear the threshold (the test's `why` says how far).
+    RatioNotClear,
 }
 
 /// (c) Whether self-attention grows like L^2.

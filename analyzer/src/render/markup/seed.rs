@@ -5,7 +5,7 @@
 use crate::analysis::ranking::Method;
 use crate::analysis::scaling::{MIN_POINTS, MIN_POINTS_QUADRATIC};
 use crate::analysis::seed::{
-    AttentionClaim, AttentionVerdict, BucketShare, BucketVerdict, FfnVerdict, NormShare, NormsVerdict, SeedClaims, TokenClaim, TokensVerdict, QUADRATIC_EXPONENT,
+    AttentionClaim, AttentionVerdict, BucketShare, BucketVerdict, FfnVerdict, NormShare, NormsUndecided, NormsVerdict, SeedClaims, TokenClaim, TokensVerdict, QUADRATIC_EXPONENT,
     SEED_NORMS, SEED_RESOLUTION_TOKENS_PER_LATENT_FRAME, SEED_SELF_ATTN_MS, SEED_TOKENS,
 };
 use crate::units::{or_list, pct, signed_pct};
@@ -102,9 +102,12 @@ fn norms_row(s: &SeedClaims) -> Vec<String> {
         Some(NormsVerdict::MissesNorm2AndNorm3 { low, high }) => {
             format!("the seed's bucket misses norm2 and norm3: the three norms take {low:.1}-{high:.1}x norm1's time")
         }
-        Some(NormsVerdict::Inconclusive) => format!(
+        Some(NormsVerdict::Inconclusive { reason }) => format!(
             "inconclusive: {}",
-            if norm1_noise { "norm1's cost cannot be told from zero at some length, so ratios to it mean nothing".to_string() } else { s.norms_test.as_ref().map_or(String::new(), |t| t.why.clone()) }
+            match reason {
+                NormsUndecided::Norm1BelowNoise => "norm1's cost cannot be told from zero at some length, so ratios to it mean nothing".to_string(),
+                NormsUndecided::RatioNotClear => s.norms_test.as_ref().map_or(String::new(), |t| t.why.clone()),
+            }
         ),
         Some(NormsVerdict::NoNorm1) | None => "no norm1 time recorded".to_string(),
     };
