@@ -208,8 +208,9 @@ impl<'a> Probe<'a> {
         self.reduced_arrays
     }
 
-    #[cfg(feature = "bench")]  // used by the benchmarks only
     /// [`Perturb::Isolate`]: the time of one copy of the target, ns, per invocation.
+    // Used by the benchmarks only.
+    #[cfg(feature = "bench")]
     pub(crate) fn isolated_ns(&self) -> &[f64] {
         &self.isolated_ns
     }

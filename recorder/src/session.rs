@@ -202,8 +202,9 @@ pub(crate) struct Summary {
     pub(crate) interrupted: bool,
 }
 
-#[cfg(any(test, feature = "bench"))]  // the binary records through record_with
 /// Records the plan into `plan.out` (via `NAME.partial`).
+// The binary records through record_with.
+#[cfg(any(test, feature = "bench"))]
 pub(crate) fn record(plan: &Plan, header: &Header) -> Result<Summary> {
     record_with(plan, header, &mut None)
 }

@@ -138,8 +138,9 @@ impl Kernels {
         }
     }
 
-    #[cfg(feature = "bench")]  // used by the benchmarks only
     /// Whether LayerNorm runs as the hand-written CUDA kernel.
+    // Used by the benchmarks only.
+    #[cfg(feature = "bench")]
     pub(crate) fn has_layer_norm_kernel(&self) -> bool {
         self.layer_norm_kernel().is_some()
     }

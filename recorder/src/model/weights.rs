@@ -98,8 +98,9 @@ impl Weights {
         &self.map
     }
 
-    #[cfg(feature = "bench")]  // used by the benchmarks only
     /// The same parameters in another dtype (e.g. bf16 weights as an f32 reference model).
+    // Used by the benchmarks only.
+    #[cfg(feature = "bench")]
     pub(crate) fn cast(&self, dtype: DType) -> Result<Self> {
         let mut map = HashMap::new();
         for (name, array) in &self.map {
