@@ -292,7 +292,7 @@ fn decode_trace(name: String, content: ContentKey, trace: trace_format::Trace, o
     for run in &kept {
         let r = runs.len() as u32;
         let local = comps.add_run(r, run);
-        let bad = sums.add_run(r, run, &local, comps.names.len(), (!options.skip_events).then_some(&mut events));
+        let bad = sums.add_run(r, run, &local, comps.ids.names.len(), (!options.skip_events).then_some(&mut events));
         if bad > 0 {
             warnings.push(format!("{name}: run {}: {bad} event(s) name no component of the run; dropped", run.run));
         }
@@ -302,7 +302,7 @@ fn decode_trace(name: String, content: ContentKey, trace: trace_format::Trace, o
     if runs.is_empty() {
         warnings.push(format!("{name}: no {}runs to analyse", if options.include_warmup { "" } else { "timed (non-warm-up) " }));
     }
-    let LocalComponents { names, parents, c_run, c_component, c_flops, c_bytes, .. } = comps;
+    let LocalComponents { ids: ComponentNames { names, parents, .. }, c_run, c_component, c_flops, c_bytes } = comps;
     let costs = DataFrame::new(
         c_run.len(),
         vec![
@@ -338,16 +338,43 @@ fn decode_trace(name: String, content: ContentKey, trace: trace_format::Trace, o
     })
 }
 
-/// One trace's components under local ids (in order of first appearance) with their parents,
-/// and the costs of each (run, component).
+/// Component names under ids in order of first appearance, each with the first parent named
+/// for it: one trace's (local ids) or the whole load's (global ids).
+#[derive(Default)]
+struct ComponentNames {
+    /// Name per id.
+    names: Vec<String>,
+    /// Parent per id, when the traces nest them.
+    parents: Vec<Option<String>>,
+    /// Id per name.
+    index: HashMap<String, u32>,
+}
+
+impl ComponentNames {
+    /// The id of `name`, registered on first sight.
+    fn id(&mut self, name: &String) -> u32 {
+        let (names, parents) = (&mut self.names, &mut self.parents);
+        *self.index.entry(name.clone()).or_insert_with(|| {
+            names.push(name.clone());
+            parents.push(None);
+            (names.len() - 1) as u32
+        })
+    }
+
+    /// Gives `id` the parent `parent` unless it already has one.
+    fn name_parent(&mut self, id: u32, parent: Option<&String>) {
+        if self.parents[id as usize].is_none() {
+            self.parents[id as usize] = parent.cloned();
+        }
+    }
+}
+
+/// One trace's components under local ids with their parents, and the costs of each (run,
+/// component).
 #[derive(Default)]
 struct LocalComponents {
-    /// Name per local id.
-    names: Vec<String>,
-    /// Parent per local id, when the trace nests them.
-    parents: Vec<Option<String>>,
-    /// Local id per name.
-    index: HashMap<String, u32>,
+    /// The trace's names under local ids.
+    ids: ComponentNames,
     /// Run index in this file, one row per (run, component).
     c_run: Vec<u32>,
     /// Local component id, same rows.
@@ -359,26 +386,14 @@ struct LocalComponents {
 }
 
 impl LocalComponents {
-    /// The local id of `name`, registered on first sight.
-    fn id(&mut self, name: &String) -> u32 {
-        let (names, parents) = (&mut self.names, &mut self.parents);
-        *self.index.entry(name.clone()).or_insert_with(|| {
-            names.push(name.clone());
-            parents.push(None);
-            (names.len() - 1) as u32
-        })
-    }
-
     /// Registers run `r`'s components and their costs, and the parent its duplicate names for
     /// its target; returns the local id of each of the run's components, by position.
     fn add_run(&mut self, r: u32, run: &trace_format::RunRecord) -> Vec<u32> {
         let mut local = Vec::with_capacity(run.components.len());
         for c in &run.components {
-            let id = self.id(&c.name);
+            let id = self.ids.id(&c.name);
             // A parent named by any run counts (none is never an ancestor of itself).
-            if self.parents[id as usize].is_none() && c.parent.as_deref().is_some_and(|p| p != c.name) {
-                self.parents[id as usize] = c.parent.clone();
-            }
+            self.ids.name_parent(id, c.parent.as_ref().filter(|p| **p != c.name));
             // A name listed twice in one run keeps its first costs (its events are one component).
             if !local.contains(&id) {
                 self.c_run.push(r);
@@ -390,10 +405,8 @@ impl LocalComponents {
         }
         // A duplicate run names its target's parent too (the target may have no event).
         if let Some((target, parent)) = run.perturbation.as_ref().and_then(|p| Some((p.target.as_ref()?, p.target_parent.as_ref()?))) {
-            let id = self.id(target);
-            if self.parents[id as usize].is_none() && parent != target {
-                self.parents[id as usize] = Some(parent.clone());
-            }
+            let id = self.ids.id(target);
+            self.ids.name_parent(id, Some(parent).filter(|p| p != &target));
         }
         local
     }
@@ -702,9 +715,8 @@ fn nothing_loaded(skipped: &[Skipped]) -> Error {
 struct Merger {
     /// Content of every trace loaded so far -> its name.
     seen: HashMap<ContentKey, String>,
-    names: Vec<String>,
-    parents: Vec<Option<String>>,
-    name_index: HashMap<String, u32>,
+    /// Component names under the load's global ids.
+    components_named: ComponentNames,
     trace_info: Vec<TraceInfo>,
     skipped: Vec<Skipped>,
     warnings: Vec<String>,
@@ -765,14 +777,8 @@ impl Merger {
             .iter()
             .zip(&chunk.parents)
             .map(|(name, parent)| {
-                let id = *self.name_index.entry(name.clone()).or_insert_with(|| {
-                    self.names.push(name.clone());
-                    self.parents.push(None);
-                    (self.names.len() - 1) as u32
-                });
-                if self.parents[id as usize].is_none() {
-                    self.parents[id as usize] = parent.clone();
-                }
+                let id = self.components_named.id(name);
+                self.components_named.name_parent(id, parent.as_ref());
                 id
             })
             .collect();
@@ -855,8 +861,8 @@ impl Merger {
             components,
             events: self.events.take().expect("flushed above"),
             setups,
-            component_names: self.names,
-            component_parents: self.parents,
+            component_names: self.components_named.names,
+            component_parents: self.components_named.parents,
             trace_info: self.trace_info,
             skipped: self.skipped,
             warnings: self.warnings,

@@ -18,7 +18,7 @@ use mlx_analyze::export::parquet::ParquetExport;
 use mlx_analyze::export::Export;
 use mlx_analyze::load::{load_bytes, LoadOptions};
 use mlx_analyze::render::{svg, RenderFormat};
-use trace_synth::generate;
+use trace_synth::{generate, huge_trace};
 use trace_format::{Header, Metadata, RunRecord, SyncMode, TraceWriter};
 
 fn bin() -> Command {
@@ -202,34 +202,6 @@ fn by_trace_id_is_refused_and_never_offered() {
         assert!(!e.contains("panicked"), "{e}");
     }
     let _ = fs::remove_dir_all(&dir);
-}
-
-/// A well-formed trace whose durations and forward times sum past 2^64 ns.
-fn huge_trace() -> Vec<u8> {
-    let mut w = TraceWriter::new(Vec::new(), &Header::new(Metadata { backend: "cpu".into(), preset: "tiny".into(), ..Metadata::default() })).unwrap();
-    let mut index = 0;
-    for frames in [5u32, 9] {
-        for sync in [SyncMode::Component, SyncMode::None] {
-            for rep in 0..3 {
-                let mut run = RunRecord::new(index, "baseline", sync, frames, u64::MAX / 2);
-                run.warmup = rep == 0;
-                run.forward_ns = u64::MAX - rep as u64;
-                run.graph_ns = Some(u64::MAX);
-                run.active_memory_bytes = u64::MAX;
-                run.peak_memory_bytes = u64::MAX;
-                let names: &[&str] = if sync == SyncMode::None { &["forward"] } else { &["block/ffn/up", "block/self_attn/sdpa", "head"] };
-                for name in names {
-                    let c = run.component(name, f64::MAX, f64::MAX);
-                    for block in 0..4 {
-                        run.push_event(c, Some(block), 0, u64::MAX - block as u64);
-                    }
-                }
-                w.add_run(&run).unwrap();
-                index += 1;
-            }
-        }
-    }
-    w.finish().unwrap()
 }
 
 /// What the fuzz target `load` does with one input: load it beside a good trace, then every

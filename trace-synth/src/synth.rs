@@ -190,6 +190,62 @@ impl Default for SynthSpec {
     }
 }
 
+/// Three components with constant durations: embed/time 1 ms, block/ffn/up 3 ms, and
+/// block/self_attn/sdpa 1 ms, 2 blocks, 1000 tokens, 3 component-synced runs after a warm-up.
+/// FFN: 1.5e11 FLOPs and 3e8 bytes per call; SDPA: 1e10 FLOPs and 1e9 bytes per call.
+/// Calibration 100 TFLOP/s, 1 TB/s. Small enough to check results by hand.
+pub fn simple_spec() -> SynthSpec {
+    SynthSpec {
+        components: vec![
+            SynthComponent::new("embed/time", 1e6, 0.0, 0.0),
+            SynthComponent::new("block/ffn/up", 3e6, 0.0, 0.0).flops(1.5e8, 0.0).bytes(3e8, 0.0),
+            SynthComponent::new("block/self_attn/sdpa", 1e6, 0.0, 0.0).flops(1e7, 0.0).bytes(1e9, 0.0),
+        ],
+        blocks: 2,
+        frames: vec![5],
+        tokens: Some(vec![1000]),
+        runs: 3,
+        warmup_runs: 1,
+        syncs: vec![SyncMode::Component],
+        calibration: Some(Calibration {
+            matmul_flops_per_s: 100e12,
+            bandwidth_bytes_per_s: 1e12,
+            ..Default::default()
+        }),
+        ..SynthSpec::default()
+    }
+}
+
+/// A well-formed trace whose durations, forward times, memory and costs are all at or near the
+/// largest values the format holds, so that every sum over them passes 2^64 ns: what an
+/// analyzer must saturate, never overflow.
+pub fn huge_trace() -> Vec<u8> {
+    let mut w = TraceWriter::new(Vec::new(), &Header::new(Metadata { backend: "cpu".into(), preset: "tiny".into(), ..Metadata::default() })).unwrap();
+    let mut index = 0;
+    for frames in [5u32, 9] {
+        for sync in [SyncMode::Component, SyncMode::None] {
+            for rep in 0..3 {
+                let mut run = RunRecord::new(index, "baseline", sync, frames, u64::MAX / 2);
+                run.warmup = rep == 0;
+                run.forward_ns = u64::MAX - rep as u64;
+                run.graph_ns = Some(u64::MAX);
+                run.active_memory_bytes = u64::MAX;
+                run.peak_memory_bytes = u64::MAX;
+                let names: &[&str] = if sync == SyncMode::None { &["forward"] } else { &["block/ffn/up", "block/self_attn/sdpa", "head"] };
+                for name in names {
+                    let c = run.component(name, f64::MAX, f64::MAX);
+                    for block in 0..4 {
+                        run.push_event(c, Some(block), 0, u64::MAX - block as u64);
+                    }
+                }
+                w.add_run(&run).unwrap();
+                index += 1;
+            }
+        }
+    }
+    w.finish().unwrap()
+}
+
 /// Tokens of a 480x832 video of `frames` frames: 1560 per latent frame (the taxonomy's formula).
 pub fn tokens_for_frames(frames: u32) -> u64 {
     trace_format::taxonomy::tokens(frames, 480, 832)

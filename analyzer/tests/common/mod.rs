@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use mlx_analyze::analysis::Facts;
 use mlx_analyze::load::{load_bytes, Dataset, LoadOptions};
-use trace_synth::{generate, SynthComponent, SynthSpec};
-use trace_format::{Calibration, SyncMode};
+// Not every test binary that includes this module uses it.
+#[allow(unused_imports)]
+pub use trace_synth::simple_spec;
+use trace_synth::{generate, SynthSpec};
 
 /// A fresh scratch directory under the system temp dir.
 pub fn scratch(name: &str) -> PathBuf {
@@ -14,31 +16,6 @@ pub fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Three components with constant durations: embed/time 1 ms, block/ffn/up 3 ms, and
-/// block/self_attn/sdpa 1 ms, 2 blocks, 1000 tokens. FFN: 1.5e11 FLOPs and 3e8 bytes per call;
-/// SDPA: 1e10 FLOPs and 1e9 bytes per call. Calibration 100 TFLOP/s, 1 TB/s.
-pub fn simple_spec() -> SynthSpec {
-    SynthSpec {
-        components: vec![
-            SynthComponent::new("embed/time", 1e6, 0.0, 0.0),
-            SynthComponent::new("block/ffn/up", 3e6, 0.0, 0.0).flops(1.5e8, 0.0).bytes(3e8, 0.0),
-            SynthComponent::new("block/self_attn/sdpa", 1e6, 0.0, 0.0).flops(1e7, 0.0).bytes(1e9, 0.0),
-        ],
-        blocks: 2,
-        frames: vec![5],
-        tokens: Some(vec![1000]),
-        runs: 3,
-        warmup_runs: 1,
-        syncs: vec![SyncMode::Component],
-        calibration: Some(Calibration {
-            matmul_flops_per_s: 100e12,
-            bandwidth_bytes_per_s: 1e12,
-            ..Default::default()
-        }),
-        ..SynthSpec::default()
-    }
 }
 
 /// Loads generated traces.
