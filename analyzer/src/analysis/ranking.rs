@@ -92,6 +92,9 @@ pub(crate) struct Snapshot {
     pub(crate) fused_ns: Option<f64>,
     /// Attributed: fused forward minus the sum of the components' costs, ns.
     pub(crate) rest_ns: Option<f64>,
+    /// Attributed from one set: the 95% interval of the top-level components' summed cost, ns
+    /// (the overhead section's, from the same set); `None` otherwise.
+    pub(crate) sum_ci95_ns: Option<[f64; 2]>,
     /// Frame count.
     pub(crate) frames: u32,
     /// Tokens at that frame count (median over runs).
@@ -272,6 +275,10 @@ fn attributed_snapshot(facts: &Facts, frames: u32, synced: Option<&Snapshot>) ->
         method: Method::Attributed,
         fused_ns: Some(fused),
         rest_ns: Some(rest),
+        sum_ci95_ns: match sets.as_slice() {
+            [one] => one.sum.ci95.map(|[lo, hi]| [lo * 1e6, hi * 1e6]),
+            _ => None,
+        },
         frames,
         tokens: sets[0].tokens,
         runs: sets.iter().map(|s| s.rounds).sum(),
@@ -319,7 +326,7 @@ fn synced_snapshot_of(facts: &Facts, frames: u32) -> Option<Snapshot> {
         draws_of[i] = pooled.next().flatten();
     }
     let comps = per.iter_mut().enumerate().filter(|(_, s)| s.seen).map(|(id, s)| s.snap_comp(facts, id, draws_of[id].take(), &ceilings)).collect();
-    let mut snap = Snapshot { method: Method::Synced, fused_ns: None, rest_ns: None, frames, tokens, runs: runs.len(), blocks, comps, missing: Vec::new() };
+    let mut snap = Snapshot { method: Method::Synced, fused_ns: None, rest_ns: None, sum_ci95_ns: None, frames, tokens, runs: runs.len(), blocks, comps, missing: Vec::new() };
     for c in &mut snap.comps {
         c.synced_ns = Some(c.total_ns);
     }
@@ -464,6 +471,8 @@ pub struct Ranking {
     pub(crate) blocks: u32,
     /// Sum of the components' times, ms (synced: the component-synced forward without gaps).
     pub(crate) total_ms: f64,
+    /// Its 95% interval, ms, where the attribution set gives one.
+    pub(crate) total_ci95_ms: Option<[f64; 2]>,
     /// Rows, largest share first.
     pub rows: Vec<RankRow>,
     /// Rates above the trace's calibrated ceiling, in row order: the calibration is then likely
@@ -661,6 +670,7 @@ pub fn rank(facts: &Facts, frames: Option<u32>) -> Option<Ranking> {
         runs: snap.runs,
         blocks: snap.blocks,
         total_ms: total / 1e6,
+        total_ci95_ms: snap.sum_ci95_ns.map(|[lo, hi]| [lo / 1e6, hi / 1e6]),
         rows,
         above_ceiling,
         missing: snap.missing.clone(),

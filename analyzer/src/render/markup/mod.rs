@@ -216,9 +216,10 @@ fn findings(report: &Report) -> String {
         let top: Vec<String> = r.rows.iter().filter(|x| !x.group).take(3).map(|x| format!("{} {}", x.name, pct(x.share))).collect();
         match (r.method, r.fused_ms) {
             (Method::Attributed, Some(fused)) => summary.push_str(&format!(
-                " At {} the attributed component costs of the fused forward sum to {} ms of its {} ms over {} blocks; largest: {}.",
+                " At {} the attributed component costs of the fused forward sum to {} ms{} of its {} ms over {} blocks; largest: {}.",
                 at_length(report, r.frames, r.tokens),
                 ms(r.total_ms),
+                r.total_ci95_ms.map_or(String::new(), |ci| format!(" ({})", crate::units::interval_ms(ci))),
                 ms(fused),
                 r.blocks,
                 top.join(", ")
