@@ -83,10 +83,12 @@ fn record(name: &str, inflate: Option<(&str, u32)>) -> Costs {
     Costs { fused_ns: fused, comps, references: refs.len(), controls, peaks: (median(ref_peaks), median(control_peaks)) }
 }
 
-#[test]
-fn attribution_sums_to_the_fused_forward_and_charges_an_inflated_component() {
-    let _serial = super::common::serial();
-    let plain = record("plain", None);
+/// The timing claims of one plain and one inflated recording that are out of tolerance: the
+/// attributed sums within 25% of their fused forwards, the inflation well above the noise and
+/// charged to its component. The recordings' structure is asserted outright.
+fn timing_problems(attempt: u32) -> Vec<String> {
+    let mut problems = Vec::new();
+    let plain = record(&format!("plain-{attempt}"), None);
     // Every stage of the tiny model (4 embeddings + 17 block components + head) perturbed once
     // per round, with its invocations per forward.
     assert_eq!(plain.comps.len(), 4 + 17 + 1, "{:?}", plain.comps.keys().collect::<Vec<_>>());
@@ -105,19 +107,40 @@ fn attribution_sums_to_the_fused_forward_and_charges_an_inflated_component() {
     // repeated runs (docs/attribution.md); the GPU and the larger CPU model come within 3-5%.
     let sum: f64 = plain.comps.values().map(|c| c.0).sum();
     let error = sum / plain.fused_ns - 1.0;
-    assert!(error.abs() < 0.25, "attributed sum {sum} ns against fused {} ns ({:+.1}%)", plain.fused_ns, 100.0 * error);
+    if error.abs() >= 0.25 {
+        problems.push(format!("attributed sum {sum} ns against fused {} ns ({:+.1}%)", plain.fused_ns, 100.0 * error));
+    }
 
     // The FFN up-projection with 6 extra copies of its work in every invocation, in every run.
-    let inflated = record("inflated", Some(("block/ffn/up", 6)));
+    let inflated = record(&format!("inflated-{attempt}"), Some(("block/ffn/up", 6)));
     let extra = inflated.fused_ns - plain.fused_ns;
-    assert!(extra > 0.15 * plain.fused_ns, "the inflation must be well above the noise: {extra} of {}", plain.fused_ns);
+    if extra <= 0.15 * plain.fused_ns {
+        problems.push(format!("the inflation must be well above the noise: {extra} of {}", plain.fused_ns));
+    }
     let charged = inflated.comps["block/ffn/up"].0 - plain.comps["block/ffn/up"].0;
-    assert!((charged / extra - 1.0).abs() < 0.3, "charged {charged} ns of an extra {extra} ns");
+    if (charged / extra - 1.0).abs() >= 0.3 {
+        problems.push(format!("charged {charged} ns of an extra {extra} ns"));
+    }
     // The inflated recording accounts for its own forward as the plain one does: the extra is
     // not charged a second time to other components. (Comparing the other components across the
     // two recordings instead mixes two recordings' noise, which on a busy 2-core machine reached
     // 90% of the extra.)
     let inflated_sum: f64 = inflated.comps.values().map(|c| c.0).sum();
     let inflated_error = inflated_sum / inflated.fused_ns - 1.0;
-    assert!(inflated_error.abs() < 0.25, "inflated: attributed sum {inflated_sum} ns against fused {} ns", inflated.fused_ns);
+    if inflated_error.abs() >= 0.25 {
+        problems.push(format!("inflated: attributed sum {inflated_sum} ns against fused {} ns", inflated.fused_ns));
+    }
+    problems
+}
+
+#[test]
+fn attribution_sums_to_the_fused_forward_and_charges_an_inflated_component() {
+    let _serial = super::common::serial();
+    // Timing on a shared 2-core machine has slow spells (one failure in six full test runs);
+    // the claims must hold in one of three attempts in a row, as the API's test asks.
+    let mut attempts = vec![timing_problems(1)];
+    while !attempts.last().unwrap().is_empty() && attempts.len() < 3 {
+        attempts.push(timing_problems(attempts.len() as u32 + 1));
+    }
+    assert!(attempts.last().unwrap().is_empty(), "out of tolerance {} times in a row: {attempts:?}", attempts.len());
 }
