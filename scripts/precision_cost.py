@@ -6,7 +6,9 @@ repetitions actually recorded (attributed rounds, runs of the other modes) and t
 took, and computes the 95% half-width of the attributed sum relative to the sum with the
 recorder's own estimator (``mlx_trace.stopping.SetTracker`` and ``mlx_trace.estimate``: slow runs
 set aside, drift removed), once on every timed round and once on the first 3 rounds only (what
-the old fixed default of 3 rounds gave). Intervals narrow as 1/sqrt(rounds), so a fixed schedule
+the old fixed default of 3 rounds gave). A recording whose rounds alternate two numbers of copies
+pools them, as the recorder does; its fixed-schedule reference is the first 3 rounds at the
+first number of copies (the rounds a fixed schedule of ``--copies`` runs). Intervals narrow as 1/sqrt(rounds), so a fixed schedule
 needs R = ceil(3 * (w3 / w_final)^2) rounds for the final width; with every mode run R times (as
 ``--runs R`` does) and this recording's runs per round, that is the fixed schedule's cost.
 
@@ -75,17 +77,27 @@ def fixed_rounds(w3, w_final, base: int = BASE_ROUNDS):
     return max(math.ceil(round(base * (w3 / w_final) ** 2, 9)), stopping.MIN_REPS)
 
 
-def sum_half_width(runs, targets):
+def sum_half_width(runs, targets, levels=None):
     """The attributed sum's 95% half-width relative to the sum, as the recorder's stopping rule
-    computes it, from timed attributed run records; ``targets``: target name -> index."""
-    tracker = stopping.SetTracker(["attributed"], len(targets))
+    computes it, from timed attributed run records; ``targets``: target name -> index;
+    ``levels``: copies -> level index (one level when ``None``)."""
+    levels = levels or {}
+    tracker = stopping.SetTracker(["attributed"], len(targets), max(len(levels), 1))
     for r in runs:
         p = r["perturbation"]
-        target = targets.get(p.get("target")) if p.get("kind") == "duplicate" else None
-        tracker.add("attributed", p.get("kind"), target, int(p.get("copies") or 0), int(r.get("run", 0)),
+        copies = int(p.get("copies") or 0)
+        target = (targets[p.get("target")], levels.get(copies, 0)) if p.get("kind") == "duplicate" and p.get("target") in targets else None
+        tracker.add("attributed", p.get("kind"), target, copies, int(r.get("run", 0)),
                     r["forward_ns"], int(p.get("reduced_arrays") or 0), int(p.get("reduced_bytes") or 0))
-    cleaned = est.clean(tracker.attributed, tracker.targets)
-    return est.precision(cleaned.samples, tracker.specs()).sum
+    return _sum_of(tracker)
+
+
+def _sum_of(tracker):
+    """The relative half-width of the pooled sum, from a tracker's runs."""
+    n, levels = tracker.targets, tracker.levels
+    cleaned = est.clean(tracker.attributed, n * levels)
+    components = [[i * levels + lv for lv in range(levels)] for i in range(n)]
+    return est.precision_of(cleaned.samples, tracker.specs(), components).sum
 
 
 def _timed_attributed(runs):
@@ -121,9 +133,18 @@ def set_cost(frames: int, variant: str, runs) -> SetCost | str:
 
     names = sorted({r["perturbation"]["target"] for r in attributed if r["perturbation"].get("kind") == "duplicate"})
     targets = {n: i for i, n in enumerate(names)}
-    w_final = sum_half_width(attributed, targets)
-    first = sorted(per_round)[:BASE_ROUNDS]
-    w3 = sum_half_width([r for r in attributed if int(r["perturbation"].get("round", 0)) in first], targets) if rounds >= BASE_ROUNDS else None
+    copies_of_round = {}
+    for r in attributed:
+        p = r["perturbation"]
+        if p.get("kind") == "duplicate":
+            copies_of_round[int(p.get("round", 0))] = max(copies_of_round.get(int(p.get("round", 0)), 0), int(p["copies"]))
+    # Two numbers of copies: rounds alternate them; the fixed schedule runs the first alone.
+    ordered = sorted(set(copies_of_round.values()), key=lambda k: min(rd for rd, c in copies_of_round.items() if c == k))
+    levels = {k: i for i, k in enumerate(ordered)} if len(ordered) > 1 else None
+    w_final = sum_half_width(attributed, targets, levels)
+    base_rounds = sorted(rd for rd in per_round if levels is None or copies_of_round.get(rd) == ordered[0])
+    first = base_rounds[:BASE_ROUNDS]
+    w3 = sum_half_width([r for r in attributed if int(r["perturbation"].get("round", 0)) in first], targets) if len(base_rounds) >= BASE_ROUNDS else None
     big_r = fixed_rounds(w3, w_final)
     fixed = None if big_r is None else big_r * (round_runs + len(other_runs))
     return SetCost(frames=frames, variant=variant, rounds=rounds, partial_round=partial_round, round_runs=round_runs,

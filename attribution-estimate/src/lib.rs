@@ -350,20 +350,29 @@ impl Cost {
 
 /// The sum of the costs of the targets `which` (by the cost formula), with its interval.
 pub fn cost(samples: &Samples, specs: &[TargetSpec], which: &[usize]) -> Option<Cost> {
+    combination(samples, specs, &which.iter().map(|&i| (i, 1.0)).collect::<Vec<_>>())
+}
+
+/// `sum over (i, w) of w * cost(target i)`, with its interval: a sum with weights 1, one
+/// component pooled over its copies levels ([`level_weights`]), or the difference of two levels.
+pub fn combination(samples: &Samples, specs: &[TargetSpec], terms: &[(usize, f64)]) -> Option<Cost> {
     let has_controls = !samples.controls.is_empty();
     let (mut c_ref, mut c_ctrl, mut value) = (0.0, 0.0, 0.0);
     let mut parts: Vec<(f64, &[f64])> = Vec::new();
-    for &i in which {
+    for &(i, w) in terms {
         let (runs, spec) = (samples.targets.get(i)?, specs.get(i)?);
+        if w == 0.0 {
+            continue;
+        }
         if runs.is_empty() {
             return None;
         }
         let k = spec.copies.max(1.0);
         let f = if has_controls { spec.reduced_fraction } else { 0.0 };
-        parts.push((1.0 / k, runs));
-        c_ref -= (1.0 - f) / k;
-        c_ctrl -= f / k;
-        value += mean(runs) / k;
+        parts.push((w / k, runs));
+        c_ref -= w * (1.0 - f) / k;
+        c_ctrl -= w * f / k;
+        value += w * mean(runs) / k;
     }
     if samples.references.is_empty() {
         return None;
@@ -378,6 +387,32 @@ pub fn cost(samples: &Samples, specs: &[TargetSpec], which: &[usize]) -> Option<
         .chain(samples.targets.iter().map(Vec::as_slice));
     let half = pooled_noise(groups).and_then(|n| combination_half_width(&parts, n));
     Some(Cost { value, half })
+}
+
+/// How one component's estimates at several copies levels (each a target of its own: the
+/// same component duplicated `k` times in some rounds and `k'` in others) pool into its cost:
+/// weights summing to 1, each level's proportional to `runs x k^2`, the inverse of the variance
+/// of its per-copy estimate (a forward's noise hardly depends on the copies it adds, and is
+/// divided by `k`). Levels without runs get 0; a component without any run weighs its levels
+/// equally, so that its cost, like [`cost`]'s, has no estimate.
+pub fn level_weights(samples: &Samples, specs: &[TargetSpec], levels: &[usize]) -> Vec<f64> {
+    let raw: Vec<f64> = levels
+        .iter()
+        .map(|&i| {
+            let n = samples.targets.get(i).map_or(0, Vec::len) as f64;
+            let k = specs.get(i).map_or(1.0, |s| s.copies.max(1.0));
+            n * k * k
+        })
+        .collect();
+    let total: f64 = raw.iter().sum();
+    let equal = 1.0 / levels.len().max(1) as f64;
+    raw.iter().map(|w| if total > 0.0 { w / total } else { equal }).collect()
+}
+
+/// The terms of `components` pooled over their levels (see [`level_weights`]), for
+/// [`combination`].
+pub fn pooled_terms(samples: &Samples, specs: &[TargetSpec], components: &[Vec<usize>]) -> Vec<(usize, f64)> {
+    components.iter().flat_map(|levels| levels.iter().copied().zip(level_weights(samples, specs, levels))).collect()
 }
 
 /// The mean plain forward with its interval (the set's pooled noise).
@@ -416,19 +451,27 @@ impl Precision {
     }
 }
 
-/// The precision of a set's estimates, after [`clean`].
+/// The precision of a set's estimates, after [`clean`], each target its own component.
 pub fn precision(samples: &Samples, specs: &[TargetSpec]) -> Precision {
-    let all: Vec<usize> = (0..specs.len()).collect();
-    let sum = cost(samples, specs, &all).and_then(|c| c.relative_half());
+    precision_of(samples, specs, &(0..specs.len()).map(|i| vec![i]).collect::<Vec<_>>())
+}
+
+/// The precision of a set's estimates, after [`clean`], with each component measured at the
+/// copies levels (targets) it lists, pooled by [`level_weights`]; [`Precision::components`]
+/// indexes `components`.
+pub fn precision_of(samples: &Samples, specs: &[TargetSpec], components: &[Vec<usize>]) -> Precision {
+    let sum = combination(samples, specs, &pooled_terms(samples, specs, components)).and_then(|c| c.relative_half());
     let forward = mean(&samples.references);
-    let mut components: Vec<(usize, f64)> = (0..specs.len())
-        .filter_map(|i| {
-            let c = cost(samples, specs, &[i])?;
+    let mut parts: Vec<(usize, f64)> = components
+        .iter()
+        .enumerate()
+        .filter_map(|(i, levels)| {
+            let c = combination(samples, specs, &pooled_terms(samples, specs, std::slice::from_ref(levels)))?;
             (forward > 0.0 && c.value >= PRECISION_SHARE * forward).then_some((i, c.relative_half()?))
         })
         .collect();
-    components.sort_by(|a, b| b.1.total_cmp(&a.1));
-    Precision { sum, components }
+    parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Precision { sum, components: parts }
 }
 
 /// The relative half-width of the 95% interval of the mean of `times` (the other modes' fused
@@ -515,5 +558,27 @@ mod tests {
         assert_eq!(p.components.len(), 1);
         assert_eq!(p.components[0].0, 0);
         assert!(p.worst().unwrap() >= p.sum.unwrap());
+    }
+
+    #[test]
+    fn levels_pool_by_runs_times_copies_squared() {
+        // One component at 4 copies (targets[0]) and 8 (targets[1]), 20 per copy at 4 and 22 at
+        // 8: weights 3 x 16 and 3 x 64 of their sum, so the pooled cost is 0.2 x 20 + 0.8 x 22.
+        let s = Samples { references: vec![99.0, 100.0, 101.0], controls: vec![], targets: vec![vec![179.0, 180.0, 181.0], vec![275.0, 276.0, 277.0]] };
+        let spec = [TargetSpec { copies: 4.0, reduced_fraction: 0.0 }, TargetSpec { copies: 8.0, reduced_fraction: 0.0 }];
+        let w = level_weights(&s, &spec, &[0, 1]);
+        assert!((w[0] - 0.2).abs() < 1e-12 && (w[1] - 0.8).abs() < 1e-12, "{w:?}");
+        let pooled = combination(&s, &spec, &pooled_terms(&s, &spec, &[vec![0, 1]])).unwrap();
+        assert!((pooled.value - 21.6).abs() < 1e-9, "{pooled:?}");
+        // The difference of the levels, and the same component pooled in the precision.
+        let diff = combination(&s, &spec, &[(1, 1.0), (0, -1.0)]).unwrap();
+        assert!((diff.value - 2.0).abs() < 1e-9);
+        let p = precision_of(&s, &spec, &[vec![0, 1]]);
+        assert_eq!(p.components.len(), 1);
+        assert!((p.sum.unwrap() - pooled.relative_half().unwrap()).abs() < 1e-12);
+        // Without runs a component has no estimate, as with one level.
+        let empty = Samples { targets: vec![vec![], vec![]], ..s };
+        assert_eq!(level_weights(&empty, &spec, &[0, 1]), vec![0.5, 0.5]);
+        assert!(combination(&empty, &spec, &pooled_terms(&empty, &spec, &[vec![0, 1]])).is_none());
     }
 }

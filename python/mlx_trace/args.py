@@ -86,7 +86,25 @@ def add_stopping_arguments(p: argparse.ArgumentParser, shared: str) -> None:
     p.add_argument("--precision", type=precision, default=None, metavar="P",
                    help="repeat until every estimate's 95%% interval is within P of its value (5%% or 0.05): the "
                    "attributed sum, each component of at least 5%% of the forward, the other modes' mean forward; "
-                   "at least 3 repetitions, 5 once a slow run was set aside (default 5%%, unless --runs)")
+                   "at least 3 repetitions, 5 once a slow run was set aside, at each copies level of --check-copies "
+                   "(default 5%%, unless --runs)")
     p.add_argument("--max-time", type=duration, default=None, metavar="T",
                    help=f"time for the timed runs (90s, 10m, 1h or seconds), shared among the lengths {shared}; "
                    "a length that runs out says which targets it did not meet (default 10m, unless --runs)")
+
+
+def add_copies_arguments(p: argparse.ArgumentParser) -> None:
+    """--copies and --check-copies, as both CLIs take them."""
+    p.add_argument("--copies", type=int, default=4, help="attributed: extra copies of the perturbed component (default 4)")
+    p.add_argument("--check-copies", type=int, default=None, metavar="N",
+                   help="attributed, precision-driven (without --runs): every other round duplicates with N copies "
+                   "instead of --copies, and the report says whether a copy's cost depends on how many there are; "
+                   "each component's cost pools both. Default: twice --copies; 0 turns the check off")
+
+
+def check_copy_options(p: argparse.ArgumentParser, a) -> None:
+    """--copies at least 1, --check-copies 0 (off) or more."""
+    if a.copies < 1:
+        p.error("--copies must be at least 1")
+    if a.check_copies is not None and a.check_copies < 0:
+        p.error("--check-copies must be at least 0 (0 turns the check off)")

@@ -5,11 +5,13 @@ The costs follow docs/attribution.md exactly (means of each kind's timed runs):
 duplicate's extra scalars to the control's (their bytes in traces that summed whole outputs).
 The run times are first cleaned as ``mlx-analyze`` cleans them (:func:`mlx_trace.estimate.clean`:
 slow runs set aside, a significant drift of the references removed), so both give the same
-costs. Nested components (a module and its sub-modules) carry their parent's name
-(``target_parent`` in the duplicate runs, ``parent`` in the component maps); :func:`tree` gives
-each node its cost, its children, and its *self* cost: its cost less its children's, so that
-the children's costs plus the self cost are the parent's cost, and the top-level nodes add up
-to the forward with nothing counted twice.
+costs. A component duplicated at two numbers of copies (a precision-driven recording's check
+of additivity) has an estimate at each, pooled as the analyzer pools them (weights
+``runs x k^2``, :func:`mlx_trace.estimate.level_weights`). Nested components (a module and its
+sub-modules) carry their parent's name (``target_parent`` in the duplicate runs, ``parent`` in
+the component maps); :func:`tree` gives each node its cost, its children, and its *self* cost:
+its cost less its children's, so that the children's costs plus the self cost are the parent's
+cost, and the top-level nodes add up to the forward with nothing counted twice.
 
 This is a check and a convenience beside ``mlx-analyze`` (no intervals here).
 """
@@ -32,9 +34,15 @@ def _measure(p) -> float:
     return float(p["reduced_arrays"] if p.get("reduced_arrays") else p.get("reduced_bytes", 0))
 
 
+#: Runs a copies level needs to weigh in a component's pooled cost while another level has them
+#: (the analyzer's MIN_SAMPLES).
+MIN_SAMPLES = 3
+
+
 def costs(trace, tokens=None, average=None, variant=None) -> dict:
-    """``{"tokens", "fused_ns", "components": {name: {"ns", "parent", "calls"}}, "slow_runs",
-    "drift"}`` for the attributed runs at ``tokens`` (default: the largest recorded) of
+    """``{"tokens", "fused_ns", "components": {name: {"ns", "parent", "calls", "levels"}},
+    "slow_runs", "drift"}`` (``levels``: the cost at each number of copies, ``ns`` their pooled
+    value) for the attributed runs at ``tokens`` (default: the largest recorded) of
     ``variant`` (default: ``baseline`` when recorded, else the first by name), after
     :func:`mlx_trace.estimate.clean`. ``trace``: a path or :func:`read_trace`'s dict;
     ``average``: how each kind's kept times are averaged (default the mean)."""
@@ -53,9 +61,11 @@ def costs(trace, tokens=None, average=None, variant=None) -> dict:
     runs = [r for r in runs if r["variant"] == variant]
     if not runs:
         raise ValueError(f"no timed attributed runs of variant {variant!r} at {tokens} tokens")
-    names = sorted({r["perturbation"]["target"] for r in runs if r["perturbation"]["kind"] == "duplicate"})
-    index = {n: i for i, n in enumerate(names)}
-    timed, ctrl_measure, measure, info = [], [], defaultdict(list), {}
+    # One group per component and number of copies, as the analyzer cleans them.
+    levels = sorted({(r["perturbation"]["target"], r["perturbation"]["copies"]) for r in runs if r["perturbation"]["kind"] == "duplicate"})
+    index = {lv: i for i, lv in enumerate(levels)}
+    names = sorted({n for n, _ in levels})
+    timed, ctrl_measure, measure, info, recorded = [], [], defaultdict(list), {}, defaultdict(int)
     for r in runs:
         p = r["perturbation"]
         if p["kind"] == "reference":
@@ -64,22 +74,32 @@ def costs(trace, tokens=None, average=None, variant=None) -> dict:
             role = est.CONTROL
             ctrl_measure.append(_measure(p))
         elif p["kind"] == "duplicate":
-            role = index[p["target"]]
-            measure[p["target"]].append(_measure(p))
-            info[p["target"]] = (p["copies"], p.get("target_parent"), p["target_calls"])
+            role = index[(p["target"], p["copies"])]
+            measure[(p["target"], p["copies"])].append(_measure(p))
+            recorded[(p["target"], p["copies"])] += 1
+            info[p["target"]] = (p.get("target_parent"), p["target_calls"])
         else:
             continue
         timed.append(est.Timed(role, float(r["run"]), float(r["forward_ns"])))
-    cleaned = est.clean(timed, len(names))
+    cleaned = est.clean(timed, len(levels))
     s = cleaned.samples
     if not s.references or not s.controls:
         raise ValueError(f"no reference or control runs at {tokens} tokens")
     t0, tc, n_ctrl = average(s.references), average(s.controls), est.mean(ctrl_measure)
     comps = {}
     for name in names:
-        k, parent, calls = info[name]
-        f = est.mean(measure[name]) / n_ctrl if n_ctrl > 0 else 0.0
-        comps[name] = {"ns": (average(s.targets[index[name]]) - (1 - f) * t0 - f * tc) / k, "parent": parent, "calls": calls}
+        parent, calls = info[name]
+        mine = [lv for lv in levels if lv[0] == name]
+        per = {}
+        for lv in mine:
+            f = est.mean(measure[lv]) / n_ctrl if n_ctrl > 0 else 0.0
+            per[lv[1]] = (average(s.targets[index[lv]]) - (1 - f) * t0 - f * tc) / lv[1]
+        # Levels short of runs weigh nothing while another level has them, as in the analyzer.
+        usable = [lv for lv in mine if recorded[lv] >= MIN_SAMPLES and s.targets[index[lv]]] or mine
+        specs = [est.TargetSpec(float(lv[1]), 0.0) for lv in levels]
+        weights = est.level_weights(s, specs, [index[lv] for lv in usable])
+        ns = sum(w * per[lv[1]] for w, lv in zip(weights, usable))
+        comps[name] = {"ns": ns, "parent": parent, "calls": calls, "levels": per}
     return {"tokens": tokens, "fused_ns": t0, "components": comps, "slow_runs": cleaned.slow_runs, "drift": cleaned.drift}
 
 

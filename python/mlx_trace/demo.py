@@ -20,7 +20,7 @@ import time
 import mlx_trace as mt
 import mlx.core as mx
 
-from .args import add_stopping_arguments, check_stopping, int_list, stop_options, sync_modes
+from .args import add_copies_arguments, add_stopping_arguments, check_copy_options, check_stopping, int_list, stop_options, sync_modes
 from .calibrate import DTYPES
 
 
@@ -125,7 +125,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sync", type=sync_modes, default=["none", "attributed", "component"], help="modes, comma-separated: none, component, attributed (default all three)")
     add_stopping_arguments(p, "by their cost")
     p.add_argument("--warmup", type=int, default=1, help="warm-up repetitions (default 1)")
-    p.add_argument("--copies", type=int, default=4, help="attributed: extra copies of the perturbed component (default 4)")
+    add_copies_arguments(p)
     p.add_argument("--seed", type=int, default=0, help="seed of weights and tokens (default 0)")
     p.add_argument("--cpu", action="store_true", help="run on the CPU even when a GPU is available")
     p.add_argument("--no-calibrate", action="store_true", help="skip measuring the machine's matmul rate and bandwidth")
@@ -136,9 +136,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    for name in ("layers", "dim", "heads", "ffn", "vocab", "copies"):
+    for name in ("layers", "dim", "heads", "ffn", "vocab"):
         if getattr(args, name) < 1:
             parser().error(f"--{name} must be at least 1")
+    check_copy_options(parser(), args)
     if args.warmup < 0:
         parser().error("--warmup must be at least 0")
     check_stopping(parser(), args)
@@ -168,6 +169,7 @@ def main(argv=None) -> int:
             tokens = mx.random.randint(0, cfg.vocab, (L,), key=mx.random.key(args.seed + L))
             mx.eval(tokens)
             rec.record(lambda: model(tokens), tokens=L, modes=args.sync, warmup=args.warmup, copies=args.copies,
+                       check_copies=args.check_copies,
                        **stop_options(args, time.monotonic() - start, weights[i:]))
             if rec.interrupted:
                 break

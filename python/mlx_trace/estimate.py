@@ -15,7 +15,8 @@ and removes a trend of the references when it is significant at :data:`DRIFT_LEV
 (docs/statistics.md, "Slow runs and drift").
 
 A run's role is ``"reference"``, ``"control"`` or an ``int``: the index of the target whose work
-it duplicates.
+it duplicates. A component duplicated at several copies levels (``k`` copies in some rounds,
+``k'`` in others) is one target per level; :func:`precision_of` pools them into its cost.
 """
 
 from __future__ import annotations
@@ -116,8 +117,9 @@ class Cost:
 
 @dataclass
 class Precision:
-    """Relative half-widths a recording waits on: of the sum of all costs, and of each target
-    at or above :data:`PRECISION_SHARE` of the forward as ``(target, half)``, least precise first."""
+    """Relative half-widths a recording waits on: of the sum of all costs, and of each component
+    (a target, or one pooled over its copies levels: see :func:`precision_of`) at or above
+    :data:`PRECISION_SHARE` of the forward as ``(component, half)``, least precise first."""
 
     sum: float | None
     components: list
@@ -311,21 +313,31 @@ def _all_groups(samples: Samples):
 def cost(samples: Samples, specs, which):
     """The sum of the costs of the targets ``which`` (by the cost formula) with its interval;
     ``None`` when a target has no runs or the set no references."""
+    return combination(samples, specs, [(i, 1.0) for i in which])
+
+
+def combination(samples: Samples, specs, terms):
+    """``sum over (i, w) of w * cost(target i)`` with its interval, ``terms`` = [(i, w)]: a sum
+    with weights 1, one component pooled over its copies levels (:func:`pooled_terms`), or the
+    difference of two levels. ``None`` when a target of non-zero weight has no runs, an index is
+    out of range, or the set has no references."""
     has_controls = bool(samples.controls)
     c_ref = c_ctrl = value = 0.0
     parts = []
-    for i in which:
+    for i, w in terms:
         if not (0 <= i < len(samples.targets) and i < len(specs)):
             return None
+        if w == 0.0:
+            continue
         runs, spec = samples.targets[i], specs[i]
         if not runs:
             return None
         k = max(spec.copies, 1.0)
         f = spec.reduced_fraction if has_controls else 0.0
-        parts.append((1.0 / k, runs))
-        c_ref -= (1.0 - f) / k
-        c_ctrl -= f / k
-        value += mean(runs) / k
+        parts.append((w / k, runs))
+        c_ref -= w * (1.0 - f) / k
+        c_ctrl -= w * f / k
+        value += w * mean(runs) / k
     if not samples.references:
         return None
     value += c_ref * mean(samples.references) + c_ctrl * mean(samples.controls)
@@ -334,6 +346,29 @@ def cost(samples: Samples, specs, which):
         parts.append((c_ctrl, samples.controls))
     noise = pooled_noise(_all_groups(samples))
     return Cost(value=value, half=combination_half_width(parts, noise) if noise is not None else None)
+
+
+def level_weights(samples: Samples, specs, levels) -> list:
+    """How one component's estimates at several copies levels (``levels``: the targets holding
+    the same component duplicated ``k`` times in some rounds and ``k'`` in others) pool into its
+    cost: weights summing to 1, each level's proportional to ``runs x k^2``, the inverse of the
+    variance of its per-copy estimate (a forward's noise hardly depends on the copies it adds,
+    and is divided by ``k``). Levels without runs get 0; a component without any run weighs its
+    levels equally, so that its cost, like :func:`cost`'s, has no estimate."""
+    raw = []
+    for i in levels:
+        n = float(len(samples.targets[i])) if 0 <= i < len(samples.targets) else 0.0
+        k = max(specs[i].copies, 1.0) if 0 <= i < len(specs) else 1.0
+        raw.append(n * k * k)
+    total = _sum(raw)
+    equal = 1.0 / max(len(levels), 1)
+    return [w / total if total > 0.0 else equal for w in raw]
+
+
+def pooled_terms(samples: Samples, specs, components) -> list:
+    """The terms of ``components`` (each a list of target indices: its levels) pooled over their
+    levels (see :func:`level_weights`), for :func:`combination`."""
+    return [t for levels in components for t in zip(levels, level_weights(samples, specs, levels))]
 
 
 def fused(samples: Samples):
@@ -346,21 +381,28 @@ def fused(samples: Samples):
 
 
 def precision(samples: Samples, specs) -> Precision:
-    """How precise a set's estimates are, after :func:`clean`."""
-    whole = cost(samples, specs, list(range(len(specs))))
+    """How precise a set's estimates are, after :func:`clean`, each target its own component."""
+    return precision_of(samples, specs, [[i] for i in range(len(specs))])
+
+
+def precision_of(samples: Samples, specs, components) -> Precision:
+    """How precise a set's estimates are, after :func:`clean`, with each component measured at
+    the copies levels (targets) it lists, pooled by :func:`level_weights`;
+    :attr:`Precision.components` indexes ``components``."""
+    whole = combination(samples, specs, pooled_terms(samples, specs, components))
     total = whole.relative_half() if whole is not None else None
     forward = mean(samples.references)
-    components = []
-    for i in range(len(specs)):
-        c = cost(samples, specs, [i])
+    parts = []
+    for i, levels in enumerate(components):
+        c = combination(samples, specs, pooled_terms(samples, specs, [levels]))
         if c is None:
             continue
         h = c.relative_half()
         if h is not None and forward > 0.0 and c.value >= PRECISION_SHARE * forward:
-            components.append((i, h))
-    # Stable, least precise first (ties keep target order, as Rust's stable sort).
-    components.sort(key=lambda c: c[1], reverse=True)
-    return Precision(sum=total, components=components)
+            parts.append((i, h))
+    # Stable, least precise first (ties keep component order, as Rust's stable sort).
+    parts.sort(key=lambda c: c[1], reverse=True)
+    return Precision(sum=total, components=parts)
 
 
 def mean_precision(times):

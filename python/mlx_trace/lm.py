@@ -36,7 +36,7 @@ import mlx_trace as mt
 import mlx.core as mx
 import mlx.nn as nn
 
-from .args import add_stopping_arguments, check_stopping, int_list, stop_options, sync_modes
+from .args import add_copies_arguments, add_stopping_arguments, check_copy_options, check_stopping, int_list, stop_options, sync_modes
 from .calibrate import DTYPES
 
 DTYPE_OF = {"f32": mx.float32, "bf16": mx.bfloat16, "f16": mx.float16}
@@ -123,7 +123,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sync", type=sync_modes, default=["none", "attributed", "component"], help="modes (default none,attributed,component)")
     add_stopping_arguments(p, "in proportion to them")
     p.add_argument("--warmup", type=int, default=1, help="warm-up repetitions (default 1)")
-    p.add_argument("--copies", type=int, default=4, help="attributed: extra copies of the perturbed component (default 4)")
+    add_copies_arguments(p)
     p.add_argument("--depth", type=int, default=None, help="instrument the module levels up to this depth (1: the root's children; default all)")
     p.add_argument("--dtype", choices=list(DTYPES), default=None, help="cast the weights (default: f32 for random weights, the folder's otherwise)")
     p.add_argument("--cache", action="store_true", help="prefill into a fresh KV cache (model.make_cache()), snapshot and restored around every forward")
@@ -141,8 +141,7 @@ def main(argv=None) -> int:
         parser().error("--model-type needs --config (the model's config.json fields)")
     if a.model and a.config:
         parser().error("--config goes with --model-type (a --model folder has its own config.json)")
-    if a.copies < 1:
-        parser().error("--copies must be at least 1")
+    check_copy_options(parser(), a)
     if a.warmup < 0:
         parser().error("--warmup must be at least 0")
     check_stopping(parser(), a)
@@ -194,7 +193,7 @@ def main(argv=None) -> int:
             if a.cache and not kwargs:
                 print("mlx_trace.lm: this model has no make_cache(); recording without a cache", file=sys.stderr)
             rec.profile(model, ids, kwargs=kwargs, tokens=L, depth=a.depth, modes=a.sync, warmup=a.warmup,
-                        copies=a.copies, **stop_options(a, time.monotonic() - start, a.tokens[i:]))
+                        copies=a.copies, check_copies=a.check_copies, **stop_options(a, time.monotonic() - start, a.tokens[i:]))
             if rec.interrupted:
                 break
     print(rec.file.partial if rec.interrupted else rec.file.path)

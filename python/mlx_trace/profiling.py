@@ -94,8 +94,8 @@ def check_model(model) -> None:
 
 
 def profile_into(rec, model, *inputs, kwargs=None, tokens=None, frames=None, depth=None, filter=None, fast=True,
-                 variant="baseline", modes=("none", "attributed"), runs=None, warmup=1, copies=4, inflate=None,
-                 precision=None, max_time=None) -> int:
+                 variant="baseline", modes=("none", "attributed"), runs=None, warmup=1, copies=4, check_copies=None,
+                 inflate=None, precision=None, max_time=None) -> int:
     """:meth:`Recorder.profile`'s body: instruments ``model``, records ``model(*inputs, **kwargs)``,
     undoes the instrumentation; returns the number of runs written."""
     kwargs = dict(kwargs or {})
@@ -114,7 +114,8 @@ def profile_into(rec, model, *inputs, kwargs=None, tokens=None, frames=None, dep
         with instrument(model, depth=depth, filter=filter, fast=fast):
             check_forward(forward)
             return rec.record(forward, tokens=tokens, frames=frames, variant=variant, modes=modes, runs=runs,
-                              warmup=warmup, copies=copies, inflate=inflate, precision=precision, max_time=max_time)
+                              warmup=warmup, copies=copies, check_copies=check_copies, inflate=inflate,
+                              precision=precision, max_time=max_time)
     finally:
         if snap is not None:
             _state.restore(snap)
@@ -122,7 +123,8 @@ def profile_into(rec, model, *inputs, kwargs=None, tokens=None, frames=None, dep
 
 def profile(model, *inputs, out="profile.msgpack", kwargs=None, tokens=None, frames=None, name=None, dtype=None,
             config=None, labels=None, depth=None, filter=None, fast=True, modes=("none", "attributed"), runs=None,
-            warmup=1, copies=4, precision=None, max_time=None, calibrate=False, force=False, quiet=True) -> str:
+            warmup=1, copies=4, check_copies=None, precision=None, max_time=None, calibrate=False, force=False,
+            quiet=True) -> str:
     """Records ``model(*inputs, **kwargs)`` into the trace ``out`` and returns its path.
 
     ``model``: an ``mlx.nn.Module``, instrumented for the recording only (every module a
@@ -132,8 +134,8 @@ def profile(model, *inputs, out="profile.msgpack", kwargs=None, tokens=None, fra
     ``mx.fast`` calls. ``tokens``: the sequence length (default: from the first array input);
     ``frames``: the analyzer's key of one input shape (default ``tokens``). ``modes``, ``runs``
     (an exact count; default: until ``precision``, 5%, within ``max_time``, 600 s), ``warmup``,
-    ``copies``: as :meth:`Recorder.record`. ``name``: the model's name in the trace
-    (default: its class); ``dtype``: ``f32``, ``bf16`` or ``f16`` (default: its parameters');
+    ``copies``, ``check_copies``: as :meth:`Recorder.record`. ``name``: the model's name in the
+    trace (default: its class); ``dtype``: ``f32``, ``bf16`` or ``f16`` (default: its parameters');
     ``config``: ``metadata.model`` fields; ``calibrate``: measure the machine's ceilings first.
     """
     from .recorder import Recorder
@@ -149,8 +151,8 @@ def profile(model, *inputs, out="profile.msgpack", kwargs=None, tokens=None, fra
         if calibrate:
             rec.calibrate()
         rec.profile(model, *inputs, kwargs=kwargs, tokens=tokens, frames=frames, depth=depth, filter=filter,
-                    fast=fast, modes=modes, runs=runs, warmup=warmup, copies=copies, precision=precision,
-                    max_time=max_time)
+                    fast=fast, modes=modes, runs=runs, warmup=warmup, copies=copies, check_copies=check_copies,
+                    precision=precision, max_time=max_time)
     except BaseException:
         partial = rec.file.abandon()
         if rec.file.runs == 0:

@@ -161,7 +161,8 @@ class Recorder:
 
     def record(self, forward, *, tokens: int, frames: int | None = None, variant: str = "baseline",
                modes=("none", "attributed"), runs: int | None = None, warmup: int = 1, copies: int = 4,
-               inflate=None, precision: float | None = None, max_time: float | None = None) -> int:
+               check_copies: int | None = None, inflate=None, precision: float | None = None,
+               max_time: float | None = None) -> int:
         """Records ``forward`` (a function of no arguments returning the output arrays) at one
         input shape: ``warmup`` repetitions, then timed ones, each running every mode of
         ``modes``; an ``attributed`` repetition is a whole attribution round (a reference, the
@@ -172,9 +173,13 @@ class Recorder:
         estimate's 95% interval is within ``precision`` of its value (relative half-width,
         default 0.05): the attributed sum and every component of at least 5% of the forward,
         the mean forward in the other modes, estimated as ``mlx-analyze`` does
-        (:mod:`mlx_trace.estimate`). At least 3 (5 once a slow run was set aside); the modes that
-        meet the target stop, the others go on until ``max_time`` seconds (default 600) have
-        passed since the first timed run. A line per mode says what was reached (unless
+        (:mod:`mlx_trace.estimate`). Without ``runs``, every other timed attributed round
+        duplicates with ``check_copies`` copies instead of ``copies`` (default twice
+        ``copies``; 0 or ``copies``: one level), so that the analyzer can tell whether a copy
+        costs the same however many there are; each component's cost pools both levels. At
+        least 3 repetitions (5 once a slow run was set aside) at each copies level; the modes
+        that meet the target stop, the others go on until ``max_time`` seconds (default 600)
+        have passed since the first timed run. A line per mode says what was reached (unless
         ``quiet``); :attr:`precision_results` keeps them.
 
         ``tokens``: the sequence length; ``frames``: the analyzer's key of one input shape
@@ -189,6 +194,9 @@ class Recorder:
             raise ValueError("no mode to record")
         if (runs is not None and runs < 1) or warmup < 0 or copies < 1:
             raise ValueError(f"need runs >= 1, warmup >= 0, copies >= 1 (got runs={runs}, warmup={warmup}, copies={copies})")
+        check_copies = 2 * copies if check_copies is None else int(check_copies)
+        if check_copies < 0:
+            raise ValueError(f"check_copies must be 0 (no check) or more, got {check_copies}")
         if runs is not None:
             if runs > stopping.MAX_REPS:
                 raise ValueError(f"runs must be at most {stopping.MAX_REPS}, got {runs}")
@@ -212,9 +220,14 @@ class Recorder:
                 raise CompiledError("the forward is an mx.compile'd function: its components cannot be timed or "
                                     "duplicated (mode 'none' alone records it). " + COMPILED_HELP)
         stages = self.stages_of(forward) if "attributed" in modes else []
-        stage_copies = None
+        # The copies levels the timed rounds cycle through; an exact count uses `copies` alone.
+        if runs is None and check_copies > 0 and check_copies != copies and "attributed" in modes:
+            levels = [copies, check_copies]
+        else:
+            levels = [copies]
+        stage_copies = None  # per level, per stage: the copies the memory allows
         written = 0
-        tracker = stopping.SetTracker(modes, len(stages))
+        tracker = stopping.SetTracker(modes, len(stages), len(levels))
         modes_now = modes
         rep = timed = 0
         reps_of = dict.fromkeys(modes, 0)  # timed repetitions each mode ran: some stop early
@@ -240,14 +253,16 @@ class Recorder:
                     # first builds are not what precision buys.
                     deadline = self.clock() + max_time
                 where = "warm-up" if is_warmup else (f"round {timed + 1}/{runs}" if runs is not None else f"round {timed + 1}{shown}")
+                # Timed rounds cycle through the copies levels; warm-ups use the first.
+                level = 0 if is_warmup else timed % len(levels)
                 for mode in modes_now:
                     # Warm-ups run round 0's schedule; timed rounds rotate by their count.
-                    schedule = attribution_round(timed, len(stages), copies) if mode == "attributed" else [("reference", None, 0)]
+                    schedule = attribution_round(timed, len(stages), levels[level]) if mode == "attributed" else [("reference", None, 0)]
                     for kind, target, k in schedule:
                         if self.interrupted:
                             return written
                         if target is not None:
-                            k = stage_copies[target]
+                            k = stage_copies[level][target]
                         st = stages[target] if target is not None else None
                         perturb = None
                         if mode == "attributed" and kind == "control":
@@ -268,12 +283,13 @@ class Recorder:
                         if stage_copies is None and perturb is None and stages:
                             # Copies per stage within the memory this plain forward leaves.
                             headroom = max(machine.memory_budget(mx, self.backend) - run.peak_memory_bytes, 0)
-                            stage_copies = [copies_within(copies, s, headroom) for s in stages]
-                            for s, c in zip(stages, stage_copies):
-                                if c < copies:
-                                    self._say(f"{s.name} gets {c} extra copies instead of {copies} (memory)")
+                            stage_copies = [[copies_within(n, s, headroom) for s in stages] for n in levels]
+                            for n, level_copies in zip(levels, stage_copies):
+                                for s, c in zip(stages, level_copies):
+                                    if c < n:
+                                        self._say(f"{s.name} gets {c} extra copies instead of {n} (memory)")
                         if not is_warmup:
-                            tracker.add(mode, kind, target, k, self.run_index, run.forward_ns,
+                            tracker.add(mode, kind, None if target is None else (target, level), k, self.run_index, run.forward_ns,
                                         probe.reduced_arrays if mode == "attributed" else 0,
                                         probe.reduced_bytes if mode == "attributed" else 0)
                         self.file.add_run(run)
@@ -288,7 +304,8 @@ class Recorder:
                 if runs is not None and timed < runs:
                     continue  # an exact count needs no estimate until the end
                 status = tracker.status()
-                step, what = stopping.next_step(runs, precision, timed, status, self.clock() >= deadline if deadline is not None else False)
+                step, what = stopping.next_step(runs, precision, timed, status, self.clock() >= deadline if deadline is not None else False,
+                                                levels=len(levels))
                 if step == "continue":
                     modes_now = what
                     shown = stopping.progress_text(status, timed, precision)
@@ -316,7 +333,8 @@ class Recorder:
 
     def profile(self, model, *inputs, kwargs=None, tokens=None, frames=None, depth=None, filter=None, fast=True,
                 variant: str = "baseline", modes=("none", "attributed"), runs: int | None = None, warmup: int = 1,
-                copies: int = 4, inflate=None, precision: float | None = None, max_time: float | None = None) -> int:
+                copies: int = 4, check_copies: int | None = None, inflate=None, precision: float | None = None,
+                max_time: float | None = None) -> int:
         """Records ``model(*inputs, **kwargs)`` with the ``nn.Module`` tree instrumented for the
         recording only (no change to its code; see :func:`mlx_trace.profile` and
         :mod:`mlx_trace.instrument`). State among the inputs (a KV cache) is the same afterwards.
@@ -326,7 +344,8 @@ class Recorder:
 
         return profile_into(self, model, *inputs, kwargs=kwargs, tokens=tokens, frames=frames, depth=depth,
                             filter=filter, fast=fast, variant=variant, modes=modes, runs=runs, warmup=warmup,
-                            copies=copies, inflate=inflate, precision=precision, max_time=max_time)
+                            copies=copies, check_copies=check_copies, inflate=inflate, precision=precision,
+                            max_time=max_time)
 
     def finish(self) -> str:
         """Ends the trace and renames it into place; returns its path. After an interrupted

@@ -48,16 +48,22 @@ def _measure(reduced_arrays, reduced_bytes) -> float:
 class SetTracker:
     """The timed runs of one set, as the stopping rule sees them."""
 
-    def __init__(self, modes, targets: int):
+    def __init__(self, modes, targets: int, levels: int = 1):
+        """A set recording ``modes`` with ``targets`` attributed components, duplicated at
+        ``levels`` copies levels (at least 1): target ``i`` at level ``l`` is the estimator's
+        target ``i * levels + l``."""
         self.modes = list(modes)
         self.targets = targets
+        self.levels = max(int(levels), 1)
         self.attributed = []
-        self.target_measure = [[1.0, []] for _ in range(targets)]
+        # Per target and level: copies, and extra scalars (arrays, else bytes) of each duplicate.
+        self.target_measure = [[1.0, []] for _ in range(targets * self.levels)]
         self.control_measure = []
         self.plain = {m: [] for m in self.modes if m != "attributed"}
 
     def add(self, mode, kind, target, copies, order, forward_ns, reduced_arrays=0, reduced_bytes=0):
-        """A timed run (not a warm-up); ``order``: its index in the trace."""
+        """A timed run (not a warm-up). ``target``: for a duplicate, ``(target, copies level)``
+        (a plain index is level 0); ``order``: its index in the trace."""
         time = float(forward_ns)
         if mode == "attributed":
             if kind == "reference":
@@ -65,10 +71,15 @@ class SetTracker:
             elif kind == "control":
                 self.control_measure.append(_measure(reduced_arrays, reduced_bytes))
                 role = est.CONTROL
-            elif kind == "duplicate" and target is not None and 0 <= target < self.targets:
-                self.target_measure[target][0] = float(max(copies, 1))
-                self.target_measure[target][1].append(_measure(reduced_arrays, reduced_bytes))
-                role = target
+            elif kind == "duplicate" and target is not None:
+                i, level = target if isinstance(target, tuple) else (target, 0)
+                # Out of range is ignored, never counted at another level or target.
+                if not (0 <= i < self.targets and 0 <= level < self.levels):
+                    return
+                v = i * self.levels + level
+                self.target_measure[v][0] = float(max(copies, 1))
+                self.target_measure[v][1].append(_measure(reduced_arrays, reduced_bytes))
+                role = v
             else:
                 return
             self.attributed.append(est.Timed(role, float(order), time))
@@ -76,7 +87,8 @@ class SetTracker:
             self.plain[mode].append(time)
 
     def specs(self) -> list:
-        """Each target's copies and share of the control's extra cost (f), from the means."""
+        """Each estimator target's (target and level's) copies and share of the control's extra
+        cost (f), from the means."""
         ctrl = est.mean(self.control_measure)
         return [est.TargetSpec(k, est.mean(m) / ctrl if ctrl > 0.0 else 0.0) for k, m in self.target_measure]
 
@@ -85,8 +97,9 @@ class SetTracker:
         out = []
         for mode in self.modes:
             if mode == "attributed":
-                cleaned = est.clean(self.attributed, self.targets)
-                p = est.precision(cleaned.samples, self.specs())
+                cleaned = est.clean(self.attributed, self.targets * self.levels)
+                components = [[i * self.levels + l for l in range(self.levels)] for i in range(self.targets)]
+                p = est.precision_of(cleaned.samples, self.specs(), components)
                 worst = None
                 if p.components and p.sum is not None and p.components[0][1] > p.sum:
                     worst = p.components[0][0]
@@ -103,16 +116,19 @@ def met(status: ModeStatus, target: float) -> bool:
     return status.precision is not None and status.precision <= target
 
 
-def next_step(runs, target, reps: int, status, out_of_time: bool):
+def next_step(runs, target, reps: int, status, out_of_time: bool, levels: int = 1):
     """What follows ``reps`` timed repetitions: ``("continue", modes)`` or ``("stop", reason)``,
     reason ``count``, ``met``, ``time`` or ``cap``. ``runs``: an exact count, or ``None`` for
-    precision-driven (``target``); ``out_of_time``: the set's time is spent."""
+    precision-driven (``target``): at least :data:`MIN_REPS` (five once a slow run was set
+    aside) at each of the ``levels`` copies levels the rounds cycle through; ``out_of_time``:
+    the set's time is spent."""
     every = [s.mode for s in status]
     if runs is not None:
         return ("stop", "count") if reps >= runs else ("continue", every)
     # Five repetitions once a slow run was set aside: with a tenth of runs slow, three leave all
-    # runs of some component slow too often.
-    floor = est.MIN_ROUNDS_WITH_SLOW_RUNS if any(s.slow_runs > 0 for s in status) else MIN_REPS
+    # runs of some component slow too often. As many at each copies level: each is a mean of
+    # its own.
+    floor = max(levels, 1) * (est.MIN_ROUNDS_WITH_SLOW_RUNS if any(s.slow_runs > 0 for s in status) else MIN_REPS)
     if reps < floor:
         return ("continue", every)
     short = [s.mode for s in status if not met(s, target)]

@@ -141,6 +141,38 @@ class ByHand(unittest.TestCase):
         self.assertEqual([i for i, _ in p.components], [0])
         self.assertGreaterEqual(p.worst(), p.sum)
 
+    def test_levels_pool_by_runs_times_copies_squared(self):
+        # As the Rust crate's test: one component at 4 copies (targets[0]) and 8 (targets[1]),
+        # 20 per copy at 4 and 22 at 8: weights 3 x 16 and 3 x 64 of their sum, so the pooled
+        # cost is 0.2 x 20 + 0.8 x 22.
+        s = est.Samples(references=[99.0, 100.0, 101.0], controls=[], targets=[[179.0, 180.0, 181.0], [275.0, 276.0, 277.0]])
+        specs = [est.TargetSpec(4.0, 0.0), est.TargetSpec(8.0, 0.0)]
+        w = est.level_weights(s, specs, [0, 1])
+        self.assertAlmostEqual(w[0], 0.2, delta=1e-12)
+        self.assertAlmostEqual(w[1], 0.8, delta=1e-12)
+        pooled = est.combination(s, specs, est.pooled_terms(s, specs, [[0, 1]]))
+        self.assertAlmostEqual(pooled.value, 21.6, delta=1e-9)
+        # The difference of the levels, and the same component pooled in the precision.
+        self.assertAlmostEqual(est.combination(s, specs, [(1, 1.0), (0, -1.0)]).value, 2.0, delta=1e-9)
+        p = est.precision_of(s, specs, [[0, 1]])
+        self.assertEqual(len(p.components), 1)
+        self.assertAlmostEqual(p.sum, pooled.relative_half(), delta=1e-12)
+        # Without runs a component has no estimate, as with one level.
+        empty = est.Samples(references=s.references, controls=[], targets=[[], []])
+        self.assertEqual(est.level_weights(empty, specs, [0, 1]), [0.5, 0.5])
+        self.assertIsNone(est.combination(empty, specs, est.pooled_terms(empty, specs, [[0, 1]])))
+
+    def test_weights_of_one_are_the_cost_and_zero_weights_are_skipped(self):
+        s = est.Samples(references=[99.0, 100.0, 101.0], controls=[], targets=[[119.0, 120.0, 121.0], []])
+        specs = [est.TargetSpec(1.0, 0.0)] * 2
+        self.assertEqual(est.combination(s, specs, [(0, 1.0)]), est.cost(s, specs, [0]))
+        # A target without runs counts only with a weight.
+        self.assertEqual(est.combination(s, specs, [(0, 1.0), (1, 0.0)]), est.cost(s, specs, [0]))
+        self.assertIsNone(est.combination(s, specs, [(0, 1.0), (1, 0.5)]))
+        self.assertIsNone(est.combination(s, specs, [(2, 0.0)]))
+        # One level per component is the plain precision.
+        self.assertEqual(est.precision_of(s, specs[:1], [[0]]), est.precision(s, specs[:1]))
+
     def test_mean_precision(self):
         # One run has no spread to pool; two have one degree of freedom.
         self.assertIsNone(est.mean_precision([100.0]))

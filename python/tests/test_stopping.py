@@ -60,9 +60,19 @@ class Scripted:
         rec.clock = lambda: self.now
 
 
+def duplicate_copies(rec) -> dict:
+    """The copies of the trace's attributed duplicates by (warm-up, round)."""
+    out = {}
+    for r in mt.read_trace(rec.file.path)["runs"]:
+        p = r["perturbation"]
+        if r["sync"] == "attributed" and p["kind"] == "duplicate":
+            out.setdefault((r["warmup"], p["round"]), set()).add(p["copies"])
+    return out
+
+
 class Stopping(TempDirCase):
-    def record(self, noise, **options):
-        rec = mt.Recorder(self.path("s.msgpack"))
+    def record(self, noise, name="s", **options):
+        rec = mt.Recorder(self.path(f"{name}.msgpack"))
         script = Scripted(rec, noise)
         with rec:
             rec.record(tiny_forward(), tokens=32, modes=("none", "attributed"), warmup=1, **options)
@@ -79,22 +89,48 @@ class Stopping(TempDirCase):
         self.assertEqual(res["none"]["reason"], "count")
         self.assertIsNone(res["attributed"]["target"])
         self.assertNotIn("target", res["attributed"]["line"])
-        rounds = {r["perturbation"]["round"] for r in mt.read_trace(rec.file.path)["runs"] if r["sync"] == "attributed" and not r["warmup"]}
-        self.assertEqual(rounds, {0, 1})
+        runs = [r for r in mt.read_trace(rec.file.path)["runs"] if r["sync"] == "attributed" and not r["warmup"]]
+        self.assertEqual({r["perturbation"]["round"] for r in runs}, {0, 1})
+        # An exact count has one copies level, whatever check_copies says.
+        self.assertEqual(duplicate_copies(rec), {(False, 0): {4}, (False, 1): {4}, (True, 0): {4}})
 
-    def test_low_noise_meets_the_target_in_three_repetitions(self):
+    def test_low_noise_meets_the_target_in_three_rounds_at_each_copies_level(self):
         rec, script = self.record(low_noise)
-        self.assertEqual(script.timed.count("none"), 3)
+        self.assertEqual(script.timed.count("none"), 6)
         res = self.by_mode(rec)
         for mode in ("none", "attributed"):
-            self.assertEqual(res[mode]["reps"], 3, res[mode])
+            self.assertEqual(res[mode]["reps"], 6, res[mode])
             self.assertTrue(res[mode]["met"], res[mode])
             self.assertLessEqual(res[mode]["precision"], 0.05)
-        self.assertRegex(res["attributed"]["line"], r"^precision at 32 tokens, baseline: attributed ±\d+\.\d% after 3 rounds \(target 5%: met\)$")
-        self.assertRegex(res["none"]["line"], r"none ±\d+\.\d% after 3 runs \(target 5%: met\)$")
-        # What the analyzer will see: three timed rounds.
+        self.assertRegex(res["attributed"]["line"], r"^precision at 32 tokens, baseline: attributed ±\d+\.\d% after 6 rounds \(target 5%: met\)$")
+        self.assertRegex(res["none"]["line"], r"none ±\d+\.\d% after 6 runs \(target 5%: met\)$")
+        # What the analyzer will see: six timed rounds, 4 copies in even ones and 8 (twice
+        # --copies) in odd ones; the warm-up at 4.
         trace = mt.read_trace(rec.file.path)
-        self.assertEqual(max(r["perturbation"]["round"] for r in trace["runs"] if r["sync"] == "attributed"), 2)
+        self.assertEqual(max(r["perturbation"]["round"] for r in trace["runs"] if r["sync"] == "attributed"), 5)
+        want = {(False, r): {4 if r % 2 == 0 else 8} for r in range(6)}
+        want[(True, 0)] = {4}
+        self.assertEqual(duplicate_copies(rec), want)
+
+    def test_the_python_costs_pool_both_copies_levels(self):
+        rec, _ = self.record(low_noise)
+        for name, c in mt.costs(rec.file.path)["components"].items():
+            self.assertEqual(set(c["levels"]), {4, 8}, name)
+            # Each level near the scripted cost (the control's share f moves it by a few %).
+            for k, ns in c["levels"].items():
+                self.assertAlmostEqual(ns / COST[name], 1.0, delta=0.1, msg=f"{name} at {k} copies")
+            # Three runs at each level: weights 3 x 16 and 3 x 64 of their sum.
+            self.assertAlmostEqual(c["ns"], 0.2 * c["levels"][4] + 0.8 * c["levels"][8], delta=1e-6 * c["ns"])
+
+    def test_one_copies_level_when_the_check_is_off_or_the_same(self):
+        for check in (0, 4):
+            rec, script = self.record(low_noise, name=f"check{check}", check_copies=check)
+            self.assertEqual(script.timed.count("none"), 3, check)
+            self.assertEqual(self.by_mode(rec)["attributed"]["reps"], 3, check)
+            self.assertEqual({c for v in duplicate_copies(rec).values() for c in v}, {4}, check)
+        # Another level, chosen.
+        rec, _ = self.record(low_noise, name="check2", check_copies=2)
+        self.assertEqual(duplicate_copies(rec)[(False, 1)], {2})
 
     def test_a_tighter_target_takes_more_repetitions(self):
         rec, _ = self.record(low_noise, precision=0.0001, max_time=30)
@@ -102,11 +138,12 @@ class Stopping(TempDirCase):
         self.assertGreater(res["attributed"]["reps"], 3)
 
     def test_the_time_limit_stops_after_the_minimum_and_says_not_met(self):
-        # About 0.75 s of scripted time per repetition: past 1 s after two, but three run.
+        # About 0.75 s of scripted time per repetition (more at 8 copies): past 1 s after two,
+        # but the minimum, three at each copies level, runs.
         rec, script = self.record(high_noise(), max_time=1.0)
         res = self.by_mode(rec)
         for mode in ("none", "attributed"):
-            self.assertEqual(res[mode]["reps"], 3)
+            self.assertEqual(res[mode]["reps"], 6)
             self.assertFalse(res[mode]["met"])
             self.assertEqual(res[mode]["reason"], "time")
         self.assertIn("(target 5%: not met, time limit", res["attributed"]["line"])
@@ -114,15 +151,15 @@ class Stopping(TempDirCase):
     def test_only_the_modes_short_of_the_target_run_again(self):
         noisy = high_noise()
         noise = lambda i, mode, perturb: low_noise(i, mode, perturb) if mode == "none" else noisy(i, mode, perturb)
-        rec, script = self.record(noise, max_time=6.0)
+        rec, script = self.record(noise, max_time=12.0)
         res = self.by_mode(rec)
-        self.assertEqual(script.timed.count("none"), 3)
-        self.assertEqual(res["none"]["reps"], 3)
+        self.assertEqual(script.timed.count("none"), 6)
+        self.assertEqual(res["none"]["reps"], 6)
         self.assertTrue(res["none"]["met"])
-        self.assertGreater(res["attributed"]["reps"], 3)
+        self.assertGreater(res["attributed"]["reps"], 6)
         self.assertEqual(res["attributed"]["reason"], "time")
 
-    def test_a_slow_run_set_aside_asks_for_five_repetitions(self):
+    def test_a_slow_run_set_aside_asks_for_five_repetitions_at_each_level(self):
         first = []
 
         def noise(i, mode, perturb):
@@ -135,15 +172,16 @@ class Stopping(TempDirCase):
         rec, _ = self.record(noise)
         res = self.by_mode(rec)
         self.assertEqual(res["attributed"]["slow_runs"], 1)
-        self.assertEqual(res["attributed"]["reps"], 5)
-        self.assertEqual(res["none"]["reps"], 5)
+        self.assertEqual(res["attributed"]["reps"], 10)
+        self.assertEqual(res["none"]["reps"], 10)
         self.assertTrue(res["attributed"]["met"])
 
     def test_options_are_checked(self):
         with mt.Recorder(self.path("o.msgpack")) as rec:
             for bad, message in (({"precision": 0}, "precision"), ({"precision": 1.5}, "precision"),
                                  ({"max_time": -1}, "max_time"), ({"runs": 3, "precision": 0.05}, "exact count"),
-                                 ({"runs": 3, "max_time": 10}, "exact count"), ({"runs": 10001}, "at most")):
+                                 ({"runs": 3, "max_time": 10}, "exact count"), ({"runs": 10001}, "at most"),
+                                 ({"check_copies": -1}, "check_copies")):
                 with self.assertRaisesRegex(ValueError, message):
                     rec.record(tiny_forward(), tokens=32, modes=("none",), **bad)
 
@@ -170,6 +208,42 @@ class Rule(unittest.TestCase):
         self.assertEqual(nxt(None, 0.05, stopping.MAX_REPS, short, False), ("stop", "cap"))
         self.assertEqual(nxt(2, None, 2, short, False), ("stop", "count"))
         self.assertEqual(nxt(2, None, 1, good, False), ("continue", ["none", "attributed"]))
+        # Two copies levels: the minimum at each, so twice the rounds; an exact count unchanged.
+        self.assertEqual(nxt(None, 0.05, 5, good, False, levels=2), ("continue", ["none", "attributed"]))
+        self.assertEqual(nxt(None, 0.05, 6, good, False, levels=2), ("stop", "met"))
+        self.assertEqual(nxt(None, 0.05, 9, slow, False, levels=2), ("continue", ["none"]))
+        self.assertEqual(nxt(None, 0.05, 10, slow, False, levels=2), ("stop", "met"))
+        self.assertEqual(nxt(2, None, 2, short, False, levels=2), ("stop", "count"))
+
+    def test_two_copies_levels_pool_into_one_precision(self):
+        # One 20 ms target in a 100 ms forward, duplicated 4 times in even rounds and 8 in odd
+        # ones, with +-2% noise alternating within each group (references, each level): the
+        # per-copy estimates are 20 ms at both levels, and pooling weighs the 8-copy level four
+        # times as much per run, so the pooled interval is narrower than the 4-copy level's
+        # alone. (Noise alternating by run index would give every group one time, no spread.)
+        def precision_with(levels):
+            t = stopping.SetTracker(["attributed"], 1, len(levels))
+            order, seen = 0, {}
+            for r in range(8):
+                level = r % len(levels)
+                k = levels[level]
+                for kind, target, ns in (("reference", None, 100e6), ("duplicate", (0, level), 100e6 + 20e6 * k)):
+                    n = seen[target] = seen.get(target, -1) + 1
+                    noise = 1.02 if n % 2 == 0 else 0.98
+                    t.add("attributed", kind, target, k, order, int(ns * noise))
+                    order += 1
+            return t.status()[0].precision
+
+        four, pooled = precision_with([4]), precision_with([4, 8])
+        self.assertGreater(pooled, 0.0)
+        self.assertLess(pooled, four)
+        # A level past the tracker's is ignored, not counted at another level.
+        t = stopping.SetTracker(["attributed"], 1, 2)
+        t.add("attributed", "duplicate", (0, 2), 8, 0, 1)
+        self.assertEqual(t.attributed, [])
+        # A plain index is level 0.
+        t.add("attributed", "duplicate", 0, 4, 0, 1)
+        self.assertEqual([r.role for r in t.attributed], [0])
 
     def test_repetitions_to_go_and_the_shares_of_time(self):
         # ±10% after 3: (10/5)^2 * 3 = 12 in all, 9 more.
@@ -220,9 +294,12 @@ class Options(unittest.TestCase):
             self.assertIn("--runs is an exact count", self.error_of(module, base + ["--runs", "3", "--precision", "2%"]))
             self.assertIn("--runs is an exact count", self.error_of(module, base + ["--runs", "3", "--max-time", "1m"]))
             self.assertIn("--runs must be at least 1", self.error_of(module, base + ["--runs", "0"]))
+            self.assertIn("--check-copies must be at least 0", self.error_of(module, base + ["--check-copies", "-1"]))
+            self.assertIn("--copies must be at least 1", self.error_of(module, base + ["--copies", "0"]))
             help_text = module.parser().format_help()
             self.assertIn("--precision P", help_text)
             self.assertIn("--max-time T", help_text)
+            self.assertIn("--check-copies N", help_text)
 
 
 if __name__ == "__main__":

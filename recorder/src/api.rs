@@ -178,6 +178,12 @@ pub struct Schedule {
     /// Attributed: extra copies of the perturbed component per invocation, lowered per component
     /// to what the memory left by the plain forward holds.
     pub copies: u32,
+    /// Attributed, precision-driven ([`Schedule::stopping`]): every other round duplicates
+    /// with this many copies instead of `copies`, so that the analyzer can tell whether a copy
+    /// costs the same however many there are (the method's additivity, docs/attribution.md).
+    /// Each component's cost pools both levels. 0, or equal to `copies`: one level. An exact
+    /// count of rounds always uses `copies` alone.
+    pub check_copies: u32,
     /// Bytes the copies may use; `None`: what the backend has (GPU memory on CUDA, available
     /// memory elsewhere) minus the peak of the first plain forward.
     pub headroom: Option<u64>,
@@ -192,7 +198,7 @@ pub struct Schedule {
 
 impl Default for Schedule {
     fn default() -> Self {
-        Schedule { modes: vec![Mode::None, Mode::Attributed], runs: 3, warmup: 1, copies: 4, headroom: None, inflate: None, quiet: true, stopping: None }
+        Schedule { modes: vec![Mode::None, Mode::Attributed], runs: 3, warmup: 1, copies: 4, check_copies: 8, headroom: None, inflate: None, quiet: true, stopping: None }
     }
 }
 
@@ -209,6 +215,22 @@ impl Schedule {
             bail!("copies must be at least 1 in attributed mode");
         }
         Ok(())
+    }
+
+    /// The copies levels the attribution rounds cycle through: `copies`, then `check_copies`
+    /// where it applies (precision-driven stopping, a different count).
+    pub(crate) fn copies_levels(&self) -> Vec<u32> {
+        copies_levels(self.copies, self.check_copies, self.stopping, &self.modes)
+    }
+}
+
+/// [`Schedule::copies_levels`], for the built-in model's plan too.
+pub(crate) fn copies_levels(copies: u32, check_copies: u32, stopping: Option<Stopping>, modes: &[Mode]) -> Vec<u32> {
+    let precise = matches!(stopping, Some(Stopping::Precision { .. }));
+    if precise && check_copies > 0 && check_copies != copies && modes.contains(&Mode::Attributed) {
+        vec![copies, check_copies]
+    } else {
+        vec![copies]
     }
 }
 
@@ -370,7 +392,7 @@ impl Recorder {
         schedule.check()?;
         let stopping = schedule.stopping.unwrap_or(Stopping::Exact(schedule.runs));
         let stages = if schedule.modes.contains(&Mode::Attributed) { Self::stages(shape, &mut forward)? } else { Vec::new() };
-        let reps = (schedule.warmup + stopping.min_reps()) as u64;
+        let reps = (schedule.warmup + stopping.min_reps() * schedule.copies_levels().len() as u32) as u64;
         let rep_weight = rounds::rep_weight(forward_weight(shape), &schedule.modes, stages.len(), schedule.copies);
         let mut progress = Progress::new(rounds::runs_per_rep(&schedule.modes, stages.len(), schedule.copies) * reps, rep_weight * reps as f64, schedule.quiet);
         let deadline = match stopping {
@@ -398,23 +420,28 @@ impl Recorder {
         let stopping = schedule.stopping.unwrap_or(Stopping::Exact(schedule.runs));
         let attributed = schedule.modes.contains(&Mode::Attributed);
         let unit = forward_weight(shape);
-        let mut stage_copies: Option<Vec<u32>> = schedule.headroom.map(|h| stages.iter().map(|s| rounds::copies_within(schedule.copies, s, h)).collect());
-        let mut tracker = SetTracker::new(&schedule.modes, stages.len());
+        let levels = schedule.copies_levels();
+        // Per level, per stage: the copies the memory allows.
+        let mut stage_copies: Option<Vec<Vec<u32>>> =
+            schedule.headroom.map(|h| levels.iter().map(|&k| stages.iter().map(|s| rounds::copies_within(k, s, h)).collect()).collect());
+        let mut tracker = SetTracker::new(&schedule.modes, stages.len(), levels.len());
         let mut modes_now = schedule.modes.clone();
         let mut shown = String::new();
         let mut written = 0;
         let (mut rep, mut timed) = (0u32, 0u32);
         loop {
             let warmup = rep < schedule.warmup;
+            // Rounds cycle through the copies levels; warm-ups use the first.
+            let level = if warmup { 0 } else { timed as usize % levels.len() };
             for &mode in &modes_now {
-                let plan = if mode == Mode::Attributed { rounds::attribution_round(timed, stages.len(), schedule.copies) } else { vec![(PerturbKind::Reference, None, 0)] };
+                let plan = if mode == Mode::Attributed { rounds::attribution_round(timed, stages.len(), levels[level]) } else { vec![(PerturbKind::Reference, None, 0)] };
                 for (kind, target_index, copies) in plan {
                     if rounds::stop_requested() {
                         self.interrupted = true;
                         return Ok(written);
                     }
                     let copies = match (target_index, &stage_copies) {
-                        (Some(i), Some(c)) => c[i],
+                        (Some(i), Some(c)) => c[level][i],
                         _ => copies,
                     };
                     let target = target_index.map(|i| &stages[i]);
@@ -432,12 +459,12 @@ impl Recorder {
                     if plain {
                         plain_output(&m.output, &mut run)?;
                         if stage_copies.is_none() && attributed {
-                            stage_copies = Some(self.copies_left(schedule.copies, stages, run.peak_memory_bytes, &label, progress));
+                            stage_copies = Some(levels.iter().map(|&k| self.copies_left(k, stages, run.peak_memory_bytes, &label, progress)).collect());
                         }
                     }
                     drop(m.output);
                     if !warmup {
-                        tracker.add(mode, kind, target_index, copies, self.file.runs(), run.forward_ns, m.reduced_arrays, m.reduced_bytes);
+                        tracker.add(mode, kind, target_index.map(|i| (i, level)), copies, self.file.runs(), run.forward_ns, m.reduced_arrays, m.reduced_bytes);
                     }
                     self.write_run(run)?;
                     written += 1;
@@ -450,10 +477,10 @@ impl Recorder {
             }
             timed += 1;
             let status = tracker.status();
-            match precision::next(stopping, timed, &status, deadline) {
+            match precision::next(stopping, timed, levels.len() as u32, &status, deadline) {
                 Next::Continue(modes) => {
                     // Past the planned minimum, every repetition extends the bar.
-                    if timed >= stopping.min_reps() {
+                    if timed >= stopping.min_reps() * levels.len() as u32 {
                         let steps = rounds::runs_per_rep(&modes, stages.len(), schedule.copies);
                         progress.extend(rounds::rep_weight(unit, &modes, stages.len(), schedule.copies), steps);
                     }

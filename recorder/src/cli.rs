@@ -87,6 +87,13 @@ pub struct Opt {
     #[arg(long, value_name = "K", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub(crate) copies: u32,
 
+    /// Attributed mode, precision-driven (without --runs): every other round duplicates with
+    /// N copies instead of K, and the report says whether a copy's cost depends on how many
+    /// there are (the method's additivity) and by how much; each component's cost pools both.
+    /// Default: twice --copies. 0 turns the check off. With --runs, every round uses K.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub(crate) check_copies: Option<u32>,
+
     /// Variants to record beside the baseline, comma-separated, or `all`: baseline, ffn-q8,
     /// ffn-q4, camera-cache, cross-kv-cache, cached, compiled, compiled-cached, uniform-time,
     /// optimized (compiled + both caches + uniform-time).
@@ -241,6 +248,7 @@ impl Opt {
             warmup: self.warmup,
             sync_modes,
             copies: self.copies,
+            check_copies: self.check_copies.unwrap_or(2 * self.copies),
             inflate: None,
             variants,
             seed: self.seed,

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use attribution_estimate::{Role, TargetSpec, Timed, clean, mean_precision, precision};
+use attribution_estimate::{Role, TargetSpec, Timed, clean, mean_precision, precision_of};
 use trace_format::{PerturbKind, SyncMode};
 
 /// How many repetitions a set gets.
@@ -88,9 +88,12 @@ impl ModeStatus {
 pub(crate) struct SetTracker {
     modes: Vec<SyncMode>,
     targets: usize,
+    /// Copies levels the rounds cycle through: target `i` at level `l` is the estimator's
+    /// target `i * levels + l`.
+    levels: usize,
     /// Attributed runs: role, position, time.
     attributed: Vec<Timed>,
-    /// Per target: copies and extra scalars (arrays, else bytes) of each duplicate.
+    /// Per target and level: copies and extra scalars (arrays, else bytes) of each duplicate.
     target_measure: Vec<(f64, Vec<f64>)>,
     control_measure: Vec<f64>,
     /// Other modes: forward times.
@@ -98,21 +101,25 @@ pub(crate) struct SetTracker {
 }
 
 impl SetTracker {
-    /// A set recording `modes` with `targets` attributed components.
-    pub(crate) fn new(modes: &[SyncMode], targets: usize) -> Self {
+    /// A set recording `modes` with `targets` attributed components, duplicated at `levels`
+    /// copies levels (at least 1).
+    pub(crate) fn new(modes: &[SyncMode], targets: usize, levels: usize) -> Self {
+        let levels = levels.max(1);
         SetTracker {
             modes: modes.to_vec(),
             targets,
+            levels,
             attributed: Vec::new(),
-            target_measure: vec![(1.0, Vec::new()); targets],
+            target_measure: vec![(1.0, Vec::new()); targets * levels],
             control_measure: Vec::new(),
             plain: modes.iter().filter(|m| **m != SyncMode::Attributed).map(|m| (*m, Vec::new())).collect(),
         }
     }
 
-    /// A timed run (not a warm-up). `order`: its position in the recording.
+    /// A timed run (not a warm-up). `target`: the duplicated target and the round's copies
+    /// level; `order`: its position in the recording.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn add(&mut self, mode: SyncMode, kind: PerturbKind, target: Option<usize>, copies: u32, order: u32, forward_ns: u64, reduced_arrays: u64, reduced_bytes: u64) {
+    pub(crate) fn add(&mut self, mode: SyncMode, kind: PerturbKind, target: Option<(usize, usize)>, copies: u32, order: u32, forward_ns: u64, reduced_arrays: u64, reduced_bytes: u64) {
         let time = forward_ns as f64;
         let measure = if reduced_arrays > 0 { reduced_arrays as f64 } else { reduced_bytes as f64 };
         if mode == SyncMode::Attributed {
@@ -122,10 +129,11 @@ impl SetTracker {
                     self.control_measure.push(measure);
                     Role::Control
                 }
-                (PerturbKind::Duplicate, Some(i)) if i < self.targets => {
-                    self.target_measure[i].0 = copies.max(1) as f64;
-                    self.target_measure[i].1.push(measure);
-                    Role::Duplicate(i)
+                (PerturbKind::Duplicate, Some((i, level))) if i < self.targets && level < self.levels => {
+                    let v = i * self.levels + level;
+                    self.target_measure[v].0 = copies.max(1) as f64;
+                    self.target_measure[v].1.push(measure);
+                    Role::Duplicate(v)
                 }
                 _ => return,
             };
@@ -141,14 +149,15 @@ impl SetTracker {
             .iter()
             .map(|&mode| {
                 if mode == SyncMode::Attributed {
-                    let cleaned = clean(&self.attributed, self.targets);
+                    let cleaned = clean(&self.attributed, self.targets * self.levels);
                     let ctrl = attribution_estimate::mean(&self.control_measure);
                     let specs: Vec<TargetSpec> = self
                         .target_measure
                         .iter()
                         .map(|(k, m)| TargetSpec { copies: *k, reduced_fraction: if ctrl > 0.0 { attribution_estimate::mean(m) / ctrl } else { 0.0 } })
                         .collect();
-                    let p = precision(&cleaned.samples, &specs);
+                    let components: Vec<Vec<usize>> = (0..self.targets).map(|i| (i * self.levels..(i + 1) * self.levels).collect()).collect();
+                    let p = precision_of(&cleaned.samples, &specs, &components);
                     let worst_target = p.components.first().filter(|c| p.sum.is_some_and(|s| c.1 > s)).map(|c| c.0);
                     ModeStatus { mode, precision: p.worst(), worst_target, slow_runs: cleaned.slow_runs, runs: self.attributed.len() }
                 } else {
@@ -190,9 +199,9 @@ pub(crate) enum StopReason {
 }
 
 /// The stopping rule: at least [`MIN_REPS`] (five once a mode has set a slow run aside, see
-/// [`attribution_estimate::MIN_ROUNDS_WITH_SLOW_RUNS`]), then until every mode meets the target
-/// or `deadline` passes.
-pub(crate) fn next(stopping: Stopping, reps: u32, status: &[ModeStatus], deadline: Option<Instant>) -> Next {
+/// [`attribution_estimate::MIN_ROUNDS_WITH_SLOW_RUNS`]) at each of the `levels` copies levels
+/// the rounds cycle through, then until every mode meets the target or `deadline` passes.
+pub(crate) fn next(stopping: Stopping, reps: u32, levels: u32, status: &[ModeStatus], deadline: Option<Instant>) -> Next {
     let all: Vec<SyncMode> = status.iter().map(|s| s.mode).collect();
     match stopping {
         Stopping::Exact(n) => {
@@ -204,7 +213,7 @@ pub(crate) fn next(stopping: Stopping, reps: u32, status: &[ModeStatus], deadlin
         }
         Stopping::Precision { target, .. } => {
             let slow = status.iter().any(|s| s.slow_runs > 0);
-            let floor = if slow { attribution_estimate::MIN_ROUNDS_WITH_SLOW_RUNS } else { MIN_REPS };
+            let floor = levels.max(1) * if slow { attribution_estimate::MIN_ROUNDS_WITH_SLOW_RUNS } else { MIN_REPS };
             if reps < floor {
                 return Next::Continue(all);
             }
@@ -311,24 +320,24 @@ mod tests {
     fn the_rule_waits_for_the_minimum_then_for_every_mode() {
         let stop = Stopping::Precision { target: 0.05, max_time: Duration::from_secs(60) };
         let good = [status(SyncMode::None, Some(0.01), 0), status(SyncMode::Attributed, Some(0.04), 0)];
-        assert_eq!(next(stop, 2, &good, None), Next::Continue(vec![SyncMode::None, SyncMode::Attributed]));
-        assert_eq!(next(stop, 3, &good, None), Next::Stop(StopReason::Met));
+        assert_eq!(next(stop, 2, 1, &good, None), Next::Continue(vec![SyncMode::None, SyncMode::Attributed]));
+        assert_eq!(next(stop, 3, 1, &good, None), Next::Stop(StopReason::Met));
         // Only the mode short of the target runs again.
         let short = [status(SyncMode::None, Some(0.01), 0), status(SyncMode::Attributed, Some(0.09), 0)];
-        assert_eq!(next(stop, 3, &short, None), Next::Continue(vec![SyncMode::Attributed]));
+        assert_eq!(next(stop, 3, 1, &short, None), Next::Continue(vec![SyncMode::Attributed]));
         // No interval yet is short of any target.
-        assert_eq!(next(stop, 3, &[status(SyncMode::None, None, 0)], None), Next::Continue(vec![SyncMode::None]));
+        assert_eq!(next(stop, 3, 1, &[status(SyncMode::None, None, 0)], None), Next::Continue(vec![SyncMode::None]));
         // A slow run set aside: five repetitions at least.
         let slow = [status(SyncMode::None, Some(0.01), 1)];
-        assert_eq!(next(stop, 4, &slow, None), Next::Continue(vec![SyncMode::None]));
-        assert_eq!(next(stop, 5, &slow, None), Next::Stop(StopReason::Met));
+        assert_eq!(next(stop, 4, 1, &slow, None), Next::Continue(vec![SyncMode::None]));
+        assert_eq!(next(stop, 5, 1, &slow, None), Next::Stop(StopReason::Met));
         // Past the deadline, after the minimum.
         let past = Instant::now() - Duration::from_secs(1);
-        assert_eq!(next(stop, 3, &short, Some(past)), Next::Stop(StopReason::Time));
-        assert_eq!(next(stop, 1, &short, Some(past)), Next::Continue(vec![SyncMode::None, SyncMode::Attributed]));
+        assert_eq!(next(stop, 3, 1, &short, Some(past)), Next::Stop(StopReason::Time));
+        assert_eq!(next(stop, 1, 1, &short, Some(past)), Next::Continue(vec![SyncMode::None, SyncMode::Attributed]));
         // An exact count ignores precision.
-        assert_eq!(next(Stopping::Exact(2), 2, &short, None), Next::Stop(StopReason::Count));
-        assert_eq!(next(Stopping::Exact(2), 1, &good, None), Next::Continue(vec![SyncMode::None, SyncMode::Attributed]));
+        assert_eq!(next(Stopping::Exact(2), 2, 1, &short, None), Next::Stop(StopReason::Count));
+        assert_eq!(next(Stopping::Exact(2), 1, 1, &good, None), Next::Continue(vec![SyncMode::None, SyncMode::Attributed]));
     }
 
     #[test]
@@ -342,13 +351,13 @@ mod tests {
     #[test]
     fn the_tracker_sees_a_precise_attribution() {
         // Two targets of 20 and 30 ms in a 100 ms forward, +-0.5% alternating noise.
-        let mut t = SetTracker::new(&[SyncMode::None, SyncMode::Attributed], 2);
+        let mut t = SetTracker::new(&[SyncMode::None, SyncMode::Attributed], 2, 1);
         let mut order = 0;
         for r in 0..4u32 {
             let noise = if r % 2 == 0 { 1.005 } else { 0.995 };
             t.add(SyncMode::None, PerturbKind::Reference, None, 0, order, (100e6 * noise) as u64, 0, 0);
             order += 1;
-            for (kind, target, ns) in [(PerturbKind::Reference, None, 100e6), (PerturbKind::Duplicate, Some(0), 180e6), (PerturbKind::Duplicate, Some(1), 220e6), (PerturbKind::Reference, None, 100e6)] {
+            for (kind, target, ns) in [(PerturbKind::Reference, None, 100e6), (PerturbKind::Duplicate, Some((0, 0)), 180e6), (PerturbKind::Duplicate, Some((1, 0)), 220e6), (PerturbKind::Reference, None, 100e6)] {
                 t.add(SyncMode::Attributed, kind, target, 4, order, (ns * noise) as u64, 0, 0);
                 order += 1;
             }
@@ -365,6 +374,35 @@ mod tests {
         assert_eq!(s[0].runs, 4);
         let line = summary(&s[0], 9, Stopping::default(), StopReason::Met, |i| format!("t{i}"));
         assert!(line.contains("after 4 runs"), "{line}");
+    }
+
+    #[test]
+    fn two_copies_levels_pool_into_one_precision() {
+        // One 20 ms target in a 100 ms forward, duplicated 4 times in even rounds and 8 in odd
+        // ones, with +-2% noise: by hand, the per-copy estimates are 20 ms at
+        // both levels, and pooling them weighs the 8-copy level four times as much per run, so
+        // the pooled interval is narrower than the 4-copy level's alone.
+        let runs = |levels: &[u32]| {
+            let mut t = SetTracker::new(&[SyncMode::Attributed], 1, levels.len());
+            let mut order = 0;
+            for r in 0..8u32 {
+                let level = r as usize % levels.len();
+                let k = levels[level];
+                for (kind, target, ns) in [(PerturbKind::Reference, None, 100e6), (PerturbKind::Duplicate, Some((0, level)), 100e6 + 20e6 * k as f64)] {
+                    // Alternating every two rounds, so that each level's runs spread too.
+                    let noise = if (r / 2) % 2 == 0 { 1.02 } else { 0.98 };
+                    t.add(SyncMode::Attributed, kind, target, k, order, (ns * noise) as u64, 0, 0);
+                    order += 1;
+                }
+            }
+            t.status()[0].precision.unwrap()
+        };
+        let (four, pooled) = (runs(&[4]), runs(&[4, 8]));
+        assert!(pooled < four, "pooled {pooled} vs one level {four}");
+        // A target index past the levels is ignored, not counted at another level.
+        let mut t = SetTracker::new(&[SyncMode::Attributed], 1, 2);
+        t.add(SyncMode::Attributed, PerturbKind::Duplicate, Some((0, 2)), 8, 0, 1, 0, 0);
+        assert!(t.attributed.is_empty());
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub(crate) struct Plan {
     pub(crate) sync_modes: Vec<SyncMode>,
     /// Attributed mode: extra copies of the perturbed component per invocation.
     pub(crate) copies: u32,
+    /// Attributed, precision-driven: the copies of every other round (0: none), see
+    /// [`crate::api::Schedule::check_copies`].
+    pub(crate) check_copies: u32,
     /// Test builds: a stage made deliberately more expensive, (name, extra copies of its work).
     pub(crate) inflate: Option<(String, u32)>,
     /// Variants (baseline first).
@@ -120,7 +123,7 @@ impl Plan {
     pub(crate) fn total_runs(&self) -> u64 {
         let targets = baseline_stage_count(&self.config);
         let per_rep = rounds::runs_per_rep(&self.sync_modes, targets, self.copies);
-        let per_variant = (self.warmup + self.runs) as u64 * per_rep;
+        let per_variant = (self.warmup + self.planned_reps()) as u64 * per_rep;
         self.geometries.len() as u64 * self.variants.len() as u64 * per_variant
     }
 }
@@ -129,7 +132,12 @@ impl Plan {
     /// The plan's work in the progress bar's unit (analytic FLOPs, component-synced runs
     /// weighted 1.2): the ETA then follows the real cost of the runs left, not their count.
     pub(crate) fn total_weight(&self) -> f64 {
-        self.set_weights().iter().sum::<f64>() * (self.warmup + self.runs) as f64
+        self.set_weights().iter().sum::<f64>() * (self.warmup + self.planned_reps()) as f64
+    }
+
+    /// Timed repetitions planned per set: `runs` at each copies level the rounds cycle through.
+    pub(crate) fn planned_reps(&self) -> u32 {
+        self.runs * crate::api::copies_levels(self.copies, self.check_copies, Some(self.stopping), &self.sync_modes).len() as u32
     }
 
     /// The weight of one repetition of each set (frame count x variant), in recording order.
@@ -232,6 +240,7 @@ pub(crate) fn record_with(plan: &Plan, header: &Header, partial: &mut Option<Pat
         runs: plan.runs,
         warmup: plan.warmup,
         copies: plan.copies,
+        check_copies: plan.check_copies,
         headroom: None,
         inflate: plan.inflate.clone(),
         quiet: plan.quiet,

@@ -64,16 +64,70 @@ impl Sample {
     }
 }
 
-/// One component's duplicate runs in a set.
+/// A component's duplicate runs at one number of copies.
 #[derive(Debug, Clone, Default)]
-struct Target {
+struct Level {
     runs: Sample,
+    /// k of the formula.
     copies: f64,
     /// f of the formula.
     reduced_fraction: f64,
+}
+
+/// One component's duplicate runs in a set, at each number of copies it was recorded with (one
+/// level, or two where the recorder cycled through two to check the method's additivity).
+#[derive(Debug, Clone, Default)]
+struct Target {
+    /// Ascending copies.
+    levels: Vec<Level>,
     calls: f64,
     flops: f64,
     bytes: f64,
+}
+
+impl Target {
+    /// The level of `copies` extra copies, added where new.
+    fn level_mut(&mut self, copies: f64) -> &mut Level {
+        let i = match self.levels.iter().position(|l| l.copies >= copies) {
+            Some(i) if self.levels[i].copies == copies => i,
+            Some(i) => {
+                self.levels.insert(i, Level { copies, ..Level::default() });
+                i
+            }
+            None => {
+                self.levels.push(Level { copies, ..Level::default() });
+                self.levels.len() - 1
+            }
+        };
+        &mut self.levels[i]
+    }
+
+    /// Levels an interval can be had from: [`MIN_SAMPLES`] runs recorded and some kept.
+    fn measured(&self) -> impl Iterator<Item = &Level> {
+        self.levels.iter().filter(|l| l.runs.recorded >= MIN_SAMPLES && l.runs.n() > 0)
+    }
+
+    /// How the levels pool into the component's cost: weights summing to 1, each level's
+    /// proportional to `runs x copies^2`, the inverse of its per-copy estimate's variance
+    /// ([`attribution_estimate::level_weights`]). Levels short of [`MIN_SAMPLES`] weigh
+    /// nothing while another level has them.
+    fn pooled(&self) -> Vec<(f64, &Level)> {
+        let usable: Vec<&Level> = if self.measured().next().is_some() { self.measured().collect() } else { self.levels.iter().collect() };
+        let raw: Vec<f64> = usable.iter().map(|l| l.runs.n() as f64 * l.copies.max(1.0).powi(2)).collect();
+        let total: f64 = raw.iter().sum();
+        let equal = 1.0 / usable.len().max(1) as f64;
+        usable.into_iter().zip(raw).map(|(l, w)| (if total > 0.0 { w / total } else { equal }, l)).collect()
+    }
+
+    /// Runs kept over all levels.
+    fn kept(&self) -> usize {
+        self.levels.iter().map(|l| l.runs.n()).sum()
+    }
+
+    /// Runs recorded over all levels (the rounds that perturbed it).
+    fn recorded(&self) -> usize {
+        self.levels.iter().map(|l| l.runs.recorded).sum()
+    }
 }
 
 /// The runs of one attribution set.
@@ -100,20 +154,28 @@ impl Set {
     }
 
     /// The estimate of `sum over (w, X) of w * cost(X)`, ms: a sum with weights 1, a parent's
-    /// self cost with its children at -1.
+    /// self cost with its children at -1. Each cost pools its component's levels.
     fn combination(&self, terms: &[(f64, &String)]) -> Option<Estimate> {
+        let mut levels: Vec<(f64, &Level)> = Vec::new();
+        for &(w, name) in terms {
+            levels.extend(self.targets.get(name)?.pooled().into_iter().map(|(a, l)| (w * a, l)));
+        }
+        self.level_combination(&levels)
+    }
+
+    /// The estimate of `sum over (w, level) of w * (that level's cost estimate)`, ms.
+    fn level_combination(&self, terms: &[(f64, &Level)]) -> Option<Estimate> {
         let mut coefficient_ref = 0.0;
         let mut coefficient_ctrl = 0.0;
         let mut point = 0.0;
         let mut parts: Vec<(f64, &Sample)> = Vec::new();
-        for &(w, name) in terms {
-            let t = self.targets.get(name)?;
-            let k = t.copies.max(1.0);
-            let f = if self.controls.n() > 0 { t.reduced_fraction } else { 0.0 };
-            parts.push((w / k, &t.runs));
+        for &(w, level) in terms.iter().filter(|(w, _)| *w != 0.0) {
+            let k = level.copies.max(1.0);
+            let f = if self.controls.n() > 0 { level.reduced_fraction } else { 0.0 };
+            parts.push((w / k, &level.runs));
             coefficient_ref -= w * (1.0 - f) / k;
             coefficient_ctrl -= w * f / k;
-            point += w * t.runs.mean() / k;
+            point += w * level.runs.mean() / k;
         }
         point += coefficient_ref * self.references.mean();
         parts.push((coefficient_ref, &self.references));
@@ -133,7 +195,8 @@ impl Set {
 struct MeanDraws {
     references: Vec<f64>,
     controls: Vec<f64>,
-    targets: BTreeMap<String, Vec<f64>>,
+    /// Per target, per level (as [`Target::levels`]).
+    targets: BTreeMap<String, Vec<Vec<f64>>>,
 }
 
 impl Set {
@@ -144,7 +207,7 @@ impl Set {
     /// `None` when a mean has fewer than [`MIN_SAMPLES`] samples or there is no noise estimate.
     fn mean_draws(&self) -> Option<MeanDraws> {
         let noise = self.noise()?;
-        if self.references.recorded < MIN_SAMPLES || self.targets.values().any(|t| t.runs.recorded < MIN_SAMPLES || t.runs.n() == 0) {
+        if self.references.recorded < MIN_SAMPLES || self.targets.values().any(|t| t.measured().next().is_none()) {
             return None;
         }
         let mut s = Sampler::new(&self.key());
@@ -156,7 +219,12 @@ impl Set {
         };
         let references = draw(&self.references);
         let controls = if self.controls.recorded >= MIN_SAMPLES && self.controls.n() > 0 { draw(&self.controls) } else { vec![self.controls.mean(); DRAWS] };
-        let targets = self.targets.iter().map(|(k, t)| (k.clone(), draw(&t.runs))).collect();
+        // Levels short of samples weigh nothing in [`Target::pooled`]: their means stay fixed.
+        let targets = self
+            .targets
+            .iter()
+            .map(|(k, t)| (k.clone(), t.levels.iter().map(|l| if l.runs.recorded >= MIN_SAMPLES && l.runs.n() > 0 { draw(&l.runs) } else { vec![l.runs.mean(); DRAWS] }).collect()))
+            .collect();
         Some(MeanDraws { references, controls, targets })
     }
 
@@ -169,11 +237,14 @@ impl Set {
     fn combination_draws(&self, draws: &MeanDraws, terms: &[(f64, &String)]) -> Vec<f64> {
         let mut out = vec![0.0; DRAWS];
         for &(w, name) in terms {
-            let (Some(t), Some(tx)) = (self.targets.get(name), draws.targets.get(name)) else { continue };
-            let k = t.copies.max(1.0);
-            let f = if self.controls.n() > 0 { t.reduced_fraction } else { 0.0 };
-            for (i, o) in out.iter_mut().enumerate() {
-                *o += w * (tx[i] - (1.0 - f) * draws.references[i] - f * draws.controls[i]) / k / 1e6;
+            let (Some(t), Some(levels)) = (self.targets.get(name), draws.targets.get(name)) else { continue };
+            for (a, level) in t.pooled() {
+                let Some(tx) = t.levels.iter().position(|l| std::ptr::eq(l, level)).map(|j| &levels[j]) else { continue };
+                let k = level.copies.max(1.0);
+                let f = if self.controls.n() > 0 { level.reduced_fraction } else { 0.0 };
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o += w * a * (tx[i] - (1.0 - f) * draws.references[i] - f * draws.controls[i]) / k / 1e6;
+                }
             }
         }
         out
@@ -184,7 +255,7 @@ use attribution_estimate::Noise;
 
 impl Set {
     fn samples(&self) -> impl Iterator<Item = &Sample> {
-        std::iter::once(&self.references).chain(std::iter::once(&self.controls)).chain(self.targets.values().map(|t| &t.runs))
+        std::iter::once(&self.references).chain(std::iter::once(&self.controls)).chain(self.targets.values().flat_map(|t| t.levels.iter().map(|l| &l.runs)))
     }
 
     fn noise(&self) -> Option<Noise> {
@@ -203,15 +274,19 @@ fn extra_measure(p: &trace_format::Perturbation) -> f64 {
     if p.reduced_arrays > 0 { p.reduced_arrays as f64 } else { p.reduced_bytes as f64 }
 }
 
+/// An attributed run as the cleaning sees it: kind, target, copies, position, time.
+type TimedRun = (PerturbKind, Option<String>, u32, f64, f64);
+
 fn sets_of<'a>(runs: impl Iterator<Item = &'a RunFacts>) -> Vec<Set> {
     let mut sets: BTreeMap<(u32, String, u32), Set> = BTreeMap::new();
-    let mut reduced: BTreeMap<(u32, String, u32), (Vec<f64>, BTreeMap<String, Vec<f64>>)> = BTreeMap::new();
+    // The extra scalars of the controls, and of each target's duplicates per copies level.
+    let mut reduced: BTreeMap<(u32, String, u32), (Vec<f64>, BTreeMap<(String, u32), Vec<f64>>)> = BTreeMap::new();
     // Each run's target (None: reference or control), position and time, for the cleaning.
-    let mut timed: BTreeMap<(u32, String, u32), Vec<(PerturbKind, Option<String>, f64, f64)>> = BTreeMap::new();
+    let mut timed: BTreeMap<(u32, String, u32), Vec<TimedRun>> = BTreeMap::new();
     for r in runs.filter(|r| r.sync == SyncMode::Attributed && !r.warmup) {
         let Some(p) = &r.perturbation else { continue };
         let key = (r.trace_id, r.variant.clone(), r.frames);
-        timed.entry(key.clone()).or_default().push((p.kind, p.target.clone(), r.run as f64, r.forward_ns as f64));
+        timed.entry(key.clone()).or_default().push((p.kind, p.target.clone(), p.copies, r.run as f64, r.forward_ns as f64));
         let set = sets.entry(key.clone()).or_insert_with(|| Set {
             trace_id: r.trace_id,
             variant: r.variant.clone(),
@@ -228,12 +303,11 @@ fn sets_of<'a>(runs: impl Iterator<Item = &'a RunFacts>) -> Vec<Set> {
             }
             (PerturbKind::Duplicate, Some(name)) if p.copies > 0 => {
                 let t = set.targets.entry(name.clone()).or_default();
-                t.runs.values.push(r.forward_ns as f64);
-                t.copies = p.copies as f64;
+                t.level_mut(p.copies as f64).runs.values.push(r.forward_ns as f64);
                 t.calls = p.target_calls as f64;
                 t.flops = p.target_flops * p.target_calls as f64;
                 t.bytes = p.target_bytes * p.target_calls as f64;
-                red.1.entry(name.clone()).or_default().push(extra_measure(p));
+                red.1.entry((name.clone(), p.copies)).or_default().push(extra_measure(p));
             }
             _ => {}
         }
@@ -243,9 +317,11 @@ fn sets_of<'a>(runs: impl Iterator<Item = &'a RunFacts>) -> Vec<Set> {
         let (ctrl, per_target) = &reduced[&key];
         let ctrl_bytes = ctrl.iter().sum::<f64>() / ctrl.len().max(1) as f64;
         for (name, t) in set.targets.iter_mut() {
-            let b = &per_target[name];
-            let mean = b.iter().sum::<f64>() / b.len().max(1) as f64;
-            t.reduced_fraction = if ctrl_bytes > 0.0 { mean / ctrl_bytes } else { 0.0 };
+            for level in t.levels.iter_mut() {
+                let b = &per_target[&(name.clone(), level.copies as u32)];
+                let mean = b.iter().sum::<f64>() / b.len().max(1) as f64;
+                level.reduced_fraction = if ctrl_bytes > 0.0 { mean / ctrl_bytes } else { 0.0 };
+            }
         }
         if set.references.n() > 0 && !set.targets.is_empty() {
             clean_set(&mut set, &timed[&key]);
@@ -257,16 +333,18 @@ fn sets_of<'a>(runs: impl Iterator<Item = &'a RunFacts>) -> Vec<Set> {
 
 /// Replaces a set's run times by those [`attribution_estimate::clean`] keeps: slow runs set
 /// aside, a significant drift of the references removed.
-fn clean_set(set: &mut Set, runs: &[(PerturbKind, Option<String>, f64, f64)]) {
+/// Each copies level of each target is a group of its own, as the recorder's tracker has it.
+fn clean_set(set: &mut Set, runs: &[TimedRun]) {
     use attribution_estimate::{Role, Timed};
-    let index: BTreeMap<&String, usize> = set.targets.keys().enumerate().map(|(i, n)| (n, i)).collect();
+    let index: BTreeMap<(&String, u32), usize> =
+        set.targets.iter().flat_map(|(n, t)| t.levels.iter().map(move |l| (n, l.copies as u32))).enumerate().map(|(i, key)| (key, i)).collect();
     let timed: Vec<Timed> = runs
         .iter()
-        .filter_map(|(kind, target, order, time)| {
+        .filter_map(|(kind, target, copies, order, time)| {
             let role = match (kind, target) {
                 (PerturbKind::Reference, _) => Role::Reference,
                 (PerturbKind::Control, _) => Role::Control,
-                (PerturbKind::Duplicate, Some(name)) => Role::Duplicate(*index.get(name)?),
+                (PerturbKind::Duplicate, Some(name)) if *copies > 0 => Role::Duplicate(*index.get(&(name, *copies))?),
                 _ => return None,
             };
             Some(Timed { role, order: *order, time: *time })
@@ -278,8 +356,8 @@ fn clean_set(set: &mut Set, runs: &[(PerturbKind, Option<String>, f64, f64)]) {
         sample.values = values;
     };
     let mut targets = cleaned.samples.targets.into_iter();
-    for t in set.targets.values_mut() {
-        keep(&mut t.runs, targets.next().unwrap_or_default());
+    for level in set.targets.values_mut().flat_map(|t| t.levels.iter_mut()) {
+        keep(&mut level.runs, targets.next().unwrap_or_default());
     }
     keep(&mut set.references, cleaned.samples.references);
     keep(&mut set.controls, cleaned.samples.controls);
@@ -334,8 +412,12 @@ pub(crate) struct AttributedSet {
     pub(crate) controls: usize,
     /// Rounds recorded (duplicate runs per component, smallest, slow ones included).
     pub(crate) rounds: usize,
-    /// Extra copies per duplicate (largest).
+    /// Extra copies per duplicate (the largest of the components' first levels).
     pub(crate) copies: u32,
+    /// Where components were duplicated at two numbers of copies: whether a copy costs the
+    /// same at both (the method's additivity).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) additivity: Option<Additivity>,
     /// Mean plain fused forward, ms, with its interval.
     pub(crate) fused: Estimate,
     /// What the control's extra outputs cost (Tc - T0), ms.
@@ -363,6 +445,125 @@ pub(crate) struct AttributedSet {
     /// (a recording stopped in the middle of a round): the set's sum lacks them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) missing: Vec<String>,
+}
+
+/// The additivity check of a set whose components were duplicated at two numbers of copies.
+///
+/// The method takes `k` copies of a component to cost `k` times what the component costs inside
+/// the forward. If a copy's cost depended on how many there are (the copies evicting each
+/// other's data, or the allocator's fresh buffers), the per-copy estimates at the two levels
+/// would differ, and the attributed costs would carry that dependence.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub(crate) struct Additivity {
+    /// The copies compared: fewer, more (the most common pair among the components).
+    pub(crate) copies: [u32; 2],
+    /// Top-level components measured at two levels, and all top-level components.
+    pub(crate) components: [usize; 2],
+    /// Summed over those components, the cost estimated at the higher level minus at the
+    /// lower, ms: zero when the copies are additive.
+    pub(crate) difference: Estimate,
+    /// The attributed sum with each of those components' cost taken where the line through its
+    /// two levels meets zero copies (`(k2 c1 - k1 c2) / (k2 - k1)`), ms: the cost a copy would
+    /// have if its dependence on the number of copies were linear.
+    pub(crate) extrapolated_sum: Estimate,
+    /// What the difference's interval says.
+    pub(crate) verdict: AdditivityVerdict,
+    /// Three explanations of the sum's excess over the set's fused forward, each with the
+    /// difference it predicts; `None` without an interval.
+    pub(crate) explanations: Option<[Explanation; 3]>,
+}
+
+/// One explanation of an attributed sum that differs from its fused forward by `E`, and the
+/// difference between the levels it predicts. With pooled weights `a1`, `a2` of the levels
+/// (`k1 < k2` copies):
+///
+/// - a fixed cost `A` per duplicated forward, whatever its copies: `E = A (a1/k1 + a2/k2)` and
+///   the difference is `A (1/k2 - 1/k1)`;
+/// - an extra cost per copy growing linearly with the copies, `d k`: `E = d (a1 k1 + a2 k2)` and
+///   the difference is `d (k2 - k1)`;
+/// - a constant extra cost per copy: the difference is 0.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub(crate) struct Explanation {
+    /// Which.
+    pub(crate) model: ExcessModel,
+    /// The difference it predicts, ms.
+    pub(crate) predicted_ms: f64,
+    /// The difference's 95% interval excludes the prediction.
+    pub(crate) contradicted: bool,
+}
+
+/// An explanation of the attributed sum's excess (see [`Explanation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ExcessModel {
+    /// A fixed cost per duplicated forward.
+    FixedPerForward,
+    /// An extra cost per copy growing linearly with the copies.
+    GrowingPerCopy,
+    /// A constant extra cost per copy.
+    ConstantPerCopy,
+}
+
+/// What the additivity check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum AdditivityVerdict {
+    /// The difference's interval holds zero: no dependence on the number of copies larger than
+    /// the interval.
+    Additive,
+    /// The whole interval lies above zero: a copy costs more when there are more of them.
+    CostlierWithMore,
+    /// The whole interval lies below zero: a copy costs less when there are more of them.
+    CheaperWithMore,
+    /// Too few rounds at a level for an interval.
+    Unknown,
+}
+
+/// The additivity check over the top-level components `top` (see [`Additivity`]), whose pooled
+/// costs sum to `excess` ms more than the set's fused forward; `None` when no component was
+/// measured at two levels.
+fn additivity(set: &Set, top: &[&String], excess: f64) -> Option<Additivity> {
+    let mut pairs: BTreeMap<[u32; 2], usize> = BTreeMap::new();
+    // The pooled weight of the fewer copies, over the components measured at two levels.
+    let mut lower_weight: Vec<f64> = Vec::new();
+    let mut difference: Vec<(f64, &Level)> = Vec::new();
+    let mut extrapolated: Vec<(f64, &Level)> = Vec::new();
+    let mut measured = 0;
+    for name in top {
+        let t = &set.targets[*name];
+        let levels: Vec<&Level> = if t.measured().count() >= 2 { t.measured().collect() } else { t.levels.iter().collect() };
+        match (levels.first(), levels.last()) {
+            (Some(lo), Some(hi)) if hi.copies > lo.copies => {
+                *pairs.entry([lo.copies as u32, hi.copies as u32]).or_default() += 1;
+                measured += 1;
+                difference.extend([(1.0, *hi), (-1.0, *lo)]);
+                lower_weight.extend(t.pooled().iter().filter(|(_, l)| std::ptr::eq(*l, *lo)).map(|(a, _)| *a));
+                let span = hi.copies - lo.copies;
+                extrapolated.extend([(hi.copies / span, *lo), (-lo.copies / span, *hi)]);
+            }
+            _ => extrapolated.extend(t.pooled()),
+        }
+    }
+    let copies = pairs.iter().max_by_key(|(_, n)| **n).map(|(p, _)| *p)?;
+    let difference = set.level_combination(&difference)?;
+    let verdict = match difference.ci95 {
+        None => AdditivityVerdict::Unknown,
+        Some([lo, _]) if lo > 0.0 => AdditivityVerdict::CostlierWithMore,
+        Some([_, hi]) if hi < 0.0 => AdditivityVerdict::CheaperWithMore,
+        Some(_) => AdditivityVerdict::Additive,
+    };
+    let explanations = difference.ci95.map(|[lo, hi]| {
+        let (k1, k2) = (copies[0] as f64, copies[1] as f64);
+        let a1 = lower_weight.iter().sum::<f64>() / lower_weight.len().max(1) as f64;
+        let a2 = 1.0 - a1;
+        let explain = |model, predicted_ms: f64| Explanation { model, predicted_ms, contradicted: !(lo..=hi).contains(&predicted_ms) };
+        [
+            explain(ExcessModel::FixedPerForward, excess * (1.0 / k2 - 1.0 / k1) / (a1 / k1 + a2 / k2)),
+            explain(ExcessModel::GrowingPerCopy, excess * (k2 - k1) / (a1 * k1 + a2 * k2)),
+            explain(ExcessModel::ConstantPerCopy, 0.0),
+        ]
+    });
+    Some(Additivity { copies, components: [measured, top.len()], difference, extrapolated_sum: set.level_combination(&extrapolated)?, verdict, explanations })
 }
 
 /// How much the plain forward drifted over a set's runs.
@@ -405,7 +606,7 @@ fn attributed_set(set: &Set, rollup: Rollup, parents: &BTreeMap<String, String>)
                 calls: ts.iter().map(|t| t.calls).sum(),
                 flops: ts.iter().map(|t| t.flops).sum(),
                 bytes: ts.iter().map(|t| t.bytes).sum(),
-                runs: ts.iter().map(|t| t.runs.n()).min().unwrap_or(0),
+                runs: ts.iter().map(|t| t.kept()).min().unwrap_or(0),
                 parent: if rollup == Rollup::Fine { parent_of(group) } else { None },
                 self_cost: None,
                 draws,
@@ -440,8 +641,9 @@ fn attributed_set(set: &Set, rollup: Rollup, parents: &BTreeMap<String, String>)
         tokens: set.tokens,
         references: n0,
         controls: set.controls.n(),
-        rounds: set.targets.values().map(|t| t.runs.recorded).min().unwrap_or(0),
-        copies: set.targets.values().map(|t| t.copies as u32).max().unwrap_or(0),
+        rounds: set.targets.values().map(Target::recorded).min().unwrap_or(0),
+        copies: set.targets.values().flat_map(|t| t.levels.first()).map(|l| l.copies as u32).max().unwrap_or(0),
+        additivity: additivity(set, &top, sum.ms - fused_ms),
         fused: Estimate { ms: fused_ms, ci95: fused_ci },
         control_ms: (set.controls.n() > 0).then(|| (set.controls.mean() - set.references.mean()) / 1e6),
         comps,
@@ -531,7 +733,7 @@ mod tests {
         let mut set = Set { references: sample(&[99.0, 100.0, 101.0]), controls: sample(&[110.0, 110.0, 110.0]), ..Set::default() };
         set.targets.insert(
             "x".into(),
-            Target { runs: sample(&[142.0, 143.0, 144.0]), copies: 2.0, reduced_fraction: 0.3, calls: 1.0, flops: 0.0, bytes: 0.0 },
+            Target { levels: vec![Level { runs: sample(&[142.0, 143.0, 144.0]), copies: 2.0, reduced_fraction: 0.3 }], calls: 1.0, flops: 0.0, bytes: 0.0 },
         );
         let names = [&"x".to_string()];
         let e = set.estimate(&names).unwrap();
@@ -549,9 +751,61 @@ mod tests {
     #[test]
     fn fewer_than_three_samples_give_no_interval() {
         let mut set = Set { references: sample(&[100.0, 101.0]), ..Set::default() };
-        set.targets.insert("x".into(), Target { runs: sample(&[120.0, 121.0, 119.0]), copies: 1.0, ..Target::default() });
+        set.targets.insert("x".into(), Target { levels: vec![Level { runs: sample(&[120.0, 121.0, 119.0]), copies: 1.0, reduced_fraction: 0.0 }], ..Target::default() });
         let e = set.estimate(&[&"x".to_string()]).unwrap();
         assert!(e.ci95.is_none() && !e.below_noise());
         assert!((e.ms * 1e6 - 19.5).abs() < 1e-9);
+    }
+
+    /// A set with one component duplicated 4 times in some rounds and 8 in others, costing
+    /// `c4` and `c8` per copy on top of a 100 (ns) forward.
+    fn two_levels(c4: f64, c8: f64) -> Set {
+        let mut set = Set { references: sample(&[99.0, 100.0, 101.0, 100.0, 99.5, 100.5]), ..Set::default() };
+        let level = |k: f64, c: f64| Level { runs: sample(&[100.0 + k * c - 1.0, 100.0 + k * c, 100.0 + k * c + 1.0]), copies: k, reduced_fraction: 0.0 };
+        set.targets.insert("x".into(), Target { levels: vec![level(4.0, c4), level(8.0, c8)], ..Target::default() });
+        set
+    }
+
+    #[test]
+    fn two_levels_pool_by_precision_and_check_additivity() {
+        let x = "x".to_string();
+        // Additive: 20 per copy at both levels.
+        let set = two_levels(20.0, 20.0);
+        assert!((set.estimate(&[&x]).unwrap().ms * 1e6 - 20.0).abs() < 1e-9);
+        let a = additivity(&set, &[&x], 0.0).unwrap();
+        assert_eq!((a.copies, a.components, a.verdict), ([4, 8], [1, 1], AdditivityVerdict::Additive));
+        assert!(a.difference.ms.abs() < 1e-12 && (a.extrapolated_sum.ms * 1e6 - 20.0).abs() < 1e-9);
+        // 20 per copy at 4 copies, 22 at 8: by hand, the levels weigh 3 x 16 and 3 x 64, so the
+        // pooled cost is 0.2 x 20 + 0.8 x 22 = 21.6; the difference is 2 and the line through
+        // (4, 20) and (8, 22) meets zero copies at 18.
+        let set = two_levels(20.0, 22.0);
+        assert!((set.estimate(&[&x]).unwrap().ms * 1e6 - 21.6).abs() < 1e-9);
+        // The pooled cost exceeds a true 18 by 3.6: a growth of 0.5 per copy predicts the
+        // difference of 2 (3.6 x 4 / (0.2 x 4 + 0.8 x 8)); a fixed cost per forward predicts
+        // 3.6 x (1/8 - 1/4) / (0.2/4 + 0.8/8) = -3; a constant cost per copy 0.
+        let a = additivity(&set, &[&x], 3.6e-6).unwrap();
+        let [fixed, growing, constant] = a.explanations.unwrap();
+        assert!((fixed.predicted_ms * 1e6 + 3.0).abs() < 1e-9 && fixed.contradicted, "{fixed:?}");
+        assert!((growing.predicted_ms * 1e6 - 2.0).abs() < 1e-9 && !growing.contradicted, "{growing:?}");
+        assert!(constant.predicted_ms == 0.0 && constant.contradicted, "{constant:?}");
+        assert!((a.difference.ms * 1e6 - 2.0).abs() < 1e-9, "{:?}", a.difference);
+        assert!((a.extrapolated_sum.ms * 1e6 - 18.0).abs() < 1e-9, "{:?}", a.extrapolated_sum);
+        assert_eq!(a.verdict, AdditivityVerdict::CostlierWithMore, "{:?}", a.difference);
+        // The difference's interval by hand: coefficients 1/8 (8-copy runs), -1/4 (4-copy runs)
+        // and 1/4 - 1/8 (references), pooled relative variance, Student's t.
+        let rel = |v: &[f64]| {
+            let m = v.iter().sum::<f64>() / v.len() as f64;
+            v.iter().map(|x| ((x - m) / m).powi(2)).sum::<f64>()
+        };
+        let groups = [vec![99.0, 100.0, 101.0, 100.0, 99.5, 100.5], vec![179.0, 180.0, 181.0], vec![275.0, 276.0, 277.0]];
+        let rv = groups.iter().map(|g| rel(g)).sum::<f64>() / 9.0;
+        let var = (1.0f64 / 8.0).powi(2) * rv * 276.0f64.powi(2) / 3.0 + (1.0f64 / 4.0).powi(2) * rv * 180.0f64.powi(2) / 3.0 + (1.0f64 / 8.0).powi(2) * rv * 100.0f64.powi(2) / 6.0;
+        let [lo, hi] = a.difference.ci95.unwrap();
+        assert!(((hi - lo) / 2.0 * 1e6 - t_975(9.0) * var.sqrt()).abs() < 1e-9);
+        // A level short of three runs weighs nothing and is not compared.
+        let mut set = two_levels(20.0, 22.0);
+        set.targets.get_mut(&x).unwrap().levels[1].runs = sample(&[276.0, 276.0]);
+        assert!((set.estimate(&[&x]).unwrap().ms * 1e6 - 20.0).abs() < 1e-9);
+        assert!(additivity(&set, &[&x], 0.0).is_none_or(|a| a.verdict == AdditivityVerdict::Unknown && a.explanations.is_none()));
     }
 }

@@ -58,6 +58,9 @@ pub(crate) struct OverheadRow {
     pub(crate) attributed_slow_excess: f64,
     /// The plain forward's drift over the attributed runs (one set only).
     pub(crate) attributed_drift: Option<attribution::DriftNote>,
+    /// Whether a copy costs the same at both numbers of copies the rounds cycled through (one
+    /// set only, recorded with two levels).
+    pub(crate) attributed_additivity: Option<attribution::Additivity>,
 }
 
 /// Whether the attributed costs account for the fused forward, within their interval.
@@ -171,6 +174,10 @@ pub(crate) fn overhead(facts: &Facts) -> Overhead {
                 },
                 attributed_drift: match sets.as_slice() {
                     [one] => one.drift,
+                    _ => None,
+                },
+                attributed_additivity: match sets.as_slice() {
+                    [one] => one.additivity,
                     _ => None,
                 },
                 attributed_sum_verdict: attributed_sum

@@ -1,6 +1,7 @@
 //! Instrumentation overhead and each method's sum against the fused forward, with the
 //! attribution's warnings (a sum outside its interval, slow runs set aside, drift removed).
 
+use crate::analysis::attribution::{Additivity, AdditivityVerdict, ExcessModel};
 use crate::analysis::overhead::{Overhead, OverheadRow, SumVerdict, SUM_TOLERANCE_PCT};
 use crate::units::{ms, signed_pct};
 
@@ -77,8 +78,10 @@ fn sum_warning(r: &OverheadRow) -> Option<String> {
         return None;
     };
     let [lo, hi] = sum.ci95?;
+    let costlier = r.attributed_additivity.is_some_and(|a| a.verdict == AdditivityVerdict::CostlierWithMore);
     let what = match verdict {
         SumVerdict::Agrees | SumVerdict::Close => return None,
+        SumVerdict::Exceeds if costlier => "outside the interval: the duplicated work cost more than the forward's own, and the additivity check below measured why: a copy costs more the more copies there are",
         SumVerdict::Exceeds => "outside the interval: the duplicated work cost more than the forward's own (possible causes: memory or cache pressure of the copies, interference while they ran), so the attributed costs at this length are too high by that much together",
         SumVerdict::FallsShort => "outside the interval: part of the forward is in no component, or the copies overlapped with other work",
     };
@@ -104,6 +107,15 @@ fn attribution_notes(doc: &mut Vec<Block>, r: &OverheadRow) {
             signed_pct(r.attributed_slow_excess * 100.0)
         )));
     }
+    if let (Some(a), Some(fused)) = (r.attributed_additivity, r.attributed_fused_ms) {
+        let mut note = additivity_note(r.tokens, &a, fused);
+        // Where the sum misses its fused forward beyond the noise, what the check says of why.
+        if let (Some(SumVerdict::Close | SumVerdict::Exceeds | SumVerdict::FallsShort), Some(sum)) = (r.attributed_sum_verdict, r.attributed_sum) {
+            note.push(' ');
+            note.push_str(&explanations_note(&a, sum.ms - fused));
+        }
+        doc.push(Block::Paragraph(note));
+    }
     if let Some(d) = r.attributed_drift.filter(|d| d.corrected) {
         doc.push(Block::Paragraph(format!(
             "At {} tokens the machine drifted: the plain fused forward changed by {} ({} to {}) from the first attributed run to the last. The trend was removed from every run before the costs were estimated.",
@@ -113,4 +125,56 @@ fn attribution_notes(doc: &mut Vec<Block>, r: &OverheadRow) {
             signed_pct(d.ci95[1] * 100.0)
         )));
     }
+}
+
+/// What the additivity check of one length found (the analysis's [`AdditivityVerdict`]).
+fn additivity_note(tokens: u64, a: &Additivity, fused: f64) -> String {
+    let [k1, k2] = a.copies;
+    let [measured, all] = a.components;
+    let interval = |e: &crate::analysis::attribution::Estimate| e.ci95.map_or_else(String::new, |[lo, hi]| format!(" ({} to {})", ms(lo), ms(hi)));
+    let of_fused = |v: f64| signed_pct((v / fused - 1.0) * 100.0);
+    let difference = format!("{} ms{}", ms(a.difference.ms), interval(&a.difference));
+    let head = format!("At {tokens} tokens the rounds duplicated {measured} of {all} components {k1} and {k2} times");
+    match a.verdict {
+        AdditivityVerdict::Unknown => format!("{head}, to check that a copy costs the same however many there are; a level has too few rounds for an interval (their costs differ by {difference})."),
+        AdditivityVerdict::Additive => format!(
+            "{head}: a copy costs the same at both within the noise (the costs at {k2} copies minus those at {k1}: {difference}), so the copies are additive here to that precision. The costs above pool both levels."
+        ),
+        AdditivityVerdict::CostlierWithMore | AdditivityVerdict::CheaperWithMore => {
+            let more_or_less = if a.verdict == AdditivityVerdict::CostlierWithMore { "more" } else { "less" };
+            format!(
+                "{head}, and the copies are not additive here: a copy costs {more_or_less} when there are {k2} than when there are {k1}, by {difference} summed over those components ({} of the fused forward). The costs above pool both levels and carry this dependence. If a copy's cost changes linearly with the number of copies, the costs at no copies (each component's line through its two levels, at zero) sum to {} ms{}, {} against the set's fused forward of {} ms.",
+                signed_pct(a.difference.ms / fused * 100.0),
+                ms(a.extrapolated_sum.ms),
+                interval(&a.extrapolated_sum),
+                of_fused(a.extrapolated_sum.ms),
+                ms(fused),
+            )
+        }
+    }
+}
+
+/// The explanations of a sum's excess that the additivity check contradicts or not.
+fn explanations_note(a: &Additivity, excess: f64) -> String {
+    let Some(explanations) = a.explanations else {
+        return String::new();
+    };
+    let parts: Vec<String> = explanations
+        .iter()
+        .map(|e| {
+            let what = match e.model {
+                ExcessModel::FixedPerForward => "a fixed cost per duplicated forward",
+                ExcessModel::GrowingPerCopy => "an extra cost per copy growing with the copies",
+                ExcessModel::ConstantPerCopy => "a constant extra cost per copy",
+            };
+            let predicted = if e.predicted_ms == 0.0 { "0".to_string() } else { ms(e.predicted_ms) };
+            format!("{what} predicts a difference of {predicted} ms ({})", if e.contradicted { "contradicted" } else { "inconclusive" })
+        })
+        .collect();
+    format!(
+        "Of three explanations of the sum's {}{} ms against the fused forward, {}: the difference's interval decides each, and a constant extra cost per copy cannot be told from the components' own costs by any number of copies.",
+        if excess >= 0.0 { "+" } else { "" },
+        ms(excess),
+        parts.join("; ")
+    )
 }
