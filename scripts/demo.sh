@@ -3,7 +3,7 @@
 # CPU at a few frame counts into traces/examples/ (kept out of git and out of docs/results.md;
 # replaced on every run) in the default synchronisation modes (fused, attributed,
 # component-synced), until its estimates reach the default precision or 100 s of timed runs
-# are spent (about 2 minutes in all on a 2-core machine), and print the analyzer's report of it.
+# are spent (about 3 minutes in all on a 2-core machine), and print the analyzer's report of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

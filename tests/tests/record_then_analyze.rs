@@ -120,3 +120,51 @@ fn a_bad_file_among_good_ones_is_named_and_skipped() {
     assert!(stderr.contains("garbage.msgpack"), "{stderr}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("block/ffn/up"));
 }
+
+/// A precision-driven recording alternates 4 and 8 copies by round (the default
+/// `--check-copies`), and the analyzer reports the additivity check of each length from them.
+#[test]
+fn a_precision_driven_recording_checks_additivity() {
+    let dir = temp_dir("levels");
+    let out = dir.join("levels.msgpack");
+    // A time cap far below what 5% needs: the recording stops at its floor, 3 rounds per level
+    // (5 once a slow run was set aside).
+    let o = run(
+        "mlx-record",
+        &[
+            "--preset", "tiny", "--frames", "5", "--height", "64", "--width", "96", "--sync", "none,attributed", "--max-time", "1s",
+            "--cpu", "--quiet", "--out", out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "mlx-record failed: {}", String::from_utf8_lossy(&o.stderr));
+    let trace = trace_format::read_trace_file(&out).unwrap();
+    let mut copies_of_round = std::collections::BTreeMap::new();
+    for r in trace.runs.iter().filter(|r| !r.warmup) {
+        if let Some(p) = r.perturbation.as_ref().filter(|p| p.kind == trace_format::PerturbKind::Duplicate) {
+            copies_of_round.entry(p.round).or_insert_with(std::collections::BTreeSet::new).insert(p.copies);
+        }
+    }
+    let rounds = copies_of_round.len() as u32;
+    // Six at least; more when a slow run was set aside after some round (the floor is then 10,
+    // and can drop back once later runs show it was not slow).
+    assert!(rounds >= 6, "{copies_of_round:?}");
+    let expected: std::collections::BTreeMap<u32, std::collections::BTreeSet<u32>> =
+        (0..rounds).map(|r| (r, [if r % 2 == 0 { 4 } else { 8 }].into_iter().collect())).collect();
+    assert_eq!(copies_of_round, expected, "rounds alternate 4 and 8 copies");
+
+    let o = run("mlx-analyze", &[out.to_str().unwrap(), "--format", "json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON report");
+    let set = &report["attribution"][0];
+    assert_eq!(set["rounds"], rounds);
+    let a = &set["additivity"];
+    assert_eq!(a["copies"], serde_json::json!([4, 8]), "{a}");
+    let components = a["components"].as_array().unwrap();
+    assert_eq!(components[0], components[1], "every component measured at both levels: {a}");
+    assert!(["additive", "costlier_with_more", "cheaper_with_more"].contains(&a["verdict"].as_str().unwrap()), "{a}");
+    let [lo, hi] = [0, 1].map(|i| a["difference"]["ci95"][i].as_f64().unwrap());
+    let d = a["difference"]["ms"].as_f64().unwrap();
+    assert!(lo <= d && d <= hi, "{a}");
+    assert_eq!(report["overhead"]["rows"][0]["attributed_additivity"], *a);
+    let _ = std::fs::remove_dir_all(&dir);
+}
