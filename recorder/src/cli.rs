@@ -90,7 +90,8 @@ pub struct Opt {
     /// Attributed mode, precision-driven (without --runs): every other round duplicates with
     /// N copies instead of K, and the report says whether a copy's cost depends on how many
     /// there are (the method's additivity) and by how much; each component's cost pools both.
-    /// Default: twice --copies. 0 turns the check off. With --runs, every round uses K.
+    /// Default: twice --copies (at most 64). 0 turns the check off. With --runs, every round
+    /// uses K.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=64))]
     pub(crate) check_copies: Option<u32>,
 
@@ -248,7 +249,8 @@ impl Opt {
             warmup: self.warmup,
             sync_modes,
             copies: self.copies,
-            check_copies: self.check_copies.unwrap_or(2 * self.copies),
+            // Twice K, within the range an explicit --check-copies has.
+            check_copies: self.check_copies.unwrap_or((2 * self.copies).min(64)),
             inflate: None,
             variants,
             seed: self.seed,
@@ -329,6 +331,22 @@ mod tests {
         assert_eq!(plan.dtype, DType::F32);
         assert_eq!(plan.variants, vec![Variant::Baseline]);
         assert_eq!(plan.total_runs(), 2 * 1 * 4 * 2);
+    }
+
+    #[test]
+    fn check_copies_default_to_twice_the_copies_within_range() {
+        let plan = |extra: &[&str]| {
+            let args = ["mlx-record", "--preset", "tiny", "--frames", "5"].iter().chain(extra).copied().collect::<Vec<_>>();
+            Opt::parse_from(args).to_plan(Backend::Cpu).unwrap()
+        };
+        assert_eq!((plan(&[]).copies, plan(&[]).check_copies), (4, 8));
+        assert_eq!(plan(&["--copies", "40"]).check_copies, 64);
+        assert_eq!(plan(&["--check-copies", "0"]).check_copies, 0);
+        // Precision-driven: 3 rounds at each of two levels planned; an exact count: one level.
+        assert_eq!(plan(&[]).planned_reps(), 6);
+        assert_eq!(plan(&["--check-copies", "0"]).planned_reps(), 3);
+        assert_eq!(plan(&["--runs", "3"]).planned_reps(), 3);
+        assert_eq!(plan(&["--copies", "8", "--check-copies", "8"]).planned_reps(), 3);
     }
 
     #[test]
