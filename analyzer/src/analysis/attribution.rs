@@ -74,6 +74,13 @@ struct Level {
     reduced_fraction: f64,
 }
 
+impl Level {
+    /// An interval can be had from it: [`MIN_SAMPLES`] runs recorded and some kept.
+    fn measured(&self) -> bool {
+        self.runs.recorded >= MIN_SAMPLES && self.runs.n() > 0
+    }
+}
+
 /// One component's duplicate runs in a set, at each number of copies it was recorded with (one
 /// level, or two where the recorder cycled through two to check the method's additivity).
 #[derive(Debug, Clone, Default)]
@@ -102,22 +109,29 @@ impl Target {
         &mut self.levels[i]
     }
 
-    /// Levels an interval can be had from: [`MIN_SAMPLES`] runs recorded and some kept.
+    /// Levels an interval can be had from ([`Level::measured`]).
     fn measured(&self) -> impl Iterator<Item = &Level> {
-        self.levels.iter().filter(|l| l.runs.recorded >= MIN_SAMPLES && l.runs.n() > 0)
+        self.levels.iter().filter(|l| l.measured())
     }
 
     /// How the levels pool into the component's cost: weights summing to 1, each level's
     /// proportional to `runs x copies^2`, the inverse of its per-copy estimate's variance
     /// ([`attribution_estimate::level_weights`]). Levels short of [`MIN_SAMPLES`] weigh
-    /// nothing while another level has them.
-    fn pooled(&self) -> Vec<(f64, &Level)> {
-        let usable: Vec<&Level> = if self.measured().next().is_some() { self.measured().collect() } else { self.levels.iter().collect() };
-        let raw: Vec<f64> = usable.iter().map(|l| l.runs.n() as f64 * l.copies.max(1.0).powi(2)).collect();
+    /// nothing while another level has them. (weight, index into `levels`).
+    fn pooled(&self) -> Vec<(f64, usize)> {
+        let any_measured = self.measured().next().is_some();
+        let usable: Vec<usize> = (0..self.levels.len()).filter(|&j| !any_measured || self.levels[j].measured()).collect();
+        let raw: Vec<f64> = usable.iter().map(|&j| self.levels[j].runs.n() as f64 * self.levels[j].copies.max(1.0).powi(2)).collect();
         let total: f64 = raw.iter().sum();
         let equal = 1.0 / usable.len().max(1) as f64;
-        usable.into_iter().zip(raw).map(|(l, w)| (if total > 0.0 { w / total } else { equal }, l)).collect()
+        usable.into_iter().zip(raw).map(|(j, w)| (if total > 0.0 { w / total } else { equal }, j)).collect()
     }
+
+    /// [`Target::pooled`] with the levels themselves.
+    fn pooled_levels(&self) -> impl Iterator<Item = (f64, &Level)> {
+        self.pooled().into_iter().map(|(a, j)| (a, &self.levels[j]))
+    }
+
 
     /// Runs kept over all levels.
     fn kept(&self) -> usize {
@@ -158,7 +172,7 @@ impl Set {
     fn combination(&self, terms: &[(f64, &String)]) -> Option<Estimate> {
         let mut levels: Vec<(f64, &Level)> = Vec::new();
         for &(w, name) in terms {
-            levels.extend(self.targets.get(name)?.pooled().into_iter().map(|(a, l)| (w * a, l)));
+            levels.extend(self.targets.get(name)?.pooled_levels().map(|(a, l)| (w * a, l)));
         }
         self.level_combination(&levels)
     }
@@ -223,7 +237,7 @@ impl Set {
         let targets = self
             .targets
             .iter()
-            .map(|(k, t)| (k.clone(), t.levels.iter().map(|l| if l.runs.recorded >= MIN_SAMPLES && l.runs.n() > 0 { draw(&l.runs) } else { vec![l.runs.mean(); DRAWS] }).collect()))
+            .map(|(k, t)| (k.clone(), t.levels.iter().map(|l| if l.measured() { draw(&l.runs) } else { vec![l.runs.mean(); DRAWS] }).collect()))
             .collect();
         Some(MeanDraws { references, controls, targets })
     }
@@ -238,8 +252,8 @@ impl Set {
         let mut out = vec![0.0; DRAWS];
         for &(w, name) in terms {
             let (Some(t), Some(levels)) = (self.targets.get(name), draws.targets.get(name)) else { continue };
-            for (a, level) in t.pooled() {
-                let Some(tx) = t.levels.iter().position(|l| std::ptr::eq(l, level)).map(|j| &levels[j]) else { continue };
+            for (a, j) in t.pooled() {
+                let (level, tx) = (&t.levels[j], &levels[j]);
                 let k = level.copies.max(1.0);
                 let f = if self.controls.n() > 0 { level.reduced_fraction } else { 0.0 };
                 for (i, o) in out.iter_mut().enumerate() {
@@ -537,11 +551,11 @@ fn additivity(set: &Set, top: &[&String], excess: f64) -> Option<Additivity> {
                 *pairs.entry([lo.copies as u32, hi.copies as u32]).or_default() += 1;
                 measured += 1;
                 difference.extend([(1.0, *hi), (-1.0, *lo)]);
-                lower_weight.extend(t.pooled().iter().filter(|(_, l)| std::ptr::eq(*l, *lo)).map(|(a, _)| *a));
+                lower_weight.extend(t.pooled_levels().filter(|(_, l)| l.copies == lo.copies).map(|(a, _)| a));
                 let span = hi.copies - lo.copies;
                 extrapolated.extend([(hi.copies / span, *lo), (-lo.copies / span, *hi)]);
             }
-            _ => extrapolated.extend(t.pooled()),
+            _ => extrapolated.extend(t.pooled_levels()),
         }
     }
     let copies = pairs.iter().max_by_key(|(_, n)| **n).map(|(p, _)| *p)?;
