@@ -86,7 +86,7 @@ fn sum_warning(r: &OverheadRow) -> Option<String> {
         SumVerdict::FallsShort => "outside the interval: part of the forward is in no component, or the copies overlapped with other work",
     };
     Some(format!(
-        "At {} tokens the attributed costs sum to {} ms ({} to {}), {} against the set's fused forward of {} ms, more than {}% and {what}. Another recording on an idle machine, or more `--runs`, tells a lasting effect from an unlucky one.",
+        "At {} tokens the attributed costs sum to {} ms ({} to {}), {} against the set's fused forward of {} ms, more than {}% and {what}. Another recording on an idle machine, or a longer `--max-time`, tells a lasting effect from an unlucky one.",
         r.tokens,
         ms(sum.ms),
         ms(lo),
