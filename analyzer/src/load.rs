@@ -927,6 +927,10 @@ fn traces_frame(info: &[TraceInfo]) -> Result<DataFrame> {
             "llc_bytes".into(),
             info.iter().map(|t| t.calibration.as_ref().map(|c| c.llc_bytes).filter(|v| *v > 0)).collect::<Vec<Option<u64>>>(),
         ),
+        Column::new(
+            "page_fault_ns".into(),
+            info.iter().map(|t| t.calibration.as_ref().map(|c| c.page_fault_ns).filter(|v| *v > 0.0)).collect::<Vec<Option<f64>>>(),
+        ),
     ];
     let keys: BTreeSet<&String> = info.iter().flat_map(|t| t.metadata.labels.keys()).collect();
     for key in keys {

@@ -152,6 +152,7 @@ class Run:
         self.active_memory_bytes = 0
         self.peak_memory_bytes = 0
         self.graph_ns = None
+        self.minor_faults = None
         self.perturbation = None
         self.components: list[dict] = []
         self.events: list[list[int]] = []
@@ -193,6 +194,7 @@ class Run:
             "peak_memory_bytes": int(self.peak_memory_bytes),
             "drift": None,
             "graph_ns": None if self.graph_ns is None else int(self.graph_ns),
+            "minor_faults": None if self.minor_faults is None else int(self.minor_faults),
             "perturbation": self.perturbation,
             "components": self.components,
             "events": self.events,

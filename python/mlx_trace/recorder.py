@@ -125,6 +125,8 @@ class Recorder:
         gc.disable()
         try:
             with recording(probe):
+                # Read outside the clock: the pages the OS hands out fresh during the forward.
+                faults = machine.minor_faults()
                 probe.start_clock()
                 start = time.perf_counter_ns()
                 out = forward()
@@ -134,6 +136,7 @@ class Recorder:
                     raise TypeError("the forward must return an array, or a tuple, list or dict of arrays")
                 mx.eval(arrays)
                 end = time.perf_counter_ns()
+                faults_after = machine.minor_faults()
         finally:
             if collecting:
                 gc.enable()
@@ -147,6 +150,8 @@ class Recorder:
             run.push_event(run.component("forward", total_f, total_b), None, start - probe.t0, end - start)
             run.graph_ns = built - start
         run.forward_ns = end - start
+        if faults is not None and faults_after is not None:
+            run.minor_faults = max(faults_after - faults, 0)
         run.active_memory_bytes = mx.get_active_memory()
         run.peak_memory_bytes = mx.get_peak_memory()
         return run, out, probe
@@ -164,10 +169,10 @@ class Recorder:
                check_copies: int | None = None, inflate=None, precision: float | None = None,
                max_time: float | None = None) -> int:
         """Records ``forward`` (a function of no arguments returning the output arrays) at one
-        input shape: ``warmup`` repetitions, then timed ones, each running every mode of
-        ``modes``; an ``attributed`` repetition is a whole attribution round (a reference, the
-        control, every component duplicated ``copies`` times, a reference after every four),
-        warm-ups included.
+        input shape: ``warmup`` repetitions (at each copies level), then timed ones, each
+        running every mode of ``modes``; an ``attributed`` repetition is a whole attribution
+        round (a reference, the control, every component duplicated ``copies`` times, a
+        reference after every four), warm-ups included.
 
         How many timed repetitions: exactly ``runs`` when it is given; otherwise until every
         estimate's 95% interval is within ``precision`` of its value (relative half-width,
@@ -245,16 +250,23 @@ class Recorder:
             signal.signal(signal.SIGINT, on_sigint)
         except ValueError:  # not the main thread
             previous = None
+        cache = None
         try:
+            if "attributed" in modes:
+                # Every run of the set, plain ones included, under the same allocator: copies
+                # reuse freed buffers as the component's own outputs do (machine.CacheForCopies).
+                cache = machine.CacheForCopies(mx, self.backend, machine.memory_budget(mx, self.backend))
             while True:
-                is_warmup = rep < warmup
+                # `warmup` repetitions at each copies level.
+                is_warmup = rep < warmup * len(levels)
                 if not is_warmup and deadline is None and runs is None:
                     # The time limit counts from the first timed run: warm-ups and the graph's
                     # first builds are not what precision buys.
                     deadline = self.clock() + max_time
                 where = "warm-up" if is_warmup else (f"round {timed + 1}/{runs}" if runs is not None else f"round {timed + 1}{shown}")
-                # Timed rounds cycle through the copies levels; warm-ups use the first.
-                level = 0 if is_warmup else timed % len(levels)
+                # Rounds cycle through the copies levels, warm-ups too: the first round at a level
+                # pays for what later ones reuse (more copies' buffers, a CUDA graph of its own).
+                level = rep % len(levels) if is_warmup else timed % len(levels)
                 for mode in modes_now:
                     # Warm-ups run round 0's schedule; timed rounds rotate by their count.
                     schedule = attribution_round(timed, len(stages), levels[level]) if mode == "attributed" else [("reference", None, 0)]
@@ -315,6 +327,8 @@ class Recorder:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
+            if cache is not None:
+                cache.restore()
 
     def _precision_summary(self, status, reps_of, target, reason, stages, *, tokens, frames, variant) -> None:
         """Keeps and prints (unless quiet) one line per mode on what a set reached."""

@@ -3,17 +3,20 @@ attribution schedule, errors, and components that change nothing about the model
 
 import os
 import unittest
+from unittest import mock
 
 import mlx_trace as mt
 import mlx.core as mx
 import msgpack
+from mlx_trace import format as fmt
+from mlx_trace import machine
 
 from helpers import TempDirCase, analyze_json
 
 RUN_FIELDS = {
     "run": int, "variant": str, "sync": str, "warmup": bool, "frames": int, "tokens": int,
     "forward_ns": int, "active_memory_bytes": int, "peak_memory_bytes": int, "drift": type(None),
-    "components": list, "events": list,
+    "minor_faults": int, "components": list, "events": list,
 }
 PERTURBATION_FIELDS = {
     "kind": str, "copies": int, "round": int, "reduced_bytes": int, "reduced_arrays": int,
@@ -83,6 +86,7 @@ class TraceLayout(TempDirCase):
         for r in runs:
             for k, t in RUN_FIELDS.items():
                 self.assertIsInstance(r[k], t, k)
+            self.assertGreaterEqual(r["minor_faults"], 0)
             for c in r["components"]:
                 self.assertEqual(set(c), {"name", "flops", "bytes"})
                 self.assertIsInstance(c["flops"], float)
@@ -147,6 +151,96 @@ class TraceLayout(TempDirCase):
         # Round 2 starts at (2 * ceil(22 / 3)) % 22 = 16.
         self.assertEqual(mt.attribution_round(2, 22, 4)[2], ("duplicate", 16, 4))
         self.assertEqual(mt.attribution_round(0, 0, 4), [("reference", None, 0), ("control", None, 0)])
+
+
+class MinorFaults(TempDirCase):
+    def test_a_forward_counts_the_fresh_pages_it_touched(self):
+        # 64 MiB allocated and written inside the forward: far beyond MLX's CPU cache, so fresh pages.
+        path = self.path("f.msgpack")
+        with mt.Recorder(path) as rec:
+            rec.record(lambda: mx.ones((16 << 20,)) + 1.0, tokens=1, modes=("none",), runs=1, warmup=0)
+        (run,) = mt.read_trace(path)["runs"]
+        self.assertIsInstance(run["minor_faults"], int)
+        self.assertGreater(run["minor_faults"], 0)
+
+    def test_no_count_is_written_as_nil(self):
+        self.assertIsNone(fmt.Run(0, "baseline", "none", 1, 1).to_value()["minor_faults"])
+        path = self.path("n.msgpack")
+        with mock.patch.object(machine, "minor_faults", return_value=None):
+            with mt.Recorder(path) as rec:
+                rec.record(tiny_forward(), tokens=32, modes=("none",), runs=1, warmup=0)
+        (run,) = mt.read_trace(path)["runs"]
+        self.assertIn("minor_faults", run)
+        self.assertIsNone(run["minor_faults"])
+
+
+class CacheLimit(TempDirCase):
+    """An attributed recording on the CPU raises MLX's buffer cache limit to the memory budget
+    for the whole set, and puts the previous one back after it, even after an exception."""
+
+    BUDGET = 3 << 30
+    BEFORE = 12_345_678
+
+    def setUp(self):
+        super().setUp()
+        self.original = mx.set_cache_limit(self.BEFORE)
+        self.addCleanup(mx.set_cache_limit, self.original)
+        self.calls = []  # (limit asked, limit returned)
+        real = mx.set_cache_limit
+
+        def spy(limit):
+            previous = real(limit)
+            self.calls.append((limit, previous))
+            return previous
+
+        for patch in (mock.patch.object(mx, "set_cache_limit", spy),
+                      mock.patch.object(machine, "memory_budget", return_value=self.BUDGET)):
+            patch.start()
+            self.addCleanup(patch.stop)
+
+    def record(self, forward, modes, runs=1, warmup=1):
+        with mt.Recorder(self.path("c.msgpack")) as rec:
+            self.assertEqual(rec.backend, "cpu")
+            return rec.record(forward, tokens=32, modes=modes, runs=runs, warmup=warmup, copies=2)
+
+    def test_raised_during_an_attributed_recording_and_restored_after(self):
+        inner = tiny_forward()
+        seen = []  # calls made when each forward ran
+
+        def forward():
+            seen.append(len(self.calls))
+            return inner()
+
+        n = self.record(forward, ("none", "attributed"))
+        self.assertEqual(self.calls, [(self.BUDGET, self.BEFORE), (self.BEFORE, self.BUDGET)])
+        # Every recorded forward, plain ones included, ran under the raised limit.
+        self.assertEqual(seen.count(1), n)
+        self.assertEqual(mx.set_cache_limit(self.BEFORE), self.BEFORE)
+
+    def test_left_alone_without_attributed_mode(self):
+        self.record(tiny_forward(), ("none", "component"))
+        self.assertEqual(self.calls, [])
+
+    def test_restored_after_an_exception(self):
+        inner = tiny_forward()
+        count = []
+
+        def failing():
+            count.append(1)
+            if len(count) > 3:
+                raise RuntimeError("boom")
+            return inner()
+
+        with self.assertRaisesRegex(RuntimeError, "boom"):
+            self.record(failing, ("attributed",), runs=2)
+        self.assertEqual(self.calls, [(self.BUDGET, self.BEFORE), (self.BEFORE, self.BUDGET)])
+        self.assertEqual(mx.set_cache_limit(self.BEFORE), self.BEFORE)
+
+    def test_a_gpu_keeps_its_limit(self):
+        fake = mock.Mock()
+        with machine.CacheForCopies(fake, "cuda", self.BUDGET):
+            pass
+        fake.set_cache_limit.assert_not_called()
 
 
 class Outputs(unittest.TestCase):

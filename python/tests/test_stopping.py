@@ -105,11 +105,11 @@ class Stopping(TempDirCase):
         self.assertRegex(res["attributed"]["line"], r"^precision at 32 tokens, baseline: attributed ±\d+\.\d% after 6 rounds \(target 5%: met\)$")
         self.assertRegex(res["none"]["line"], r"none ±\d+\.\d% after 6 runs \(target 5%: met\)$")
         # What the analyzer will see: six timed rounds, 4 copies in even ones and 8 (twice
-        # --copies) in odd ones; the warm-up at 4.
+        # --copies) in odd ones; a warm-up round at each.
         trace = mt.read_trace(rec.file.path)
         self.assertEqual(max(r["perturbation"]["round"] for r in trace["runs"] if r["sync"] == "attributed"), 5)
         want = {(False, r): {4 if r % 2 == 0 else 8} for r in range(6)}
-        want[(True, 0)] = {4}
+        want[(True, 0)] = {4, 8}
         self.assertEqual(duplicate_copies(rec), want)
 
     def test_the_python_costs_pool_both_copies_levels(self):
@@ -163,8 +163,9 @@ class Stopping(TempDirCase):
         first = []
 
         def noise(i, mode, perturb):
-            # The first timed duplicate of the head is three times as slow.
-            if isinstance(perturb, tuple) and perturb[1] == "head" and i > 7 and not first:
+            # The first timed duplicate of the head is three times as slow: after the two
+            # warm-up repetitions (one at each number of copies) of 8 runs each.
+            if isinstance(perturb, tuple) and perturb[1] == "head" and i > 15 and not first:
                 first.append(i)
                 return 3.0
             return low_noise(i, mode, perturb)

@@ -173,7 +173,8 @@ pub struct Schedule {
     pub modes: Vec<Mode>,
     /// Timed repetitions (attributed: rounds).
     pub runs: u32,
-    /// Warm-up repetitions, recorded with `warmup` set (the analyzer leaves them out).
+    /// Warm-up repetitions, recorded with `warmup` set (the analyzer leaves them out); with two
+    /// copies levels, this many at each.
     pub warmup: u32,
     /// Attributed: extra copies of the perturbed component per invocation, lowered per component
     /// to what the memory left by the plain forward holds.
@@ -221,6 +222,11 @@ impl Schedule {
     /// where it applies (precision-driven stopping, a different count).
     pub(crate) fn copies_levels(&self) -> Vec<u32> {
         copies_levels(self.copies, self.check_copies, self.stopping, &self.modes)
+    }
+
+    /// Warm-up repetitions: `warmup` at each copies level.
+    pub(crate) fn warmup_reps(&self) -> u32 {
+        self.warmup * self.copies_levels().len() as u32
     }
 }
 
@@ -354,6 +360,7 @@ impl Recorder {
         mlx_rs::memory::reset_peak_memory()?;
         let run = RunRecord::new(0, &shape.variant, mode, shape.frames, shape.tokens);
         let mut probe = Probe::new(run, costs).with_perturbation(perturb).with_inflation(inflate);
+        let faults = machine::minor_faults();
         probe.start_clock();
         let start = Instant::now();
         let output = forward(&mut probe)?;
@@ -361,6 +368,7 @@ impl Recorder {
         // One evaluation; a perturbation's extra work is attached to the components' outputs.
         mlx_rs::transforms::eval(output.arrays())?;
         let end = Instant::now();
+        let faults = faults.zip(machine::minor_faults()).map(|(before, after)| after.saturating_sub(before));
         if fused {
             let cost = shape.forward_cost.unwrap_or_else(|| {
                 probe.stages().iter().fold(Cost::default(), |a, s| a + Cost { flops: s.cost.flops * s.calls as f64, bytes: s.cost.bytes * s.calls as f64 })
@@ -370,6 +378,7 @@ impl Recorder {
         let (reduced_bytes, reduced_arrays) = (probe.reduced_bytes(), probe.reduced_arrays());
         let mut run = probe.into_run();
         run.forward_ns = end.duration_since(start).as_nanos() as u64;
+        run.minor_faults = faults;
         if fused {
             run.graph_ns = Some(built.duration_since(start).as_nanos() as u64);
         }
@@ -392,7 +401,7 @@ impl Recorder {
         schedule.check()?;
         let stopping = schedule.stopping.unwrap_or(Stopping::Exact(schedule.runs));
         let stages = if schedule.modes.contains(&Mode::Attributed) { Self::stages(shape, &mut forward)? } else { Vec::new() };
-        let reps = (schedule.warmup + stopping.min_reps() * schedule.copies_levels().len() as u32) as u64;
+        let reps = (schedule.warmup_reps() + stopping.min_reps() * schedule.copies_levels().len() as u32) as u64;
         let rep_weight = rounds::rep_weight(forward_weight(shape), &schedule.modes, stages.len(), schedule.copies);
         let mut progress = Progress::new(rounds::runs_per_rep(&schedule.modes, stages.len(), schedule.copies) * reps, rep_weight * reps as f64, schedule.quiet);
         let deadline = match stopping {
@@ -425,14 +434,18 @@ impl Recorder {
         let mut stage_copies: Option<Vec<Vec<u32>>> =
             schedule.headroom.map(|h| levels.iter().map(|&k| stages.iter().map(|s| rounds::copies_within(k, s, h)).collect()).collect());
         let mut tracker = SetTracker::new(&schedule.modes, stages.len(), levels.len());
+        // Every run of the set, plain ones included, under the same allocator: copies reuse
+        // freed buffers as the component's own outputs do.
+        let _cache = attributed.then(|| machine::CacheForCopies::raise(self.backend, machine::memory_budget(self.backend, &machine::host()).0));
         let mut modes_now = schedule.modes.clone();
         let mut shown = String::new();
         let mut written = 0;
         let (mut rep, mut timed) = (0u32, 0u32);
         loop {
-            let warmup = rep < schedule.warmup;
-            // Rounds cycle through the copies levels; warm-ups use the first.
-            let level = if warmup { 0 } else { timed as usize % levels.len() };
+            let warmup = rep < schedule.warmup_reps();
+            // Rounds cycle through the copies levels, warm-ups too: the first round at a level
+            // pays for what later ones reuse (more copies' buffers, a CUDA graph of its own).
+            let level = if warmup { rep as usize % levels.len() } else { timed as usize % levels.len() };
             for &mode in &modes_now {
                 let plan = if mode == Mode::Attributed { rounds::attribution_round(timed, stages.len(), levels[level]) } else { vec![(PerturbKind::Reference, None, 0)] };
                 for (kind, target_index, copies) in plan {

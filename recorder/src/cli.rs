@@ -69,7 +69,8 @@ pub struct Opt {
     #[arg(long, value_name = "T", value_parser = crate::precision::parse_duration, conflicts_with = "runs")]
     pub(crate) max_time: Option<std::time::Duration>,
 
-    /// Warm-up runs (recorded, marked, excluded from analysis by default; at most 1000).
+    /// Warm-up runs (recorded, marked, excluded from analysis by default; at most 1000). Where
+    /// attribution rounds alternate two numbers of copies, this many at each.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=MAX_WARMUP as i64), allow_negative_numbers = true)]
     pub(crate) warmup: u32,
 

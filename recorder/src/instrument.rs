@@ -123,6 +123,15 @@ pub enum Perturb {
         /// Extra copies per invocation.
         copies: u32,
     },
+    /// Benchmarks: what a duplicate adds besides the copies' work: `copies` scalars of the
+    /// target's own outputs per invocation, attached as a duplicate's are.
+    #[cfg(feature = "bench")]
+    Scalars {
+        /// Stage name.
+        target: String,
+        /// Scalars per output and invocation.
+        copies: u32,
+    },
     /// Benchmarks: at each invocation of the target, evaluate everything so far, then time
     /// `reps` copies of the target's work evaluated together: the stage alone, inputs ready.
     Isolate {
@@ -282,6 +291,12 @@ impl<'a> Probe<'a> {
                         let (copy, own) = work()?;
                         extras.extend(own);
                         extras.extend(self.reduced_counted(&copy)?);
+                    }
+                }
+                #[cfg(feature = "bench")]
+                Perturb::Scalars { target, copies } if target == name => {
+                    for _ in 0..*copies {
+                        extras.extend(self.reduced_counted(&out)?);
                     }
                 }
                 _ => {}

@@ -123,7 +123,7 @@ impl Plan {
     pub(crate) fn total_runs(&self) -> u64 {
         let targets = baseline_stage_count(&self.config);
         let per_rep = rounds::runs_per_rep(&self.sync_modes, targets, self.copies);
-        let per_variant = (self.warmup + self.planned_reps()) as u64 * per_rep;
+        let per_variant = (self.warmup_reps() + self.planned_reps()) as u64 * per_rep;
         self.geometries.len() as u64 * self.variants.len() as u64 * per_variant
     }
 }
@@ -132,12 +132,22 @@ impl Plan {
     /// The plan's work in the progress bar's unit (analytic FLOPs, component-synced runs
     /// weighted 1.2): the ETA then follows the real cost of the runs left, not their count.
     pub(crate) fn total_weight(&self) -> f64 {
-        self.set_weights().iter().sum::<f64>() * (self.warmup + self.planned_reps()) as f64
+        self.set_weights().iter().sum::<f64>() * (self.warmup_reps() + self.planned_reps()) as f64
+    }
+
+    /// Warm-up repetitions per set: `warmup` at each copies level.
+    pub(crate) fn warmup_reps(&self) -> u32 {
+        self.warmup * self.levels()
     }
 
     /// Timed repetitions planned per set: `runs` at each copies level the rounds cycle through.
     pub(crate) fn planned_reps(&self) -> u32 {
-        self.runs * crate::api::copies_levels(self.copies, self.check_copies, Some(self.stopping), &self.sync_modes).len() as u32
+        self.runs * self.levels()
+    }
+
+    /// The copies levels the attribution rounds cycle through (1 or 2).
+    fn levels(&self) -> u32 {
+        crate::api::copies_levels(self.copies, self.check_copies, Some(self.stopping), &self.sync_modes).len() as u32
     }
 
     /// The weight of one repetition of each set (frame count x variant), in recording order.

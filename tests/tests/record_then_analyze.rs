@@ -151,6 +151,21 @@ fn a_precision_driven_recording_checks_additivity() {
     let expected: std::collections::BTreeMap<u32, std::collections::BTreeSet<u32>> =
         (0..rounds).map(|r| (r, [if r % 2 == 0 { 4 } else { 8 }].into_iter().collect())).collect();
     assert_eq!(copies_of_round, expected, "rounds alternate 4 and 8 copies");
+    // The warm-up runs a round at each number of copies: the first round at a level pays for
+    // what later ones reuse.
+    let warm: std::collections::BTreeSet<u32> = trace
+        .runs
+        .iter()
+        .filter(|r| r.warmup)
+        .filter_map(|r| r.perturbation.as_ref())
+        .filter(|p| p.kind == trace_format::PerturbKind::Duplicate)
+        .map(|p| p.copies)
+        .collect();
+    assert_eq!(warm, [4, 8].into_iter().collect(), "a warm-up round at each number of copies");
+    // Every run counts its page faults, and the calibration what one costs.
+    assert!(trace.runs.iter().all(|r| r.minor_faults.is_some()));
+    let fault_ns = trace.calibrations.first().map_or(0.0, |c| c.page_fault_ns);
+    assert!(fault_ns > 10.0 && fault_ns < 1e6, "{fault_ns} ns per page fault");
 
     let o = run("mlx-analyze", &[out.to_str().unwrap(), "--format", "json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -166,5 +181,12 @@ fn a_precision_driven_recording_checks_additivity() {
     let d = a["difference"]["ms"].as_f64().unwrap();
     assert!(lo <= d && d <= hi, "{a}");
     assert_eq!(report["overhead"]["rows"][0]["attributed_additivity"], *a);
+    // The fresh-memory check: the fault formula, sized at the calibrated cost of a fault.
+    let m = &set["fresh_memory"];
+    assert!(["reused", "fresh_copies", "fewer_faults"].contains(&m["verdict"].as_str().unwrap()), "{m}");
+    assert_eq!(m["page_fault_ns"].as_f64().unwrap(), fault_ns);
+    let extra = m["extra_faults"].as_f64().unwrap();
+    assert!((m["extra_ms"].as_f64().unwrap() - extra * fault_ns / 1e6).abs() < 1e-9, "{m}");
+    assert_eq!(report["overhead"]["rows"][0]["attributed_fresh_memory"], *m);
     let _ = std::fs::remove_dir_all(&dir);
 }

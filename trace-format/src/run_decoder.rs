@@ -17,7 +17,7 @@ use crate::types::{ComponentInfo, Event, RunRecord};
 
 /// The run record's fields as the writer names them: the first [`REQUIRED`] must be present,
 /// the rest are optional (serde's `default`: absent means `None`).
-const FIELDS: [&[u8]; 14] = [
+const FIELDS: [&[u8]; 15] = [
     b"run",
     b"variant",
     b"sync",
@@ -32,6 +32,7 @@ const FIELDS: [&[u8]; 14] = [
     b"drift",
     b"graph_ns",
     b"perturbation",
+    b"minor_faults",
 ];
 const REQUIRED: usize = 11;
 
@@ -74,7 +75,8 @@ pub(crate) fn decode_run(bytes: &[u8]) -> Option<(RunRecord, usize)> {
             10 => run.events = r.events()?,
             11 => run.drift = r.serde()?,
             12 => run.graph_ns = r.serde()?,
-            _ => run.perturbation = r.serde()?,
+            13 => run.perturbation = r.serde()?,
+            _ => run.minor_faults = r.serde()?,
         }
     }
     let required = (1u32 << REQUIRED) - 1;
@@ -254,6 +256,7 @@ mod tests {
         run.active_memory_bytes = g.next() >> (g.next() % 60);
         run.peak_memory_bytes = u64::MAX - (g.next() % 3);
         run.graph_ns = (i % 2 == 1).then(|| g.next() % 1_000_000);
+        run.minor_faults = (i % 3 != 2).then(|| g.next() >> (g.next() % 64));
         run.drift = (i % 4 == 2).then(|| Drift { max_rel: 1e-3, mean_rel: 2e-4 });
         run.perturbation = (i % 3 == 1).then(|| Perturbation {
             kind: PerturbKind::Duplicate,
@@ -289,6 +292,7 @@ mod tests {
             assert_eq!(fast.0.events, run.events);
             assert_eq!((&fast.0.variant, fast.0.peak_memory_bytes, &fast.0.components), (&run.variant, run.peak_memory_bytes, &run.components));
             assert_eq!((fast.0.graph_ns, fast.0.drift, &fast.0.perturbation), (run.graph_ns, run.drift, &run.perturbation));
+            assert_eq!(fast.0.minor_faults, run.minor_faults);
             assert_eq!(Some(fast), serde_path(&bytes));
         }
     }
@@ -339,9 +343,17 @@ mod tests {
         let mut g = Random::new(3);
         let run = sample_run(&mut g, 4);
         let inner = encode(&run);
-        // The run map's header is a fixmap (fewer than 16 fields): bump its count.
+        // The run map's header is a fixmap (fewer than 16 fields): a header for the new count,
+        // a map 16 from 16 fields on.
         assert_eq!(inner[0] & 0xf0, 0x80);
-        let mut out = vec![0x81, 0xa3, b'R', b'u', b'n', inner[0] + extra.len() as u8];
+        let fields = usize::from(inner[0] & 0x0f) + extra.len();
+        let mut out = vec![0x81, 0xa3, b'R', b'u', b'n'];
+        if fields < 16 {
+            out.push(0x80 | fields as u8);
+        } else {
+            out.push(0xde);
+            out.extend_from_slice(&(fields as u16).to_be_bytes());
+        }
         for (key, value) in extra {
             out.push(0xa0 | key.len() as u8);
             out.extend_from_slice(key.as_bytes());
@@ -388,9 +400,9 @@ mod tests {
     fn random_bytes_after_a_run_tag_never_panic_and_agree_with_serde() {
         // The record's tag, then a run map of random entries: keys drawn from the real field
         // names and values from random MessagePack-looking bytes.
-        let keys: [&[u8]; 15] = [
+        let keys: [&[u8]; 16] = [
             b"run", b"variant", b"sync", b"warmup", b"frames", b"tokens", b"forward_ns", b"active_memory_bytes",
-            b"peak_memory_bytes", b"components", b"events", b"drift", b"graph_ns", b"perturbation", b"other",
+            b"peak_memory_bytes", b"components", b"events", b"drift", b"graph_ns", b"perturbation", b"minor_faults", b"other",
         ];
         let mut g = Random::new(23);
         for _ in 0..20_000 {

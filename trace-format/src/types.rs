@@ -205,6 +205,12 @@ pub struct Calibration {
     /// Every cache-resident streaming pass measured; the best is `cache_bandwidth_bytes_per_s`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cache_bandwidth_probes: Vec<BandwidthProbe>,
+    /// What one minor page fault costs the recording process, ns: the OS handing out a fresh
+    /// (zeroed) page, timed over a new anonymous mapping written page by page and divided by
+    /// the faults counted (median of several passes). It sizes the runs' `minor_faults` in
+    /// time. 0 when not measured (older traces, platforms without `getrusage`).
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    pub page_fault_ns: f64,
 }
 
 impl Calibration {
@@ -332,6 +338,11 @@ pub struct RunRecord {
     /// (part of `forward_ns`, during which the accelerator has nothing queued).
     #[serde(default)]
     pub graph_ns: Option<u64>,
+    /// Minor page faults of the recording process during the forward: pages the OS handed out
+    /// fresh (zeroed) because no freed memory was reused. `None` where not counted (traces
+    /// written before it existed, platforms without `getrusage`).
+    #[serde(default)]
+    pub minor_faults: Option<u64>,
     /// Attributed runs: what was added to the fused forward (absent in other modes).
     #[serde(default)]
     pub perturbation: Option<Perturbation>,
@@ -359,6 +370,7 @@ impl RunRecord {
             peak_memory_bytes: 0,
             drift: None,
             graph_ns: None,
+            minor_faults: None,
             perturbation: None,
             components: Vec::new(),
             events: Vec::new(),

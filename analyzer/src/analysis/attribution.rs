@@ -53,6 +53,9 @@ struct Sample {
     values: Vec<f64>,
     /// Runs recorded, slow ones included: an interval needs [`MIN_SAMPLES`] of them.
     recorded: usize,
+    /// Minor page faults of every recorded run, slow ones included (a slow run's memory is
+    /// not the interference its time is).
+    faults: Vec<f64>,
 }
 
 impl Sample {
@@ -61,6 +64,9 @@ impl Sample {
     }
     fn mean(&self) -> f64 {
         self.values.iter().sum::<f64>() / self.values.len().max(1) as f64
+    }
+    fn mean_faults(&self) -> f64 {
+        self.faults.iter().sum::<f64>() / self.faults.len().max(1) as f64
     }
 }
 
@@ -159,6 +165,8 @@ struct Set {
     slow_excess: f64,
     /// The references' trend over the set.
     drift: Option<attribution_estimate::Drift>,
+    /// A run of the set has no page-fault count (older traces, other recorders).
+    faults_missing: bool,
 }
 
 impl Set {
@@ -177,11 +185,11 @@ impl Set {
         self.level_combination(&levels)
     }
 
-    /// The estimate of `sum over (w, level) of w * (that level's cost estimate)`, ms.
-    fn level_combination(&self, terms: &[(f64, &Level)]) -> Option<Estimate> {
+    /// `sum over (w, level) of w * (that level's cost formula)` as coefficients of the set's
+    /// sample means: `(coefficient, sample)`.
+    fn coefficients<'s>(&'s self, terms: &[(f64, &'s Level)]) -> Vec<(f64, &'s Sample)> {
         let mut coefficient_ref = 0.0;
         let mut coefficient_ctrl = 0.0;
-        let mut point = 0.0;
         let mut parts: Vec<(f64, &Sample)> = Vec::new();
         for &(w, level) in terms.iter().filter(|(w, _)| *w != 0.0) {
             let k = level.copies.max(1.0);
@@ -189,18 +197,60 @@ impl Set {
             parts.push((w / k, &level.runs));
             coefficient_ref -= w * (1.0 - f) / k;
             coefficient_ctrl -= w * f / k;
-            point += w * level.runs.mean() / k;
         }
-        point += coefficient_ref * self.references.mean();
         parts.push((coefficient_ref, &self.references));
         if coefficient_ctrl != 0.0 {
-            point += coefficient_ctrl * self.controls.mean();
             parts.push((coefficient_ctrl, &self.controls));
         }
+        parts
+    }
+
+    /// The estimate of `sum over (w, level) of w * (that level's cost estimate)`, ms.
+    fn level_combination(&self, terms: &[(f64, &Level)]) -> Option<Estimate> {
+        let parts = self.coefficients(terms);
+        let point: f64 = parts.iter().map(|(c, s)| c * s.mean()).sum();
         let enough = parts.iter().all(|(_, s)| s.recorded >= MIN_SAMPLES);
         let slices: Vec<(f64, &[f64])> = parts.iter().map(|(c, s)| (*c, s.values.as_slice())).collect();
         let half = self.noise().filter(|_| enough).and_then(|noise| attribution_estimate::combination_half_width(&slices, noise));
         Some(Estimate { ms: point / 1e6, ci95: half.map(|h| [(point - h) / 1e6, (point + h) / 1e6]) })
+    }
+
+    /// The cost formula of `sum over names of cost(X)` applied to the runs' page faults instead
+    /// of their times: the faults per forward that those costs include beyond the plain
+    /// forward's. `None` where a run has no count.
+    /// With its 95% interval (Welch's: a fault count's noise is not relative to the forward's
+    /// time as the times' is); none when a mean has fewer than [`MIN_SAMPLES`] runs.
+    fn extra_faults(&self, names: &[&String]) -> Option<(f64, Option<[f64; 2]>)> {
+        if self.faults_missing {
+            return None;
+        }
+        let mut levels: Vec<(f64, &Level)> = Vec::new();
+        for name in names {
+            levels.extend(self.targets.get(*name)?.pooled_levels());
+        }
+        let parts = self.coefficients(&levels);
+        let point: f64 = parts.iter().map(|(c, s)| c * s.mean_faults()).sum();
+        // Each mean's variance times its coefficient squared, with its degrees of freedom.
+        let terms: Option<Vec<(f64, f64)>> = parts
+            .iter()
+            .map(|(c, s)| {
+                let n = s.faults.len();
+                (n >= MIN_SAMPLES).then(|| {
+                    let m = s.mean_faults();
+                    let var = s.faults.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64;
+                    (c * c * var / n as f64, (n - 1) as f64)
+                })
+            })
+            .collect();
+        let interval = terms.and_then(|terms| {
+            let var: f64 = terms.iter().map(|(v, _)| v).sum();
+            let denominator: f64 = terms.iter().map(|(v, df)| v * v / df).sum();
+            // All counts equal: no spread, the interval is the point.
+            let df = if denominator > 0.0 { var * var / denominator } else { f64::INFINITY };
+            let half = if var > 0.0 { t_975(df) * var.sqrt() } else { 0.0 };
+            Some([point - half, point + half])
+        });
+        Some((point, interval))
     }
 }
 
@@ -309,15 +359,21 @@ fn sets_of<'a>(runs: impl Iterator<Item = &'a RunFacts>) -> Vec<Set> {
             ..Set::default()
         });
         let red = reduced.entry(key).or_default();
+        set.faults_missing |= r.minor_faults.is_none();
+        let faults = r.minor_faults.unwrap_or(0) as f64;
+        let add = |sample: &mut Sample| {
+            sample.values.push(r.forward_ns as f64);
+            sample.faults.push(faults);
+        };
         match (p.kind, &p.target) {
-            (PerturbKind::Reference, _) => set.references.values.push(r.forward_ns as f64),
+            (PerturbKind::Reference, _) => add(&mut set.references),
             (PerturbKind::Control, _) => {
-                set.controls.values.push(r.forward_ns as f64);
+                add(&mut set.controls);
                 red.0.push(extra_measure(p));
             }
             (PerturbKind::Duplicate, Some(name)) if p.copies > 0 => {
                 let t = set.targets.entry(name.clone()).or_default();
-                t.level_mut(p.copies as f64).runs.values.push(r.forward_ns as f64);
+                add(&mut t.level_mut(p.copies as f64).runs);
                 t.calls = p.target_calls as f64;
                 t.flops = p.target_flops * p.target_calls as f64;
                 t.bytes = p.target_bytes * p.target_calls as f64;
@@ -432,6 +488,9 @@ pub(crate) struct AttributedSet {
     /// same at both (the method's additivity).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) additivity: Option<Additivity>,
+    /// Where every run counted its page faults: the fresh memory the attributed costs include.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) fresh_memory: Option<FreshMemory>,
     /// Mean plain fused forward, ms, with its interval.
     pub(crate) fused: Estimate,
     /// What the control's extra outputs cost (Tc - T0), ms.
@@ -580,6 +639,65 @@ fn additivity(set: &Set, top: &[&String], excess: f64) -> Option<Additivity> {
     Some(Additivity { copies, components: [measured, top.len()], difference, extrapolated_sum: set.level_combination(&extrapolated)?, verdict, explanations })
 }
 
+/// The page faults of a set's runs: fresh memory the OS handed out, which the plain forward
+/// mostly reuses from one forward to the next. Copies that took fresh memory where the
+/// component's own outputs reuse it would pay faults the component does not, and the cost
+/// formula would charge them to the component: a cost per copy that no number of copies
+/// reveals (MLX's CPU allocator caches only 32 MiB of freed buffers; docs/attribution.md).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub(crate) struct FreshMemory {
+    /// Mean minor page faults of a plain forward.
+    pub(crate) reference_faults: f64,
+    /// The cost formula applied to the runs' faults, summed over the components the attributed
+    /// sum adds up: faults per forward that the attributed costs include.
+    pub(crate) extra_faults: f64,
+    /// Its 95% interval.
+    pub(crate) extra_faults_ci95: Option<[f64; 2]>,
+    /// The trace's calibrated cost of one fault, ns.
+    pub(crate) page_fault_ns: Option<f64>,
+    /// `extra_faults` at that cost, ms: the part of the attributed sum that is fresh memory.
+    pub(crate) extra_ms: Option<f64>,
+    /// What the faults say.
+    pub(crate) verdict: FreshMemoryVerdict,
+}
+
+/// Below this share of the fused forward (percent), the time of the extra faults is too small
+/// to matter beside the sum's own interval.
+pub(crate) const FRESH_MEMORY_PCT: f64 = 1.0;
+
+/// What a set's page faults say of its copies' memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum FreshMemoryVerdict {
+    /// The extra faults' interval holds zero, or their time is under [`FRESH_MEMORY_PCT`] of the
+    /// fused forward: the copies reused memory as the forward does.
+    Reused,
+    /// The interval lies above zero and the faults' time reaches [`FRESH_MEMORY_PCT`]: the
+    /// copies took fresh memory, and the attributed costs include its time.
+    FreshCopies,
+    /// The interval lies below zero and the time reaches [`FRESH_MEMORY_PCT`]: the attributed
+    /// runs faulted less than the plain forward, and the costs lack that time.
+    FewerFaults,
+    /// No calibrated cost of a fault, or too few runs for an interval.
+    Unknown,
+}
+
+impl FreshMemoryVerdict {
+    /// The verdict for `faults` extra faults with interval `ci95`, costing `ns` each, against a
+    /// fused forward of `fused_ms`.
+    pub(crate) fn of(faults: f64, ci95: Option<[f64; 2]>, ns: Option<f64>, fused_ms: f64) -> FreshMemoryVerdict {
+        let (Some([lo, hi]), Some(ns)) = (ci95, ns) else { return FreshMemoryVerdict::Unknown };
+        let share = faults * ns / 1e6 / fused_ms * 100.0;
+        if lo > 0.0 && share >= FRESH_MEMORY_PCT {
+            FreshMemoryVerdict::FreshCopies
+        } else if hi < 0.0 && share <= -FRESH_MEMORY_PCT {
+            FreshMemoryVerdict::FewerFaults
+        } else {
+            FreshMemoryVerdict::Reused
+        }
+    }
+}
+
 /// How much the plain forward drifted over a set's runs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub(crate) struct DriftNote {
@@ -599,7 +717,7 @@ fn group_of(name: &str, rollup: Rollup) -> String {
     }
 }
 
-fn attributed_set(set: &Set, rollup: Rollup, parents: &BTreeMap<String, String>) -> Option<AttributedSet> {
+fn attributed_set(set: &Set, rollup: Rollup, parents: &BTreeMap<String, String>, page_fault_ns: Option<f64>) -> Option<AttributedSet> {
     // A parent counts only when it was attributed itself; a child of anything else is top-level.
     let parent_of = |name: &str| parents.get(name).filter(|p| set.targets.contains_key(p.as_str())).cloned();
     let mut groups: BTreeMap<String, Vec<&String>> = BTreeMap::new();
@@ -658,6 +776,14 @@ fn attributed_set(set: &Set, rollup: Rollup, parents: &BTreeMap<String, String>)
         rounds: set.targets.values().map(Target::recorded).min().unwrap_or(0),
         copies: set.targets.values().flat_map(|t| t.levels.first()).map(|l| l.copies as u32).max().unwrap_or(0),
         additivity: additivity(set, &top, sum.ms - fused_ms),
+        fresh_memory: set.extra_faults(&top).map(|(extra_faults, ci95)| FreshMemory {
+            reference_faults: set.references.mean_faults(),
+            extra_faults,
+            extra_faults_ci95: ci95,
+            page_fault_ns,
+            extra_ms: page_fault_ns.map(|ns| extra_faults * ns / 1e6),
+            verdict: FreshMemoryVerdict::of(extra_faults, ci95, page_fault_ns, fused_ms),
+        }),
         fused: Estimate { ms: fused_ms, ci95: fused_ci },
         control_ms: (set.controls.n() > 0).then(|| (set.controls.mean() - set.references.mean()) / 1e6),
         comps,
@@ -693,9 +819,14 @@ fn mark_missing(facts: &Facts, sets: &mut [AttributedSet]) {
     }
 }
 
+/// The calibrated cost of a page fault in the trace of `set`.
+fn fault_ns(facts: &Facts, set: &Set) -> Option<f64> {
+    facts.traces.get(set.trace_id as usize).and_then(|t| t.page_fault_ns)
+}
+
 /// Every attribution set of the facts' runs, in the facts' rollup, by frames then trace.
 pub(crate) fn attribution(facts: &Facts) -> Vec<AttributedSet> {
-    let mut out: Vec<AttributedSet> = sets_of(facts.runs.iter()).iter().filter_map(|s| attributed_set(s, facts.rollup, &facts.parents)).collect();
+    let mut out: Vec<AttributedSet> = sets_of(facts.runs.iter()).iter().filter_map(|s| attributed_set(s, facts.rollup, &facts.parents, fault_ns(facts, s))).collect();
     mark_missing(facts, &mut out);
     out.sort_by(|a, b| (a.frames, a.trace_id, &a.variant).cmp(&(b.frames, b.trace_id, &b.variant)));
     out
@@ -704,7 +835,7 @@ pub(crate) fn attribution(facts: &Facts) -> Vec<AttributedSet> {
 /// The attribution sets at `frames`.
 pub(crate) fn sets_at(facts: &Facts, frames: u32) -> Vec<AttributedSet> {
     let runs = facts.runs.iter().filter(|r| r.frames == frames);
-    let mut out: Vec<AttributedSet> = sets_of(runs).iter().filter_map(|s| attributed_set(s, facts.rollup, &facts.parents)).collect();
+    let mut out: Vec<AttributedSet> = sets_of(runs).iter().filter_map(|s| attributed_set(s, facts.rollup, &facts.parents, fault_ns(facts, s))).collect();
     mark_missing(facts, &mut out);
     out.sort_by(|a, b| (a.trace_id, &a.variant).cmp(&(b.trace_id, &b.variant)));
     out
@@ -737,7 +868,7 @@ mod tests {
     }
 
     fn sample(v: &[f64]) -> Sample {
-        Sample { values: v.to_vec(), recorded: v.len() }
+        Sample { values: v.to_vec(), recorded: v.len(), faults: Vec::new() }
     }
 
     #[test]
@@ -760,6 +891,43 @@ mod tests {
         let half = (hi - lo) / 2.0 * 1e6;
         assert!((half - t_975(6.0) * v.sqrt()).abs() < 1e-9, "{half}");
         assert!(!e.below_noise());
+    }
+
+    fn with_faults(times: &[f64], faults: &[f64]) -> Sample {
+        Sample { faults: faults.to_vec(), ..sample(times) }
+    }
+
+    #[test]
+    fn the_fault_formula_by_hand() {
+        // The cost formula on fault counts: references 1000 faults (spread 10), controls 1200,
+        // X's duplicates (2 copies, 30% of the control's scalars) 1000 + 2 * 5000 + 0.3 * 200.
+        // X's extra faults per forward: (11060 - 0.7 * 1000 - 0.3 * 1200) / 2 = 5000.
+        let mut set = Set {
+            references: with_faults(&[100.0; 3], &[990.0, 1000.0, 1010.0]),
+            controls: with_faults(&[110.0; 3], &[1200.0; 3]),
+            ..Set::default()
+        };
+        let runs = with_faults(&[143.0; 3], &[11_040.0, 11_060.0, 11_080.0]);
+        set.targets.insert("x".into(), Target { levels: vec![Level { runs, copies: 2.0, reduced_fraction: 0.3 }], ..Target::default() });
+        let x = "x".to_string();
+        let (faults, ci) = set.extra_faults(&[&x]).unwrap();
+        assert!((faults - 5000.0).abs() < 1e-9, "{faults}");
+        // Welch: variances 100 (references) and 400 (duplicates) over 3 runs, with the
+        // coefficients -0.35 and 1/2; the controls have no spread.
+        let (vr, vx) = (0.35f64.powi(2) * 100.0 / 3.0, 0.25 * 400.0 / 3.0);
+        let df = (vr + vx).powi(2) / (vr * vr / 2.0 + vx * vx / 2.0);
+        let [lo, hi] = ci.unwrap();
+        assert!(((hi - lo) / 2.0 - t_975(df) * (vr + vx).sqrt()).abs() < 1e-9);
+        // At 2 µs a fault, 5000 faults are 10 ms: 10% of a 100 ms forward, 0.5% of a 2 s one.
+        assert_eq!(FreshMemoryVerdict::of(faults, ci, Some(2000.0), 100.0), FreshMemoryVerdict::FreshCopies);
+        assert_eq!(FreshMemoryVerdict::of(faults, ci, Some(2000.0), 2000.0), FreshMemoryVerdict::Reused);
+        assert_eq!(FreshMemoryVerdict::of(-faults, ci.map(|[l, h]| [-h, -l]), Some(2000.0), 100.0), FreshMemoryVerdict::FewerFaults);
+        assert_eq!(FreshMemoryVerdict::of(faults, ci, None, 100.0), FreshMemoryVerdict::Unknown);
+        // An interval holding zero: reused, whatever the point.
+        assert_eq!(FreshMemoryVerdict::of(faults, Some([-10.0, 10_010.0]), Some(2000.0), 100.0), FreshMemoryVerdict::Reused);
+        // A run without a count: no check.
+        set.faults_missing = true;
+        assert!(set.extra_faults(&[&x]).is_none());
     }
 
     #[test]

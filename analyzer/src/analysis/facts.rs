@@ -104,6 +104,8 @@ pub(crate) struct TraceFacts {
     pub(crate) cache_bandwidth_bytes_per_s: Option<f64>,
     /// The CPU's last-level cache, bytes.
     pub(crate) llc_bytes: Option<u64>,
+    /// Calibrated cost of one minor page fault, ns.
+    pub(crate) page_fault_ns: Option<f64>,
 }
 
 impl TraceFacts {
@@ -421,6 +423,7 @@ fn trace_facts(ds: &Dataset) -> Result<Vec<TraceFacts>> {
     let bw = ds.traces.column("bandwidth_bytes_per_s")?.f64()?;
     let cache_bw = ds.traces.column("cache_bandwidth_bytes_per_s")?.f64()?;
     let llc = ds.traces.column("llc_bytes")?.u64()?;
+    let fault = ds.traces.column("page_fault_ns")?.f64()?;
     let file = ds.traces.column("file")?.str()?;
     Ok((0..ds.traces.height())
         .map(|i| TraceFacts {
@@ -430,6 +433,7 @@ fn trace_facts(ds: &Dataset) -> Result<Vec<TraceFacts>> {
             bandwidth_bytes_per_s: bw.get(i).filter(|v| *v > 0.0),
             cache_bandwidth_bytes_per_s: cache_bw.get(i).filter(|v| *v > 0.0),
             llc_bytes: llc.get(i).filter(|v| *v > 0),
+            page_fault_ns: fault.get(i).filter(|v| *v > 0.0),
         })
         .collect())
 }

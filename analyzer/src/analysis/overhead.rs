@@ -61,6 +61,10 @@ pub(crate) struct OverheadRow {
     /// Whether a copy costs the same at both numbers of copies the rounds cycled through (one
     /// set only, recorded with two levels).
     pub(crate) attributed_additivity: Option<attribution::Additivity>,
+    /// The fresh memory (page faults) the attributed costs include (one set only, where its
+    /// runs counted their faults).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) attributed_fresh_memory: Option<attribution::FreshMemory>,
 }
 
 /// Whether the attributed costs account for the fused forward, within their interval.
@@ -178,6 +182,10 @@ pub(crate) fn overhead(facts: &Facts) -> Overhead {
                 },
                 attributed_additivity: match sets.as_slice() {
                     [one] => one.additivity,
+                    _ => None,
+                },
+                attributed_fresh_memory: match sets.as_slice() {
+                    [one] => one.fresh_memory,
                     _ => None,
                 },
                 attributed_sum_verdict: attributed_sum

@@ -30,6 +30,8 @@ pub struct Run {
     pub(crate) active_memory_bytes: u64,
     /// MLX peak memory during the forward, bytes.
     pub(crate) peak_memory_bytes: u64,
+    /// Minor page faults during the forward (fresh memory from the OS), where counted.
+    pub(crate) minor_faults: Option<u64>,
     /// Output drift against the baseline.
     pub(crate) drift: Option<Drift>,
     /// Attributed runs: what was added to the fused forward, as recorded.
@@ -51,6 +53,7 @@ impl Run {
             graph_ns: r.graph_ns,
             active_memory_bytes: r.active_memory_bytes,
             peak_memory_bytes: r.peak_memory_bytes,
+            minor_faults: r.minor_faults,
             drift: r.drift,
             perturbation: r.perturbation.clone(),
         }
@@ -65,6 +68,7 @@ impl Run {
         r.graph_ns = self.graph_ns;
         r.active_memory_bytes = self.active_memory_bytes;
         r.peak_memory_bytes = self.peak_memory_bytes;
+        r.minor_faults = self.minor_faults;
         r.drift = self.drift;
         r.perturbation = self.perturbation.clone();
         r
@@ -89,6 +93,7 @@ columns! { RUN_COLUMNS: Run {
     "graph_ns": Option<u64>, "graph_ns", "fused runs: host time building the graph", |_, r| r.graph_ns;
     "active_memory_bytes": u64, "memory", "MLX memory after the forward", |_, r| r.active_memory_bytes;
     "peak_memory_bytes": u64, "memory", "MLX memory during the forward", |_, r| r.peak_memory_bytes;
+    "minor_faults": Option<u64>, "memory", "pages the OS handed out fresh during the forward", |_, r| r.minor_faults;
     "drift_max_rel": Option<f64>, "drift", "output difference against the baseline, max", |_, r| r.drift.map(|d| d.max_rel);
     "drift_mean_rel": Option<f64>, "drift", "output difference against the baseline, mean", |_, r| r.drift.map(|d| d.mean_rel);
     PERTURB_KIND = "perturb_kind": Option<&str>, "perturbation", "`reference`, `control` or `duplicate`", |_, r| r.perturb(|p| p.kind.as_str());

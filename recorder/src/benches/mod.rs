@@ -3,5 +3,6 @@
 //! `recorder/benches/` call them, so the library need not make the internals public.
 
 pub mod accuracy;
+pub mod copies;
 pub mod ops;
 pub mod recorder;

@@ -1,9 +1,9 @@
 //! Instrumentation overhead and each method's sum against the fused forward, with the
 //! attribution's warnings (a sum outside its interval, slow runs set aside, drift removed).
 
-use crate::analysis::attribution::{Additivity, AdditivityVerdict, ExcessModel};
+use crate::analysis::attribution::{Additivity, AdditivityVerdict, ExcessModel, FreshMemory, FreshMemoryVerdict};
 use crate::analysis::overhead::{Overhead, OverheadRow, SumVerdict, SUM_TOLERANCE_PCT};
-use crate::units::{ms, signed_pct};
+use crate::units::{ms, pct, signed_pct, thousands};
 
 use super::{opt, Block, Table};
 
@@ -116,6 +116,9 @@ fn attribution_notes(doc: &mut Vec<Block>, r: &OverheadRow) {
         }
         doc.push(Block::Paragraph(note));
     }
+    if let (Some(m), Some(fused)) = (r.attributed_fresh_memory, r.attributed_fused_ms) {
+        doc.push(Block::Paragraph(fresh_memory_note(r.tokens, &m, fused, r.attributed_sum.map(|s| s.ms))));
+    }
     if let Some(d) = r.attributed_drift.filter(|d| d.corrected) {
         doc.push(Block::Paragraph(format!(
             "At {} tokens the machine drifted: the plain fused forward changed by {} ({} to {}) from the first attributed run to the last. The trend was removed from every run before the costs were estimated.",
@@ -124,6 +127,35 @@ fn attribution_notes(doc: &mut Vec<Block>, r: &OverheadRow) {
             signed_pct(d.ci95[0] * 100.0),
             signed_pct(d.ci95[1] * 100.0)
         )));
+    }
+}
+
+/// What the runs' page faults say of the copies' memory at one length (the analysis's
+/// [`FreshMemoryVerdict`]).
+fn fresh_memory_note(tokens: u64, m: &FreshMemory, fused: f64, sum: Option<f64>) -> String {
+    let count = |v: f64| {
+        let text = thousands(v.abs().round() as u64);
+        if v <= -0.5 { format!("-{text}") } else { text }
+    };
+    let interval = m.extra_faults_ci95.map_or_else(String::new, |[lo, hi]| format!(" ({} to {})", count(lo), count(hi)));
+    let head = format!(
+        "At {tokens} tokens a plain forward took {} page faults (fresh pages from the OS). Applied to the runs' fault counts instead of their times, the cost formula finds {} more per forward in the attributed costs{interval}",
+        count(m.reference_faults),
+        count(m.extra_faults),
+    );
+    let time = match (m.extra_ms, m.page_fault_ns) {
+        (Some(t), Some(ns)) => format!(": at the calibrated {:.2} µs per fault, {} ms ({} of the fused forward)", ns / 1e3, ms(t), pct(t / fused)),
+        _ => String::new(),
+    };
+    let net = |t: f64| sum.map_or_else(String::new, |s| format!(" Without that time the attributed sum would be {} ms, {} against the fused forward.", ms(s - t), signed_pct(((s - t) / fused - 1.0) * 100.0)));
+    match (m.verdict, m.extra_ms) {
+        (FreshMemoryVerdict::FreshCopies, Some(t)) => format!(
+            "{head}{time}. The copies took fresh memory where the components' own outputs reuse theirs, and the costs charge that time to the components: a measured non-additivity of the method (docs/attribution.md).{}",
+            net(t)
+        ),
+        (FreshMemoryVerdict::FewerFaults, Some(t)) => format!("{head}{time}. The attributed runs faulted less than the plain forward, so the costs lack that time.{}", net(t)),
+        (FreshMemoryVerdict::Reused, _) => format!("{head}{time}. The copies reused memory as the forward does."),
+        _ => format!("{head}{time}; too few runs, or no calibrated cost of a fault, to size it."),
     }
 }
 
@@ -177,4 +209,33 @@ fn explanations_note(a: &Additivity, excess: f64) -> String {
         ms(excess),
         parts.join("; ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fresh_memory_note_sizes_the_faults_and_names_the_non_additivity() {
+        // The benchmark's default-cache numbers: 55,028 extra faults per forward at 1.6 µs are
+        // 88.04 ms, 5.1% of a 1,723.8 ms forward; the sum of 1,838.2 ms less them is 1,750.2 ms,
+        // +1.5%.
+        let m = FreshMemory {
+            reference_faults: 16_748.0,
+            extra_faults: 55_028.0,
+            extra_faults_ci95: Some([50_000.0, 60_000.0]),
+            page_fault_ns: Some(1600.0),
+            extra_ms: Some(55_028.0 * 1600.0 / 1e6),
+            verdict: FreshMemoryVerdict::FreshCopies,
+        };
+        let note = fresh_memory_note(780, &m, 1723.8, Some(1838.2));
+        for part in ["took 16,748 page faults", "finds 55,028 more per forward in the attributed costs (50,000 to 60,000)", "1.60 µs per fault, 88.0 ms (5.1% of the fused forward)", "measured non-additivity", "would be 1750 ms, +1.5% against"] {
+            assert!(note.contains(part), "{part:?} not in {note}");
+        }
+        // Reused: no sum without the faults' time, no non-additivity.
+        let reused = FreshMemory { extra_faults: 0.36, extra_faults_ci95: Some([-0.08, 0.79]), extra_ms: Some(0.36 * 1475.0 / 1e6), verdict: FreshMemoryVerdict::Reused, ..m };
+        let note = fresh_memory_note(780, &reused, 1697.3, Some(1690.1));
+        assert!(note.contains("more per forward in the attributed costs (0 to 1)") && note.contains("(<0.1% of the fused forward)"), "{note}");
+        assert!(note.ends_with("The copies reused memory as the forward does.") && !note.contains("would be"), "{note}");
+    }
 }
