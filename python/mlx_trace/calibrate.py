@@ -136,7 +136,44 @@ def calibrate(dtype: str = "f32", gpu: bool = False, quick: bool = False, gemm_s
     if cache_probes:
         out["cache_bandwidth_bytes_per_s"] = max(p["bytes_per_s"] for p in cache_probes)
         out["cache_bandwidth_probes"] = cache_probes
+    fault = page_fault_ns()
+    if fault:
+        out["page_fault_ns"] = fault
     return out
+
+
+def page_fault_ns(size: int = 64 << 20, passes: int = 5) -> float | None:
+    """What one minor page fault costs here, ns, as the Rust calibration measures it: a fresh
+    private anonymous mapping of ``size`` bytes written one byte per page, its time divided by
+    the faults counted; the median of ``passes``. Python's own loop is timed again on the
+    now-mapped pages and taken off. None where the faults cannot be counted."""
+    import mmap
+
+    from . import machine
+
+    per_fault = []
+    for _ in range(passes):
+        try:
+            m = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        except (OSError, AttributeError, ValueError):
+            return None
+        try:
+            before = machine.minor_faults()
+            start = time.perf_counter_ns()
+            for offset in range(0, size, mmap.PAGESIZE):
+                m[offset] = 1
+            faulted = time.perf_counter_ns()
+            after = machine.minor_faults()
+            for offset in range(0, size, mmap.PAGESIZE):
+                m[offset] = 2
+            again = time.perf_counter_ns()
+        finally:
+            m.close()
+        if before is None or after is None or after <= before:
+            return None
+        per_fault.append(max((faulted - start) - (again - faulted), 0) / (after - before))
+    per_fault.sort()
+    return per_fault[len(per_fault) // 2]
 
 
 def _streaming(dt, array_bytes, reps: int) -> list[dict]:

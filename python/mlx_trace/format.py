@@ -42,7 +42,7 @@ _METADATA_FIELDS = {
 _CALIBRATION_FIELDS = {
     "dtype": "s", "matmul_flops_per_s": "f", "matmul_shape": None, "bandwidth_bytes_per_s": "f",
     "bandwidth_bytes": "i", "matmul_probes": None, "bandwidth_probes": None, "llc_bytes": "i",
-    "cache_bandwidth_bytes_per_s": "f", "cache_bandwidth_probes": None,
+    "cache_bandwidth_bytes_per_s": "f", "cache_bandwidth_probes": None, "page_fault_ns": "f",
 }
 _PERTURBATION_FIELDS = {
     "kind": "s", "target": None, "copies": "i", "round": "i", "reduced_bytes": "i",

@@ -79,6 +79,10 @@ class TraceLayout(TempDirCase):
             self.assertEqual(cal["cache_bandwidth_bytes_per_s"], max(p["bytes_per_s"] for p in cal["cache_bandwidth_probes"]))
         else:
             self.assertNotIn("cache_bandwidth_probes", cal)
+        # What one page fault costs, as the Rust calibration measures it: microseconds, not
+        # nanoseconds or milliseconds.
+        self.assertGreater(cal["page_fault_ns"], 10)
+        self.assertLess(cal["page_fault_ns"], 1e6)
         self.assertEqual(values[-1], {"End": {"runs": n}})
         runs = [v["Run"] for v in values[1:-1] if "Run" in v]
         self.assertEqual(len(runs), n)
