@@ -205,6 +205,7 @@ pub(crate) fn calibrate_with(backend: Backend, dtype: DType, gemms: &[(String, [
 /// memory a large allocation gets. `None` where the faults cannot be counted.
 pub(crate) fn page_fault_ns() -> Option<f64> {
     const BYTES: usize = 64 << 20;
+    // SAFETY: sysconf reads a system constant.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok().filter(|p| *p > 0)?;
     let mut per_fault = Vec::new();
     for _ in 0..5 {
