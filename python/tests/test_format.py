@@ -45,6 +45,19 @@ def tiny_forward():
     return forward
 
 
+def failing_after(n: int, forward):
+    """``forward``, raising ``RuntimeError("boom")`` from its call n + 1 on."""
+    calls = []
+
+    def failing():
+        calls.append(1)
+        if len(calls) > n:
+            raise RuntimeError("boom")
+        return forward()
+
+    return failing
+
+
 class TraceLayout(TempDirCase):
     def test_fields_types_and_schedule(self):
         path = self.path("t.msgpack")
@@ -226,17 +239,8 @@ class CacheLimit(TempDirCase):
         self.assertEqual(self.calls, [])
 
     def test_restored_after_an_exception(self):
-        inner = tiny_forward()
-        count = []
-
-        def failing():
-            count.append(1)
-            if len(count) > 3:
-                raise RuntimeError("boom")
-            return inner()
-
         with self.assertRaisesRegex(RuntimeError, "boom"):
-            self.record(failing, ("attributed",), runs=2)
+            self.record(failing_after(3, tiny_forward()), ("attributed",), runs=2)
         self.assertEqual(self.calls, [(self.BUDGET, self.BEFORE), (self.BEFORE, self.BUDGET)])
         self.assertEqual(mx.set_cache_limit(self.BEFORE), self.BEFORE)
 
@@ -319,18 +323,9 @@ class Errors(TempDirCase):
 
     def test_an_exception_keeps_the_completed_runs(self):
         path = self.path("p.msgpack")
-        forward = tiny_forward()
-        calls = []
-
-        def failing():
-            calls.append(1)
-            if len(calls) > 2:
-                raise RuntimeError("boom")
-            return forward()
-
         with self.assertRaisesRegex(RuntimeError, "boom"):
             with mt.Recorder(path) as rec:
-                rec.record(failing, tokens=32, modes=("none",), runs=5, warmup=0)
+                rec.record(failing_after(2, tiny_forward()), tokens=32, modes=("none",), runs=5, warmup=0)
         self.assertFalse(os.path.exists(path))
         t = mt.read_trace(path + ".partial")
         self.assertFalse(t["complete"])
