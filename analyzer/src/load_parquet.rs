@@ -50,11 +50,47 @@ fn read_traces_inner(bytes: &[u8]) -> Result<Vec<ParquetTrace>, String> {
     if bytes.len() < 12 || !bytes.ends_with(b"PAR1") {
         return Err("starts like a Parquet file but is truncated or damaged (no Parquet footer)".into());
     }
+    check_pages(bytes)?;
     let mut reader = ParquetReader::new(Cursor::new(bytes));
     let doc = export_document(&mut reader)?;
     let events = run_events(reader, &doc)?;
     check_event_counts(&doc, &events)?;
     into_traces(doc, events)
+}
+
+/// Every page header against its column chunk, before polars decodes the pages: a damaged
+/// header whose value count is negative or larger than its chunk's makes the decoder allocate
+/// without bound, and that aborts the process (no panic to catch).
+fn check_pages(bytes: &[u8]) -> Result<(), String> {
+    use polars_parquet::parquet::page::{CompressedPage, DataPageHeader};
+    use polars_parquet::parquet::read::{get_page_iterator, read_metadata};
+    let damaged = |what: String| format!("a damaged Parquet file ({what})");
+    let metadata = read_metadata(&mut Cursor::new(bytes)).map_err(|e| format!("not a readable Parquet file: {}", one_line(&e.to_string())))?;
+    let buffer = polars_buffer::Buffer::from(bytes.to_vec());
+    for group in &metadata.row_groups {
+        for chunk in group.parquet_columns() {
+            let total = chunk.num_values();
+            let pages = get_page_iterator(chunk, Cursor::new(buffer.clone()), Vec::new(), bytes.len())
+                .map_err(|e| damaged(one_line(&e.to_string())))?;
+            let mut seen: i64 = 0;
+            for page in pages {
+                let values = match page.map_err(|e| damaged(one_line(&e.to_string())))? {
+                    CompressedPage::Data(p) => match p.header() {
+                        DataPageHeader::V1(h) => i64::from(h.num_values),
+                        DataPageHeader::V2(h) => i64::from(h.num_values),
+                    },
+                    // A dictionary's entries are not the chunk's values (a negative count is
+                    // refused by the page reader itself).
+                    CompressedPage::Dict(_) => continue,
+                };
+                seen += values;
+                if values < 0 || seen > total {
+                    return Err(damaged(format!("a page of {values} values in a column chunk of {total}")));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Events of one run, in file order: (start, duration, component index, block).

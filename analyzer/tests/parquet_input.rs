@@ -276,6 +276,14 @@ fn damaged_exports_are_skipped_never_a_panic() {
         b.extend_from_slice(b"PAR1");
         inputs.push(b);
     }
+    // A data page whose value count reads negative (-8): polars' decoder would allocate 2^61
+    // bytes and abort. The first page header's data-page struct (field 5, `0x2c`) starts with
+    // its count (`0x15`, an i32); -8 is the zigzag varint 0x0f.
+    let header = bytes.windows(2).position(|w| w == [0x2c, 0x15]).expect("a data page header");
+    let mut negative = bytes.clone();
+    negative[header + 2] = 0x0f;
+    let refused_negative = mlx_analyze::load::load_bytes(vec![("negative.parquet".into(), negative)], &LoadOptions { threads: 1, ..Default::default() });
+    assert!(refused_negative.is_err(), "a negative value count is refused");
     inputs.push(b"PAR1PAR1".to_vec());
     inputs.push([b"PAR1".as_slice(), &[0xff; 64], &u32::MAX.to_le_bytes(), b"PAR1"].concat());
     let mut refused = 0;
