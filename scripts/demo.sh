@@ -3,10 +3,7 @@
 # CPU at a few frame counts into traces/examples/ (kept out of git and out of docs/results.md;
 # replaced on every run) in the default synchronisation modes (fused, attributed,
 # component-synced), until its estimates reach the default precision or 100 s of timed runs
-# are spent (about 2 minutes in all on a 2-core machine), and print the analyzer's report of it.
-# At 128x224 (224 to 448 tokens): each attributed round is short enough that the rounds the
-# statistics need (a warm-up and at least 3 timed rounds at each of two numbers of copies, 5
-# once a slow run is seen) fit in that time.
+# are spent (about 3.5 minutes in all on a 2-core machine), and print the analyzer's report of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -18,6 +15,6 @@ echo "[demo] recording the tiny model on the CPU into $trace" >&2
 # An exact --runs among the arguments replaces the time cap (the two exclude each other).
 cap=(--max-time 100s)
 for a in "$@"; do case "$a" in --runs|--runs=*|--max-time|--max-time=*) cap=() ;; esac; done
-target/debug/mlx-record --preset tiny --frames 5,9,13 --height 128 --width 224 --cpu "${cap[@]}" --force --out "$trace" "$@"
+target/debug/mlx-record --preset tiny --frames 5,9,13 --height 192 --width 336 --cpu "${cap[@]}" --force --out "$trace" "$@"
 echo "[demo] analyzing $trace" >&2
 target/debug/mlx-analyze "$trace"
