@@ -208,6 +208,11 @@ fn summary_blocks(doc: &mut Vec<Block>, report: &Report) {
     }
 }
 
+/// "1 block", "40 blocks".
+fn blocks(n: u32) -> String {
+    format!("{n} block{}", if n == 1 { "" } else { "s" })
+}
+
 /// The summary's findings of one workload: the ranking's top, the fused forward, the variant shown.
 fn findings(report: &Report) -> String {
     let i = &report.inputs;
@@ -216,19 +221,19 @@ fn findings(report: &Report) -> String {
         let top: Vec<String> = r.rows.iter().filter(|x| !x.group).take(3).map(|x| format!("{} {}", x.name, pct(x.share))).collect();
         match (r.method, r.fused_ms) {
             (Method::Attributed, Some(fused)) => summary.push_str(&format!(
-                " At {} the attributed component costs of the fused forward sum to {} ms{} of its {} ms over {} blocks; largest: {}.",
+                " At {} the attributed component costs of the fused forward sum to {} ms{} of its {} ms over {}; largest: {}.",
                 at_length(report, r.frames, r.tokens),
                 ms(r.total_ms),
                 r.total_ci95_ms.map_or(String::new(), |ci| format!(" ({})", crate::units::interval_ms(ci))),
                 ms(fused),
-                r.blocks,
+                blocks(r.blocks),
                 top.join(", ")
             )),
             _ => summary.push_str(&format!(
-                " At {} the component-synced forward sums to {} ms over {} blocks; largest: {}.",
+                " At {} the component-synced forward sums to {} ms over {}; largest: {}.",
                 at_length(report, r.frames, r.tokens),
                 ms(r.total_ms),
-                r.blocks,
+                blocks(r.blocks),
                 top.join(", ")
             )),
         }
@@ -310,3 +315,12 @@ fn in_words(report: &Report, frames: u32, tokens: u64) -> String {
     if report.builtin_model { format!("{frames} frames, {tokens} tokens") } else { format!("{tokens} tokens") }
 }
 
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_block_is_singular() {
+        assert_eq!(super::blocks(1), "1 block");
+        assert_eq!(super::blocks(40), "40 blocks");
+    }
+}
