@@ -137,11 +137,13 @@ fn fresh_memory_note(tokens: u64, m: &FreshMemory, fused: f64, sum: Option<f64>)
         let text = thousands(v.abs().round() as u64);
         if v <= -0.5 { format!("-{text}") } else { text }
     };
-    let interval = m.extra_faults_ci95.map_or_else(String::new, |[lo, hi]| format!(" ({} to {})", count(lo), count(hi)));
+    let interval = m.extra_faults_ci95.map_or_else(String::new, |[lo, hi]| format!(" (extra faults {} to {})", count(lo), count(hi)));
+    let faults = count(m.reference_faults);
+    let plural = if faults == "1" { "" } else { "s" };
+    // The interval stays signed; the point estimate reads as "more" or "fewer".
+    let extra = format!("{} {}", count(m.extra_faults.abs()), if m.extra_faults <= -0.5 { "fewer" } else { "more" });
     let head = format!(
-        "At {tokens} tokens a plain forward took {} page faults (fresh pages from the OS). Applied to the runs' fault counts instead of their times, the cost formula finds {} more per forward in the attributed costs{interval}",
-        count(m.reference_faults),
-        count(m.extra_faults),
+        "At {tokens} tokens a plain forward took {faults} page fault{plural} (fresh pages from the OS). Applied to the runs' fault counts instead of their times, the cost formula finds {extra} per forward in the attributed costs{interval}",
     );
     let time = match (m.extra_ms, m.page_fault_ns) {
         (Some(t), Some(ns)) => format!(": at the calibrated {:.2} µs per fault, {} ms ({} of the fused forward)", ns / 1e3, ms(t), pct(t / fused)),
@@ -229,13 +231,19 @@ mod tests {
             verdict: FreshMemoryVerdict::FreshCopies,
         };
         let note = fresh_memory_note(780, &m, 1723.8, Some(1838.2));
-        for part in ["took 16,748 page faults", "finds 55,028 more per forward in the attributed costs (50,000 to 60,000)", "1.60 µs per fault, 88.0 ms (5.1% of the fused forward)", "measured non-additivity", "would be 1750 ms, +1.5% against"] {
+        for part in ["took 16,748 page faults", "finds 55,028 more per forward in the attributed costs (extra faults 50,000 to 60,000)", "1.60 µs per fault, 88.0 ms (5.1% of the fused forward)", "measured non-additivity", "would be 1750 ms, +1.5% against"] {
             assert!(note.contains(part), "{part:?} not in {note}");
         }
         // Reused: no sum without the faults' time, no non-additivity.
         let reused = FreshMemory { extra_faults: 0.36, extra_faults_ci95: Some([-0.08, 0.79]), extra_ms: Some(0.36 * 1475.0 / 1e6), verdict: FreshMemoryVerdict::Reused, ..m };
         let note = fresh_memory_note(780, &reused, 1697.3, Some(1690.1));
-        assert!(note.contains("more per forward in the attributed costs (0 to 1)") && note.contains("(<0.1% of the fused forward)"), "{note}");
+        assert!(note.contains("more per forward in the attributed costs (extra faults 0 to 1)") && note.contains("(<0.1% of the fused forward)"), "{note}");
         assert!(note.ends_with("The copies reused memory as the forward does.") && !note.contains("would be"), "{note}");
+        // The H100 recording's numbers: one fault per plain forward, 50 fewer in the duplicates.
+        let fewer = FreshMemory { reference_faults: 1.0, extra_faults: -50.0, extra_faults_ci95: Some([-263.0, 162.0]), ..reused };
+        let note = fresh_memory_note(3120, &fewer, 231.0, Some(232.0));
+        for part in ["took 1 page fault (", "finds 50 fewer per forward in the attributed costs (extra faults -263 to 162)"] {
+            assert!(note.contains(part), "{part:?} not in {note}");
+        }
     }
 }
