@@ -146,7 +146,7 @@ fn fresh_memory_note(tokens: u64, m: &FreshMemory, fused: f64, sum: Option<f64>)
         "At {tokens} tokens a plain forward took {faults} page fault{plural} (fresh pages from the OS). Applied to the runs' fault counts instead of their times, the cost formula finds {extra} per forward in the attributed costs{interval}",
     );
     let time = match (m.extra_ms, m.page_fault_ns) {
-        (Some(t), Some(ns)) => format!(": at the calibrated {:.2} µs per fault, {} ms ({} of the fused forward)", ns / 1e3, ms(t), pct(t / fused)),
+        (Some(t), Some(ns)) => format!(": at the calibrated {:.2} µs per fault, {} ms ({} of the fused forward)", ns / 1e3, ms(t), pct(t.abs() / fused)),
         _ => String::new(),
     };
     let net = |t: f64| sum.map_or_else(String::new, |s| format!(" Without that time the attributed sum would be {} ms, {} against the fused forward.", ms(s - t), signed_pct(((s - t) / fused - 1.0) * 100.0)));
@@ -240,9 +240,10 @@ mod tests {
         assert!(note.contains("more per forward in the attributed costs (extra faults 0 to 1)") && note.contains("(<0.1% of the fused forward)"), "{note}");
         assert!(note.ends_with("The copies reused memory as the forward does.") && !note.contains("would be"), "{note}");
         // The H100 recording's numbers: one fault per plain forward, 50 fewer in the duplicates.
-        let fewer = FreshMemory { reference_faults: 1.0, extra_faults: -50.0, extra_faults_ci95: Some([-263.0, 162.0]), ..reused };
+        let fewer = FreshMemory { reference_faults: 1.0, extra_faults: -50.0, extra_faults_ci95: Some([-263.0, 162.0]), extra_ms: Some(-50.0 * 1475.0 / 1e6), ..reused };
         let note = fresh_memory_note(3120, &fewer, 231.0, Some(232.0));
-        for part in ["took 1 page fault (", "finds 50 fewer per forward in the attributed costs (extra faults -263 to 162)"] {
+        // The share is of the time's size, so a tiny negative time reads "<0.1%", not "0.0%".
+        for part in ["took 1 page fault (", "finds 50 fewer per forward in the attributed costs (extra faults -263 to 162)", "-0.074 ms (<0.1% of the fused forward)"] {
             assert!(note.contains(part), "{part:?} not in {note}");
         }
     }
