@@ -221,7 +221,7 @@ fn findings(report: &Report) -> String {
         let top: Vec<String> = r.rows.iter().filter(|x| !x.group).take(3).map(|x| format!("{} {}", x.name, pct(x.share))).collect();
         match (r.method, r.fused_ms) {
             (Method::Attributed, Some(fused)) => summary.push_str(&format!(
-                " At {} the attributed component costs of the fused forward sum to {} ms{} of its {} ms over {}; largest: {}.",
+                " At {} the attributed component costs of the fused forward sum to {} ms{} of the {} ms the same rounds' plain fused forwards took, over {}; largest: {}.",
                 at_length(report, r.frames, r.tokens),
                 ms(r.total_ms),
                 r.total_ci95_ms.map_or(String::new(), |ci| format!(" ({})", crate::units::interval_ms(ci))),
@@ -239,7 +239,7 @@ fn findings(report: &Report) -> String {
         }
     }
     if let Some(row) = report.scaling.rows.iter().rev().find(|r| r.forward_ms.is_some()) {
-        summary.push_str(&format!(" Fused forward at {} tokens: {} ms.", row.tokens, ms(row.forward_ms.unwrap_or(0.0))));
+        summary.push_str(&format!(" Fused forward at {} tokens: {} ms (median of the separate fused runs, --sync none).", row.tokens, ms(row.forward_ms.unwrap_or(0.0))));
     }
     if let Some(v) = &i.variant {
         if i.variants.len() > 1 {
