@@ -6,7 +6,7 @@
 # are spent (about 2 minutes in all on a 2-core machine), and print the analyzer's report of it.
 # One block: every component is duplicated in every block, so a round costs about one forward per
 # component whatever the depth, and one block halves the forward and so the round; the tokens per
-# frame stay at 192x336, where the copies are additive (at 128x224 the sums fell short of their
+# frame stay at 192x336, where the sums held their intervals (at 128x224 they fell short of their
 # fused forwards: docs/attribution.md, "The demo").
 set -euo pipefail
 cd "$(dirname "$0")/.."

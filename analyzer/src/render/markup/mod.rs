@@ -315,7 +315,6 @@ fn in_words(report: &Report, frames: u32, tokens: u64) -> String {
     if report.builtin_model { format!("{frames} frames, {tokens} tokens") } else { format!("{tokens} tokens") }
 }
 
-
 #[cfg(test)]
 mod tests {
     #[test]
