@@ -230,25 +230,12 @@ impl Set {
         }
         let parts = self.coefficients(&levels);
         let point: f64 = parts.iter().map(|(c, s)| c * s.mean_faults()).sum();
-        // Each mean's variance times its coefficient squared, with its degrees of freedom.
-        let terms: Option<Vec<(f64, f64)>> = parts
-            .iter()
-            .map(|(c, s)| {
-                let n = s.faults.len();
-                (n >= MIN_SAMPLES).then(|| {
-                    let m = s.mean_faults();
-                    let var = s.faults.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64;
-                    (c * c * var / n as f64, (n - 1) as f64)
-                })
-            })
-            .collect();
-        let interval = terms.and_then(|terms| {
-            let var: f64 = terms.iter().map(|(v, _)| v).sum();
-            let denominator: f64 = terms.iter().map(|(v, df)| v * v / df).sum();
+        let enough = parts.iter().all(|(_, s)| s.faults.len() >= MIN_SAMPLES);
+        let slices: Vec<(f64, &[f64])> = parts.iter().map(|(c, s)| (*c, s.faults.as_slice())).collect();
+        let interval = enough.then(|| super::stats::welch_combination(&slices)).flatten().map(|(_, se, df)| {
             // All counts equal: no spread, the interval is the point.
-            let df = if denominator > 0.0 { var * var / denominator } else { f64::INFINITY };
-            let half = if var > 0.0 { t_975(df) * var.sqrt() } else { 0.0 };
-            Some([point - half, point + half])
+            let half = if se > 0.0 { t_975(df) * se } else { 0.0 };
+            [point - half, point + half]
         });
         Some((point, interval))
     }

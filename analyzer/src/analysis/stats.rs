@@ -226,26 +226,12 @@ pub(crate) use attribution_estimate::student::{student_t_cdf, student_t_quantile
 /// values a side or a value that is not positive and finite. Both sides constant: the interval
 /// is the point.
 pub(crate) fn welch_log_ratio(a: &[f64], b: &[f64], level: f64) -> Option<RatioInterval> {
-    if a.len() < 2 || b.len() < 2 || a.iter().chain(b).any(|v| !(v.is_finite() && *v > 0.0)) {
-        return None;
-    }
-    let moments = |v: &[f64]| {
-        let logs: Vec<f64> = v.iter().map(|x| x.ln()).collect();
-        let n = logs.len() as f64;
-        let mean = logs.iter().sum::<f64>() / n;
-        let var = logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-        (mean, var / n, n - 1.0)
-    };
-    let (ma, wa, da) = moments(a);
-    let (mb, wb, db) = moments(b);
-    let diff = mb - ma;
+    let (diff, se, df) = welch_log_moments(a, b)?;
     let ratio = diff.exp();
-    let se2 = wa + wb;
-    if se2 <= 0.0 {
+    if se <= 0.0 {
         return Some(RatioInterval { ratio, low: ratio, high: ratio });
     }
-    let df = se2 * se2 / (wa * wa / da + wb * wb / db);
-    let half = student_t_quantile(0.5 + level / 2.0, df) * se2.sqrt();
+    let half = student_t_quantile(0.5 + level / 2.0, df) * se;
     Some(RatioInterval { ratio, low: (diff - half).exp(), high: (diff + half).exp() })
 }
 
@@ -256,18 +242,30 @@ pub(crate) fn welch_log_moments(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)>
     if a.len() < 2 || b.len() < 2 || a.iter().chain(b).any(|v| !(v.is_finite() && *v > 0.0)) {
         return None;
     }
-    let moments = |v: &[f64]| {
-        let logs: Vec<f64> = v.iter().map(|x| x.ln()).collect();
-        let n = logs.len() as f64;
-        let mean = logs.iter().sum::<f64>() / n;
-        let var = logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-        (mean, var / n, n - 1.0)
-    };
-    let (ma, wa, da) = moments(a);
-    let (mb, wb, db) = moments(b);
-    let se2 = wa + wb;
-    let df = if se2 > 0.0 { se2 * se2 / (wa * wa / da + wb * wb / db) } else { f64::INFINITY };
-    Some((mb - ma, se2.sqrt(), df))
+    let logs = |v: &[f64]| -> Vec<f64> { v.iter().map(|x| x.ln()).collect() };
+    welch_combination(&[(-1.0, &logs(a)), (1.0, &logs(b))])
+}
+
+/// Welch-Satterthwaite for `sum of c * mean(values)` over independent samples, each with its
+/// own variance: the point, its standard error and the degrees of freedom (infinite when
+/// every sample is constant). `None` when a sample has fewer than two values.
+pub(crate) fn welch_combination(parts: &[(f64, &[f64])]) -> Option<(f64, f64, f64)> {
+    let (mut point, mut var, mut denominator) = (0.0, 0.0, 0.0);
+    for &(c, values) in parts {
+        if values.len() < 2 {
+            return None;
+        }
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let spread = values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        // This mean's variance in the sum, and its share of the degrees of freedom.
+        let w = c * c * spread / n;
+        point += c * mean;
+        var += w;
+        denominator += w * w / (n - 1.0);
+    }
+    let df = if denominator > 0.0 { var * var / denominator } else { f64::INFINITY };
+    Some((point, var.sqrt(), df))
 }
 
 /// p-values of a change of `b` against `a` beyond `noise` either way (|ln ratio| > ln(1 +
@@ -368,6 +366,16 @@ mod tests {
         // A large df approaches the normal quantile.
         assert!((student_t_quantile(0.975, 1e7) - 1.959_964).abs() < 1e-5);
         assert!((student_t_quantile(0.025, 3.0) + 3.182_446_3).abs() < 1e-6);
+    }
+
+    #[test]
+    fn welch_combination_by_hand() {
+        // 1 x mean(1, 2, 3) - 0.5 x mean(2, 4, 6): point 2 - 2 = 0; each mean's variance in the
+        // sum 1/3 (1/3 and 0.25 x 4/3), so se = sqrt(2/3); df = (2/3)^2 / (2 x (1/3)^2 / 2) = 4.
+        let (point, se, df) = welch_combination(&[(1.0, &[1.0, 2.0, 3.0]), (-0.5, &[2.0, 4.0, 6.0])]).unwrap();
+        assert!(point.abs() < 1e-12 && (se - (2.0f64 / 3.0).sqrt()).abs() < 1e-12 && (df - 4.0).abs() < 1e-9, "{point} {se} {df}");
+        assert_eq!(welch_combination(&[(1.0, &[5.0, 5.0])]), Some((5.0, 0.0, f64::INFINITY)));
+        assert!(welch_combination(&[(1.0, &[1.0, 2.0]), (1.0, &[3.0])]).is_none());
     }
 
     #[test]
